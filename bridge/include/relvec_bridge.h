@@ -1,0 +1,343 @@
+/*
+ * relvec_bridge.h — the only public header of relvec's host-free core.
+ *
+ * The core knows nothing of PostgreSQL or SQLite. A host creates one rv_ctx with its
+ * allocator, logger and interrupt check, calls rv_* functions, and maps the returned
+ * rv_status (through rv_status_class) to its own error codes in one place. Every
+ * fallible function returns rv_status (RV_OK == 0) and writes results through
+ * out-parameters; the message for the last failure is read with rv_errmsg/rv_errdetail.
+ *
+ * Pure arithmetic that cannot fail (distances, norms) takes plain arrays and no context,
+ * so that hosts can call it on their hot paths without overhead.
+ */
+#ifndef RELVEC_BRIDGE_H
+#define RELVEC_BRIDGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Largest number of dimensions an embedding may have (as pgvector's vector). */
+#define RV_MAX_DIMS 16000
+/* Largest k of a top-k search. */
+#define RV_MAX_K 16384
+/* Size of the binary header that precedes the float32 payload. */
+#define RV_HEADER_BYTES 4
+/* Bounded error buffers. */
+#define RV_ERRMSG_LEN 256
+
+/* ------------------------------------------------------------------------------------
+ * Status codes and their host-neutral classes
+ * ------------------------------------------------------------------------------------ */
+typedef enum rv_status
+{
+	RV_OK = 0,
+	RV_E_SYNTAX,			/* malformed text form */
+	RV_E_BINARY,			/* malformed binary form (truncated, wrong length) */
+	RV_E_NOT_FINITE,		/* NaN or infinity where a finite value is required */
+	RV_E_OUT_OF_RANGE,		/* a value overflows float32 */
+	RV_E_EMPTY,				/* an embedding with no dimensions */
+	RV_E_DIM_MISMATCH,		/* two operands of different dimensions */
+	RV_E_TOO_MANY_DIMS,		/* more than RV_MAX_DIMS dimensions */
+	RV_E_INVALID_PARAM,		/* a bad argument: unknown metric, k <= 0, ... */
+	RV_E_LIMIT,				/* another size limit (k, buffer, dispatch) */
+	RV_E_NOMEM,				/* the host allocator returned NULL */
+	RV_E_INTERRUPTED,		/* the host's interrupt check asked us to stop */
+	RV_E_UNSUPPORTED,		/* the operation or device feature is not available */
+	RV_E_DEVICE,			/* a Vulkan call failed (detail names the VkResult) */
+	RV_E_DEVICE_LOST,		/* device lost or out of device memory: the host may retry on CPU */
+	RV_E_INTERNAL			/* cannot happen */
+} rv_status;
+
+typedef enum rv_class
+{
+	RV_CLASS_OK = 0,
+	RV_CLASS_INVALID_TEXT,		/* PostgreSQL 22P02 */
+	RV_CLASS_INVALID_BINARY,	/* 22P03 */
+	RV_CLASS_DATA,				/* 22000 family */
+	RV_CLASS_OUT_OF_RANGE,		/* 22003 */
+	RV_CLASS_INVALID_PARAM,		/* 22023 */
+	RV_CLASS_LIMIT,				/* 54000 */
+	RV_CLASS_NOMEM,				/* 53200 */
+	RV_CLASS_INTERRUPTED,		/* 57014 */
+	RV_CLASS_UNSUPPORTED,		/* 0A000 */
+	RV_CLASS_DEVICE,			/* 58000 */
+	RV_CLASS_INTERNAL			/* XX000 */
+} rv_class;
+
+/* The host-neutral class of a status. */
+rv_class	rv_status_class(rv_status s);
+
+/* A short constant name of a status ("RV_E_SYNTAX"); never NULL. */
+const char *rv_status_name(rv_status s);
+
+/* ------------------------------------------------------------------------------------
+ * Context: host callbacks, error buffers, device choice
+ * ------------------------------------------------------------------------------------ */
+
+/* Log levels handed to the host logger. */
+typedef enum rv_log_level
+{
+	RV_LOG_DEBUG = 0,
+	RV_LOG_INFO,
+	RV_LOG_NOTICE,
+	RV_LOG_WARNING
+} rv_log_level;
+
+/*
+ * Callbacks from the host. All of them must return (never longjmp). alloc returns NULL
+ * on failure; free accepts NULL. interrupted returns nonzero when the current work should
+ * stop. Any callback except alloc/free may be NULL.
+ */
+typedef struct rv_host
+{
+	void	   *(*alloc) (void *ud, size_t size);
+	void		(*free) (void *ud, void *ptr);
+	void		(*log) (void *ud, rv_log_level level, const char *msg);
+	int			(*interrupted) (void *ud);
+	void	   *ud;
+} rv_host;
+
+typedef struct rv_ctx rv_ctx;
+
+/* Create a context; *out is owned by the caller and freed with rv_ctx_destroy. */
+rv_status	rv_ctx_create(const rv_host *host, rv_ctx **out);
+
+/* Release a context and every device object it holds. Accepts NULL. */
+void		rv_ctx_destroy(rv_ctx *ctx);
+
+/* The primary message of the last failure ("" when none), PostgreSQL errmsg style. */
+const char *rv_errmsg(const rv_ctx *ctx);
+
+/* Detail of the last failure (VkResult name, device), or "" when none. */
+const char *rv_errdetail(const rv_ctx *ctx);
+
+/* Clear the error buffers. */
+void		rv_clear_error(rv_ctx *ctx);
+
+/* Record a failure: sets the message (printf-style) and returns s. */
+rv_status	rv_fail(rv_ctx *ctx, rv_status s, const char *fmt,...)
+			__attribute__((format(printf, 3, 4)));
+
+/* Set the detail string of the current failure (printf-style). */
+void		rv_set_detail(rv_ctx *ctx, const char *fmt,...)
+			__attribute__((format(printf, 2, 3)));
+
+/* Allocation through the host; NULL on failure (callers return RV_E_NOMEM). */
+void	   *rv_alloc(rv_ctx *ctx, size_t size);
+void		rv_free(rv_ctx *ctx, void *ptr);
+
+/* Nonzero when the host wants the current work to stop. */
+int			rv_interrupted(rv_ctx *ctx);
+
+/* Log through the host, if it gave a logger. */
+void		rv_log(rv_ctx *ctx, rv_log_level level, const char *fmt,...)
+			__attribute__((format(printf, 3, 4)));
+
+/* ------------------------------------------------------------------------------------
+ * Embeddings: binary layout, text form (embedding.c)
+ *
+ * Binary layout shared by both hosts: a little-endian uint16 dimension count, a uint16
+ * that is zero, then dims little-endian float32 values. PostgreSQL stores exactly this
+ * after the varlena header; SQLite stores it as a BLOB.
+ * ------------------------------------------------------------------------------------ */
+
+/* Upper bound on the dimensions of a text form, to size the buffer for rv_parse_text. */
+size_t		rv_text_max_dims(const char *text);
+
+/*
+ * Parse "[1, 2.5, -3e-2]" into out (room for cap floats); *dims gets the count.
+ * Whitespace is allowed around brackets, numbers and commas. Rejects NaN, infinities,
+ * float32 overflow, empty brackets and more than RV_MAX_DIMS values.
+ */
+rv_status	rv_parse_text(rv_ctx *ctx, const char *text, float *out, size_t cap,
+						  size_t *dims);
+
+/* Room needed by rv_format_text for dims values, terminating NUL included. */
+size_t		rv_format_text_size(size_t dims);
+
+/*
+ * Write the text form of v into buf (at least rv_format_text_size(dims) bytes): each value
+ * in the shortest decimal form that reads back to the same float32. Returns the length.
+ */
+size_t		rv_format_text(const float *v, size_t dims, char *buf);
+
+/* Check values are finite and dims within 1..RV_MAX_DIMS. */
+rv_status	rv_check_values(rv_ctx *ctx, const float *v, size_t dims);
+
+/* Check two dimension counts are equal: "different embedding dimensions 3 and 4". */
+rv_status	rv_check_same_dims(rv_ctx *ctx, size_t a, size_t b);
+
+/* Check a dims count against a declared type modifier (typmod < 0 means none). */
+rv_status	rv_check_typmod(rv_ctx *ctx, size_t dims, int typmod);
+
+/*
+ * Validate a binary blob of len bytes in the shared layout; on success *dims gets its
+ * dimension count and *payload points at the float32 values inside blob.
+ */
+rv_status	rv_blob_check(rv_ctx *ctx, const void *blob, size_t len, size_t *dims,
+						  const float **payload);
+
+/* Write the header for dims into hdr (RV_HEADER_BYTES bytes). */
+void		rv_blob_header(void *hdr, size_t dims);
+
+/* ------------------------------------------------------------------------------------
+ * Metrics on single vectors (metric.c): pure, vectorized, no context
+ * ------------------------------------------------------------------------------------ */
+double		rv_l2_squared(const float *a, const float *b, size_t n);
+double		rv_l2_distance(const float *a, const float *b, size_t n);
+double		rv_inner_product(const float *a, const float *b, size_t n);
+/* 1 - cos(a, b); defined as 1 when either vector is zero (cosine similarity 0). */
+double		rv_cosine_distance(const float *a, const float *b, size_t n);
+double		rv_l1_distance(const float *a, const float *b, size_t n);
+double		rv_linf_distance(const float *a, const float *b, size_t n);
+double		rv_norm(const float *a, size_t n);
+/* Three-way comparison for btree: element-wise, then by dimensions. */
+int			rv_compare(const float *a, size_t na, const float *b, size_t nb);
+/* Hash of the values, equal for values that rv_compare calls equal (-0 == +0). */
+uint32_t	rv_hash(const float *a, size_t n);
+
+/* out = a + b, a - b, a * b element-wise; RV_E_OUT_OF_RANGE on overflow to infinity. */
+rv_status	rv_add(rv_ctx *ctx, const float *a, const float *b, size_t n, float *out);
+rv_status	rv_sub(rv_ctx *ctx, const float *a, const float *b, size_t n, float *out);
+rv_status	rv_mul(rv_ctx *ctx, const float *a, const float *b, size_t n, float *out);
+
+/* out = a / |a|; a zero vector stays zero. */
+void		rv_l2_normalize(const float *a, size_t n, float *out);
+
+/* ------------------------------------------------------------------------------------
+ * Aggregates (metric.c): a double-precision running sum
+ * state layout: state[0] = count, state[1..dims] = sums.
+ * ------------------------------------------------------------------------------------ */
+void		rv_accum(double *state, const float *v, size_t dims);
+void		rv_combine(double *state, const double *other, size_t dims);
+/* Write sum (avg = 0) or mean (avg = 1) into out; RV_E_OUT_OF_RANGE if a value overflows. */
+rv_status	rv_accum_final(rv_ctx *ctx, const double *state, size_t dims, int avg, float *out);
+
+/* ------------------------------------------------------------------------------------
+ * Heavy kernels: similarity matrix and exact top-k (project.c, topk.c; CPU in cpu/,
+ * Vulkan in vk/). The CPU backend is the reference for every Vulkan kernel.
+ * ------------------------------------------------------------------------------------ */
+
+/* Similarity functions of the similarity matrix (larger = more similar). */
+typedef enum rv_sim
+{
+	RV_SIM_COSINE = 0,
+	RV_SIM_DOT,
+	RV_SIM_NEG_L2,
+	RV_SIM_NEG_L1,
+	RV_SIM_NEG_LINF
+} rv_sim;
+
+/* Distance metrics of top-k search (smaller = nearer). */
+typedef enum rv_metric
+{
+	RV_METRIC_L2 = 0,		/* Euclidean distance */
+	RV_METRIC_IP,			/* negative inner product */
+	RV_METRIC_COSINE,		/* 1 - cosine similarity (1 for a zero vector) */
+	RV_METRIC_L1			/* Manhattan distance */
+} rv_metric;
+
+/* Parse "cosine", "dot", "euclidean"/"l2", "l1", "linf"; RV_E_INVALID_PARAM otherwise. */
+rv_status	rv_sim_parse(rv_ctx *ctx, const char *name, rv_sim *out);
+/* Parse "l2", "ip", "cosine", "l1"; RV_E_INVALID_PARAM otherwise. */
+rv_status	rv_metric_parse(rv_ctx *ctx, const char *name, rv_metric *out);
+
+/* Distance between two vectors under a metric (the scalar reference). */
+double		rv_metric_distance(rv_metric m, const float *a, const float *b, size_t n);
+
+/* Arguments of rv_simmatrix. All matrices are row-major float32. */
+typedef struct rv_simmatrix_args
+{
+	const float *x;				/* n x d rows */
+	size_t		n;
+	const float *a;				/* k x d anchors */
+	size_t		k;
+	size_t		d;
+	rv_sim		sim;
+	const float *center;		/* d values subtracted from x and anchors first, or NULL */
+	int			normalize;		/* nonzero: L2-normalize each output row */
+	float	   *out;			/* n x k result, caller-allocated */
+} rv_simmatrix_args;
+
+/*
+ * out[i][j] = sim(x_i - c, a_j - c). Cosine with a zero vector is 0. Runs on the backend
+ * chosen by the context's device setting.
+ */
+rv_status	rv_simmatrix(rv_ctx *ctx, const rv_simmatrix_args *args);
+
+/* Arguments of rv_topk. */
+typedef struct rv_topk_args
+{
+	const float *q;				/* nq x d queries */
+	size_t		nq;
+	const float *x;				/* n x d corpus rows of this chunk */
+	size_t		n;
+	size_t		d;
+	rv_metric	metric;
+	size_t		k;
+	int64_t		row_base;		/* row number of x[0]; rows are row_base .. row_base+n-1 */
+	int64_t    *best_rows;		/* nq x k, in/out: sorted ascending, -1 = empty slot */
+	float	   *best_dist;		/* nq x k, in/out: +inf in empty slots */
+} rv_topk_args;
+
+/* Fill best_rows with -1 and best_dist with +inf (nq x k). */
+void		rv_topk_reset(int64_t *best_rows, float *best_dist, size_t nq, size_t k);
+
+/*
+ * Merge the k nearest rows of this chunk into each query's best list. One total order
+ * everywhere: distance ascending, then row number ascending. Call once per chunk of a
+ * corpus that does not fit in memory.
+ */
+rv_status	rv_topk(rv_ctx *ctx, const rv_topk_args *args);
+
+/* ------------------------------------------------------------------------------------
+ * Devices (device.c; Vulkan in vk/)
+ *
+ * Device modes: "auto" (a discrete, integrated or virtual GPU if one exists, else the CPU;
+ * never a CPU-type Vulkan device such as lavapipe; small work stays on the CPU), "cpu",
+ * "gpu" (the first GPU that auto would pick; an error if none), "vulkan:N" (Vulkan device
+ * N of rv_list_devices, any type, used for every size of work). Vulkan is opened lazily by
+ * the first kernel call that needs it and kept until rv_ctx_destroy; in "cpu" mode, and in
+ * "auto" mode once no GPU was found, the loader is never touched again.
+ * ------------------------------------------------------------------------------------ */
+
+/* Validate and set the device mode (does not open Vulkan). */
+rv_status	rv_set_device(rv_ctx *ctx, const char *spec);
+
+/* The device mode string as last set ("auto" by default). */
+const char *rv_device_spec(const rv_ctx *ctx);
+
+typedef struct rv_device_info
+{
+	int			index;			/* N of "vulkan:N" */
+	char		name[256];
+	char		type[32];		/* "discrete", "integrated", "virtual", "cpu", "other" */
+	char		driver[256];	/* driver name and info */
+	uint64_t	memory_bytes;	/* largest device-local heap */
+	int			auto_pick;		/* nonzero if "auto" would choose it */
+} rv_device_info;
+
+/*
+ * Enumerate Vulkan devices (opens the loader; no devices, or no loader, gives *count = 0
+ * and RV_OK). Writes at most cap entries to out; *count gets the total.
+ */
+rv_status	rv_list_devices(rv_ctx *ctx, rv_device_info *out, size_t cap, size_t *count);
+
+/* Which backend ran the last heavy operation and why, e.g. "cpu (auto: no GPU found)". */
+const char *rv_last_backend(const rv_ctx *ctx);
+
+/*
+ * Test hook: split storage-buffer bindings at this many bytes instead of the device's
+ * maxStorageBufferRange (0 restores the device limit).
+ */
+void		rv_set_split_bytes(rv_ctx *ctx, size_t bytes);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif							/* RELVEC_BRIDGE_H */

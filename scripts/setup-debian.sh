@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package relvec needs to build, test and benchmark.
+# Idempotent: packages already present are left alone and apt is not touched at all
+# when nothing is missing. Must run as root (or through sudo).
+set -euo pipefail
+
+PKGS=(
+  build-essential pkg-config ca-certificates
+  postgresql-15 postgresql-server-dev-15 postgresql-client-15 libpq-dev
+  postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
+  libsqlite3-dev sqlite3
+  libvulkan-dev mesa-vulkan-drivers vulkan-tools glslang-tools spirv-tools
+  libopenblas-dev liblapacke-dev
+  python3
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#PKGS[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "setup: done"
