@@ -116,7 +116,8 @@ rv_ctx_destroy(rv_ctx *ctx)
 {
 	if (ctx == NULL)
 		return;
-	rvk_shutdown(ctx);
+	if (ctx->vk_shutdown != NULL)
+		ctx->vk_shutdown(ctx);
 	ctx->host.free(ctx->host.ud, ctx);
 }
 

@@ -31,6 +31,8 @@ struct rv_ctx
 	char		last_backend[RV_ERRMSG_LEN];
 	size_t		split_bytes;	/* 0 = the device's maxStorageBufferRange */
 	rvk_state  *vk;				/* NULL until Vulkan is opened */
+	/* set by the Vulkan backend when it opens; releases its objects */
+	void		(*vk_shutdown) (rv_ctx *ctx);
 };
 
 /* Record which backend ran the last heavy operation and why. */
@@ -45,6 +47,5 @@ rv_status	rvc_topk(rv_ctx *ctx, const rv_topk_args *args);
 rv_status	rvk_simmatrix(rv_ctx *ctx, const rv_simmatrix_args *args);
 rv_status	rvk_topk(rv_ctx *ctx, const rv_topk_args *args);
 rv_status	rvk_list_devices(rv_ctx *ctx, rv_device_info *out, size_t cap, size_t *count);
-void		rvk_shutdown(rv_ctx *ctx);
 
 #endif							/* RELVEC_INTERNAL_H */

@@ -1,0 +1,104 @@
+# relvec — PGXS build of the PostgreSQL module, plus the shaders, the SQLite extension,
+# the C unit tests, the GPU parity tests, the pgTAP tests and the benchmarks.
+#
+#   make              relvec.so for PostgreSQL (bridge/ + extension/pg/ + embedded SPIR-V)
+#   make install      into the local PostgreSQL 15 (needs root)
+#   make unit         C tests of the bridge under a counting allocator (TAP, via prove)
+#   make gpu-test     every Vulkan kernel against its CPU twin on every Vulkan device
+#   make check-meta   META.json's version equals EXTVERSION
+#   make bench        benchmarks; figures and ratios are printed, never asserted
+#   scripts/test.sh   everything, against a throwaway PostgreSQL cluster
+
+EXTENSION  = relvec
+EXTVERSION = 0.1.0
+
+MODULE_big = relvec
+
+BRIDGE_SRCS := $(sort $(wildcard bridge/*.c bridge/cpu/*.c bridge/vk/*.c))
+PG_SRCS     := $(sort $(wildcard extension/pg/*.c))
+BRIDGE_OBJS := $(BRIDGE_SRCS:.c=.o)
+OBJS         = $(BRIDGE_OBJS) $(PG_SRCS:.c=.o)
+
+DATA_built  = sql/$(EXTENSION)--$(EXTVERSION).sql
+DATA        = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
+EXTRA_CLEAN = build sql/$(EXTENSION)--$(EXTVERSION).sql
+
+SPV_DIR     = build/spv
+SHADERS    := $(sort $(wildcard shaders/*.comp))
+SPV_HEADERS = $(patsubst shaders/%.comp,$(SPV_DIR)/%.spv.h,$(SHADERS))
+
+WARN        = -Wall -Wextra -Werror
+PG_CPPFLAGS = -Ibridge/include -Ibridge -I$(SPV_DIR)
+PG_CFLAGS   = $(WARN) -O3 -fno-math-errno
+SHLIB_LINK  = -lopenblas -llapacke -ldl -lm
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# The bridge never includes PostgreSQL headers: compile it with its own include path only
+# (PGXS's CFLAGS still apply, so the objects link into relvec.so and into the test binaries).
+$(BRIDGE_OBJS): %.o: %.c bridge/include/relvec_bridge.h bridge/internal.h
+	$(CC) $(CFLAGS) $(WARN) -O3 -fno-math-errno -Ibridge/include -Ibridge -I$(SPV_DIR) -c -o $@ $<
+
+bridge/vk/%.o: $(SPV_HEADERS)
+
+sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
+	cp $< $@
+
+# --- shaders: GLSL -> SPIR-V (Vulkan 1.2) -> spirv-val -> C array header ---------------
+GLSLANG  ?= glslangValidator
+SPIRVVAL ?= spirv-val
+
+$(SPV_DIR)/%.spv.h: shaders/%.comp $(wildcard shaders/*.glsl) bridge/include/relvec_bridge.h
+	@mkdir -p $(SPV_DIR)
+	$(GLSLANG) -V --target-env vulkan1.2 -Ibridge/include -Ishaders -o $(SPV_DIR)/$*.spv $<
+	$(SPIRVVAL) --target-env vulkan1.2 $(SPV_DIR)/$*.spv
+	$(GLSLANG) -V --target-env vulkan1.2 -Ibridge/include -Ishaders --vn rv_spv_$* -o $@ $<
+
+shaders: $(SPV_HEADERS)
+.PHONY: shaders
+
+# --- C unit tests (bridge only, no host linked) ---------------------------------------
+TEST_CFLAGS = $(WARN) -O2 -g -Ibridge/include -Ibridge -Itests/unit
+TEST_LIBS   = -lopenblas -llapacke -ldl -lm
+UNIT_TESTS := $(patsubst tests/unit/%.c,build/tests/%,$(sort $(wildcard tests/unit/test_*.c)))
+GPU_TESTS  := $(patsubst tests/gpu/%.c,build/tests/gpu_%,$(sort $(wildcard tests/gpu/test_*.c)))
+
+build/tests/%: tests/unit/%.c tests/unit/testhost.c tests/unit/tap.h tests/unit/testhost.h $(BRIDGE_OBJS)
+	@mkdir -p build/tests
+	$(CC) $(TEST_CFLAGS) -o $@ $< tests/unit/testhost.c $(BRIDGE_OBJS) $(TEST_LIBS)
+
+build/tests/gpu_%: tests/gpu/%.c tests/unit/testhost.c tests/unit/tap.h tests/unit/testhost.h $(BRIDGE_OBJS)
+	@mkdir -p build/tests
+	$(CC) $(TEST_CFLAGS) -o $@ $< tests/unit/testhost.c $(BRIDGE_OBJS) $(TEST_LIBS)
+
+unit: $(UNIT_TESTS)
+	prove -f $(UNIT_TESTS)
+
+gpu-test: $(GPU_TESTS)
+	$(if $(GPU_TESTS),prove -f $(GPU_TESTS),@echo "no GPU tests")
+
+.PHONY: unit gpu-test
+
+# --- META.json must carry EXTVERSION ---------------------------------------------------
+check-meta:
+	@v=$$(sed -n 's/^[[:space:]]*"version"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' META.json | head -n 1); \
+	if [ "$$v" != "$(EXTVERSION)" ]; then \
+		echo "META.json version '$$v' differs from EXTVERSION '$(EXTVERSION)'"; exit 1; fi; \
+	if ! grep -q "default_version = '$(EXTVERSION)'" $(EXTENSION).control; then \
+		echo "$(EXTENSION).control default_version differs from EXTVERSION"; exit 1; fi; \
+	echo "META.json and $(EXTENSION).control carry version $(EXTVERSION)"
+.PHONY: check-meta
+
+# --- benchmarks ------------------------------------------------------------------------
+BENCH_PROGS := $(patsubst bench/%.c,build/bench/%,$(sort $(wildcard bench/*.c)))
+
+build/bench/%: bench/%.c $(BRIDGE_OBJS)
+	@mkdir -p build/bench
+	$(CC) $(TEST_CFLAGS) -O3 -o $@ $< $(BRIDGE_OBJS) tests/unit/testhost.c $(TEST_LIBS)
+
+bench: $(BENCH_PROGS)
+	@for b in $(BENCH_PROGS); do echo "== $$b"; $$b || exit 1; done
+	@if [ -x bench/run-sql-bench.sh ]; then bench/run-sql-bench.sh; fi
+.PHONY: bench
