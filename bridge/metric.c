@@ -7,7 +7,8 @@
  *
  * Accumulation is in float within lanes and the lanes are summed in double, which keeps
  * the error of a 16000-dimension dot product near float epsilon while staying as fast as
- * a pure float loop.
+ * a pure float loop. Values beyond about 1e19 overflow a float lane; then (and only then)
+ * the sum is recomputed in double, so large inputs give finite, correct distances.
  */
 #include <math.h>
 #include <string.h>
@@ -22,6 +23,22 @@
 
 /* Lanes of independent partial sums: enough for two 256-bit registers. */
 #define RV_LANES 16
+
+/* Sum of (a-b)^2 in double, the fallback when a float lane overflows. */
+static double
+l2_squared_double(const float *a, const float *b, size_t n)
+{
+	double		s = 0.0;
+	size_t		i;
+
+	for (i = 0; i < n; i++)
+	{
+		double		d = (double) a[i] - (double) b[i];
+
+		s += d * d;
+	}
+	return s;
+}
 
 /* Sum of (a-b)^2. */
 RV_MULTIVERSION
@@ -48,13 +65,25 @@ rv_l2_squared(const float *restrict a, const float *restrict b, size_t n)
 	}
 	for (l = 0; l < RV_LANES; l++)
 		s += acc[l];
-	return s;
+	return isinf(s) ? l2_squared_double(a, b, n) : s;
 }
 
 double
 rv_l2_distance(const float *a, const float *b, size_t n)
 {
 	return sqrt(rv_l2_squared(a, b, n));
+}
+
+/* Sum of a*b in double, the fallback when a float lane overflows. */
+static double
+inner_product_double(const float *a, const float *b, size_t n)
+{
+	double		s = 0.0;
+	size_t		i;
+
+	for (i = 0; i < n; i++)
+		s += (double) a[i] * (double) b[i];
+	return s;
 }
 
 /* Sum of a*b. */
@@ -74,7 +103,7 @@ rv_inner_product(const float *restrict a, const float *restrict b, size_t n)
 		s += (double) a[i] * (double) b[i];
 	for (l = 0; l < RV_LANES; l++)
 		s += acc[l];
-	return s;
+	return isinf(s) || isnan(s) ? inner_product_double(a, b, n) : s;
 }
 
 /* Dot product and both squared norms in one pass. */
@@ -110,6 +139,12 @@ dot_and_norms(const float *restrict a, const float *restrict b, size_t n,
 		sab += ab[l];
 		saa += aa[l];
 		sbb += bb[l];
+	}
+	if (isinf(saa) || isinf(sbb) || !isfinite(sab))
+	{
+		sab = inner_product_double(a, b, n);
+		saa = inner_product_double(a, a, n);
+		sbb = inner_product_double(b, b, n);
 	}
 	*dot = sab;
 	*na = saa;
@@ -157,6 +192,11 @@ rv_l1_distance(const float *restrict a, const float *restrict b, size_t n)
 		s += fabs((double) a[i] - (double) b[i]);
 	for (l = 0; l < RV_LANES; l++)
 		s += acc[l];
+	if (isinf(s))
+	{
+		for (s = 0.0, i = 0; i < n; i++)
+			s += fabs((double) a[i] - (double) b[i]);
+	}
 	return s;
 }
 
@@ -164,12 +204,12 @@ rv_l1_distance(const float *restrict a, const float *restrict b, size_t n)
 double
 rv_linf_distance(const float *a, const float *b, size_t n)
 {
-	float		m = 0.0f;
+	double		m = 0.0;
 	size_t		i;
 
 	for (i = 0; i < n; i++)
 	{
-		float		d = fabsf(a[i] - b[i]);
+		double		d = fabs((double) a[i] - (double) b[i]);
 
 		m = d > m ? d : m;
 	}
