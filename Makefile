@@ -46,6 +46,9 @@ $(BRIDGE_OBJS): %.o: %.c bridge/include/relvec_bridge.h bridge/internal.h
 
 bridge/vk/%.o: $(SPV_HEADERS)
 
+# Anchor choice must pick the same items on every machine: no fused multiply-adds there.
+bridge/anchors.o: WARN += -ffp-contract=off
+
 sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
 	cp $< $@
 

@@ -227,3 +227,322 @@ CREATE AGGREGATE sum(embedding) (
 );
 COMMENT ON AGGREGATE avg(embedding) IS 'element-wise mean (summed in double precision)';
 COMMENT ON AGGREGATE sum(embedding) IS 'element-wise sum (summed in double precision)';
+
+-- =======================================================================================
+-- Latent spaces, parallel anchor sets, relative projection
+-- =======================================================================================
+-- The catalog is three extension-owned tables, kept by pg_dump (pg_extension_config_dump).
+-- Write them only through the functions below; triggers keep frozen sets unchanged.
+
+CREATE TABLE relvec_spaces (
+	space_id serial PRIMARY KEY,
+	name text NOT NULL UNIQUE CHECK (name <> ''),
+	dims integer NOT NULL CHECK (dims BETWEEN 1 AND 16000),
+	description text,
+	mean embedding CHECK (mean IS NULL OR embedding_dims(mean) = dims),
+	mean_version integer NOT NULL DEFAULT 0
+);
+COMMENT ON TABLE relvec_spaces IS 'relvec: latent spaces (one per embedding model)';
+
+CREATE TABLE relvec_anchor_sets (
+	set_id serial PRIMARY KEY,
+	name text NOT NULL UNIQUE CHECK (name <> ''),
+	keys text[] NOT NULL CHECK (cardinality(keys) >= 1),
+	frozen boolean NOT NULL DEFAULT false
+);
+COMMENT ON TABLE relvec_anchor_sets IS 'relvec: anchor sets (ordered anchor keys)';
+
+CREATE TABLE relvec_anchors (
+	set_id integer NOT NULL REFERENCES relvec_anchor_sets ON DELETE CASCADE,
+	space_id integer NOT NULL REFERENCES relvec_spaces ON DELETE CASCADE,
+	ord integer NOT NULL,
+	key text NOT NULL,
+	e embedding NOT NULL,
+	PRIMARY KEY (set_id, space_id, ord),
+	UNIQUE (set_id, space_id, key)
+);
+COMMENT ON TABLE relvec_anchors IS 'relvec: parallel anchors, the anchor items embedded in each space';
+
+SELECT pg_catalog.pg_extension_config_dump('relvec_spaces', '');
+SELECT pg_catalog.pg_extension_config_dump('relvec_spaces_space_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('relvec_anchor_sets', '');
+SELECT pg_catalog.pg_extension_config_dump('relvec_anchor_sets_set_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('relvec_anchors', '');
+
+-- A frozen set and its anchors never change (stored relative vectors stay valid).
+CREATE FUNCTION relvec_guard_frozen() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF TG_TABLE_NAME = 'relvec_anchor_sets' THEN
+		IF OLD.frozen AND (NEW.frozen IS DISTINCT FROM OLD.frozen OR NEW.keys IS DISTINCT FROM OLD.keys
+				OR NEW.name IS DISTINCT FROM OLD.name) THEN
+			RAISE EXCEPTION 'anchor set "%" is frozen', OLD.name USING ERRCODE = '55000';
+		END IF;
+		RETURN NEW;
+	END IF;
+	IF EXISTS (SELECT 1 FROM relvec_anchor_sets s
+	           WHERE s.frozen AND s.set_id IN (CASE WHEN TG_OP = 'INSERT' THEN NULL ELSE OLD.set_id END,
+	                                           CASE WHEN TG_OP = 'DELETE' THEN NULL ELSE NEW.set_id END)) THEN
+		RAISE EXCEPTION 'anchor set "%" is frozen', (SELECT name FROM relvec_anchor_sets
+			WHERE set_id IN (CASE WHEN TG_OP = 'INSERT' THEN NULL ELSE OLD.set_id END,
+			                 CASE WHEN TG_OP = 'DELETE' THEN NULL ELSE NEW.set_id END) LIMIT 1)
+			USING ERRCODE = '55000';
+	END IF;
+	RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+END $$;
+CREATE TRIGGER relvec_anchor_sets_frozen BEFORE UPDATE ON relvec_anchor_sets
+	FOR EACH ROW EXECUTE FUNCTION relvec_guard_frozen();
+CREATE TRIGGER relvec_anchors_frozen BEFORE INSERT OR UPDATE OR DELETE ON relvec_anchors
+	FOR EACH ROW EXECUTE FUNCTION relvec_guard_frozen();
+COMMENT ON FUNCTION relvec_guard_frozen() IS 'relvec: trigger keeping frozen anchor sets unchanged';
+
+-- Internal helpers written in C --------------------------------------------------------------
+CREATE FUNCTION relvec_check_query(query text, shape text) RETURNS void
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION relvec_check_query(text, text) IS
+	'relvec internal: raise 42804 unless query returns (key, embedding) (shape ''key_embedding'') or one embedding (shape ''embedding'')';
+CREATE FUNCTION relvec_pick_anchors(query text, k integer, method text, seed integer)
+	RETURNS TABLE (anchor_no integer, key text)
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION relvec_pick_anchors(text, integer, text, integer) IS
+	'relvec internal: choose k anchor keys among the (key, embedding) rows of query';
+
+-- Not-null checks shared by the functions below.
+CREATE FUNCTION relvec_require(val anyelement, what text) RETURNS void LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+	IF val IS NULL THEN
+		RAISE EXCEPTION '% must not be null', what USING ERRCODE = '22004';
+	END IF;
+END $$;
+COMMENT ON FUNCTION relvec_require(anyelement, text) IS 'relvec internal: raise 22004 when an argument is null';
+
+CREATE FUNCTION relvec_space_id(space text) RETURNS integer LANGUAGE plpgsql STABLE AS $$
+DECLARE id integer;
+BEGIN
+	PERFORM relvec_require(space, 'space');
+	SELECT space_id INTO id FROM relvec_spaces WHERE name = space;
+	IF id IS NULL THEN
+		RAISE EXCEPTION 'space "%" does not exist', space USING ERRCODE = '42704';
+	END IF;
+	RETURN id;
+END $$;
+COMMENT ON FUNCTION relvec_space_id(text) IS 'relvec internal: the id of a space, 42704 if unknown';
+
+CREATE FUNCTION relvec_set_id(anchor_set text) RETURNS integer LANGUAGE plpgsql STABLE AS $$
+DECLARE id integer;
+BEGIN
+	PERFORM relvec_require(anchor_set, 'anchor set');
+	SELECT set_id INTO id FROM relvec_anchor_sets WHERE name = anchor_set;
+	IF id IS NULL THEN
+		RAISE EXCEPTION 'anchor set "%" does not exist', anchor_set USING ERRCODE = '42704';
+	END IF;
+	RETURN id;
+END $$;
+COMMENT ON FUNCTION relvec_set_id(text) IS 'relvec internal: the id of an anchor set, 42704 if unknown';
+
+-- Spaces ------------------------------------------------------------------------------------
+CREATE FUNCTION relvec_create_space(name text, dims integer, description text DEFAULT NULL)
+	RETURNS void LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+	PERFORM relvec_require(name, 'space name');
+	PERFORM relvec_require(dims, 'dims');
+	IF name = '' THEN
+		RAISE EXCEPTION 'space name must not be empty' USING ERRCODE = '22023';
+	END IF;
+	IF dims < 1 THEN
+		RAISE EXCEPTION 'dimensions of space "%" must be at least 1', name USING ERRCODE = '22023';
+	END IF;
+	IF dims > 16000 THEN
+		RAISE EXCEPTION 'dimensions of space "%" cannot exceed 16000', name USING ERRCODE = '54000';
+	END IF;
+	IF EXISTS (SELECT 1 FROM relvec_spaces s WHERE s.name = relvec_create_space.name) THEN
+		RAISE EXCEPTION 'space "%" already exists', name USING ERRCODE = '42710';
+	END IF;
+	INSERT INTO relvec_spaces (name, dims, description) VALUES (name, dims, description);
+END $$;
+COMMENT ON FUNCTION relvec_create_space(text, integer, text) IS
+	'register a latent space (one embedding model) with its dimensions';
+
+CREATE FUNCTION relvec_set_space_mean(space text, query text) RETURNS embedding
+	LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+	sid integer := relvec_space_id(space);
+	d integer;
+	m embedding;
+	bad bigint;
+BEGIN
+	PERFORM relvec_require(query, 'query');
+	PERFORM relvec_check_query(query, 'embedding');
+	SELECT dims INTO d FROM relvec_spaces WHERE space_id = sid;
+	EXECUTE format('SELECT count(*) FILTER (WHERE embedding_dims(e) <> %s), avg(e) FROM (%s) q(e)', d, query)
+		INTO bad, m;
+	IF bad > 0 THEN
+		RAISE EXCEPTION 'query returns % embeddings whose dimensions differ from the % of space "%"', bad, d, space
+			USING ERRCODE = '22000';
+	END IF;
+	IF m IS NULL THEN
+		RAISE EXCEPTION 'query returns no embeddings to average' USING ERRCODE = '22000';
+	END IF;
+	UPDATE relvec_spaces SET mean = m, mean_version = mean_version + 1 WHERE space_id = sid;
+	RETURN m;
+END $$;
+COMMENT ON FUNCTION relvec_set_space_mean(text, text) IS
+	'store the mean of the embeddings a query returns as the space''s mean (for center => ''space'')';
+
+-- Anchor sets ---------------------------------------------------------------------------------
+CREATE FUNCTION relvec_create_anchor_set(name text, keys text[]) RETURNS void
+	LANGUAGE plpgsql VOLATILE AS $$
+DECLARE dup text;
+BEGIN
+	PERFORM relvec_require(name, 'anchor set name');
+	PERFORM relvec_require(keys, 'keys');
+	IF name = '' THEN
+		RAISE EXCEPTION 'anchor set name must not be empty' USING ERRCODE = '22023';
+	END IF;
+	IF cardinality(keys) < 1 THEN
+		RAISE EXCEPTION 'anchor set "%" needs at least one key', name USING ERRCODE = '22023';
+	END IF;
+	IF array_ndims(keys) <> 1 THEN
+		RAISE EXCEPTION 'anchor keys must be a one-dimensional array' USING ERRCODE = '22000';
+	END IF;
+	IF array_position(keys, NULL) IS NOT NULL THEN
+		RAISE EXCEPTION 'anchor keys must not contain nulls' USING ERRCODE = '22004';
+	END IF;
+	SELECT k INTO dup FROM unnest(keys) k GROUP BY k HAVING count(*) > 1 ORDER BY k LIMIT 1;
+	IF dup IS NOT NULL THEN
+		RAISE EXCEPTION 'anchor key "%" appears more than once', dup USING ERRCODE = '23505';
+	END IF;
+	IF EXISTS (SELECT 1 FROM relvec_anchor_sets s WHERE s.name = relvec_create_anchor_set.name) THEN
+		RAISE EXCEPTION 'anchor set "%" already exists', name USING ERRCODE = '42710';
+	END IF;
+	INSERT INTO relvec_anchor_sets (name, keys) VALUES (name, keys);
+END $$;
+COMMENT ON FUNCTION relvec_create_anchor_set(text, text[]) IS
+	'create an anchor set: the anchor items'' keys, in order';
+
+CREATE FUNCTION relvec_set_anchors(anchor_set text, space text, query text) RETURNS integer
+	LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+	setid integer := relvec_set_id(anchor_set);
+	sid integer := relvec_space_id(space);
+	d integer;
+	k text;
+	n bigint;
+BEGIN
+	PERFORM relvec_require(query, 'query');
+	IF (SELECT frozen FROM relvec_anchor_sets WHERE set_id = setid) THEN
+		RAISE EXCEPTION 'anchor set "%" is frozen', anchor_set USING ERRCODE = '55000';
+	END IF;
+	PERFORM relvec_check_query(query, 'key_embedding');
+	SELECT dims INTO d FROM relvec_spaces WHERE space_id = sid;
+	IF to_regclass('pg_temp.relvec_anchor_load') IS NULL THEN
+		CREATE TEMP TABLE relvec_anchor_load (key text, e embedding) ON COMMIT DROP;
+	END IF;
+	TRUNCATE relvec_anchor_load;
+	EXECUTE format('INSERT INTO relvec_anchor_load SELECT q.k::text, q.e FROM (%s) q(k, e)', query);
+
+	SELECT l.key INTO k FROM relvec_anchor_load l WHERE l.key IS NULL OR l.e IS NULL LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'query returns a row with a null key or embedding' USING ERRCODE = '22004';
+	END IF;
+	SELECT l.key INTO k FROM relvec_anchor_load l GROUP BY l.key HAVING count(*) > 1 ORDER BY l.key LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'query returns anchor key "%" more than once', k USING ERRCODE = '23505';
+	END IF;
+	SELECT l.key INTO k FROM relvec_anchor_load l
+		WHERE l.key <> ALL ((SELECT keys FROM relvec_anchor_sets WHERE set_id = setid)) ORDER BY l.key LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'key "%" is not an anchor of set "%"', k, anchor_set USING ERRCODE = '22000';
+	END IF;
+	SELECT s.k INTO k FROM unnest((SELECT keys FROM relvec_anchor_sets WHERE set_id = setid)) s(k)
+		WHERE NOT EXISTS (SELECT 1 FROM relvec_anchor_load l WHERE l.key = s.k) LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'query does not return anchor "%" of set "%"', k, anchor_set USING ERRCODE = '22000';
+	END IF;
+	SELECT l.key INTO k FROM relvec_anchor_load l WHERE embedding_dims(l.e) <> d ORDER BY l.key LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'anchor "%" has % dimensions, space "%" has %', k,
+			(SELECT embedding_dims(e) FROM relvec_anchor_load WHERE key = k), space, d USING ERRCODE = '22000';
+	END IF;
+
+	DELETE FROM relvec_anchors WHERE set_id = setid AND space_id = sid;
+	INSERT INTO relvec_anchors (set_id, space_id, ord, key, e)
+		SELECT setid, sid, s.ord, s.k, l.e
+		FROM unnest((SELECT keys FROM relvec_anchor_sets WHERE set_id = setid)) WITH ORDINALITY s(k, ord)
+		JOIN relvec_anchor_load l ON l.key = s.k;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	TRUNCATE relvec_anchor_load;
+	RETURN n;
+END $$;
+COMMENT ON FUNCTION relvec_set_anchors(text, text, text) IS
+	'store the anchors of a set in a space from a query returning (key, embedding), every key exactly once';
+
+CREATE FUNCTION relvec_choose_anchors(anchor_set text, space text, query text, k integer,
+		method text DEFAULT 'random', seed integer DEFAULT 0) RETURNS text[]
+	LANGUAGE plpgsql VOLATILE AS $$
+DECLARE chosen text[];
+BEGIN
+	PERFORM relvec_require(anchor_set, 'anchor set name');
+	PERFORM relvec_require(query, 'query');
+	PERFORM relvec_require(k, 'k');
+	PERFORM relvec_require(method, 'method');
+	PERFORM relvec_require(seed, 'seed');
+	PERFORM relvec_space_id(space);
+	PERFORM relvec_check_query(query, 'key_embedding');
+	SELECT array_agg(p.key ORDER BY p.anchor_no) INTO chosen FROM relvec_pick_anchors(query, k, method, seed) p;
+	PERFORM relvec_create_anchor_set(anchor_set, chosen);
+	PERFORM relvec_set_anchors(anchor_set, space,
+		format('SELECT q.k::text, q.e FROM (%s) q(k, e) WHERE q.k::text = ANY (%L::text[])', query, chosen));
+	RETURN chosen;
+END $$;
+COMMENT ON FUNCTION relvec_choose_anchors(text, text, text, integer, text, integer) IS
+	'create an anchor set of k items chosen from a query''s (key, embedding) rows: random, fps or kmeans, seeded';
+
+CREATE FUNCTION relvec_freeze_anchor_set(anchor_set text) RETURNS void LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+	setid integer := relvec_set_id(anchor_set);
+	r record;
+	nkeys integer;
+BEGIN
+	SELECT cardinality(keys) INTO nkeys FROM relvec_anchor_sets WHERE set_id = setid;
+	IF (SELECT frozen FROM relvec_anchor_sets WHERE set_id = setid) THEN
+		RETURN;
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM relvec_anchors WHERE set_id = setid) THEN
+		RAISE EXCEPTION 'anchor set "%" has no embeddings in any space', anchor_set
+			USING ERRCODE = '55000', HINT = 'Store them with relvec_set_anchors().';
+	END IF;
+	FOR r IN SELECT sp.name, sp.dims, count(*) AS n, count(*) FILTER (WHERE embedding_dims(a.e) <> sp.dims) AS bad_dims,
+	                min(a.key) FILTER (WHERE embedding_norm(a.e) = 0) AS zero_key
+	         FROM relvec_anchors a JOIN relvec_spaces sp USING (space_id)
+	         WHERE a.set_id = setid GROUP BY sp.name, sp.dims ORDER BY sp.name LOOP
+		IF r.n <> nkeys THEN
+			RAISE EXCEPTION 'anchor set "%" has % of % anchors in space "%"', anchor_set, r.n, nkeys, r.name
+				USING ERRCODE = '55000';
+		END IF;
+		IF r.bad_dims > 0 THEN
+			RAISE EXCEPTION 'anchor set "%" has anchors of the wrong dimensions in space "%"', anchor_set, r.name
+				USING ERRCODE = '22000';
+		END IF;
+		IF r.zero_key IS NOT NULL THEN
+			RAISE EXCEPTION 'anchor "%" of set "%" is a zero vector in space "%"', r.zero_key, anchor_set, r.name
+				USING ERRCODE = '22000';
+		END IF;
+	END LOOP;
+	UPDATE relvec_anchor_sets SET frozen = true WHERE set_id = setid;
+END $$;
+COMMENT ON FUNCTION relvec_freeze_anchor_set(text) IS
+	'check an anchor set is complete in every attached space (no zero vectors) and freeze it';
+
+-- Projection ------------------------------------------------------------------------------------
+CREATE FUNCTION relvec_project(x embedding, anchor_set text, space text, similarity text DEFAULT 'cosine',
+		center text DEFAULT 'none', normalize boolean DEFAULT false) RETURNS embedding
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION relvec_project(embedding, text, text, text, text, boolean) IS
+	'relative representation of x: its similarities to the anchors of a frozen set in its space';
+
+CREATE FUNCTION relvec_project_query(query text, anchor_set text, space text, similarity text DEFAULT 'cosine',
+		center text DEFAULT 'none', normalize boolean DEFAULT false)
+	RETURNS TABLE (key text, relative embedding)
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION relvec_project_query(text, text, text, text, text, boolean) IS
+	'project the (key, embedding) rows of a query in batches: one kernel call per chunk';

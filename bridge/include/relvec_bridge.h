@@ -336,6 +336,65 @@ const char *rv_last_backend(const rv_ctx *ctx);
  */
 void		rv_set_split_bytes(rv_ctx *ctx, size_t bytes);
 
+/* ------------------------------------------------------------------------------------
+ * Relative projection (project.c): r(x)_j = sim(x - c, a_j - c) over k anchors, for one
+ * or several similarity functions; with several, each k-long sub-vector is standardized
+ * (its own mean and standard deviation over the k values; a constant one becomes zeros)
+ * and the sub-vectors are concatenated. Optionally the whole vector is L2-normalized.
+ * ------------------------------------------------------------------------------------ */
+
+#define RV_MAX_SIMS 5
+
+typedef enum rv_center
+{
+	RV_CENTER_NONE = 0,			/* no centering */
+	RV_CENTER_ANCHORS,			/* subtract the mean of the anchors */
+	RV_CENTER_SPACE				/* subtract a stored mean of the whole space */
+} rv_center;
+
+/* Parse "cosine", "euclidean+cosine", ... into sims (at most RV_MAX_SIMS, no repeats). */
+rv_status	rv_sim_list_parse(rv_ctx *ctx, const char *spec, rv_sim *sims, int *nsims);
+/* Parse "none", "anchors" or "space". */
+rv_status	rv_center_parse(rv_ctx *ctx, const char *name, rv_center *out);
+
+typedef struct rv_projection rv_projection;
+
+/*
+ * Prepare a projection over k anchors of d dimensions (copied). space_mean is required
+ * for RV_CENTER_SPACE and ignored otherwise. Free with rv_projection_destroy.
+ */
+rv_status	rv_projection_create(rv_ctx *ctx, const float *anchors, size_t k, size_t d,
+								 const rv_sim *sims, int nsims, rv_center center,
+								 const float *space_mean, int normalize, rv_projection **out);
+void		rv_projection_destroy(rv_ctx *ctx, rv_projection *p);
+/* Dimensions of a projected vector: k times the number of similarities. */
+size_t		rv_projection_dims(const rv_projection *p);
+/* Dimensions of the input space. */
+size_t		rv_projection_input_dims(const rv_projection *p);
+
+/* Project n rows of x (n x d) into out (n x rv_projection_dims); one batched kernel call. */
+rv_status	rv_project(rv_ctx *ctx, const rv_projection *p, const float *x, size_t n, float *out);
+
+/* ------------------------------------------------------------------------------------
+ * Anchor choice (anchors.c). Deterministic for a seed on every machine: the PRNG is
+ * splitmix64, and callers pass items in a fixed order (the PostgreSQL adapter sorts by key).
+ * ------------------------------------------------------------------------------------ */
+typedef enum rv_anchor_method
+{
+	RV_ANCHORS_RANDOM = 0,		/* uniform without replacement */
+	RV_ANCHORS_FPS,				/* farthest-point sampling on L2-normalized vectors */
+	RV_ANCHORS_KMEANS			/* k-means (k-means++ start), the real item nearest each centroid */
+} rv_anchor_method;
+
+rv_status	rv_anchor_method_parse(rv_ctx *ctx, const char *name, rv_anchor_method *out);
+
+/*
+ * Choose k of n items (x is n x d; unused for RV_ANCHORS_RANDOM and may be NULL then).
+ * Writes k distinct item indexes into out, in the order chosen.
+ */
+rv_status	rv_choose_anchors(rv_ctx *ctx, const float *x, size_t n, size_t d, size_t k,
+							  rv_anchor_method method, uint64_t seed, size_t *out);
+
 #ifdef __cplusplus
 }
 #endif

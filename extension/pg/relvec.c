@@ -6,7 +6,13 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
+
 #include "miscadmin.h"
+#include "catalog/pg_type.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
 #include "utils/memutils.h"
 
 #include "relvec_pg.h"
@@ -16,6 +22,7 @@ PG_MODULE_MAGIC;
 void		_PG_init(void);
 
 static MemoryContext bridge_cxt = NULL;
+static int	progress_rows = 1000000;
 static rv_ctx *bridge_ctx = NULL;
 
 /*
@@ -170,5 +177,26 @@ rvpg_check_same_dims(const Embedding *a, const Embedding *b)
 void
 _PG_init(void)
 {
+	DefineCustomIntVariable("relvec.progress_rows",
+							"Batched relvec functions report progress every this many rows.",
+							"A NOTICE per interval; 0 turns the reports off.",
+							&progress_rows, 1000000, 0, INT_MAX, PGC_USERSET, 0,
+							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("relvec");
+}
+
+int
+rvpg_progress_rows(void)
+{
+	return progress_rows;
+}
+
+/* The OID of type embedding: it lives in the schema of the calling relvec function. */
+Oid
+rvpg_embedding_type(FunctionCallInfo fcinfo)
+{
+	Oid			nsp = get_func_namespace(fcinfo->flinfo->fn_oid);
+
+	return GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("embedding"),
+						   ObjectIdGetDatum(nsp));
 }

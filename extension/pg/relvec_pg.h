@@ -44,6 +44,12 @@ extern void rvpg_raise(rv_status s) pg_attribute_noreturn();
 			rvpg_raise(rvpg_s_); \
 	} while (0)
 
+/* GUC relvec.progress_rows: a NOTICE every this many rows in batched functions (0 = off). */
+extern int	rvpg_progress_rows(void);
+
+/* The OID of type embedding, found in the schema of the calling relvec function. */
+extern Oid	rvpg_embedding_type(FunctionCallInfo fcinfo);
+
 /* Raise the error for two embeddings of different dimensions. */
 extern void rvpg_check_same_dims(const Embedding *a, const Embedding *b);
 

@@ -1,0 +1,242 @@
+/*
+ * catalog.c — reading relvec's catalog (spaces, anchor sets, parallel anchors) from C, and
+ * the per-backend cache of prepared projections. A frozen anchor set never changes, so a
+ * prepared anchor matrix stays valid for as long as the set and the space keep their ids
+ * (a dropped and re-created set gets a new id) and the space mean its version; the cache
+ * key holds all of them. Entries live in the bridge's long-lived memory and the least
+ * recently used one is dropped when the cache is full.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+
+#include "relvec_pg.h"
+#include "relvec_catalog.h"
+
+#define PROJ_CACHE_SIZE 16
+
+typedef struct proj_entry
+{
+	bool		used;
+	int			set_id;
+	int			space_id;
+	int			mean_version;
+	char		similarity[64];
+	char		center[16];
+	bool		normalize;
+	int			input_dims;
+	rv_projection *proj;
+	uint64		load_id;		/* unique per load: the token handed out */
+	uint64		last_used;
+} proj_entry;
+
+static proj_entry cache[PROJ_CACHE_SIZE];
+static uint64 cache_clock = 0;
+
+/*
+ * The schema-qualified name of a relvec catalog table, e.g. "public.relvec_spaces". Needs
+ * SPI. (PostgreSQL 15 does not export get_extension_schema, so ask pg_extension.)
+ */
+char *
+rvpg_catalog_table(const char *table)
+{
+	bool		isnull;
+	char	   *schema;
+
+	if (SPI_execute("SELECT n.nspname::text FROM pg_catalog.pg_extension e "
+					"JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'relvec'",
+					true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "relvec: extension schema not found");
+	schema = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	return psprintf("%s.%s", quote_identifier(schema), quote_identifier(table));
+}
+
+/* Run a one-row catalog lookup by name; false when there is no such row. Needs SPI. */
+static bool
+lookup_row(const char *sql, const char *name)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+
+	args[0] = CStringGetTextDatum(name);
+	if (SPI_execute_with_args(sql, 1, argtypes, args, NULL, true, 2) != SPI_OK_SELECT)
+		elog(ERROR, "relvec: catalog lookup failed");
+	return SPI_processed == 1;
+}
+
+static int
+get_int(int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, &isnull);
+
+	return isnull ? 0 : DatumGetInt32(d);
+}
+
+/* Load the anchors of (set, space) and prepare a projection; needs SPI. */
+static rv_projection *
+load_projection(const rvpg_projection_key *key, int set_id, int space_id, int dims,
+				Embedding *mean, int nkeys)
+{
+	rv_ctx	   *ctx = rvpg_ctx();
+	Oid			argtypes[2] = {INT4OID, INT4OID};
+	Datum		args[2];
+	float	   *anchors;
+	rv_sim		sims[RV_MAX_SIMS];
+	int			nsims;
+	rv_center	center;
+	rv_projection *proj;
+	uint64		i;
+
+	RVPG_CHECK(rv_sim_list_parse(ctx, key->similarity, sims, &nsims));
+	RVPG_CHECK(rv_center_parse(ctx, key->center, &center));
+	if (center == RV_CENTER_SPACE && mean == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("space \"%s\" has no stored mean", key->space),
+				 errhint("Store one with relvec_set_space_mean().")));
+
+	args[0] = Int32GetDatum(set_id);
+	args[1] = Int32GetDatum(space_id);
+	if (SPI_execute_with_args(psprintf("SELECT e FROM %s WHERE set_id = $1 AND space_id = $2 ORDER BY ord",
+									   rvpg_catalog_table("relvec_anchors")),
+							  2, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "relvec: anchor lookup failed");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("anchor set \"%s\" has no embeddings in space \"%s\"", key->anchor_set, key->space),
+				 errhint("Store them with relvec_set_anchors() before freezing the set.")));
+	if ((int) SPI_processed != nkeys)
+		elog(ERROR, "relvec: frozen anchor set \"%s\" has %d of %d anchors in space \"%s\"",
+			 key->anchor_set, (int) SPI_processed, nkeys, key->space);
+
+	anchors = palloc(sizeof(float) * dims * SPI_processed);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Embedding  *e = DatumGetEmbedding(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+														1, &isnull));
+
+		if (e->dim != dims)
+			elog(ERROR, "relvec: anchor of the wrong dimensions in a frozen set");
+		memcpy(anchors + i * dims, e->x, sizeof(float) * dims);
+	}
+	RVPG_CHECK(rv_projection_create(ctx, anchors, SPI_processed, dims, sims, nsims, center,
+									mean ? mean->x : NULL, key->normalize, &proj));
+	pfree(anchors);
+	return proj;
+}
+
+/*
+ * The prepared projection for key: looks the set and space up by name, checks the set is
+ * frozen, and returns a cached projection or loads one. Raises every user error.
+ */
+rv_projection *
+rvpg_get_projection(const rvpg_projection_key *key, int *input_dims, uint64 *token)
+{
+	int			set_id,
+				space_id,
+				dims,
+				mean_version,
+				nkeys;
+	bool		frozen,
+				isnull;
+	Embedding  *mean = NULL;
+	proj_entry *e = NULL;
+	proj_entry *victim = &cache[0];
+	int			i;
+	rv_projection *proj;
+
+	SPI_connect();
+	if (!lookup_row(psprintf("SELECT set_id, frozen, cardinality(keys) FROM %s WHERE name = $1",
+							 rvpg_catalog_table("relvec_anchor_sets")), key->anchor_set))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("anchor set \"%s\" does not exist", key->anchor_set)));
+	set_id = get_int(1);
+	frozen = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	nkeys = get_int(3);
+	if (!lookup_row(psprintf("SELECT space_id, dims, mean_version, mean FROM %s WHERE name = $1",
+							 rvpg_catalog_table("relvec_spaces")), key->space))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("space \"%s\" does not exist", key->space)));
+	space_id = get_int(1);
+	dims = get_int(2);
+	mean_version = get_int(3);
+	if (!frozen)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("anchor set \"%s\" is not frozen", key->anchor_set),
+				 errhint("Freeze it with relvec_freeze_anchor_set() before projecting.")));
+
+	for (i = 0; i < PROJ_CACHE_SIZE; i++)
+	{
+		proj_entry *c = &cache[i];
+
+		if (c->used && c->set_id == set_id && c->space_id == space_id &&
+			c->mean_version == mean_version && c->normalize == key->normalize &&
+			strcmp(c->similarity, key->similarity) == 0 && strcmp(c->center, key->center) == 0)
+		{
+			e = c;
+			break;
+		}
+		if (!c->used || (victim->used && c->last_used < victim->last_used))
+			victim = c;
+	}
+	if (e == NULL)
+	{
+		Datum		md = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull);
+
+		if (!isnull)
+			mean = DatumGetEmbedding(md);
+		if (strlen(key->similarity) >= sizeof(victim->similarity) ||
+			strlen(key->center) >= sizeof(victim->center))
+		{
+			/* too long to be valid: let the parser give the error */
+			rv_sim		sims[RV_MAX_SIMS];
+			int			nsims;
+			rv_center	c;
+
+			RVPG_CHECK(rv_sim_list_parse(rvpg_ctx(), key->similarity, sims, &nsims));
+			RVPG_CHECK(rv_center_parse(rvpg_ctx(), key->center, &c));
+		}
+		proj = load_projection(key, set_id, space_id, dims, mean, nkeys);
+		if (victim->used)
+			rv_projection_destroy(rvpg_ctx(), victim->proj);
+		e = victim;
+		e->used = true;
+		e->set_id = set_id;
+		e->space_id = space_id;
+		e->mean_version = mean_version;
+		strlcpy(e->similarity, key->similarity, sizeof(e->similarity));
+		strlcpy(e->center, key->center, sizeof(e->center));
+		e->normalize = key->normalize;
+		e->input_dims = dims;
+		e->proj = proj;
+		e->load_id = ++cache_clock;
+	}
+	e->last_used = ++cache_clock;
+	SPI_finish();
+	*input_dims = e->input_dims;
+	*token = e->load_id;
+	return e->proj;
+}
+
+/* The projection handed out with token, or NULL once it has left the cache. */
+rv_projection *
+rvpg_cached_projection(uint64 token)
+{
+	int			i;
+
+	for (i = 0; i < PROJ_CACHE_SIZE; i++)
+		if (cache[i].used && cache[i].load_id == token)
+		{
+			cache[i].last_used = ++cache_clock;
+			return cache[i].proj;
+		}
+	return NULL;
+}
