@@ -48,4 +48,35 @@ rv_status	rvk_simmatrix(rv_ctx *ctx, const rv_simmatrix_args *args);
 rv_status	rvk_topk(rv_ctx *ctx, const rv_topk_args *args);
 rv_status	rvk_list_devices(rv_ctx *ctx, rv_device_info *out, size_t cap, size_t *count);
 
+/* --- Vulkan backend (vulkan) --- */
+
+/* Open Vulkan device `index` of rv_list_devices (or keep it open) for the rvk_* kernels. */
+rv_status	rvk_use_device(rv_ctx *ctx, int index);
+
+/*
+ * The index of the device "auto" and "gpu" would choose (the first discrete, then
+ * integrated, then virtual GPU), or -1 when there is none or no loader; RV_OK either way.
+ */
+rv_status	rvk_auto_pick(rv_ctx *ctx, int *index);
+
+/* Name of the open Vulkan device, "" when none is open. */
+const char *rvk_device_name(const rv_ctx *ctx);
+
+/* Release every Vulkan object and the loader; installed as ctx->vk_shutdown. */
+void		rvk_shutdown(rv_ctx *ctx);
+
+/* Build every pipeline variant the kernels use (benchmarks time this separately). */
+rv_status	rvk_warm_pipelines(rv_ctx *ctx);
+
+/* Test hook: the after-th next queue submit fails with the VkResult vkresult instead. */
+void		rvk_test_inject(rv_ctx *ctx, int vkresult, int after);
+
+/* Process-wide counters for tests: how often the loader and a device were opened. */
+typedef struct rvk_counters
+{
+	long		loader_opens;
+	long		devices_created;
+} rvk_counters;
+void		rvk_get_counters(rvk_counters *out);
+
 #endif							/* RELVEC_INTERNAL_H */
