@@ -41,7 +41,8 @@ include $(PGXS)
 $(BRIDGE_OBJS): %.o: %.c bridge/include/relvec_bridge.h bridge/internal.h
 	$(CC) $(CFLAGS) $(WARN) -O3 -fno-math-errno -Ibridge/include -Ibridge -I$(SPV_DIR) -c -o $@ $<
 
-bridge/vk/%.o: $(SPV_HEADERS)
+# The Vulkan objects embed the SPIR-V headers and share the push-constant blocks with GLSL.
+$(filter bridge/vk/%.o,$(BRIDGE_OBJS)): $(SPV_HEADERS) bridge/vk/vk_internal.h $(wildcard shaders/*.glsl)
 
 sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
 	cp $< $@

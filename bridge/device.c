@@ -177,15 +177,69 @@ note_fallback(rv_ctx *ctx)
 	rv_clear_error(ctx);
 }
 
-/* Checks shared by both backends, so errors do not depend on the device. */
+/*
+ * Argument checks made before either backend runs, with the CPU backend's messages
+ * (cpu/simmatrix.c, cpu/topk.c), so that an error does not depend on the device.
+ */
 static rv_status
 check_dims(rv_ctx *ctx, size_t d)
 {
-	if (d == 0)
-		return rv_fail(ctx, RV_E_EMPTY, "embedding must have at least 1 dimension");
+	if (d < 1)
+		return rv_fail(ctx, RV_E_INVALID_PARAM, "embedding dimensions must be at least 1");
 	if (d > RV_MAX_DIMS)
-		return rv_fail(ctx, RV_E_TOO_MANY_DIMS, "embedding cannot have more than %d dimensions",
-					   RV_MAX_DIMS);
+		return rv_fail(ctx, RV_E_TOO_MANY_DIMS,
+					   "embeddings cannot have more than %d dimensions", RV_MAX_DIMS);
+	return RV_OK;
+}
+
+static rv_status
+check_simmatrix(rv_ctx *ctx, const rv_simmatrix_args *args)
+{
+	rv_status	st;
+
+	if (args == NULL)
+		return rv_fail(ctx, RV_E_INVALID_PARAM, "similarity matrix arguments must not be NULL");
+	if ((st = check_dims(ctx, args->d)) != RV_OK)
+		return st;
+	if (args->k < 1)
+		return rv_fail(ctx, RV_E_INVALID_PARAM, "number of anchors must be at least 1");
+	if ((int) args->sim < RV_SIM_COSINE || (int) args->sim > RV_SIM_NEG_LINF)
+		return rv_fail(ctx, RV_E_INVALID_PARAM, "unknown similarity function %d",
+					   (int) args->sim);
+	if (args->a == NULL)
+		return rv_fail(ctx, RV_E_INVALID_PARAM, "anchor vectors must not be NULL");
+	if (args->n > 0 && args->x == NULL)
+		return rv_fail(ctx, RV_E_INVALID_PARAM, "input vectors must not be NULL");
+	if (args->n > 0 && args->out == NULL)
+		return rv_fail(ctx, RV_E_INVALID_PARAM, "output matrix must not be NULL");
+	return RV_OK;
+}
+
+static rv_status
+check_topk(rv_ctx *ctx, const rv_topk_args *args)
+{
+	rv_status	st;
+
+	if (args == NULL)
+		return rv_fail(ctx, RV_E_INVALID_PARAM, "top-k arguments must not be NULL");
+	if ((st = check_dims(ctx, args->d)) != RV_OK)
+		return st;
+	if (args->k < 1)
+		return rv_fail(ctx, RV_E_INVALID_PARAM, "k must be at least 1");
+	if (args->k > RV_MAX_K)
+		return rv_fail(ctx, RV_E_LIMIT, "k %zu exceeds the maximum of %d", args->k, RV_MAX_K);
+	if ((int) args->metric < RV_METRIC_L2 || (int) args->metric > RV_METRIC_L1)
+		return rv_fail(ctx, RV_E_INVALID_PARAM, "unknown distance metric %d",
+					   (int) args->metric);
+	if (args->nq > 0 && args->q == NULL)
+		return rv_fail(ctx, RV_E_INVALID_PARAM, "query vectors must not be NULL");
+	if (args->n > 0 && args->x == NULL)
+		return rv_fail(ctx, RV_E_INVALID_PARAM, "corpus vectors must not be NULL");
+	if (args->nq > 0 && (args->best_rows == NULL || args->best_dist == NULL))
+		return rv_fail(ctx, RV_E_INVALID_PARAM, "best lists must not be NULL");
+	if (args->row_base < 0)
+		return rv_fail(ctx, RV_E_INVALID_PARAM, "row base %lld must not be negative",
+					   (long long) args->row_base);
 	return RV_OK;
 }
 
@@ -195,16 +249,8 @@ rv_simmatrix(rv_ctx *ctx, const rv_simmatrix_args *args)
 	rv_status	st;
 	int			dev;
 
-	if (args == NULL)
-		return rv_fail(ctx, RV_E_INVALID_PARAM, "missing similarity matrix arguments");
-	if ((st = check_dims(ctx, args->d)) != RV_OK)
+	if ((st = check_simmatrix(ctx, args)) != RV_OK)
 		return st;
-	if ((int) args->sim < RV_SIM_COSINE || (int) args->sim > RV_SIM_NEG_LINF)
-		return rv_fail(ctx, RV_E_INVALID_PARAM, "unknown similarity function %d",
-					   (int) args->sim);
-	if ((args->n > 0 && args->x == NULL) || (args->k > 0 && args->a == NULL) ||
-		(args->n > 0 && args->k > 0 && args->out == NULL))
-		return rv_fail(ctx, RV_E_INVALID_PARAM, "missing similarity matrix operand");
 
 	if ((st = choose_device(ctx, (double) args->n * args->k * args->d,
 							RV_AUTO_MIN_SIM_WORK, &dev)) != RV_OK)
@@ -235,18 +281,8 @@ rv_topk(rv_ctx *ctx, const rv_topk_args *args)
 	int64_t    *save_rows = NULL;
 	float	   *save_dist = NULL;
 
-	if (args == NULL)
-		return rv_fail(ctx, RV_E_INVALID_PARAM, "missing top-k arguments");
-	if ((st = check_dims(ctx, args->d)) != RV_OK)
+	if ((st = check_topk(ctx, args)) != RV_OK)
 		return st;
-	if (args->k < 1 || args->k > RV_MAX_K)
-		return rv_fail(ctx, RV_E_INVALID_PARAM, "k must be between 1 and %d", RV_MAX_K);
-	if ((int) args->metric < RV_METRIC_L2 || (int) args->metric > RV_METRIC_L1)
-		return rv_fail(ctx, RV_E_INVALID_PARAM, "unknown distance metric %d",
-					   (int) args->metric);
-	if ((args->nq > 0 && (args->q == NULL || args->best_rows == NULL ||
-						  args->best_dist == NULL)) || (args->n > 0 && args->x == NULL))
-		return rv_fail(ctx, RV_E_INVALID_PARAM, "missing top-k operand");
 
 	if ((st = choose_device(ctx, (double) args->nq * args->n * args->d,
 							RV_AUTO_MIN_TOPK_WORK, &dev)) != RV_OK)

@@ -79,4 +79,42 @@ typedef struct rvk_counters
 } rvk_counters;
 void		rvk_get_counters(rvk_counters *out);
 
+/* --- CPU kernel helpers (cpu-kernels) --- */
+
+/* Set OpenBLAS to one thread, once: the core runs inside host processes (cpu/simmatrix.c). */
+void		rvc_blas_init(void);
+
+/*
+ * Per-pair loops of the CPU backend (cpu/topk.c): vectorized over float lanes, lanes summed
+ * in double. Every CPU kernel computes its exact distances through these, so a pair gives
+ * the same value whichever path (streaming, sgemm-filtered, simmatrix fallback) reached it.
+ */
+double		rvc_dot(const float *a, const float *b, size_t d);
+double		rvc_l2sq(const float *a, const float *b, size_t d);
+double		rvc_l1(const float *a, const float *b, size_t d);
+double		rvc_linf(const float *a, const float *b, size_t d);
+double		rvc_norm2(const float *a, size_t d);
+/* *dot = a.b and *bnorm2 = |b|^2 in one pass over b. */
+void		rvc_dot_norm2(const float *a, const float *b, size_t d, double *dot,
+						  double *bnorm2);
+
+/* True when entry (da, ra) comes before (db, rb): distance ascending, then row ascending. */
+static inline int
+rv_topk_before(float da, int64_t ra, float db, int64_t rb)
+{
+	return da < db || (da == db && ra < rb);
+}
+
+/* Sort n candidates in place by rv_topk_before (heap sort; no allocation) (topk.c). */
+void		rv_topk_sort(int64_t *rows, float *dist, size_t n);
+
+/*
+ * Merge ncand candidates, sorted by rv_topk_before (a row < 0 ends the list), into a best
+ * list of k slots sorted the same way with empty slots (-1, +inf) at its end; the best list
+ * keeps the k first entries of the union. No allocation, O(k + ncand). Returns the number
+ * of filled slots afterwards. The Vulkan backend merges its per-chunk results with this.
+ */
+size_t		rv_topk_merge(int64_t *best_rows, float *best_dist, size_t k,
+						  const int64_t *cand_rows, const float *cand_dist, size_t ncand);
+
 #endif							/* RELVEC_INTERNAL_H */

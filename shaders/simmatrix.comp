@@ -13,7 +13,8 @@
  * The similarity function and centering are specialization constants, so each pipeline
  * variant has a branch-free inner loop. Sums are accumulated directly over differences
  * (not through |x|^2 + |a|^2 - 2 x.a), which keeps negative L2 accurate for nearby
- * vectors. Cosine with a zero vector (after centering) is 0, as on the CPU.
+ * vectors. Cosine with a zero vector (after centering) is 0 and is clamped to [-1, 1],
+ * as on the CPU.
  */
 #version 450
 #extension GL_GOOGLE_include_directive : require
@@ -145,7 +146,8 @@ main()
 			if (cc >= pc.k)
 				continue;
 			if (SIM == SIM_COSINE)
-				v = (nx[i] > 0.0 && na[j] > 0.0) ? acc[i][j] / (sqrt(nx[i]) * sqrt(na[j])) : 0.0;
+				v = (nx[i] > 0.0 && na[j] > 0.0) ?
+					clamp(acc[i][j] / (sqrt(nx[i]) * sqrt(na[j])), -1.0, 1.0) : 0.0;
 			else if (SIM == SIM_DOT)
 				v = acc[i][j];
 			else if (SIM == SIM_NEG_L2)

@@ -13,7 +13,7 @@
  * CPU twin, so ties between equal distances break the same way everywhere.
  *
  * Distances (the metric is a specialization constant): L2 = sqrt(sum (q - x)^2),
- * IP = -(q . x), cosine = 1 - q.x / (|q| |x|) (1 when either vector is zero),
+ * IP = -(q . x), cosine = 1 - clamp(q.x / (|q| |x|), -1, 1) (1 when either is zero),
  * L1 = sum |q - x|. Each thread computes a whole row in one fixed order, so duplicate
  * rows get bit-identical distances.
  */
@@ -86,7 +86,7 @@ distance_to(uint qoff, uint row)
 	if (METRIC == METRIC_IP)
 		return -s;
 	if (METRIC == METRIC_COSINE)
-		return (nq > 0.0 && nx > 0.0) ? 1.0 - s / (sqrt(nq) * sqrt(nx)) : 1.0;
+		return (nq > 0.0 && nx > 0.0) ? 1.0 - clamp(s / (sqrt(nq) * sqrt(nx)), -1.0, 1.0) : 1.0;
 	return s;
 }
 

@@ -29,56 +29,6 @@ min_sz(size_t a, size_t b)
 	return a < b ? a : b;
 }
 
-/*
- * Merge m sorted candidates (cd distances, ci rows local to the block, TOPK_NONE ends the
- * list) into one query's sorted best list of k (br rows, -1 = empty; bd distances).
- * tr/td are scratch of k entries.
- */
-static void
-merge_candidates(int64_t *br, float *bd, size_t k, const float *cd, const uint32_t *ci,
-				 size_t m, int64_t base, int64_t *tr, float *td)
-{
-	size_t		i = 0,
-				j = 0,
-				o;
-
-	for (o = 0; o < k; o++)
-	{
-		int			take_c;
-
-		if (j < m && ci[j] != TOPK_NONE)
-		{
-			int64_t		crow = base + (int64_t) ci[j];
-
-			if (i >= k || br[i] < 0)
-				take_c = 1;
-			else
-				take_c = cd[j] < bd[i] || (cd[j] == bd[i] && crow < br[i]);
-		}
-		else
-			take_c = 0;
-		if (take_c)
-		{
-			tr[o] = base + (int64_t) ci[j];
-			td[o] = cd[j];
-			j++;
-		}
-		else if (i < k)
-		{
-			tr[o] = br[i];
-			td[o] = bd[i];
-			i++;
-		}
-		else
-		{
-			tr[o] = -1;
-			td[o] = INFINITY;
-		}
-	}
-	memcpy(br, tr, k * sizeof(int64_t));
-	memcpy(bd, td, k * sizeof(float));
-}
-
 rv_status
 rvk_topk(rv_ctx *ctx, const rv_topk_args *args)
 {
@@ -106,8 +56,7 @@ rvk_topk(rv_ctx *ctx, const rv_topk_args *args)
 				bx,
 				bd,
 				bi;
-	int64_t    *tr = NULL;
-	float	   *td = NULL;
+	int64_t    *tr = NULL;		/* one segment's candidate rows */
 	rv_status	st = RV_OK;
 
 	memset(&bq, 0, sizeof(bq));
@@ -155,8 +104,7 @@ rvk_topk(rv_ctx *ctx, const rv_topk_args *args)
 	RVK_CHECK(rvk_buffer_create(ctx, nqb * per_q * sizeof(float), &bd));
 	RVK_CHECK(rvk_buffer_create(ctx, nqb * per_q * sizeof(uint32_t), &bi));
 	tr = rv_alloc(ctx, k * sizeof(int64_t));
-	td = rv_alloc(ctx, k * sizeof(float));
-	if (tr == NULL || td == NULL)
+	if (tr == NULL)
 	{
 		st = rv_fail(ctx, RV_E_NOMEM, "out of memory");
 		goto cleanup;
@@ -218,8 +166,14 @@ rvk_topk(rv_ctx *ctx, const rv_topk_args *args)
 				{
 					size_t		off = (qi * nseg + sg) * p;
 
-					merge_candidates(br, bdist, k, cd + off, ci + off, min_sz(p, k),
-									 args->row_base + (int64_t) x0, tr, td);
+					size_t		m = min_sz(p, k);
+					size_t		c;
+
+					/* block-local rows -> row numbers; the padding ends the list */
+					for (c = 0; c < m; c++)
+						tr[c] = ci[off + c] == TOPK_NONE ? -1 :
+							args->row_base + (int64_t) (x0 + ci[off + c]);
+					rv_topk_merge(br, bdist, k, tr, cd + off, m);
 				}
 			}
 			if (rv_interrupted(ctx))
@@ -231,7 +185,6 @@ rvk_topk(rv_ctx *ctx, const rv_topk_args *args)
 	}
 
 cleanup:
-	rv_free(ctx, td);
 	rv_free(ctx, tr);
 	rvk_buffer_destroy(ctx, &bi);
 	rvk_buffer_destroy(ctx, &bd);
