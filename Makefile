@@ -74,6 +74,8 @@ build/tests/gpu_%: tests/gpu/%.c tests/unit/testhost.c tests/unit/tap.h tests/un
 	@mkdir -p build/tests
 	$(CC) $(TEST_CFLAGS) -o $@ $< tests/unit/testhost.c $(BRIDGE_OBJS) $(TEST_LIBS)
 
+$(GPU_TESTS): tests/gpu/gpu_common.h
+
 unit: $(UNIT_TESTS)
 	prove -f $(UNIT_TESTS)
 

@@ -167,7 +167,8 @@ rvk_submit_wait(rv_ctx *ctx)
 
 		/* test hook: pretend the submission failed, without submitting */
 		s->inject = VK_SUCCESS;
-		RVK_TRY(r);
+		st = rvk_fail_vk(ctx, r, "fn.vkQueueSubmit(injected by rvk_test_inject)");
+		goto cleanup;
 	}
 	RVK_TRY(s->fn.vkQueueSubmit(s->queue, 1, &si, s->fence));
 	st = wait_fence(ctx);
