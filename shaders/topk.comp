@@ -3,13 +3,14 @@
  * GPU half of rvk_topk (the host merges the per-segment lists into each query's best
  * list with the same total order).
  *
- * Algorithm: workgroup (segment s, query q) keeps a 2048-slot buffer of (distance, row)
+ * Algorithm: workgroup (segment s, query q) keeps a buffer of SLOTS (distance, row)
  * pairs in shared memory. Slots [0, P) hold the best P found so far, sorted; each round
- * the 256 threads fill slots [P, 2048) with the distances of the next 2048 - P rows of
- * the segment (+inf / row 0xffffffff past its end), and a bitonic sort of all 2048 slots
+ * the 256 threads fill slots [P, SLOTS) with the distances of the next SLOTS - P rows of
+ * the segment (+inf / row 0xffffffff past its end), and a bitonic sort of all SLOTS slots
  * puts the new best P back in front. After the last round slots [0, P) are written out.
- * P is the power of two >= k, a specialization constant (<= 1024, so every round makes
- * progress). Pairs are ordered by distance, then by row number: the total order of the
+ * P is the power of two >= k (<= 1024) and SLOTS a power of two from 2P up to 2048
+ * (16 KiB of shared memory), both specialization constants: the host picks SLOTS just
+ * large enough for a segment, so short segments do not pay for a 2048-slot sort. Pairs are ordered by distance, then by row number: the total order of the
  * CPU twin, so ties between equal distances break the same way everywhere.
  *
  * Distances (the metric is a specialization constant): L2 = sqrt(sum (q - x)^2),
@@ -26,6 +27,7 @@ layout(local_size_x = 256, local_size_y = 1, local_size_z = 1) in;
 
 layout(constant_id = 0) const uint METRIC = 0;	/* rv_metric */
 layout(constant_id = 1) const uint P = 16;		/* power of two >= k, <= 1024 */
+layout(constant_id = 2) const uint SLOTS = 2048;	/* power of two, 2P .. 2048 */
 
 layout(std430, binding = 0) readonly buffer Q { float q[]; };
 layout(std430, binding = 1) readonly buffer X { float x[]; };
@@ -37,7 +39,6 @@ const uint METRIC_IP = 1u;
 const uint METRIC_COSINE = 2u;
 const uint METRIC_L1 = 3u;
 
-const uint SLOTS = 2048u;
 const uint NONE = 0xffffffffu;
 
 shared float key[SLOTS];

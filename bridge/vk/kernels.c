@@ -43,8 +43,8 @@ static const rvk_kernel kernels[RVK_NKERNELS] = {
 		.nbindings = 4,			/* queries, corpus, distances, rows */
 		.push_bytes = sizeof(rvk_push_topk),
 		.local_size = {256, 1, 1},
-		.shared_bytes = 2048 * 8,
-		.nspec = 2,				/* metric, p */
+		.shared_bytes = 2048 * 8,	/* at the largest SLOTS */
+		.nspec = 3,				/* metric, p, slots */
 	},
 };
 

@@ -41,6 +41,7 @@ rvk_topk(rv_ctx *ctx, const rv_topk_args *args)
 				k = args->k;
 	size_t		row_bytes = d * sizeof(float);
 	size_t		p = 1,
+				slots,
 				fresh,
 				nb,
 				nqb,
@@ -50,7 +51,7 @@ rvk_topk(rv_ctx *ctx, const rv_topk_args *args)
 				cand_cap,
 				x0,
 				q0;
-	uint32_t	spec[2];
+	uint32_t	spec[3];
 	VkPipeline	pipe = VK_NULL_HANDLE;
 	rvk_buffer	bq,
 				bx,
@@ -95,9 +96,14 @@ rvk_topk(rv_ctx *ctx, const rv_topk_args *args)
 	nseg_max = (nb + seg_rows - 1) / seg_rows;
 	nqb = min_sz(nqb, cand_cap / nseg_max);
 	per_q = nseg_max * p;
+	/* the smallest sort buffer that takes a whole segment in one round, if it can */
+	slots = 2 * p;
+	while (slots < TOPK_SLOTS && slots < p + seg_rows)
+		slots <<= 1;
 
 	spec[0] = (uint32_t) args->metric;
 	spec[1] = (uint32_t) p;
+	spec[2] = (uint32_t) slots;
 	RVK_CHECK(rvk_pipeline(ctx, RVK_K_TOPK, spec, &pipe));
 	RVK_CHECK(rvk_buffer_create(ctx, nqb * row_bytes, &bq));
 	RVK_CHECK(rvk_buffer_create(ctx, nb * row_bytes, &bx));
@@ -197,7 +203,7 @@ cleanup:
 rv_status
 rvk_warm_pipelines(rv_ctx *ctx)
 {
-	uint32_t	spec[2];
+	uint32_t	spec[3];
 	uint32_t	i,
 				p;
 	VkPipeline	pipe;
@@ -218,6 +224,7 @@ rvk_warm_pipelines(rv_ctx *ctx)
 		{
 			spec[0] = i;
 			spec[1] = p;
+			spec[2] = TOPK_SLOTS;
 			RVK_CHECK(rvk_pipeline(ctx, RVK_K_TOPK, spec, &pipe));
 		}
 	}

@@ -107,7 +107,7 @@ typedef enum rvk_kernel_id
 } rvk_kernel_id;
 
 #define RVK_MAX_BINDINGS 4
-#define RVK_MAX_SPEC 2
+#define RVK_MAX_SPEC 3
 
 /* One entry of the kernel table: everything needed to build and check its pipeline. */
 typedef struct rvk_kernel
