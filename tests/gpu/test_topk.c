@@ -266,7 +266,7 @@ test_device(const rv_device_info *dev)
 	rv_set_split_bytes(gpu, 1024);	/* 16 rows of d=16 per binding */
 	for (m = RV_METRIC_L2; m <= RV_METRIC_L1; m++)
 		compare(gpu, cpu, "split 1024 B", q, 40, x, 2000, 16, (rv_metric) m, 10, ORDER_TOL);
-	compare(gpu, cpu, "split 1024 B", q, 40, x, 2000, 16, RV_METRIC_L2, 200, ORDER_TOL);
+	compare(gpu, cpu, "split 1024 B", q, 4, x, 2000, 16, RV_METRIC_L2, 200, ORDER_TOL);
 	rv_set_split_bytes(gpu, 4096);	/* exactly one k=1024 candidate list per binding */
 	compare(gpu, cpu, "split 4096 B", q, 3, x, 2000, 16, RV_METRIC_L1, 1024, ORDER_TOL);
 	rv_set_split_bytes(gpu, 2048);
