@@ -44,7 +44,8 @@ include $(PGXS)
 $(BRIDGE_OBJS): %.o: %.c bridge/include/relvec_bridge.h bridge/internal.h
 	$(CC) $(CFLAGS) $(WARN) -O3 -fno-math-errno -Ibridge/include -Ibridge -I$(SPV_DIR) -c -o $@ $<
 
-bridge/vk/%.o: $(SPV_HEADERS)
+# The Vulkan objects embed the SPIR-V headers and share the push-constant blocks with GLSL.
+$(filter bridge/vk/%.o,$(BRIDGE_OBJS)): $(SPV_HEADERS) bridge/vk/vk_internal.h $(wildcard shaders/*.glsl)
 
 # Anchor choice must pick the same items on every machine: no fused multiply-adds there.
 bridge/anchors.o: WARN += -ffp-contract=off
@@ -78,6 +79,8 @@ build/tests/%: tests/unit/%.c tests/unit/testhost.c tests/unit/tap.h tests/unit/
 build/tests/gpu_%: tests/gpu/%.c tests/unit/testhost.c tests/unit/tap.h tests/unit/testhost.h $(BRIDGE_OBJS)
 	@mkdir -p build/tests
 	$(CC) $(TEST_CFLAGS) -o $@ $< tests/unit/testhost.c $(BRIDGE_OBJS) $(TEST_LIBS)
+
+$(GPU_TESTS): tests/gpu/gpu_common.h
 
 unit: $(UNIT_TESTS)
 	prove -f $(PROVE_FLAGS) $(UNIT_TESTS)

@@ -48,4 +48,73 @@ rv_status	rvk_simmatrix(rv_ctx *ctx, const rv_simmatrix_args *args);
 rv_status	rvk_topk(rv_ctx *ctx, const rv_topk_args *args);
 rv_status	rvk_list_devices(rv_ctx *ctx, rv_device_info *out, size_t cap, size_t *count);
 
+/* --- Vulkan backend (vulkan) --- */
+
+/* Open Vulkan device `index` of rv_list_devices (or keep it open) for the rvk_* kernels. */
+rv_status	rvk_use_device(rv_ctx *ctx, int index);
+
+/*
+ * The index of the device "auto" and "gpu" would choose (the first discrete, then
+ * integrated, then virtual GPU), or -1 when there is none or no loader; RV_OK either way.
+ */
+rv_status	rvk_auto_pick(rv_ctx *ctx, int *index);
+
+/* Name of the open Vulkan device, "" when none is open. */
+const char *rvk_device_name(const rv_ctx *ctx);
+
+/* Release every Vulkan object and the loader; installed as ctx->vk_shutdown. */
+void		rvk_shutdown(rv_ctx *ctx);
+
+/* Build every pipeline variant the kernels use (benchmarks time this separately). */
+rv_status	rvk_warm_pipelines(rv_ctx *ctx);
+
+/* Test hook: the after-th next queue submit fails with the VkResult vkresult instead. */
+void		rvk_test_inject(rv_ctx *ctx, int vkresult, int after);
+
+/* Process-wide counters for tests: how often the loader and a device were opened. */
+typedef struct rvk_counters
+{
+	long		loader_opens;
+	long		devices_created;
+} rvk_counters;
+void		rvk_get_counters(rvk_counters *out);
+
+/* --- CPU kernel helpers (cpu-kernels) --- */
+
+/* Set OpenBLAS to one thread, once: the core runs inside host processes (cpu/simmatrix.c). */
+void		rvc_blas_init(void);
+
+/*
+ * Per-pair loops of the CPU backend (cpu/topk.c): vectorized over float lanes, lanes summed
+ * in double. Every CPU kernel computes its exact distances through these, so a pair gives
+ * the same value whichever path (streaming, sgemm-filtered, simmatrix fallback) reached it.
+ */
+double		rvc_dot(const float *a, const float *b, size_t d);
+double		rvc_l2sq(const float *a, const float *b, size_t d);
+double		rvc_l1(const float *a, const float *b, size_t d);
+double		rvc_linf(const float *a, const float *b, size_t d);
+double		rvc_norm2(const float *a, size_t d);
+/* *dot = a.b and *bnorm2 = |b|^2 in one pass over b. */
+void		rvc_dot_norm2(const float *a, const float *b, size_t d, double *dot,
+						  double *bnorm2);
+
+/* True when entry (da, ra) comes before (db, rb): distance ascending, then row ascending. */
+static inline int
+rv_topk_before(float da, int64_t ra, float db, int64_t rb)
+{
+	return da < db || (da == db && ra < rb);
+}
+
+/* Sort n candidates in place by rv_topk_before (heap sort; no allocation) (topk.c). */
+void		rv_topk_sort(int64_t *rows, float *dist, size_t n);
+
+/*
+ * Merge ncand candidates, sorted by rv_topk_before (a row < 0 ends the list), into a best
+ * list of k slots sorted the same way with empty slots (-1, +inf) at its end; the best list
+ * keeps the k first entries of the union. No allocation, O(k + ncand). Returns the number
+ * of filled slots afterwards. The Vulkan backend merges its per-chunk results with this.
+ */
+size_t		rv_topk_merge(int64_t *best_rows, float *best_dist, size_t k,
+						  const int64_t *cand_rows, const float *cand_dist, size_t ncand);
+
 #endif							/* RELVEC_INTERNAL_H */

@@ -1,0 +1,317 @@
+/*
+ * cpu/simmatrix.c — the similarity matrix on the CPU (relative projection against anchors),
+ * the reference that the Vulkan kernel is tested against.
+ *
+ * out[i][j] = sim(x_i - c, a_j - c). Cosine, dot and negative Euclidean come from one
+ * cblas_sgemm per block of x rows, written straight into the caller's output rows, plus
+ * row norms: cosine = x.a / (|x| |a|) (0 when either is zero, clamped to [-1, 1]);
+ * -|x - a| = -sqrt(max(0, |x|^2 + |a|^2 - 2 x.a)). That expansion cancels when x is close
+ * to a: its error is about d u (|x|^2 + |a|^2), so a pair whose expanded square is below
+ * 1/8 of |x|^2 + |a|^2 is recomputed exactly from the differences; elsewhere the relative
+ * error of the distance stays near 4 d u at worst and far less in practice. L1 and
+ * L-infinity use the vectorized per-pair loops of cpu/topk.c over cache-sized blocks of
+ * x rows and anchors. Centering cancels out of every distance (x - c - (a - c) = x - a), so
+ * it is applied only to cosine and dot, and to the sgemm of the Euclidean case, where it
+ * makes the norms smaller and the expansion better conditioned.
+ *
+ * x is processed in blocks of a few thousand rows so that the centered copy stays bounded
+ * (about 8 MiB); the interrupt check is polled between blocks. Memory: one centered copy
+ * of the anchors (k x d) and of one x block, only when a center is given, and k + block
+ * norms.
+ */
+#include <cblas.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+
+#include "internal.h"
+
+/* Budget of the centered copy of an x block, and bounds on the block's row count. */
+#define RVC_SIM_BLOCK_FLOATS ((size_t) 2 << 20)
+#define RVC_SIM_MIN_ROWS 64
+#define RVC_SIM_MAX_ROWS 4096
+/* L1 / L-infinity tiles: x rows x anchors whose data stays in L2 together. */
+#define RVC_TILE_BYTES ((size_t) 128 << 10)
+/* Below this fraction of |x|^2 + |a|^2 the expanded squared distance is recomputed. */
+#define RVC_L2_EXACT_BELOW 0.125
+
+static int	blas_ready = 0;
+
+/* Set OpenBLAS to one thread, once: it runs inside host processes (PostgreSQL backends). */
+void
+rvc_blas_init(void)
+{
+	if (!blas_ready)
+	{
+		openblas_set_num_threads(1);
+		blas_ready = 1;
+	}
+}
+
+/* Validate the arguments of a similarity matrix; messages in PostgreSQL style. */
+static rv_status
+check_args(rv_ctx *ctx, const rv_simmatrix_args *args)
+{
+	if (args == NULL)
+		return rv_fail(ctx, RV_E_INVALID_PARAM,
+					   "similarity matrix arguments must not be NULL");
+	if (args->d < 1)
+		return rv_fail(ctx, RV_E_INVALID_PARAM, "embedding dimensions must be at least 1");
+	if (args->d > RV_MAX_DIMS)
+		return rv_fail(ctx, RV_E_TOO_MANY_DIMS,
+					   "embeddings cannot have more than %d dimensions", RV_MAX_DIMS);
+	if (args->k < 1)
+		return rv_fail(ctx, RV_E_INVALID_PARAM, "number of anchors must be at least 1");
+	if (args->sim != RV_SIM_COSINE && args->sim != RV_SIM_DOT &&
+		args->sim != RV_SIM_NEG_L2 && args->sim != RV_SIM_NEG_L1 &&
+		args->sim != RV_SIM_NEG_LINF)
+		return rv_fail(ctx, RV_E_INVALID_PARAM, "unknown similarity function %d",
+					   (int) args->sim);
+	if (args->a == NULL)
+		return rv_fail(ctx, RV_E_INVALID_PARAM, "anchor vectors must not be NULL");
+	if (args->n > 0 && args->x == NULL)
+		return rv_fail(ctx, RV_E_INVALID_PARAM, "input vectors must not be NULL");
+	if (args->n > 0 && args->out == NULL)
+		return rv_fail(ctx, RV_E_INVALID_PARAM, "output matrix must not be NULL");
+	if (args->k > INT_MAX)
+		return rv_fail(ctx, RV_E_LIMIT, "%zu anchors exceed the maximum of %d",
+					   args->k, INT_MAX);
+	if (args->k > SIZE_MAX / sizeof(float) / args->d ||
+		args->n > SIZE_MAX / sizeof(float) / args->d ||
+		args->n > SIZE_MAX / sizeof(float) / args->k)
+		return rv_fail(ctx, RV_E_LIMIT, "similarity matrix is too large");
+	return RV_OK;
+}
+
+/* dst = src - c for rows rows of d values. */
+static void
+center_rows(float *restrict dst, const float *restrict src, const float *restrict c,
+			size_t rows, size_t d)
+{
+	size_t		i;
+	size_t		j;
+
+	for (i = 0; i < rows; i++)
+		for (j = 0; j < d; j++)
+			dst[i * d + j] = src[i * d + j] - c[j];
+}
+
+/* L2-normalize each of rows rows of k values in place; a zero row stays zero. */
+static void
+normalize_rows(float *out, size_t rows, size_t k)
+{
+	size_t		i;
+	size_t		j;
+
+	for (i = 0; i < rows; i++)
+	{
+		float	   *o = out + i * k;
+		double		s = 0.0;
+
+		for (j = 0; j < k; j++)
+			s += (double) o[j] * o[j];
+		if (s > 0.0)
+		{
+			double		inv = 1.0 / sqrt(s);
+
+			for (j = 0; j < k; j++)
+				o[j] = (float) (o[j] * inv);
+		}
+	}
+}
+
+/*
+ * Turn the sgemm inner products of one x block (out rows, k each) into the similarity.
+ * xb/ab are the operands of the sgemm (centered or not), xraw/araw the raw rows for the
+ * exact Euclidean fallback; xn2/an2 the squared norms of xb rows and ab rows.
+ */
+static void
+finish_gemm_block(rv_sim sim, float *out, size_t rows, size_t k, size_t d,
+				  const float *xraw, const float *araw, const double *xn2,
+				  const double *an2)
+{
+	size_t		i;
+	size_t		j;
+
+	for (i = 0; i < rows; i++)
+	{
+		float	   *o = out + i * k;
+
+		if (sim == RV_SIM_COSINE)
+		{
+			double		xnorm = sqrt(xn2[i]);
+
+			for (j = 0; j < k; j++)
+			{
+				double		den = xnorm * sqrt(an2[j]);
+				double		c = den > 0.0 ? o[j] / den : 0.0;
+
+				o[j] = (float) (c > 1.0 ? 1.0 : (c < -1.0 ? -1.0 : c));
+			}
+		}
+		else if (sim == RV_SIM_NEG_L2)
+		{
+			for (j = 0; j < k; j++)
+			{
+				double		scale = xn2[i] + an2[j];
+				double		sq = scale - 2.0 * (double) o[j];
+
+				if (sq < RVC_L2_EXACT_BELOW * scale)
+					sq = rvc_l2sq(xraw + i * d, araw + j * d, d);
+				/* 0 - v, not -v: an exact match gives +0, never -0 */
+				o[j] = (float) (0.0 - sqrt(sq > 0.0 ? sq : 0.0));
+			}
+		}
+	}
+}
+
+/* Cosine, dot, negative Euclidean: one sgemm per x block plus norms. */
+static rv_status
+sim_gemm(rv_ctx *ctx, const rv_simmatrix_args *args)
+{
+	size_t		n = args->n;
+	size_t		k = args->k;
+	size_t		d = args->d;
+	int			centered = args->center != NULL;
+	int			need_norms = args->sim != RV_SIM_DOT;
+	size_t		block;
+	float	   *ac = NULL;		/* centered anchors */
+	float	   *xc = NULL;		/* centered x block */
+	double	   *an2 = NULL;
+	double	   *xn2 = NULL;
+	const float *ab;
+	size_t		i0;
+	size_t		j;
+	rv_status	st = RV_OK;
+
+	block = RVC_SIM_BLOCK_FLOATS / d;
+	if (block < RVC_SIM_MIN_ROWS)
+		block = RVC_SIM_MIN_ROWS;
+	if (block > RVC_SIM_MAX_ROWS)
+		block = RVC_SIM_MAX_ROWS;
+	if (block > n)
+		block = n;
+
+	if (centered)
+	{
+		ac = rv_alloc(ctx, k * d * sizeof(float));
+		xc = rv_alloc(ctx, block * d * sizeof(float));
+		if (ac == NULL || xc == NULL)
+		{
+			st = rv_fail(ctx, RV_E_NOMEM, "out of memory for centered vectors");
+			goto done;
+		}
+		center_rows(ac, args->a, args->center, k, d);
+	}
+	if (need_norms)
+	{
+		an2 = rv_alloc(ctx, k * sizeof(double));
+		xn2 = rv_alloc(ctx, block * sizeof(double));
+		if (an2 == NULL || xn2 == NULL)
+		{
+			st = rv_fail(ctx, RV_E_NOMEM, "out of memory for norms");
+			goto done;
+		}
+	}
+	ab = centered ? ac : args->a;
+	if (need_norms)
+		for (j = 0; j < k; j++)
+			an2[j] = rvc_norm2(ab + j * d, d);
+	rvc_blas_init();
+
+	for (i0 = 0; i0 < n; i0 += block)
+	{
+		size_t		rows = n - i0 < block ? n - i0 : block;
+		const float *xraw = args->x + i0 * d;
+		const float *xb = xraw;
+		float	   *o = args->out + i0 * k;
+		size_t		i;
+
+		if (rv_interrupted(ctx))
+		{
+			st = rv_fail(ctx, RV_E_INTERRUPTED, "similarity matrix interrupted");
+			goto done;
+		}
+		if (centered)
+		{
+			center_rows(xc, xraw, args->center, rows, d);
+			xb = xc;
+		}
+		if (need_norms)
+			for (i = 0; i < rows; i++)
+				xn2[i] = rvc_norm2(xb + i * d, d);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) rows, (int) k, (int) d,
+					1.0f, xb, (int) d, ab, (int) d, 0.0f, o, (int) k);
+		finish_gemm_block(args->sim, o, rows, k, d, xraw, args->a, xn2, an2);
+		if (args->normalize)
+			normalize_rows(o, rows, k);
+	}
+
+done:
+	rv_free(ctx, xn2);
+	rv_free(ctx, an2);
+	rv_free(ctx, xc);
+	rv_free(ctx, ac);
+	return st;
+}
+
+/* Negative L1 / L-infinity: per-pair loops over tiles of x rows and anchors. */
+static rv_status
+sim_direct(rv_ctx *ctx, const rv_simmatrix_args *args)
+{
+	size_t		n = args->n;
+	size_t		k = args->k;
+	size_t		d = args->d;
+	size_t		tile = RVC_TILE_BYTES / (d * sizeof(float));
+	int			linf = args->sim == RV_SIM_NEG_LINF;
+	size_t		i0;
+
+	if (tile < 4)
+		tile = 4;
+	for (i0 = 0; i0 < n; i0 += tile)
+	{
+		size_t		i1 = i0 + tile < n ? i0 + tile : n;
+		size_t		j0;
+
+		if (rv_interrupted(ctx))
+			return rv_fail(ctx, RV_E_INTERRUPTED, "similarity matrix interrupted");
+		for (j0 = 0; j0 < k; j0 += tile)
+		{
+			size_t		j1 = j0 + tile < k ? j0 + tile : k;
+			size_t		i;
+
+			for (i = i0; i < i1; i++)
+			{
+				const float *xi = args->x + i * d;
+				float	   *o = args->out + i * k;
+				size_t		j;
+
+				if (linf)
+					for (j = j0; j < j1; j++)
+						o[j] = (float) (0.0 - rvc_linf(xi, args->a + j * d, d));
+				else
+					for (j = j0; j < j1; j++)
+						o[j] = (float) (0.0 - rvc_l1(xi, args->a + j * d, d));
+			}
+		}
+		if (args->normalize)
+			normalize_rows(args->out + i0 * k, i1 - i0, k);
+	}
+	return RV_OK;
+}
+
+/* out[i][j] = sim(x_i - c, a_j - c), optionally with L2-normalized rows (CPU). */
+rv_status
+rvc_simmatrix(rv_ctx *ctx, const rv_simmatrix_args *args)
+{
+	rv_status	st;
+
+	st = check_args(ctx, args);
+	if (st != RV_OK)
+		return st;
+	if (args->n == 0)
+		return RV_OK;
+	if (args->sim == RV_SIM_NEG_L1 || args->sim == RV_SIM_NEG_LINF)
+		return sim_direct(ctx, args);
+	return sim_gemm(ctx, args);
+}

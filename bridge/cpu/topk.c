@@ -1,0 +1,588 @@
+/*
+ * cpu/topk.c — exact top-k search on the CPU, the reference that the Vulkan kernel is
+ * tested against, and the vectorized per-pair loops that every CPU kernel shares.
+ *
+ * Each call merges the k nearest rows of one corpus chunk (rows row_base..row_base+n-1)
+ * into each query's sorted best list. Per query a bounded max-heap of min(k, n) entries
+ * holds the chunk's candidates; an entry is admitted only if it comes before the cutoff,
+ * which is the heap's top once the heap is full, or before that the k-th entry of the
+ * incoming best list when that list is already full. At the end each heap is sorted and
+ * merged with rv_topk_merge (topk.c).
+ *
+ * Two paths feed the heaps, and both insert exactly the same distance for a pair, the
+ * one computed by the per-pair loops below, so ties break by row number in one total
+ * order whatever path, blocking or chunking ran:
+ *  - direct: the corpus is walked in blocks small enough to stay in the L2 cache, and
+ *    every query of a query block computes its exact distance to every row. One query is
+ *    a streaming pass bounded by memory bandwidth. L1 always takes this path.
+ *  - sgemm (several queries, L2/IP/cosine): one cblas_sgemm per corpus block gives all
+ *    inner products at once; from them and the row norms each pair gets an approximate
+ *    distance and a rigorous bound on its error (|fl(q.x) - q.x| <= d u |q| |x| for any
+ *    summation order, u = 2^-24). A row whose lower bound already lies behind the cutoff
+ *    is skipped; the few others get their exact distance from the per-pair loop. The
+ *    sgemm is thus a filter and never decides an order by itself.
+ */
+#include <cblas.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+
+#include "internal.h"
+
+/* Multiversioned hot loops: AVX-512 / AVX2+FMA / baseline, picked once at load (ifunc). */
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
+#define RVC_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define RVC_CLONES
+#endif
+
+/* Float lanes of the per-pair loops: two AVX-512 or four AVX2 registers of accumulators. */
+#define RVC_LANES 32
+
+/* Fewest queries for which the sgemm filter beats walking the corpus once per query. */
+#define RVC_GEMM_MIN_QUERIES 4
+/* Most queries that share one pass over the corpus, and the memory their heaps may use. */
+#define RVC_MAX_QUERY_BLOCK 256
+#define RVC_HEAP_BUDGET ((size_t) 8 << 20)
+/* Corpus block of the direct path: small enough to stay in L2 while queries revisit it. */
+#define RVC_DIRECT_BLOCK_BYTES ((size_t) 192 << 10)
+/* Corpus block of the sgemm path, in floats (the sgemm packs it itself). */
+#define RVC_GEMM_BLOCK_FLOATS ((size_t) 1 << 22)
+
+/* Unit roundoff of float32. */
+#define RVC_U (1.0 / 16777216.0)
+
+/* a . b */
+RVC_CLONES
+double
+rvc_dot(const float *restrict a, const float *restrict b, size_t d)
+{
+	float		acc[RVC_LANES] = {0};
+	double		s = 0.0;
+	size_t		i = 0;
+	int			l;
+
+	for (; i + RVC_LANES <= d; i += RVC_LANES)
+		for (l = 0; l < RVC_LANES; l++)
+			acc[l] += a[i + l] * b[i + l];
+	for (; i < d; i++)
+		s += (double) a[i] * b[i];
+	for (l = 0; l < RVC_LANES; l++)
+		s += acc[l];
+	return s;
+}
+
+/* |a - b|^2 */
+RVC_CLONES
+double
+rvc_l2sq(const float *restrict a, const float *restrict b, size_t d)
+{
+	float		acc[RVC_LANES] = {0};
+	double		s = 0.0;
+	size_t		i = 0;
+	int			l;
+
+	for (; i + RVC_LANES <= d; i += RVC_LANES)
+		for (l = 0; l < RVC_LANES; l++)
+		{
+			float		t = a[i + l] - b[i + l];
+
+			acc[l] += t * t;
+		}
+	for (; i < d; i++)
+	{
+		double		t = (double) a[i] - b[i];
+
+		s += t * t;
+	}
+	for (l = 0; l < RVC_LANES; l++)
+		s += acc[l];
+	return s;
+}
+
+/* sum |a_i - b_i| */
+RVC_CLONES
+double
+rvc_l1(const float *restrict a, const float *restrict b, size_t d)
+{
+	float		acc[RVC_LANES] = {0};
+	double		s = 0.0;
+	size_t		i = 0;
+	int			l;
+
+	for (; i + RVC_LANES <= d; i += RVC_LANES)
+		for (l = 0; l < RVC_LANES; l++)
+			acc[l] += fabsf(a[i + l] - b[i + l]);
+	for (; i < d; i++)
+		s += fabs((double) a[i] - b[i]);
+	for (l = 0; l < RVC_LANES; l++)
+		s += acc[l];
+	return s;
+}
+
+/* max |a_i - b_i| */
+RVC_CLONES
+double
+rvc_linf(const float *restrict a, const float *restrict b, size_t d)
+{
+	float		acc[RVC_LANES] = {0};
+	float		m = 0.0f;
+	size_t		i = 0;
+	int			l;
+
+	for (; i + RVC_LANES <= d; i += RVC_LANES)
+		for (l = 0; l < RVC_LANES; l++)
+		{
+			float		t = fabsf(a[i + l] - b[i + l]);
+
+			acc[l] = t > acc[l] ? t : acc[l];
+		}
+	for (; i < d; i++)
+	{
+		float		t = fabsf(a[i] - b[i]);
+
+		m = t > m ? t : m;
+	}
+	for (l = 0; l < RVC_LANES; l++)
+		m = acc[l] > m ? acc[l] : m;
+	return m;
+}
+
+/* |a|^2 */
+RVC_CLONES
+double
+rvc_norm2(const float *restrict a, size_t d)
+{
+	float		acc[RVC_LANES] = {0};
+	double		s = 0.0;
+	size_t		i = 0;
+	int			l;
+
+	for (; i + RVC_LANES <= d; i += RVC_LANES)
+		for (l = 0; l < RVC_LANES; l++)
+			acc[l] += a[i + l] * a[i + l];
+	for (; i < d; i++)
+		s += (double) a[i] * a[i];
+	for (l = 0; l < RVC_LANES; l++)
+		s += acc[l];
+	return s;
+}
+
+/* a . b and |b|^2 in one pass over b (cosine against a corpus row). */
+RVC_CLONES
+void
+rvc_dot_norm2(const float *restrict a, const float *restrict b, size_t d, double *dot,
+			  double *bnorm2)
+{
+	float		acc[RVC_LANES] = {0};
+	float		accn[RVC_LANES] = {0};
+	double		s = 0.0;
+	double		sn = 0.0;
+	size_t		i = 0;
+	int			l;
+
+	for (; i + RVC_LANES <= d; i += RVC_LANES)
+		for (l = 0; l < RVC_LANES; l++)
+		{
+			acc[l] += a[i + l] * b[i + l];
+			accn[l] += b[i + l] * b[i + l];
+		}
+	for (; i < d; i++)
+	{
+		s += (double) a[i] * b[i];
+		sn += (double) b[i] * b[i];
+	}
+	for (l = 0; l < RVC_LANES; l++)
+	{
+		s += acc[l];
+		sn += accn[l];
+	}
+	*dot = s;
+	*bnorm2 = sn;
+}
+
+/* Per-query state while one query block walks the chunk. */
+typedef struct rvc_query
+{
+	const float *q;
+	double		qn2;			/* |q|^2 by rvc_norm2 */
+	double		qnorm;
+	int64_t    *rows;			/* max-heap of cap entries by rv_topk_before */
+	float	   *dist;
+	size_t		len;
+	float		cut_dist;		/* an entry is admitted only before (cut_dist, cut_row) */
+	int64_t		cut_row;
+} rvc_query;
+
+/* The exact distance of query st to row x: the one value any path inserts for the pair. */
+static inline float
+exact_dist(rv_metric metric, const rvc_query *st, const float *x, size_t d)
+{
+	switch (metric)
+	{
+		case RV_METRIC_L2:
+			return (float) sqrt(rvc_l2sq(st->q, x, d));
+		case RV_METRIC_IP:
+			return (float) -rvc_dot(st->q, x, d);
+		case RV_METRIC_COSINE:
+			{
+				double		dot;
+				double		xn2;
+				double		sim;
+
+				rvc_dot_norm2(st->q, x, d, &dot, &xn2);
+				if (st->qn2 == 0.0 || xn2 == 0.0)
+					return 1.0f;
+				sim = dot / sqrt(st->qn2 * xn2);
+				if (sim > 1.0)
+					sim = 1.0;
+				else if (sim < -1.0)
+					sim = -1.0;
+				return (float) (1.0 - sim);
+			}
+		case RV_METRIC_L1:
+			return (float) rvc_l1(st->q, x, d);
+	}
+	return 0.0f;
+}
+
+/* Offer (dist, row) to a query's heap of capacity cap; keeps the cutoff current. */
+static inline void
+offer(rvc_query *st, size_t cap, float dist, int64_t row)
+{
+	size_t		i;
+
+	if (!rv_topk_before(dist, row, st->cut_dist, st->cut_row))
+		return;
+	if (st->len < cap)
+	{
+		/* sift up */
+		i = st->len++;
+		while (i > 0)
+		{
+			size_t		p = (i - 1) / 2;
+
+			if (!rv_topk_before(st->dist[p], st->rows[p], dist, row))
+				break;
+			st->dist[i] = st->dist[p];
+			st->rows[i] = st->rows[p];
+			i = p;
+		}
+	}
+	else
+	{
+		/* replace the top and sift down */
+		i = 0;
+		for (;;)
+		{
+			size_t		c = 2 * i + 1;
+
+			if (c >= cap)
+				break;
+			if (c + 1 < cap &&
+				rv_topk_before(st->dist[c], st->rows[c], st->dist[c + 1], st->rows[c + 1]))
+				c++;
+			if (!rv_topk_before(dist, row, st->dist[c], st->rows[c]))
+				break;
+			st->dist[i] = st->dist[c];
+			st->rows[i] = st->rows[c];
+			i = c;
+		}
+	}
+	st->dist[i] = dist;
+	st->rows[i] = row;
+	if (st->len == cap)
+	{
+		st->cut_dist = st->dist[0];
+		st->cut_row = st->rows[0];
+	}
+}
+
+/*
+ * True when a row whose distance is at least lb (lb2 for the squared L2 distance) can be
+ * skipped: its float distance cannot come before the cutoff. ">=" suffices when the row
+ * number already loses the tie, since rounding to float is monotone and the cutoff is a
+ * float; a strict win needs a margin of a few float ulps above the cutoff.
+ */
+static inline int
+skip_lb(const rvc_query *st, double lb, int64_t row)
+{
+	double		c = st->cut_dist;
+
+	return lb > c + 4.0 * RVC_U * fabs(c) || (lb >= c && row > st->cut_row);
+}
+
+static inline int
+skip_lb2(const rvc_query *st, double lb2, int64_t row)
+{
+	double		c = st->cut_dist;
+	double		cs = c * (1.0 + 4.0 * RVC_U);
+
+	return lb2 > cs * cs || (lb2 >= c * c && row > st->cut_row);
+}
+
+/* Validate the arguments of a top-k call; messages in PostgreSQL style. */
+static rv_status
+check_args(rv_ctx *ctx, const rv_topk_args *args)
+{
+	if (args == NULL)
+		return rv_fail(ctx, RV_E_INVALID_PARAM, "top-k arguments must not be NULL");
+	if (args->d < 1)
+		return rv_fail(ctx, RV_E_INVALID_PARAM, "embedding dimensions must be at least 1");
+	if (args->d > RV_MAX_DIMS)
+		return rv_fail(ctx, RV_E_TOO_MANY_DIMS,
+					   "embeddings cannot have more than %d dimensions", RV_MAX_DIMS);
+	if (args->k < 1)
+		return rv_fail(ctx, RV_E_INVALID_PARAM, "k must be at least 1");
+	if (args->k > RV_MAX_K)
+		return rv_fail(ctx, RV_E_LIMIT, "k %zu exceeds the maximum of %d",
+					   args->k, RV_MAX_K);
+	if (args->metric != RV_METRIC_L2 && args->metric != RV_METRIC_IP &&
+		args->metric != RV_METRIC_COSINE && args->metric != RV_METRIC_L1)
+		return rv_fail(ctx, RV_E_INVALID_PARAM, "unknown distance metric %d",
+					   (int) args->metric);
+	if (args->nq > 0 && args->q == NULL)
+		return rv_fail(ctx, RV_E_INVALID_PARAM, "query vectors must not be NULL");
+	if (args->n > 0 && args->x == NULL)
+		return rv_fail(ctx, RV_E_INVALID_PARAM, "corpus vectors must not be NULL");
+	if (args->nq > 0 && (args->best_rows == NULL || args->best_dist == NULL))
+		return rv_fail(ctx, RV_E_INVALID_PARAM, "best lists must not be NULL");
+	if (args->row_base < 0)
+		return rv_fail(ctx, RV_E_INVALID_PARAM, "row base %lld must not be negative",
+					   (long long) args->row_base);
+	if (args->n > (size_t) (INT64_MAX - args->row_base))
+		return rv_fail(ctx, RV_E_LIMIT, "row numbers from %lld for %zu rows overflow",
+					   (long long) args->row_base, args->n);
+	if (args->nq > SIZE_MAX / args->k || args->nq > SIZE_MAX / args->d ||
+		args->n > SIZE_MAX / sizeof(float) / args->d)
+		return rv_fail(ctx, RV_E_LIMIT, "top-k arrays are too large");
+	return RV_OK;
+}
+
+/* Start the states of queries q0..q0+nb-1: empty heaps, cutoffs from the best lists. */
+static void
+start_block(const rv_topk_args *args, rvc_query *st, size_t q0, size_t nb,
+			int64_t *heap_rows, float *heap_dist, size_t cap)
+{
+	size_t		i;
+
+	for (i = 0; i < nb; i++)
+	{
+		size_t		qi = q0 + i;
+		const int64_t *br = args->best_rows + qi * args->k;
+		const float *bd = args->best_dist + qi * args->k;
+
+		st[i].q = args->q + qi * args->d;
+		st[i].qn2 = rvc_norm2(st[i].q, args->d);
+		st[i].qnorm = sqrt(st[i].qn2);
+		st[i].rows = heap_rows + i * cap;
+		st[i].dist = heap_dist + i * cap;
+		st[i].len = 0;
+		if (br[args->k - 1] >= 0)
+		{
+			st[i].cut_dist = bd[args->k - 1];
+			st[i].cut_row = br[args->k - 1];
+		}
+		else
+		{
+			st[i].cut_dist = INFINITY;
+			st[i].cut_row = INT64_MAX;
+		}
+	}
+}
+
+/* Sort each heap of a query block and merge it into its best list. */
+static void
+finish_block(const rv_topk_args *args, rvc_query *st, size_t q0, size_t nb)
+{
+	size_t		i;
+
+	for (i = 0; i < nb; i++)
+	{
+		size_t		qi = q0 + i;
+
+		rv_topk_sort(st[i].rows, st[i].dist, st[i].len);
+		rv_topk_merge(args->best_rows + qi * args->k, args->best_dist + qi * args->k,
+					  args->k, st[i].rows, st[i].dist, st[i].len);
+	}
+}
+
+/* Direct path: every query of the block against every row, corpus blocks kept in cache. */
+static rv_status
+walk_direct(rv_ctx *ctx, const rv_topk_args *args, rvc_query *st, size_t nb, size_t cap)
+{
+	size_t		d = args->d;
+	size_t		block = RVC_DIRECT_BLOCK_BYTES / (d * sizeof(float));
+	size_t		r0;
+
+	if (block < 16)
+		block = 16;
+	for (r0 = 0; r0 < args->n; r0 += block)
+	{
+		size_t		r1 = r0 + block < args->n ? r0 + block : args->n;
+		size_t		i;
+
+		if (rv_interrupted(ctx))
+			return rv_fail(ctx, RV_E_INTERRUPTED, "top-k search interrupted");
+		for (i = 0; i < nb; i++)
+		{
+			size_t		r;
+
+			for (r = r0; r < r1; r++)
+				offer(&st[i], cap, exact_dist(args->metric, &st[i], args->x + r * d, d),
+					  args->row_base + (int64_t) r);
+		}
+	}
+	return RV_OK;
+}
+
+/*
+ * sgemm path: inner products of the query block against a corpus block in one call, an
+ * error bound per pair, exact distances only for rows that may pass the cutoff.
+ * sims (nb x block floats) and xn2 (block doubles) are scratch.
+ */
+static rv_status
+walk_gemm(rv_ctx *ctx, const rv_topk_args *args, rvc_query *st, const float *qblock,
+		  size_t nb, size_t cap, size_t block, float *sims, double *xn2)
+{
+	size_t		d = args->d;
+	rv_metric	metric = args->metric;
+	/* bound on |sgemm dot - exact dot| / (|q| |x|), both errors together, plus norms */
+	double		g = (2.0 * (double) d + 32.0) * RVC_U;
+	/* the same for the squared L2 distance, relative to |q|^2 + |x|^2 */
+	double		g2 = (4.0 * (double) d + 64.0) * RVC_U;
+	size_t		r0;
+
+	for (r0 = 0; r0 < args->n; r0 += block)
+	{
+		size_t		nr = args->n - r0 < block ? args->n - r0 : block;
+		const float *xb = args->x + r0 * d;
+		size_t		i;
+		size_t		r;
+
+		if (rv_interrupted(ctx))
+			return rv_fail(ctx, RV_E_INTERRUPTED, "top-k search interrupted");
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) nb, (int) nr, (int) d,
+					1.0f, qblock, (int) d, xb, (int) d, 0.0f, sims, (int) nr);
+		for (r = 0; r < nr; r++)
+			xn2[r] = rvc_norm2(xb + r * d, d);
+
+		for (i = 0; i < nb; i++)
+		{
+			rvc_query  *q = &st[i];
+			const float *s = sims + i * nr;
+
+			for (r = 0; r < nr; r++)
+			{
+				int64_t		row = args->row_base + (int64_t) (r0 + r);
+				double		xnorm = sqrt(xn2[r]);
+				int			skip;
+
+				if (metric == RV_METRIC_L2)
+				{
+					double		lb2 = q->qn2 + xn2[r] - 2.0 * (double) s[r] -
+						g2 * (q->qn2 + xn2[r]);
+
+					skip = skip_lb2(q, lb2, row);
+				}
+				else if (metric == RV_METRIC_IP)
+					skip = skip_lb(q, -(double) s[r] - g * q->qnorm * xnorm, row);
+				else
+				{
+					double		approx = 1.0;
+
+					if (q->qn2 != 0.0 && xn2[r] != 0.0)
+						approx = 1.0 - (double) s[r] / (q->qnorm * xnorm);
+					skip = skip_lb(q, approx - g, row);
+				}
+				if (!skip)
+					offer(q, cap, exact_dist(metric, q, xb + r * d, d), row);
+			}
+		}
+	}
+	return RV_OK;
+}
+
+/* Merge the k nearest rows of one corpus chunk into each query's best list (CPU). */
+rv_status
+rvc_topk(rv_ctx *ctx, const rv_topk_args *args)
+{
+	rv_status	st;
+	size_t		cap;
+	size_t		qblock;
+	size_t		gblock = 0;
+	int			use_gemm;
+	rvc_query  *qs = NULL;
+	int64_t    *heap_rows = NULL;
+	float	   *heap_dist = NULL;
+	float	   *sims = NULL;
+	double	   *xn2 = NULL;
+	size_t		q0;
+
+	st = check_args(ctx, args);
+	if (st != RV_OK)
+		return st;
+	if (args->nq == 0 || args->n == 0)
+		return RV_OK;
+
+	cap = args->k < args->n ? args->k : args->n;
+	qblock = RVC_HEAP_BUDGET / (cap * (sizeof(int64_t) + sizeof(float)));
+	if (qblock > RVC_MAX_QUERY_BLOCK)
+		qblock = RVC_MAX_QUERY_BLOCK;
+	if (qblock > args->nq)
+		qblock = args->nq;
+	if (qblock < 1)
+		qblock = 1;
+	use_gemm = args->nq >= RVC_GEMM_MIN_QUERIES && args->metric != RV_METRIC_L1;
+
+	qs = rv_alloc(ctx, qblock * sizeof(rvc_query));
+	heap_rows = rv_alloc(ctx, qblock * cap * sizeof(int64_t));
+	heap_dist = rv_alloc(ctx, qblock * cap * sizeof(float));
+	if (qs == NULL || heap_rows == NULL || heap_dist == NULL)
+	{
+		st = rv_fail(ctx, RV_E_NOMEM, "out of memory for top-k heaps");
+		goto done;
+	}
+	if (use_gemm)
+	{
+		gblock = RVC_GEMM_BLOCK_FLOATS / args->d;
+		if (gblock > 4096)
+			gblock = 4096;
+		if (gblock < 64)
+			gblock = 64;
+		if (gblock > args->n)
+			gblock = args->n;
+		sims = rv_alloc(ctx, qblock * gblock * sizeof(float));
+		xn2 = rv_alloc(ctx, gblock * sizeof(double));
+		if (sims == NULL || xn2 == NULL)
+		{
+			st = rv_fail(ctx, RV_E_NOMEM, "out of memory for top-k scratch");
+			goto done;
+		}
+		rvc_blas_init();
+	}
+
+	for (q0 = 0; q0 < args->nq; q0 += qblock)
+	{
+		size_t		nb = args->nq - q0 < qblock ? args->nq - q0 : qblock;
+
+		start_block(args, qs, q0, nb, heap_rows, heap_dist, cap);
+		if (use_gemm)
+			st = walk_gemm(ctx, args, qs, args->q + q0 * args->d, nb, cap, gblock,
+						   sims, xn2);
+		else
+			st = walk_direct(ctx, args, qs, nb, cap);
+		if (st != RV_OK)
+			goto done;
+		finish_block(args, qs, q0, nb);
+	}
+	st = RV_OK;
+
+done:
+	rv_free(ctx, xn2);
+	rv_free(ctx, sims);
+	rv_free(ctx, heap_dist);
+	rv_free(ctx, heap_rows);
+	rv_free(ctx, qs);
+	return st;
+}
