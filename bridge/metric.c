@@ -16,7 +16,7 @@
 #include "internal.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define RV_MULTIVERSION __attribute__((target_clones("avx2,fma", "default")))
+#define RV_MULTIVERSION __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define RV_MULTIVERSION
 #endif

@@ -31,6 +31,7 @@ fi
 rv_cluster_start || exit 1
 psql -q -X -d postgres -c "CREATE DATABASE relvec_test" || exit 1
 psql -q -X -d relvec_test -c "CREATE EXTENSION pgtap; CREATE EXTENSION relvec;" || exit 1
+bash tests/load-fixtures.sh relvec_test || exit 1
 export RELVEC_ROOT="$ROOT" RELVEC_SHARED="$ROOT/../shared"
 suite "pgtap (PostgreSQL $(pg_config --version | awk '{print $2}'))" \
 	pg_prove -v -d relvec_test --ext .sql tests/pgtap/

@@ -424,6 +424,7 @@ CREATE FUNCTION relvec_set_anchors(anchor_set text, space text, query text) RETU
 DECLARE
 	setid integer := relvec_set_id(anchor_set);
 	sid integer := relvec_space_id(space);
+	setkeys text[];
 	d integer;
 	k text;
 	n bigint;
@@ -434,6 +435,7 @@ BEGIN
 	END IF;
 	PERFORM relvec_check_query(query, 'key_embedding');
 	SELECT dims INTO d FROM relvec_spaces WHERE space_id = sid;
+	SELECT keys INTO setkeys FROM relvec_anchor_sets WHERE set_id = setid;
 	IF to_regclass('pg_temp.relvec_anchor_load') IS NULL THEN
 		CREATE TEMP TABLE relvec_anchor_load (key text, e embedding) ON COMMIT DROP;
 	END IF;
@@ -449,11 +451,11 @@ BEGIN
 		RAISE EXCEPTION 'query returns anchor key "%" more than once', k USING ERRCODE = '23505';
 	END IF;
 	SELECT l.key INTO k FROM relvec_anchor_load l
-		WHERE l.key <> ALL ((SELECT keys FROM relvec_anchor_sets WHERE set_id = setid)) ORDER BY l.key LIMIT 1;
+		WHERE l.key <> ALL (setkeys) ORDER BY l.key LIMIT 1;
 	IF FOUND THEN
 		RAISE EXCEPTION 'key "%" is not an anchor of set "%"', k, anchor_set USING ERRCODE = '22000';
 	END IF;
-	SELECT s.k INTO k FROM unnest((SELECT keys FROM relvec_anchor_sets WHERE set_id = setid)) s(k)
+	SELECT s.k INTO k FROM unnest(setkeys) s(k)
 		WHERE NOT EXISTS (SELECT 1 FROM relvec_anchor_load l WHERE l.key = s.k) LIMIT 1;
 	IF FOUND THEN
 		RAISE EXCEPTION 'query does not return anchor "%" of set "%"', k, anchor_set USING ERRCODE = '22000';
@@ -467,7 +469,7 @@ BEGIN
 	DELETE FROM relvec_anchors WHERE set_id = setid AND space_id = sid;
 	INSERT INTO relvec_anchors (set_id, space_id, ord, key, e)
 		SELECT setid, sid, s.ord, s.k, l.e
-		FROM unnest((SELECT keys FROM relvec_anchor_sets WHERE set_id = setid)) WITH ORDINALITY s(k, ord)
+		FROM unnest(setkeys) WITH ORDINALITY s(k, ord)
 		JOIN relvec_anchor_load l ON l.key = s.k;
 	GET DIAGNOSTICS n = ROW_COUNT;
 	TRUNCATE relvec_anchor_load;
@@ -535,14 +537,27 @@ COMMENT ON FUNCTION relvec_freeze_anchor_set(text) IS
 
 -- Projection ------------------------------------------------------------------------------------
 CREATE FUNCTION relvec_project(x embedding, anchor_set text, space text, similarity text DEFAULT 'cosine',
-		center text DEFAULT 'none', normalize boolean DEFAULT false) RETURNS embedding
+		center text DEFAULT 'none', "normalize" boolean DEFAULT false) RETURNS embedding
 	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION relvec_project(embedding, text, text, text, text, boolean) IS
 	'relative representation of x: its similarities to the anchors of a frozen set in its space';
 
 CREATE FUNCTION relvec_project_query(query text, anchor_set text, space text, similarity text DEFAULT 'cosine',
-		center text DEFAULT 'none', normalize boolean DEFAULT false)
+		center text DEFAULT 'none', "normalize" boolean DEFAULT false)
 	RETURNS TABLE (key text, relative embedding)
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION relvec_project_query(text, text, text, text, text, boolean) IS
 	'project the (key, embedding) rows of a query in batches: one kernel call per chunk';
+
+-- =======================================================================================
+-- Devices
+-- =======================================================================================
+CREATE FUNCTION relvec_devices()
+	RETURNS TABLE (index integer, name text, type text, driver text, memory_bytes bigint, auto_pick boolean)
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION relvec_devices() IS
+	'the Vulkan devices this backend sees; auto_pick marks the one relvec.device = auto would use';
+CREATE FUNCTION relvec_backend() RETURNS text
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION relvec_backend() IS
+	'which backend (cpu or a Vulkan device) ran the last heavy operation in this session, and why';

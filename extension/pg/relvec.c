@@ -96,6 +96,8 @@ rvpg_ctx(void)
 					(errcode(ERRCODE_OUT_OF_MEMORY),
 					 errmsg("could not create the relvec bridge context: %s",
 							rv_status_name(s))));
+		/* the GUC was validated when set; an invalid value cannot reach here */
+		(void) rv_set_device(bridge_ctx, rvpg_device_spec());
 	}
 	return bridge_ctx;
 }
@@ -177,6 +179,7 @@ rvpg_check_same_dims(const Embedding *a, const Embedding *b)
 void
 _PG_init(void)
 {
+	rvpg_define_device_guc();
 	DefineCustomIntVariable("relvec.progress_rows",
 							"Batched relvec functions report progress every this many rows.",
 							"A NOTICE per interval; 0 turns the reports off.",
