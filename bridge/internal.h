@@ -50,6 +50,13 @@ rv_status	rvk_list_devices(rv_ctx *ctx, rv_device_info *out, size_t cap, size_t 
 
 /* --- CPU kernel helpers (cpu-kernels) --- */
 
+/* Multiversioned hot loops: AVX-512 / AVX2+FMA / baseline, picked once at load (ifunc). */
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
+#define RVC_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define RVC_CLONES
+#endif
+
 /* Set OpenBLAS to one thread, once: the core runs inside host processes (cpu/simmatrix.c). */
 void		rvc_blas_init(void);
 

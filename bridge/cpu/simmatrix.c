@@ -122,45 +122,53 @@ normalize_rows(float *out, size_t rows, size_t k)
 
 /*
  * Turn the sgemm inner products of one x block (out rows, k each) into the similarity.
- * xb/ab are the operands of the sgemm (centered or not), xraw/araw the raw rows for the
- * exact Euclidean fallback; xn2/an2 the squared norms of xb rows and ab rows.
+ * Float loops that vectorize; per anchor they need ainv = 1/|a| (0 for a zero anchor) for
+ * cosine and an2 = |a|^2 for Euclidean; per row xn2 = |x|^2 of the sgemm operand. xraw
+ * and araw are the raw rows for the exact Euclidean fallback.
  */
+RVC_CLONES
 static void
-finish_gemm_block(rv_sim sim, float *out, size_t rows, size_t k, size_t d,
+finish_gemm_block(rv_sim sim, float *restrict out, size_t rows, size_t k, size_t d,
 				  const float *xraw, const float *araw, const double *xn2,
-				  const double *an2)
+				  const float *restrict ainv, const float *restrict an2)
 {
 	size_t		i;
 	size_t		j;
 
 	for (i = 0; i < rows; i++)
 	{
-		float	   *o = out + i * k;
+		float	   *restrict o = out + i * k;
 
 		if (sim == RV_SIM_COSINE)
 		{
-			double		xnorm = sqrt(xn2[i]);
+			float		xinv = xn2[i] > 0.0 ? (float) (1.0 / sqrt(xn2[i])) : 0.0f;
 
 			for (j = 0; j < k; j++)
 			{
-				double		den = xnorm * sqrt(an2[j]);
-				double		c = den > 0.0 ? o[j] / den : 0.0;
+				float		c = o[j] * xinv * ainv[j];
 
-				o[j] = (float) (c > 1.0 ? 1.0 : (c < -1.0 ? -1.0 : c));
+				c = c > 1.0f ? 1.0f : c;
+				o[j] = c < -1.0f ? -1.0f : c;
 			}
 		}
 		else if (sim == RV_SIM_NEG_L2)
 		{
+			float		xs = (float) xn2[i];
+			int			nfix = 0;
+
 			for (j = 0; j < k; j++)
 			{
-				double		scale = xn2[i] + an2[j];
-				double		sq = scale - 2.0 * (double) o[j];
+				float		scale = xs + an2[j];
+				float		sq = scale - 2.0f * o[j];
 
-				if (sq < RVC_L2_EXACT_BELOW * scale)
-					sq = rvc_l2sq(xraw + i * d, araw + j * d, d);
+				nfix += sq < (float) RVC_L2_EXACT_BELOW * scale;
 				/* 0 - v, not -v: an exact match gives +0, never -0 */
-				o[j] = (float) (0.0 - sqrt(sq > 0.0 ? sq : 0.0));
+				o[j] = 0.0f - sqrtf(sq > 0.0f ? sq : 0.0f);
 			}
+			/* the expansion cancelled for these pairs: recompute from the differences */
+			for (j = 0; nfix > 0 && j < k; j++)
+				if (o[j] * o[j] < (float) RVC_L2_EXACT_BELOW * (xs + an2[j]))
+					o[j] = (float) (0.0 - sqrt(rvc_l2sq(xraw + i * d, araw + j * d, d)));
 		}
 	}
 }
@@ -177,7 +185,8 @@ sim_gemm(rv_ctx *ctx, const rv_simmatrix_args *args)
 	size_t		block;
 	float	   *ac = NULL;		/* centered anchors */
 	float	   *xc = NULL;		/* centered x block */
-	double	   *an2 = NULL;
+	float	   *ainv = NULL;	/* 1/|a_j|, 0 for a zero anchor */
+	float	   *an2 = NULL;		/* |a_j|^2 */
 	double	   *xn2 = NULL;
 	const float *ab;
 	size_t		i0;
@@ -205,9 +214,10 @@ sim_gemm(rv_ctx *ctx, const rv_simmatrix_args *args)
 	}
 	if (need_norms)
 	{
-		an2 = rv_alloc(ctx, k * sizeof(double));
+		ainv = rv_alloc(ctx, k * sizeof(float));
+		an2 = rv_alloc(ctx, k * sizeof(float));
 		xn2 = rv_alloc(ctx, block * sizeof(double));
-		if (an2 == NULL || xn2 == NULL)
+		if (ainv == NULL || an2 == NULL || xn2 == NULL)
 		{
 			st = rv_fail(ctx, RV_E_NOMEM, "out of memory for norms");
 			goto done;
@@ -216,7 +226,12 @@ sim_gemm(rv_ctx *ctx, const rv_simmatrix_args *args)
 	ab = centered ? ac : args->a;
 	if (need_norms)
 		for (j = 0; j < k; j++)
-			an2[j] = rvc_norm2(ab + j * d, d);
+		{
+			double		nn = rvc_norm2(ab + j * d, d);
+
+			an2[j] = (float) nn;
+			ainv[j] = nn > 0.0 ? (float) (1.0 / sqrt(nn)) : 0.0f;
+		}
 	rvc_blas_init();
 
 	for (i0 = 0; i0 < n; i0 += block)
@@ -242,7 +257,7 @@ sim_gemm(rv_ctx *ctx, const rv_simmatrix_args *args)
 				xn2[i] = rvc_norm2(xb + i * d, d);
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) rows, (int) k, (int) d,
 					1.0f, xb, (int) d, ab, (int) d, 0.0f, o, (int) k);
-		finish_gemm_block(args->sim, o, rows, k, d, xraw, args->a, xn2, an2);
+		finish_gemm_block(args->sim, o, rows, k, d, xraw, args->a, xn2, ainv, an2);
 		if (args->normalize)
 			normalize_rows(o, rows, k);
 	}
@@ -250,6 +265,7 @@ sim_gemm(rv_ctx *ctx, const rv_simmatrix_args *args)
 done:
 	rv_free(ctx, xn2);
 	rv_free(ctx, an2);
+	rv_free(ctx, ainv);
 	rv_free(ctx, xc);
 	rv_free(ctx, ac);
 	return st;

@@ -29,13 +29,6 @@
 
 #include "internal.h"
 
-/* Multiversioned hot loops: AVX-512 / AVX2+FMA / baseline, picked once at load (ifunc). */
-#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
-#define RVC_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define RVC_CLONES
-#endif
-
 /* Float lanes of the per-pair loops: two AVX-512 or four AVX2 registers of accumulators. */
 #define RVC_LANES 32
 
@@ -437,20 +430,55 @@ walk_direct(rv_ctx *ctx, const rv_topk_args *args, rvc_query *st, size_t nb, siz
 }
 
 /*
- * sgemm path: inner products of the query block against a corpus block in one call, an
- * error bound per pair, exact distances only for rows that may pass the cutoff.
- * sims (nb x block floats) and xn2 (block doubles) are scratch.
+ * Lower bounds of one query's distances to a corpus block from its sgemm inner products
+ * s: the approximate distance minus the error bound. A branch-free loop that vectorizes;
+ * for L2 the bound is on the squared distance. xaux per row: |x|^2 (L2), g |x| (IP),
+ * 1/|x| or 0 (cosine).
+ */
+RVC_CLONES
+static void
+lower_bounds(rv_metric metric, const rvc_query *q, const float *restrict s,
+			 const double *restrict xaux, size_t nr, double g, double *restrict lb)
+{
+	size_t		r;
+
+	if (metric == RV_METRIC_L2)
+	{
+		for (r = 0; r < nr; r++)
+			lb[r] = (q->qn2 + xaux[r]) * (1.0 - g) - 2.0 * (double) s[r];
+	}
+	else if (metric == RV_METRIC_IP)
+	{
+		for (r = 0; r < nr; r++)
+			lb[r] = -(double) s[r] - q->qnorm * xaux[r];
+	}
+	else
+	{
+		double		qinv = q->qn2 > 0.0 ? 1.0 / q->qnorm : 0.0;
+
+		/* a zero vector on either side gives exactly 1, within the bound as well */
+		for (r = 0; r < nr; r++)
+			lb[r] = 1.0 - (double) s[r] * qinv * xaux[r] - g;
+	}
+}
+
+/*
+ * sgemm path: inner products of the query block against a corpus block in one call, a
+ * lower bound per pair, exact distances only for rows whose bound does not rule them out.
+ * sims (nb x block floats), xaux and lb (block doubles each) are scratch.
  */
 static rv_status
 walk_gemm(rv_ctx *ctx, const rv_topk_args *args, rvc_query *st, const float *qblock,
-		  size_t nb, size_t cap, size_t block, float *sims, double *xn2)
+		  size_t nb, size_t cap, size_t block, float *sims, double *xaux, double *lb)
 {
 	size_t		d = args->d;
 	rv_metric	metric = args->metric;
-	/* bound on |sgemm dot - exact dot| / (|q| |x|), both errors together, plus norms */
-	double		g = (2.0 * (double) d + 32.0) * RVC_U;
-	/* the same for the squared L2 distance, relative to |q|^2 + |x|^2 */
-	double		g2 = (4.0 * (double) d + 64.0) * RVC_U;
+	/*
+	 * Bound on |sgemm dot - exact dot| / (|q| |x|), both errors and the norms' together;
+	 * for L2 the same relative to |q|^2 + |x|^2 (2 |q| |x| <= |q|^2 + |x|^2).
+	 */
+	double		g = metric == RV_METRIC_L2 ?
+		(4.0 * (double) d + 256.0) * RVC_U : (2.0 * (double) d + 128.0) * RVC_U;
 	size_t		r0;
 
 	for (r0 = 0; r0 < args->n; r0 += block)
@@ -465,36 +493,31 @@ walk_gemm(rv_ctx *ctx, const rv_topk_args *args, rvc_query *st, const float *qbl
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) nb, (int) nr, (int) d,
 					1.0f, qblock, (int) d, xb, (int) d, 0.0f, sims, (int) nr);
 		for (r = 0; r < nr; r++)
-			xn2[r] = rvc_norm2(xb + r * d, d);
+		{
+			double		xn2 = rvc_norm2(xb + r * d, d);
+
+			if (metric == RV_METRIC_L2)
+				xaux[r] = xn2;
+			else if (metric == RV_METRIC_IP)
+				xaux[r] = g * sqrt(xn2);
+			else
+				xaux[r] = xn2 > 0.0 ? 1.0 / sqrt(xn2) : 0.0;
+		}
 
 		for (i = 0; i < nb; i++)
 		{
 			rvc_query  *q = &st[i];
-			const float *s = sims + i * nr;
 
+			lower_bounds(metric, q, sims + i * nr, xaux, nr, g, lb);
 			for (r = 0; r < nr; r++)
 			{
 				int64_t		row = args->row_base + (int64_t) (r0 + r);
-				double		xnorm = sqrt(xn2[r]);
 				int			skip;
 
 				if (metric == RV_METRIC_L2)
-				{
-					double		lb2 = q->qn2 + xn2[r] - 2.0 * (double) s[r] -
-						g2 * (q->qn2 + xn2[r]);
-
-					skip = skip_lb2(q, lb2, row);
-				}
-				else if (metric == RV_METRIC_IP)
-					skip = skip_lb(q, -(double) s[r] - g * q->qnorm * xnorm, row);
+					skip = skip_lb2(q, lb[r], row);
 				else
-				{
-					double		approx = 1.0;
-
-					if (q->qn2 != 0.0 && xn2[r] != 0.0)
-						approx = 1.0 - (double) s[r] / (q->qnorm * xnorm);
-					skip = skip_lb(q, approx - g, row);
-				}
+					skip = skip_lb(q, lb[r], row);
 				if (!skip)
 					offer(q, cap, exact_dist(metric, q, xb + r * d, d), row);
 			}
@@ -516,7 +539,8 @@ rvc_topk(rv_ctx *ctx, const rv_topk_args *args)
 	int64_t    *heap_rows = NULL;
 	float	   *heap_dist = NULL;
 	float	   *sims = NULL;
-	double	   *xn2 = NULL;
+	double	   *xaux = NULL;
+	double	   *lb = NULL;
 	size_t		q0;
 
 	st = check_args(ctx, args);
@@ -553,8 +577,9 @@ rvc_topk(rv_ctx *ctx, const rv_topk_args *args)
 		if (gblock > args->n)
 			gblock = args->n;
 		sims = rv_alloc(ctx, qblock * gblock * sizeof(float));
-		xn2 = rv_alloc(ctx, gblock * sizeof(double));
-		if (sims == NULL || xn2 == NULL)
+		xaux = rv_alloc(ctx, gblock * sizeof(double));
+		lb = rv_alloc(ctx, gblock * sizeof(double));
+		if (sims == NULL || xaux == NULL || lb == NULL)
 		{
 			st = rv_fail(ctx, RV_E_NOMEM, "out of memory for top-k scratch");
 			goto done;
@@ -569,7 +594,7 @@ rvc_topk(rv_ctx *ctx, const rv_topk_args *args)
 		start_block(args, qs, q0, nb, heap_rows, heap_dist, cap);
 		if (use_gemm)
 			st = walk_gemm(ctx, args, qs, args->q + q0 * args->d, nb, cap, gblock,
-						   sims, xn2);
+						   sims, xaux, lb);
 		else
 			st = walk_direct(ctx, args, qs, nb, cap);
 		if (st != RV_OK)
@@ -579,7 +604,8 @@ rvc_topk(rv_ctx *ctx, const rv_topk_args *args)
 	st = RV_OK;
 
 done:
-	rv_free(ctx, xn2);
+	rv_free(ctx, lb);
+	rv_free(ctx, xaux);
 	rv_free(ctx, sims);
 	rv_free(ctx, heap_dist);
 	rv_free(ctx, heap_rows);
