@@ -61,18 +61,13 @@ rv_status	rvk_list_devices(rv_ctx *ctx, rv_device_info *out, size_t cap, size_t 
 void		rvc_blas_init(void);
 
 /*
- * Per-pair loops of the CPU backend (cpu/topk.c): vectorized over float lanes, lanes summed
- * in double. Every CPU kernel computes its exact distances through these, so a pair gives
- * the same value whichever path (streaming, sgemm-filtered, simmatrix fallback) reached it.
+ * Vectorized loops of the CPU backend (cpu/topk.c), float lanes summed in double and
+ * recomputed in double when a lane overflows: |a|^2, and max |a_i - b_i| (rounded to
+ * float it equals rv_linf_distance, which is a scalar double loop). Exact distances
+ * otherwise come from metric.c.
  */
-double		rvc_dot(const float *a, const float *b, size_t d);
-double		rvc_l2sq(const float *a, const float *b, size_t d);
-double		rvc_l1(const float *a, const float *b, size_t d);
-double		rvc_linf(const float *a, const float *b, size_t d);
 double		rvc_norm2(const float *a, size_t d);
-/* *dot = a.b and *bnorm2 = |b|^2 in one pass over b. */
-void		rvc_dot_norm2(const float *a, const float *b, size_t d, double *dot,
-						  double *bnorm2);
+double		rvc_linf(const float *a, const float *b, size_t d);
 
 /* True when entry (da, ra) comes before (db, rb): distance ascending, then row ascending. */
 static inline int

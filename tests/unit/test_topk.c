@@ -15,10 +15,14 @@
  *       IP      1e-5 * |q| * |x| + 1e-6
  *       cosine  1e-5
  *       L1      1e-5 * ref + 1e-6
+ *   - each distance is the scalar reference rv_metric_distance rounded to float, bit for bit;
  *   - no row left out is nearer than the last one taken by more than twice the tolerance.
+ * Values near 1e20 overflow float sums (sgemm and float lanes) and must still give the
+ * reference; an IP distance beyond the float range is an infinity of its sign.
  * Paths and chunkings are compared with each other bit for bit, since every path inserts
  * the same per-pair distance.
  */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -29,6 +33,8 @@
 #include "testhost.h"
 
 static uint64_t rng = 2463534242ULL;
+/* scale of the generated values (1 unless a test of huge values sets it) */
+static float data_scale = 1.0f;
 
 /* xorshift64: uniform in [-1, 1) */
 static float
@@ -47,7 +53,7 @@ rand_matrix(size_t rows, size_t d, float offset)
 	size_t		i;
 
 	for (i = 0; i < rows * d; i++)
-		m[i] = offset + frand();
+		m[i] = offset + data_scale * frand();
 	return m;
 }
 
@@ -150,7 +156,17 @@ verify_list(const float *q, const float *x, size_t n, size_t d, rv_metric m, siz
 			printf("#   slots %zu and %zu out of order\n", i - 1, i);
 			good = 0;
 		}
-		if (!(fabs(dist[i] - ref[rows[i]]) <= tol[rows[i]]))
+		if (dist[i] != (float) rv_metric_distance(m, q, x + rows[i] * d, d))
+		{
+			printf("#   slot %zu row %lld: dist %.9g is not the scalar reference %.9g\n", i,
+				   (long long) rows[i], dist[i],
+				   (float) rv_metric_distance(m, q, x + rows[i] * d, d));
+			good = 0;
+		}
+		/* a true distance beyond the float range is an infinity of its sign */
+		if (!(fabs(dist[i] - ref[rows[i]]) <= tol[rows[i]]) &&
+			!(isinf(dist[i]) && fabs(ref[rows[i]]) > FLT_MAX &&
+			  (dist[i] > 0) == (ref[rows[i]] > 0)))
 		{
 			printf("#   slot %zu row %lld: dist %.9g, reference %.9g\n", i,
 				   (long long) rows[i], dist[i], ref[rows[i]]);
@@ -624,6 +640,13 @@ main(void)
 		test_ties((rv_metric) m, 1, 42);
 		test_ties((rv_metric) m, 6, 42);
 	}
+	data_scale = 1e20f;
+	for (m = RV_METRIC_L2; m <= RV_METRIC_L1; m++)
+	{
+		test_search((rv_metric) m, 1, 300, 40, 10, 0.0f);
+		test_search((rv_metric) m, 6, 300, 40, 10, 0.0f);
+	}
+	data_scale = 1.0f;
 	test_search(RV_METRIC_L2, 1, 20000, 4, RV_MAX_K, 0.0f);
 	test_search(RV_METRIC_COSINE, 5, 20000, 4, RV_MAX_K, 0.0f);
 	test_zero_cosine();
