@@ -551,7 +551,12 @@ walk_gemm(rv_ctx *ctx, const rv_topk_args *args, rvc_query *st, const float *qbl
 	return RV_OK;
 }
 
-/* Merge the k nearest rows of one corpus chunk into each query's best list (CPU). */
+/*
+ * Merge the k nearest rows of one corpus chunk into each query's best list (CPU). On
+ * invalid arguments or RV_E_NOMEM (all memory is taken before any work) the lists are
+ * untouched; on RV_E_INTERRUPTED the queries of finished query blocks already hold the
+ * chunk. Memory: heaps of up to 8 MiB, plus for the sgemm path one block of inner products.
+ */
 rv_status
 rvc_topk(rv_ctx *ctx, const rv_topk_args *args)
 {
