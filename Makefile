@@ -28,9 +28,12 @@ SHADERS    := $(sort $(wildcard shaders/*.comp))
 SPV_HEADERS = $(patsubst shaders/%.comp,$(SPV_DIR)/%.spv.h,$(SHADERS))
 
 WARN        = -Wall -Wextra -Werror
-PG_CPPFLAGS = -Ibridge/include -Ibridge -I$(SPV_DIR)
+PG_CPPFLAGS = -Ibridge/include -Ibridge -I$(SPV_DIR) -isystem $(shell $(PG_CONFIG) --includedir-server)
 PG_CFLAGS   = $(WARN) -O3 -fno-math-errno
-SHLIB_LINK  = -lopenblas -llapacke -ldl -lm
+SHLIB_LINK  = -lopenblas -llapacke -ldl -lm -Wl,-Bsymbolic
+
+# No LLVM bitcode: JIT inlining buys nothing for these functions and it would need clang.
+override with_llvm = no
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -77,10 +80,10 @@ build/tests/gpu_%: tests/gpu/%.c tests/unit/testhost.c tests/unit/tap.h tests/un
 $(GPU_TESTS): tests/gpu/gpu_common.h
 
 unit: $(UNIT_TESTS)
-	prove -f $(UNIT_TESTS)
+	prove -f $(PROVE_FLAGS) $(UNIT_TESTS)
 
 gpu-test: $(GPU_TESTS)
-	$(if $(GPU_TESTS),prove -f $(GPU_TESTS),@echo "no GPU tests")
+	$(if $(GPU_TESTS),prove -f $(PROVE_FLAGS) $(GPU_TESTS),@echo "no GPU tests")
 
 .PHONY: unit gpu-test
 

@@ -81,22 +81,24 @@ void		rvk_get_counters(rvk_counters *out);
 
 /* --- CPU kernel helpers (cpu-kernels) --- */
 
+/* Multiversioned hot loops: AVX-512 / AVX2+FMA / baseline, picked once at load (ifunc). */
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
+#define RVC_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define RVC_CLONES
+#endif
+
 /* Set OpenBLAS to one thread, once: the core runs inside host processes (cpu/simmatrix.c). */
 void		rvc_blas_init(void);
 
 /*
- * Per-pair loops of the CPU backend (cpu/topk.c): vectorized over float lanes, lanes summed
- * in double. Every CPU kernel computes its exact distances through these, so a pair gives
- * the same value whichever path (streaming, sgemm-filtered, simmatrix fallback) reached it.
+ * Vectorized loops of the CPU backend (cpu/topk.c), float lanes summed in double and
+ * recomputed in double when a lane overflows: |a|^2, and max |a_i - b_i| (rounded to
+ * float it equals rv_linf_distance, which is a scalar double loop). Exact distances
+ * otherwise come from metric.c.
  */
-double		rvc_dot(const float *a, const float *b, size_t d);
-double		rvc_l2sq(const float *a, const float *b, size_t d);
-double		rvc_l1(const float *a, const float *b, size_t d);
-double		rvc_linf(const float *a, const float *b, size_t d);
 double		rvc_norm2(const float *a, size_t d);
-/* *dot = a.b and *bnorm2 = |b|^2 in one pass over b. */
-void		rvc_dot_norm2(const float *a, const float *b, size_t d, double *dot,
-						  double *bnorm2);
+double		rvc_linf(const float *a, const float *b, size_t d);
 
 /* True when entry (da, ra) comes before (db, rb): distance ascending, then row ascending. */
 static inline int

@@ -5,14 +5,16 @@
  * out[i][j] = sim(x_i - c, a_j - c). Cosine, dot and negative Euclidean come from one
  * cblas_sgemm per block of x rows, written straight into the caller's output rows, plus
  * row norms: cosine = x.a / (|x| |a|) (0 when either is zero, clamped to [-1, 1]);
- * -|x - a| = -sqrt(max(0, |x|^2 + |a|^2 - 2 x.a)). That expansion cancels when x is close
- * to a: its error is about d u (|x|^2 + |a|^2), so a pair whose expanded square is below
- * 1/8 of |x|^2 + |a|^2 is recomputed exactly from the differences; elsewhere the relative
- * error of the distance stays near 4 d u at worst and far less in practice. L1 and
- * L-infinity use the vectorized per-pair loops of cpu/topk.c over cache-sized blocks of
- * x rows and anchors. Centering cancels out of every distance (x - c - (a - c) = x - a), so
- * it is applied only to cosine and dot, and to the sgemm of the Euclidean case, where it
- * makes the norms smaller and the expansion better conditioned.
+ * -|x - a| = -sqrt(|x|^2 + |a|^2 - 2 x.a). That expansion cancels when x is close to a:
+ * its error is about d u (|x|^2 + |a|^2) (u = 2^-24), so a pair whose expanded square is
+ * below 1/8 of |x|^2 + |a|^2 is recomputed exactly from the differences (rv_l2_squared);
+ * elsewhere the relative error of the distance stays near 4 d u at worst and far less in
+ * practice. A result that overflowed float in the sgemm (values beyond about 1e19, or a
+ * centered value beyond the float range) is recomputed in double too. L1 and L-infinity
+ * use per-pair loops (rv_l1_distance, rvc_linf) over cache-sized tiles of x rows and
+ * anchors. Centering cancels out of every distance (x - c - (a - c) = x - a), so it is
+ * applied only to cosine and dot, and to the sgemm of the Euclidean case, where it makes
+ * the norms smaller and the expansion better conditioned.
  *
  * x is processed in blocks of a few thousand rows so that the centered copy stays bounded
  * (about 8 MiB); the interrupt check is polled between blocks. Memory: one centered copy
@@ -20,6 +22,7 @@
  * norms.
  */
 #include <cblas.h>
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
@@ -96,21 +99,85 @@ center_rows(float *restrict dst, const float *restrict src, const float *restric
 			dst[i * d + j] = src[i * d + j] - c[j];
 }
 
-/* L2-normalize each of rows rows of k values in place; a zero row stays zero. */
-static void
-normalize_rows(float *out, size_t rows, size_t k)
+/*
+ * One pair exactly, in double from the raw rows: the slow path for pairs where the sgemm
+ * route is not accurate enough (the Euclidean expansion cancelled) or overflowed float
+ * (values beyond about 1e19, or a centered value beyond the float range), and for rows
+ * whose float values overflowed before normalization.
+ */
+static double
+exact_pair(rv_sim sim, const float *x, const float *a, const float *c, size_t d)
 {
+	double		dot = 0.0;
+	double		xn = 0.0;
+	double		an = 0.0;
+	double		v;
+	size_t		i;
+
+	/* (x - c) - (a - c) = x - a: the center cancels out of the distances */
+	switch (sim)
+	{
+		case RV_SIM_NEG_L2:
+			return 0.0 - sqrt(rv_l2_squared(x, a, d));
+		case RV_SIM_NEG_L1:
+			return 0.0 - rv_l1_distance(x, a, d);
+		case RV_SIM_NEG_LINF:
+			return 0.0 - rv_linf_distance(x, a, d);
+		case RV_SIM_COSINE:
+		case RV_SIM_DOT:
+			break;
+	}
+	for (i = 0; i < d; i++)
+	{
+		double		xv = (double) x[i] - (c != NULL ? (double) c[i] : 0.0);
+		double		av = (double) a[i] - (c != NULL ? (double) c[i] : 0.0);
+
+		dot += xv * av;
+		xn += xv * xv;
+		an += av * av;
+	}
+	if (sim == RV_SIM_DOT)
+		return dot;
+	if (xn == 0.0 || an == 0.0)
+		return 0.0;
+	v = dot / sqrt(xn) / sqrt(an);
+	return v > 1.0 ? 1.0 : (v < -1.0 ? -1.0 : v);
+}
+
+/*
+ * L2-normalize output rows i0..i0+rows-1 in place; a zero row stays zero. A row holding a
+ * value beyond the float range (a distance or dot product that overflowed) is recomputed
+ * in double and normalized there, since its normalized values are representable.
+ */
+static void
+normalize_rows(const rv_simmatrix_args *args, size_t i0, size_t rows)
+{
+	size_t		k = args->k;
+	size_t		d = args->d;
 	size_t		i;
 	size_t		j;
 
-	for (i = 0; i < rows; i++)
+	for (i = i0; i < i0 + rows; i++)
 	{
-		float	   *o = out + i * k;
+		float	   *o = args->out + i * k;
+		const float *xi = args->x + i * d;
 		double		s = 0.0;
 
 		for (j = 0; j < k; j++)
 			s += (double) o[j] * o[j];
-		if (s > 0.0)
+		if (!(s <= DBL_MAX))
+		{
+			for (s = 0.0, j = 0; j < k; j++)
+			{
+				double		v = exact_pair(args->sim, xi, args->a + j * d, args->center, d);
+
+				s += v * v;
+			}
+			for (j = 0; j < k; j++)
+				o[j] = (float) (exact_pair(args->sim, xi, args->a + j * d, args->center, d) /
+								sqrt(s));
+		}
+		else if (s > 0.0)
 		{
 			double		inv = 1.0 / sqrt(s);
 
@@ -121,45 +188,118 @@ normalize_rows(float *out, size_t rows, size_t k)
 }
 
 /*
- * Turn the sgemm inner products of one x block (out rows, k each) into the similarity.
- * xb/ab are the operands of the sgemm (centered or not), xraw/araw the raw rows for the
- * exact Euclidean fallback; xn2/an2 the squared norms of xb rows and ab rows.
+ * Fail if an output row of the block holds a value beyond the float range (an embedding
+ * must be finite); normalized rows never do.
  */
+static rv_status
+check_range(rv_ctx *ctx, const rv_simmatrix_args *args, size_t i0, size_t rows)
+{
+	const float *o = args->out + i0 * args->k;
+	size_t		total = rows * args->k;
+	size_t		bad = 0;
+	size_t		j;
+
+	for (j = 0; j < total; j++)
+		bad += !(fabsf(o[j]) <= FLT_MAX);
+	if (bad == 0)
+		return RV_OK;
+	for (j = 0; j < total && fabsf(o[j]) <= FLT_MAX; j++)
+		;
+	rv_fail(ctx, RV_E_OUT_OF_RANGE, "similarity value out of range: overflow");
+	rv_set_detail(ctx, "input row %zu, anchor %zu", i0 + j / args->k, j % args->k);
+	return RV_E_OUT_OF_RANGE;
+}
+
+/* Number of the row's sgemm results that need the exact path (vectorizes). */
+RVC_CLONES
+static int
+count_exact(rv_sim sim, const float *restrict o, size_t k, double xn2,
+			const double *restrict an2)
+{
+	int			bad = 0;
+	size_t		j;
+
+	for (j = 0; j < k; j++)
+		bad += !(fabsf(o[j]) <= FLT_MAX);
+	if (sim == RV_SIM_NEG_L2)
+		for (j = 0; j < k; j++)
+		{
+			double		scale = xn2 + an2[j];
+			double		sq = scale - 2.0 * (double) o[j];
+
+			bad += !(sq >= RVC_L2_EXACT_BELOW * scale) || !(scale <= DBL_MAX);
+		}
+	return bad;
+}
+
+/*
+ * Turn the sgemm inner products of one x block (out rows, k each) into the similarity.
+ * Per anchor: ainv = 1/|a| (0 for a zero anchor) for cosine, an2 = |a|^2 for Euclidean;
+ * per row xn2 = |x|^2 of the sgemm operand. A row whose results all take the fast route
+ * goes through branch-free loops that vectorize; otherwise each pair that needs it is
+ * recomputed by exact_pair from the raw rows xraw, araw and the center c.
+ */
+RVC_CLONES
 static void
-finish_gemm_block(rv_sim sim, float *out, size_t rows, size_t k, size_t d,
-				  const float *xraw, const float *araw, const double *xn2,
-				  const double *an2)
+finish_gemm_block(rv_sim sim, float *restrict out, size_t rows, size_t k, size_t d,
+				  const float *xraw, const float *araw, const float *c,
+				  const double *xn2, const double *restrict ainv,
+				  const double *restrict an2)
 {
 	size_t		i;
 	size_t		j;
 
 	for (i = 0; i < rows; i++)
 	{
-		float	   *o = out + i * k;
+		float	   *restrict o = out + i * k;
+		const float *xi = xraw + i * d;
+		int			nexact = count_exact(sim, o, k, xn2 != NULL ? xn2[i] : 0.0, an2);
 
 		if (sim == RV_SIM_COSINE)
 		{
-			double		xnorm = sqrt(xn2[i]);
+			double		xinv = xn2[i] > 0.0 ? 1.0 / sqrt(xn2[i]) : 0.0;
 
 			for (j = 0; j < k; j++)
 			{
-				double		den = xnorm * sqrt(an2[j]);
-				double		c = den > 0.0 ? o[j] / den : 0.0;
+				double		v;
 
-				o[j] = (float) (c > 1.0 ? 1.0 : (c < -1.0 ? -1.0 : c));
+				if (nexact > 0 && !(fabsf(o[j]) <= FLT_MAX))
+				{
+					o[j] = (float) exact_pair(sim, xi, araw + j * d, c, d);
+					continue;
+				}
+				v = o[j] * xinv * ainv[j];
+				v = v > 1.0 ? 1.0 : v;
+				o[j] = (float) (v < -1.0 ? -1.0 : v);
 			}
 		}
-		else if (sim == RV_SIM_NEG_L2)
+		else if (sim == RV_SIM_DOT)
+		{
+			for (j = 0; nexact > 0 && j < k; j++)
+				if (!(fabsf(o[j]) <= FLT_MAX))
+					o[j] = (float) exact_pair(sim, xi, araw + j * d, c, d);
+		}
+		else if (nexact == 0)
+		{
+			for (j = 0; j < k; j++)
+			{
+				double		sq = xn2[i] + an2[j] - 2.0 * (double) o[j];
+
+				/* 0 - v, not -v: an exact match gives +0, never -0 */
+				o[j] = (float) (0.0 - sqrt(sq > 0.0 ? sq : 0.0));
+			}
+		}
+		else
 		{
 			for (j = 0; j < k; j++)
 			{
 				double		scale = xn2[i] + an2[j];
 				double		sq = scale - 2.0 * (double) o[j];
 
-				if (sq < RVC_L2_EXACT_BELOW * scale)
-					sq = rvc_l2sq(xraw + i * d, araw + j * d, d);
-				/* 0 - v, not -v: an exact match gives +0, never -0 */
-				o[j] = (float) (0.0 - sqrt(sq > 0.0 ? sq : 0.0));
+				if (!(sq >= RVC_L2_EXACT_BELOW * scale) || !(scale <= DBL_MAX))
+					o[j] = (float) exact_pair(sim, xi, araw + j * d, c, d);
+				else
+					o[j] = (float) (0.0 - sqrt(sq));
 			}
 		}
 	}
@@ -177,7 +317,8 @@ sim_gemm(rv_ctx *ctx, const rv_simmatrix_args *args)
 	size_t		block;
 	float	   *ac = NULL;		/* centered anchors */
 	float	   *xc = NULL;		/* centered x block */
-	double	   *an2 = NULL;
+	double	   *ainv = NULL;	/* 1/|a_j|, 0 for a zero anchor */
+	double	   *an2 = NULL;		/* |a_j|^2 */
 	double	   *xn2 = NULL;
 	const float *ab;
 	size_t		i0;
@@ -205,9 +346,10 @@ sim_gemm(rv_ctx *ctx, const rv_simmatrix_args *args)
 	}
 	if (need_norms)
 	{
+		ainv = rv_alloc(ctx, k * sizeof(double));
 		an2 = rv_alloc(ctx, k * sizeof(double));
 		xn2 = rv_alloc(ctx, block * sizeof(double));
-		if (an2 == NULL || xn2 == NULL)
+		if (ainv == NULL || an2 == NULL || xn2 == NULL)
 		{
 			st = rv_fail(ctx, RV_E_NOMEM, "out of memory for norms");
 			goto done;
@@ -216,7 +358,12 @@ sim_gemm(rv_ctx *ctx, const rv_simmatrix_args *args)
 	ab = centered ? ac : args->a;
 	if (need_norms)
 		for (j = 0; j < k; j++)
-			an2[j] = rvc_norm2(ab + j * d, d);
+		{
+			double		nn = rvc_norm2(ab + j * d, d);
+
+			an2[j] = nn;
+			ainv[j] = nn > 0.0 ? 1.0 / sqrt(nn) : 0.0;
+		}
 	rvc_blas_init();
 
 	for (i0 = 0; i0 < n; i0 += block)
@@ -242,14 +389,19 @@ sim_gemm(rv_ctx *ctx, const rv_simmatrix_args *args)
 				xn2[i] = rvc_norm2(xb + i * d, d);
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) rows, (int) k, (int) d,
 					1.0f, xb, (int) d, ab, (int) d, 0.0f, o, (int) k);
-		finish_gemm_block(args->sim, o, rows, k, d, xraw, args->a, xn2, an2);
+		finish_gemm_block(args->sim, o, rows, k, d, xraw, args->a, args->center, xn2,
+						  ainv, an2);
 		if (args->normalize)
-			normalize_rows(o, rows, k);
+			normalize_rows(args, i0, rows);
+		st = check_range(ctx, args, i0, rows);
+		if (st != RV_OK)
+			goto done;
 	}
 
 done:
 	rv_free(ctx, xn2);
 	rv_free(ctx, an2);
+	rv_free(ctx, ainv);
 	rv_free(ctx, xc);
 	rv_free(ctx, ac);
 	return st;
@@ -265,6 +417,7 @@ sim_direct(rv_ctx *ctx, const rv_simmatrix_args *args)
 	size_t		tile = RVC_TILE_BYTES / (d * sizeof(float));
 	int			linf = args->sim == RV_SIM_NEG_LINF;
 	size_t		i0;
+	rv_status	st;
 
 	if (tile < 4)
 		tile = 4;
@@ -291,11 +444,14 @@ sim_direct(rv_ctx *ctx, const rv_simmatrix_args *args)
 						o[j] = (float) (0.0 - rvc_linf(xi, args->a + j * d, d));
 				else
 					for (j = j0; j < j1; j++)
-						o[j] = (float) (0.0 - rvc_l1(xi, args->a + j * d, d));
+						o[j] = (float) (0.0 - rv_l1_distance(xi, args->a + j * d, d));
 			}
 		}
 		if (args->normalize)
-			normalize_rows(args->out + i0 * k, i1 - i0, k);
+			normalize_rows(args, i0, i1 - i0);
+		st = check_range(ctx, args, i0, i1 - i0);
+		if (st != RV_OK)
+			return st;
 	}
 	return RV_OK;
 }

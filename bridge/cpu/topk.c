@@ -1,6 +1,6 @@
 /*
  * cpu/topk.c — exact top-k search on the CPU, the reference that the Vulkan kernel is
- * tested against, and the vectorized per-pair loops that every CPU kernel shares.
+ * tested against, plus two vectorized loops the CPU kernels share (squared norm, L-inf).
  *
  * Each call merges the k nearest rows of one corpus chunk (rows row_base..row_base+n-1)
  * into each query's sorted best list. Per query a bounded max-heap of min(k, n) entries
@@ -9,34 +9,32 @@
  * incoming best list when that list is already full. At the end each heap is sorted and
  * merged with rv_topk_merge (topk.c).
  *
- * Two paths feed the heaps, and both insert exactly the same distance for a pair, the
- * one computed by the per-pair loops below, so ties break by row number in one total
- * order whatever path, blocking or chunking ran:
+ * Every distance that enters a heap is the scalar reference rv_metric_distance (metric.c)
+ * rounded to float, whichever path computed it, so ties break by row number in one total
+ * order whatever path, blocking or chunking ran, and the distances equal those of the SQL
+ * operators bit for bit. Two paths feed the heaps:
  *  - direct: the corpus is walked in blocks small enough to stay in the L2 cache, and
- *    every query of a query block computes its exact distance to every row. One query is
- *    a streaming pass bounded by memory bandwidth. L1 always takes this path.
+ *    every query of a query block meets every row: a float-lane loop gives the distance
+ *    approximately with an error bound, and only rows the bound cannot rule out get their
+ *    exact distance. One query is a streaming pass bounded by memory bandwidth. L1 always
+ *    takes this path.
  *  - sgemm (several queries, L2/IP/cosine): one cblas_sgemm per corpus block gives all
  *    inner products at once; from them and the row norms each pair gets an approximate
  *    distance and a rigorous bound on its error (|fl(q.x) - q.x| <= d u |q| |x| for any
- *    summation order, u = 2^-24). A row whose lower bound already lies behind the cutoff
- *    is skipped; the few others get their exact distance from the per-pair loop. The
- *    sgemm is thus a filter and never decides an order by itself.
+ *    summation order, u = 2^-24, plus the float-lane error of the exact loops). A row
+ *    whose lower bound already lies behind the cutoff is skipped; the few others get
+ *    their exact distance.
+ * The fast loops and the sgemm are thus filters and never decide an order themselves.
  */
 #include <cblas.h>
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
 
 #include "internal.h"
 
-/* Multiversioned hot loops: AVX-512 / AVX2+FMA / baseline, picked once at load (ifunc). */
-#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
-#define RVC_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define RVC_CLONES
-#endif
-
-/* Float lanes of the per-pair loops: two AVX-512 or four AVX2 registers of accumulators. */
+/* Float lanes of the loops here: two AVX-512 or four AVX2 registers of accumulators. */
 #define RVC_LANES 32
 
 /* Fewest queries for which the sgemm filter beats walking the corpus once per query. */
@@ -52,10 +50,13 @@
 /* Unit roundoff of float32. */
 #define RVC_U (1.0 / 16777216.0)
 
-/* a . b */
+/*
+ * |a|^2 in float lanes summed in double; recomputed in double when a lane overflows
+ * (values beyond about 1e19), so the result is finite for every finite input.
+ */
 RVC_CLONES
 double
-rvc_dot(const float *restrict a, const float *restrict b, size_t d)
+rvc_norm2(const float *restrict a, size_t d)
 {
 	float		acc[RVC_LANES] = {0};
 	double		s = 0.0;
@@ -64,63 +65,22 @@ rvc_dot(const float *restrict a, const float *restrict b, size_t d)
 
 	for (; i + RVC_LANES <= d; i += RVC_LANES)
 		for (l = 0; l < RVC_LANES; l++)
-			acc[l] += a[i + l] * b[i + l];
+			acc[l] += a[i + l] * a[i + l];
 	for (; i < d; i++)
-		s += (double) a[i] * b[i];
+		s += (double) a[i] * a[i];
 	for (l = 0; l < RVC_LANES; l++)
 		s += acc[l];
+	if (isinf(s))
+		for (s = 0.0, i = 0; i < d; i++)
+			s += (double) a[i] * a[i];
 	return s;
 }
 
-/* |a - b|^2 */
-RVC_CLONES
-double
-rvc_l2sq(const float *restrict a, const float *restrict b, size_t d)
-{
-	float		acc[RVC_LANES] = {0};
-	double		s = 0.0;
-	size_t		i = 0;
-	int			l;
-
-	for (; i + RVC_LANES <= d; i += RVC_LANES)
-		for (l = 0; l < RVC_LANES; l++)
-		{
-			float		t = a[i + l] - b[i + l];
-
-			acc[l] += t * t;
-		}
-	for (; i < d; i++)
-	{
-		double		t = (double) a[i] - b[i];
-
-		s += t * t;
-	}
-	for (l = 0; l < RVC_LANES; l++)
-		s += acc[l];
-	return s;
-}
-
-/* sum |a_i - b_i| */
-RVC_CLONES
-double
-rvc_l1(const float *restrict a, const float *restrict b, size_t d)
-{
-	float		acc[RVC_LANES] = {0};
-	double		s = 0.0;
-	size_t		i = 0;
-	int			l;
-
-	for (; i + RVC_LANES <= d; i += RVC_LANES)
-		for (l = 0; l < RVC_LANES; l++)
-			acc[l] += fabsf(a[i + l] - b[i + l]);
-	for (; i < d; i++)
-		s += fabs((double) a[i] - b[i]);
-	for (l = 0; l < RVC_LANES; l++)
-		s += acc[l];
-	return s;
-}
-
-/* max |a_i - b_i| */
+/*
+ * max |a_i - b_i|, vectorized (metric.c's rv_linf_distance is a scalar double loop). Float
+ * subtraction rounds correctly and rounding is monotone, so this is rv_linf_distance
+ * rounded to float; a difference that overflows float is recomputed in double.
+ */
 RVC_CLONES
 double
 rvc_linf(const float *restrict a, const float *restrict b, size_t d)
@@ -145,67 +105,16 @@ rvc_linf(const float *restrict a, const float *restrict b, size_t d)
 	}
 	for (l = 0; l < RVC_LANES; l++)
 		m = acc[l] > m ? acc[l] : m;
+	if (isinf(m))
+		return rv_linf_distance(a, b, d);
 	return m;
-}
-
-/* |a|^2 */
-RVC_CLONES
-double
-rvc_norm2(const float *restrict a, size_t d)
-{
-	float		acc[RVC_LANES] = {0};
-	double		s = 0.0;
-	size_t		i = 0;
-	int			l;
-
-	for (; i + RVC_LANES <= d; i += RVC_LANES)
-		for (l = 0; l < RVC_LANES; l++)
-			acc[l] += a[i + l] * a[i + l];
-	for (; i < d; i++)
-		s += (double) a[i] * a[i];
-	for (l = 0; l < RVC_LANES; l++)
-		s += acc[l];
-	return s;
-}
-
-/* a . b and |b|^2 in one pass over b (cosine against a corpus row). */
-RVC_CLONES
-void
-rvc_dot_norm2(const float *restrict a, const float *restrict b, size_t d, double *dot,
-			  double *bnorm2)
-{
-	float		acc[RVC_LANES] = {0};
-	float		accn[RVC_LANES] = {0};
-	double		s = 0.0;
-	double		sn = 0.0;
-	size_t		i = 0;
-	int			l;
-
-	for (; i + RVC_LANES <= d; i += RVC_LANES)
-		for (l = 0; l < RVC_LANES; l++)
-		{
-			acc[l] += a[i + l] * b[i + l];
-			accn[l] += b[i + l] * b[i + l];
-		}
-	for (; i < d; i++)
-	{
-		s += (double) a[i] * b[i];
-		sn += (double) b[i] * b[i];
-	}
-	for (l = 0; l < RVC_LANES; l++)
-	{
-		s += acc[l];
-		sn += accn[l];
-	}
-	*dot = s;
-	*bnorm2 = sn;
 }
 
 /* Per-query state while one query block walks the chunk. */
 typedef struct rvc_query
 {
 	const float *q;
-	double		qn2;			/* |q|^2 by rvc_norm2 */
+	double		qn2;			/* |q|^2 by rvc_norm2, for the sgemm filter */
 	double		qnorm;
 	int64_t    *rows;			/* max-heap of cap entries by rv_topk_before */
 	float	   *dist;
@@ -214,36 +123,14 @@ typedef struct rvc_query
 	int64_t		cut_row;
 } rvc_query;
 
-/* The exact distance of query st to row x: the one value any path inserts for the pair. */
+/*
+ * The exact distance of query st to row x: the scalar reference of metric.c rounded to
+ * float, the one value any path inserts for the pair (and what SQL's operators give).
+ */
 static inline float
 exact_dist(rv_metric metric, const rvc_query *st, const float *x, size_t d)
 {
-	switch (metric)
-	{
-		case RV_METRIC_L2:
-			return (float) sqrt(rvc_l2sq(st->q, x, d));
-		case RV_METRIC_IP:
-			return (float) -rvc_dot(st->q, x, d);
-		case RV_METRIC_COSINE:
-			{
-				double		dot;
-				double		xn2;
-				double		sim;
-
-				rvc_dot_norm2(st->q, x, d, &dot, &xn2);
-				if (st->qn2 == 0.0 || xn2 == 0.0)
-					return 1.0f;
-				sim = dot / sqrt(st->qn2 * xn2);
-				if (sim > 1.0)
-					sim = 1.0;
-				else if (sim < -1.0)
-					sim = -1.0;
-				return (float) (1.0 - sim);
-			}
-		case RV_METRIC_L1:
-			return (float) rvc_l1(st->q, x, d);
-	}
-	return 0.0f;
+	return (float) rv_metric_distance(metric, st->q, x, d);
 }
 
 /* Offer (dist, row) to a query's heap of capacity cap; keeps the cutoff current. */
@@ -407,12 +294,134 @@ finish_block(const rv_topk_args *args, rvc_query *st, size_t q0, size_t nb)
 	}
 }
 
-/* Direct path: every query of the block against every row, corpus blocks kept in cache. */
+/*
+ * Fast float-lane loops of the direct path. They only filter: their value plus an error
+ * bound decides whether a row can be skipped, and a row that cannot gets its distance from
+ * metric.c. A lane that overflows float gives inf or NaN, which the caller never skips.
+ */
+RVC_CLONES
+static double
+approx_l2sq(const float *restrict a, const float *restrict b, size_t d)
+{
+	float		acc[RVC_LANES] = {0};
+	double		s = 0.0;
+	size_t		i = 0;
+	int			l;
+
+	for (; i + RVC_LANES <= d; i += RVC_LANES)
+		for (l = 0; l < RVC_LANES; l++)
+		{
+			float		t = a[i + l] - b[i + l];
+
+			acc[l] += t * t;
+		}
+	for (; i < d; i++)
+	{
+		double		t = (double) a[i] - b[i];
+
+		s += t * t;
+	}
+	for (l = 0; l < RVC_LANES; l++)
+		s += acc[l];
+	return s;
+}
+
+RVC_CLONES
+static double
+approx_l1(const float *restrict a, const float *restrict b, size_t d)
+{
+	float		acc[RVC_LANES] = {0};
+	double		s = 0.0;
+	size_t		i = 0;
+	int			l;
+
+	for (; i + RVC_LANES <= d; i += RVC_LANES)
+		for (l = 0; l < RVC_LANES; l++)
+			acc[l] += fabsf(a[i + l] - b[i + l]);
+	for (; i < d; i++)
+		s += fabs((double) a[i] - b[i]);
+	for (l = 0; l < RVC_LANES; l++)
+		s += acc[l];
+	return s;
+}
+
+/* a . b and |b|^2 in one pass over b. */
+RVC_CLONES
+static void
+approx_dot_norm2(const float *restrict a, const float *restrict b, size_t d, double *dot,
+				 double *bnorm2)
+{
+	float		acc[RVC_LANES] = {0};
+	float		accn[RVC_LANES] = {0};
+	double		s = 0.0;
+	double		sn = 0.0;
+	size_t		i = 0;
+	int			l;
+
+	for (; i + RVC_LANES <= d; i += RVC_LANES)
+		for (l = 0; l < RVC_LANES; l++)
+		{
+			acc[l] += a[i + l] * b[i + l];
+			accn[l] += b[i + l] * b[i + l];
+		}
+	for (; i < d; i++)
+	{
+		s += (double) a[i] * b[i];
+		sn += (double) b[i] * b[i];
+	}
+	for (l = 0; l < RVC_LANES; l++)
+	{
+		s += acc[l];
+		sn += accn[l];
+	}
+	*dot = s;
+	*bnorm2 = sn;
+}
+
+/*
+ * True when the direct path may skip row x for query q. The bounds cover the float-lane
+ * error of the loops above and of metric.c's (m terms per lane cost at most m u relative
+ * to the sum of the terms' magnitudes): g relative to the distance (L2 squared, L1, all
+ * terms nonnegative) or to |q| |x| (IP), and twice that for cosine, whose norms add theirs.
+ */
+static inline int
+direct_skip(rv_metric metric, const rvc_query *q, const float *x, size_t d, double g,
+			int64_t row)
+{
+	double		v;
+	double		xn2;
+
+	switch (metric)
+	{
+		case RV_METRIC_L2:
+			v = approx_l2sq(q->q, x, d);
+			return v <= DBL_MAX && skip_lb2(q, v * (1.0 - g), row);
+		case RV_METRIC_L1:
+			v = approx_l1(q->q, x, d);
+			return v <= DBL_MAX && skip_lb(q, v * (1.0 - g), row);
+		case RV_METRIC_IP:
+			approx_dot_norm2(q->q, x, d, &v, &xn2);
+			return fabs(v) <= DBL_MAX && xn2 <= DBL_MAX &&
+				skip_lb(q, -v - g * q->qnorm * sqrt(xn2), row);
+		case RV_METRIC_COSINE:
+			approx_dot_norm2(q->q, x, d, &v, &xn2);
+			if (!(fabs(v) <= DBL_MAX && xn2 <= DBL_MAX) || xn2 == 0.0 || q->qn2 == 0.0)
+				return 0;
+			return skip_lb(q, 1.0 - v / (q->qnorm * sqrt(xn2)) - 2.0 * g, row);
+	}
+	return 0;
+}
+
+/*
+ * Direct path: every query of the block against every row, corpus blocks kept in cache;
+ * the fast loops filter, metric.c gives the distance of each row that may enter.
+ */
 static rv_status
 walk_direct(rv_ctx *ctx, const rv_topk_args *args, rvc_query *st, size_t nb, size_t cap)
 {
 	size_t		d = args->d;
 	size_t		block = RVC_DIRECT_BLOCK_BYTES / (d * sizeof(float));
+	double		g = ((double) d / 4.0 + 64.0) * RVC_U;
 	size_t		r0;
 
 	if (block < 16)
@@ -429,28 +438,72 @@ walk_direct(rv_ctx *ctx, const rv_topk_args *args, rvc_query *st, size_t nb, siz
 			size_t		r;
 
 			for (r = r0; r < r1; r++)
-				offer(&st[i], cap, exact_dist(args->metric, &st[i], args->x + r * d, d),
-					  args->row_base + (int64_t) r);
+			{
+				const float *x = args->x + r * d;
+				int64_t		row = args->row_base + (int64_t) r;
+
+				if (!direct_skip(args->metric, &st[i], x, d, g, row))
+					offer(&st[i], cap, exact_dist(args->metric, &st[i], x, d), row);
+			}
 		}
 	}
 	return RV_OK;
 }
 
 /*
- * sgemm path: inner products of the query block against a corpus block in one call, an
- * error bound per pair, exact distances only for rows that may pass the cutoff.
- * sims (nb x block floats) and xn2 (block doubles) are scratch.
+ * Lower bounds of one query's distances to a corpus block from its sgemm inner products
+ * s: the approximate distance minus the error bound. A branch-free loop that vectorizes;
+ * for L2 the bound is on the squared distance. xaux per row: |x|^2 (L2), g |x| (IP),
+ * 1/|x| or 0 (cosine).
+ */
+RVC_CLONES
+static void
+lower_bounds(rv_metric metric, const rvc_query *q, const float *restrict s,
+			 const double *restrict xaux, size_t nr, double g, double *restrict lb)
+{
+	size_t		r;
+
+	if (metric == RV_METRIC_L2)
+	{
+		for (r = 0; r < nr; r++)
+			lb[r] = (q->qn2 + xaux[r]) * (1.0 - g) - 2.0 * (double) s[r];
+	}
+	else if (metric == RV_METRIC_IP)
+	{
+		for (r = 0; r < nr; r++)
+			lb[r] = -(double) s[r] - q->qnorm * xaux[r];
+	}
+	else
+	{
+		double		qinv = q->qn2 > 0.0 ? 1.0 / q->qnorm : 0.0;
+
+		/* a zero vector on either side: no bound (its exact distance is 1) */
+		for (r = 0; r < nr; r++)
+			lb[r] = qinv == 0.0 || xaux[r] == 0.0 ? -INFINITY :
+				1.0 - (double) s[r] * qinv * xaux[r] - g;
+	}
+	/* an sgemm sum that overflowed float bounds nothing: -inf is never skipped */
+	for (r = 0; r < nr; r++)
+		lb[r] = fabsf(s[r]) <= FLT_MAX ? lb[r] : -INFINITY;
+}
+
+/*
+ * sgemm path: inner products of the query block against a corpus block in one call, a
+ * lower bound per pair, exact distances only for rows whose bound does not rule them out.
+ * sims (nb x block floats), xaux and lb (block doubles each) are scratch.
  */
 static rv_status
 walk_gemm(rv_ctx *ctx, const rv_topk_args *args, rvc_query *st, const float *qblock,
-		  size_t nb, size_t cap, size_t block, float *sims, double *xn2)
+		  size_t nb, size_t cap, size_t block, float *sims, double *xaux, double *lb)
 {
 	size_t		d = args->d;
 	rv_metric	metric = args->metric;
-	/* bound on |sgemm dot - exact dot| / (|q| |x|), both errors together, plus norms */
-	double		g = (2.0 * (double) d + 32.0) * RVC_U;
-	/* the same for the squared L2 distance, relative to |q|^2 + |x|^2 */
-	double		g2 = (4.0 * (double) d + 64.0) * RVC_U;
+	/*
+	 * Bound on |sgemm dot - exact dot| / (|q| |x|), both errors and the norms' together;
+	 * for L2 the same relative to |q|^2 + |x|^2 (2 |q| |x| <= |q|^2 + |x|^2).
+	 */
+	double		g = metric == RV_METRIC_L2 ?
+		(4.0 * (double) d + 256.0) * RVC_U : (2.0 * (double) d + 128.0) * RVC_U;
 	size_t		r0;
 
 	for (r0 = 0; r0 < args->n; r0 += block)
@@ -465,36 +518,31 @@ walk_gemm(rv_ctx *ctx, const rv_topk_args *args, rvc_query *st, const float *qbl
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) nb, (int) nr, (int) d,
 					1.0f, qblock, (int) d, xb, (int) d, 0.0f, sims, (int) nr);
 		for (r = 0; r < nr; r++)
-			xn2[r] = rvc_norm2(xb + r * d, d);
+		{
+			double		xn2 = rvc_norm2(xb + r * d, d);
+
+			if (metric == RV_METRIC_L2)
+				xaux[r] = xn2;
+			else if (metric == RV_METRIC_IP)
+				xaux[r] = g * sqrt(xn2);
+			else
+				xaux[r] = xn2 > 0.0 ? 1.0 / sqrt(xn2) : 0.0;
+		}
 
 		for (i = 0; i < nb; i++)
 		{
 			rvc_query  *q = &st[i];
-			const float *s = sims + i * nr;
 
+			lower_bounds(metric, q, sims + i * nr, xaux, nr, g, lb);
 			for (r = 0; r < nr; r++)
 			{
 				int64_t		row = args->row_base + (int64_t) (r0 + r);
-				double		xnorm = sqrt(xn2[r]);
 				int			skip;
 
 				if (metric == RV_METRIC_L2)
-				{
-					double		lb2 = q->qn2 + xn2[r] - 2.0 * (double) s[r] -
-						g2 * (q->qn2 + xn2[r]);
-
-					skip = skip_lb2(q, lb2, row);
-				}
-				else if (metric == RV_METRIC_IP)
-					skip = skip_lb(q, -(double) s[r] - g * q->qnorm * xnorm, row);
+					skip = skip_lb2(q, lb[r], row);
 				else
-				{
-					double		approx = 1.0;
-
-					if (q->qn2 != 0.0 && xn2[r] != 0.0)
-						approx = 1.0 - (double) s[r] / (q->qnorm * xnorm);
-					skip = skip_lb(q, approx - g, row);
-				}
+					skip = skip_lb(q, lb[r], row);
 				if (!skip)
 					offer(q, cap, exact_dist(metric, q, xb + r * d, d), row);
 			}
@@ -503,7 +551,12 @@ walk_gemm(rv_ctx *ctx, const rv_topk_args *args, rvc_query *st, const float *qbl
 	return RV_OK;
 }
 
-/* Merge the k nearest rows of one corpus chunk into each query's best list (CPU). */
+/*
+ * Merge the k nearest rows of one corpus chunk into each query's best list (CPU). On
+ * invalid arguments or RV_E_NOMEM (all memory is taken before any work) the lists are
+ * untouched; on RV_E_INTERRUPTED the queries of finished query blocks already hold the
+ * chunk. Memory: heaps of up to 8 MiB, plus for the sgemm path one block of inner products.
+ */
 rv_status
 rvc_topk(rv_ctx *ctx, const rv_topk_args *args)
 {
@@ -516,7 +569,8 @@ rvc_topk(rv_ctx *ctx, const rv_topk_args *args)
 	int64_t    *heap_rows = NULL;
 	float	   *heap_dist = NULL;
 	float	   *sims = NULL;
-	double	   *xn2 = NULL;
+	double	   *xaux = NULL;
+	double	   *lb = NULL;
 	size_t		q0;
 
 	st = check_args(ctx, args);
@@ -553,8 +607,9 @@ rvc_topk(rv_ctx *ctx, const rv_topk_args *args)
 		if (gblock > args->n)
 			gblock = args->n;
 		sims = rv_alloc(ctx, qblock * gblock * sizeof(float));
-		xn2 = rv_alloc(ctx, gblock * sizeof(double));
-		if (sims == NULL || xn2 == NULL)
+		xaux = rv_alloc(ctx, gblock * sizeof(double));
+		lb = rv_alloc(ctx, gblock * sizeof(double));
+		if (sims == NULL || xaux == NULL || lb == NULL)
 		{
 			st = rv_fail(ctx, RV_E_NOMEM, "out of memory for top-k scratch");
 			goto done;
@@ -569,7 +624,7 @@ rvc_topk(rv_ctx *ctx, const rv_topk_args *args)
 		start_block(args, qs, q0, nb, heap_rows, heap_dist, cap);
 		if (use_gemm)
 			st = walk_gemm(ctx, args, qs, args->q + q0 * args->d, nb, cap, gblock,
-						   sims, xn2);
+						   sims, xaux, lb);
 		else
 			st = walk_direct(ctx, args, qs, nb, cap);
 		if (st != RV_OK)
@@ -579,7 +634,8 @@ rvc_topk(rv_ctx *ctx, const rv_topk_args *args)
 	st = RV_OK;
 
 done:
-	rv_free(ctx, xn2);
+	rv_free(ctx, lb);
+	rv_free(ctx, xaux);
 	rv_free(ctx, sims);
 	rv_free(ctx, heap_dist);
 	rv_free(ctx, heap_rows);

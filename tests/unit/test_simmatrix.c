@@ -13,6 +13,8 @@
  *   neg L1     |got - ref| <= 1e-5 * |ref| + 1e-7
  *   neg Linf   |got - ref| <= 1e-6 * |ref| + 1e-7
  *   normalized rows: 2 * |row tolerances| / |ref row| + 1e-6 per element
+ * Values beyond the float range (an unnormalized distance or dot product of huge inputs)
+ * must fail with RV_E_OUT_OF_RANGE rather than produce an infinity.
  */
 #include <math.h>
 #include <stdint.h>
@@ -161,6 +163,95 @@ check_case(rv_sim sim, const float *x, size_t n, const float *a, size_t k, size_
 	free(ref);
 	free(tol);
 	return worst;
+}
+
+/*
+ * Values far beyond 1e19 overflow float sums in the sgemm and in the float lanes, and with
+ * a center of the opposite sign the centered values overflow float themselves; finite
+ * inputs must still give the reference's values wherever these fit in a float, and an
+ * RV_E_OUT_OF_RANGE error where they do not.
+ */
+static void
+test_huge_values(void)
+{
+	size_t		n = 30, k = 9, d = 40, i;
+	float	   *x = rand_matrix(n, d, 0);
+	float	   *a = rand_matrix(k, d, 0);
+	float	   *c = malloc(d * sizeof(float));
+	int			sim, cen;
+
+	for (i = 0; i < n * d; i++)
+		x[i] *= 1e20f;
+	for (i = 0; i < k * d; i++)
+		a[i] *= 1e20f;
+	for (i = 0; i < d; i++)
+		c[i] = 1e19f * frand();
+	for (sim = RV_SIM_COSINE; sim <= RV_SIM_NEG_LINF; sim++)
+		for (cen = 0; cen <= 1; cen++)
+		{
+			char		name[200];
+			int			no_leak;
+			double		w;
+
+			/* a dot product near 1e41 is representable only once normalized */
+			w = check_case((rv_sim) sim, x, n, a, k, d, cen ? c : NULL, sim == RV_SIM_DOT,
+						   &no_leak);
+			snprintf(name, sizeof(name), "%s values near 1e20 center=%d: finite and within tolerance",
+					 sim_names[sim], cen);
+			if (!ok(w >= 0 && w <= 1.0, name))
+				printf("#   worst error / tolerance %g\n", w);
+			if (!no_leak)
+				ok(0, "no leak");
+		}
+
+	/* unnormalized, that dot product is out of the float range: an error, not inf */
+	{
+		float	   *out = malloc(n * k * sizeof(float));
+		rv_simmatrix_args args;
+		test_host	th;
+		rv_ctx	   *ctx = test_ctx(&th);
+
+		memset(&args, 0, sizeof(args));
+		args.x = x;
+		args.n = n;
+		args.a = a;
+		args.k = k;
+		args.d = d;
+		args.sim = RV_SIM_DOT;
+		args.out = out;
+		is_int(rvc_simmatrix(ctx, &args), RV_E_OUT_OF_RANGE, "dot beyond the float range fails");
+		is_str(rv_errmsg(ctx), "similarity value out of range: overflow", "overflow message");
+		is_str(rv_errdetail(ctx), "input row 0, anchor 0", "overflow detail");
+		rv_ctx_destroy(ctx);
+		ok(th.live == 0, "overflow: no leak");
+		free(out);
+	}
+
+	/* x near +3e38, center near -1e38: x - c overflows float */
+	for (i = 0; i < n * d; i++)
+		x[i] = 2e38f + 1e38f * frand();
+	for (i = 0; i < k * d; i++)
+		a[i] = 1e38f * frand();
+	for (i = 0; i < d; i++)
+		c[i] = -1e38f + 1e37f * frand();
+	for (sim = RV_SIM_COSINE; sim <= RV_SIM_NEG_LINF; sim++)
+	{
+		char		name[200];
+		int			no_leak;
+		double		w;
+
+		/* normalized: distances near 1e39 are beyond float, their row's direction is not */
+		w = check_case((rv_sim) sim, x, n, a, k, d, c, 1, &no_leak);
+		snprintf(name, sizeof(name), "%s centered values beyond the float range: within tolerance",
+				 sim_names[sim]);
+		if (!ok(w >= 0 && w <= 1.0, name))
+			printf("#   worst error / tolerance %g\n", w);
+		if (!no_leak)
+			ok(0, "no leak");
+	}
+	free(x);
+	free(a);
+	free(c);
 }
 
 /* Every similarity x center x normalize over one shape. */
@@ -465,6 +556,7 @@ main(void)
 	test_shape(4, 1, 64, 0.5f);
 	test_shape(3000, 7, 1000, 0.0f);	/* two x blocks */
 	test_shape(200, 300, 20, 1.0f);		/* several anchor tiles for L1/Linf */
+	test_huge_values();
 	test_zero_vectors();
 	test_near_duplicates();
 	test_invalid();

@@ -1,0 +1,293 @@
+/*
+ * bench_kernels.c — timings of the CPU heavy kernels against the bare work they cannot
+ * avoid, measured in the same run on the same data: (a) the cosine similarity matrix
+ * against one cblas_sgemm of the same shape; (b) single-query exact top-10 (cosine, L2)
+ * against a streaming read (sum) of the same bytes; (c) 100 queries top-10 batched against
+ * one sgemm plus a plain per-query selection. Each figure is the best of a few repetitions
+ * (the machine is shared, so the best is the least disturbed). Prints, never asserts.
+ * RELVEC_BENCH_N shrinks n (default 100000); RELVEC_BENCH_REPS sets the repetitions.
+ */
+#include <cblas.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+#include "testhost.h"
+
+static uint64_t rng = 0x9E3779B97F4A7C15ULL;
+
+/* xorshift64: uniform in [-1, 1) */
+static float
+frand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (float) ((double) (rng >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+}
+
+static double
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static float *
+alloc_floats(size_t count)
+{
+	float	   *p = malloc(count * sizeof(float));
+
+	if (p == NULL)
+	{
+		fprintf(stderr, "bench: out of memory for %zu floats\n", count);
+		exit(1);
+	}
+	return p;
+}
+
+/* Sum of all floats, in lanes so that it streams at memory speed. */
+static double
+stream_sum(const float *restrict v, size_t count)
+{
+	float		acc[32] = {0};
+	double		s = 0;
+	size_t		i = 0;
+	int			l;
+
+	for (; i + 32 <= count; i += 32)
+		for (l = 0; l < 32; l++)
+			acc[l] += v[i + l];
+	for (; i < count; i++)
+		s += v[i];
+	for (l = 0; l < 32; l++)
+		s += acc[l];
+	return s;
+}
+
+/* Indices of the 10 largest values of s[0..n) (plain insertion into a sorted array). */
+static void
+select_top10(const float *s, size_t n, int64_t *rows, float *vals)
+{
+	int			len = 0;
+	size_t		i;
+
+	for (i = 0; i < n; i++)
+	{
+		int			p;
+
+		if (len == 10 && s[i] <= vals[9])
+			continue;
+		p = len < 10 ? len++ : 9;
+		while (p > 0 && vals[p - 1] < s[i])
+		{
+			vals[p] = vals[p - 1];
+			rows[p] = rows[p - 1];
+			p--;
+		}
+		vals[p] = s[i];
+		rows[p] = (int64_t) i;
+	}
+}
+
+int
+main(void)
+{
+	size_t		n = 100000;
+	size_t		d = 768;
+	size_t		k = 256;
+	size_t		nq = 100;
+	int			reps = 3;
+	const char *env;
+	float	   *x;
+	float	   *anchors;
+	float	   *out;
+	float	   *q;
+	int64_t    *rows;
+	float	   *dist;
+	test_host	th;
+	rv_ctx	   *ctx;
+	double		best_rel, best_bare, t0, t1, sink = 0;
+	int			r;
+	size_t		i;
+	rv_status	st;
+
+	env = getenv("RELVEC_BENCH_N");
+	if (env != NULL && atol(env) > 0)
+		n = (size_t) atol(env);
+	env = getenv("RELVEC_BENCH_REPS");
+	if (env != NULL && atoi(env) > 0)
+		reps = atoi(env);
+
+	x = alloc_floats(n * d);
+	anchors = alloc_floats(k * d);
+	out = alloc_floats(n * (k > nq ? k : nq));	/* n x k matrix or nq x n scores */
+	q = alloc_floats(nq * d);
+	rows = malloc(nq * 10 * sizeof(int64_t));
+	dist = malloc(nq * 10 * sizeof(float));
+	for (i = 0; i < n * d; i++)
+		x[i] = frand();
+	for (i = 0; i < k * d; i++)
+		anchors[i] = frand();
+	for (i = 0; i < nq * d; i++)
+		q[i] = frand();
+	ctx = test_ctx(&th);
+	rvc_blas_init();			/* one OpenBLAS thread, for the bare sgemm too */
+	printf("bench_kernels: n=%zu d=%zu, best of %d, one OpenBLAS thread\n", n, d, reps);
+
+	/* (a) similarity matrix, cosine, against one bare sgemm of the same shape */
+	{
+		rv_simmatrix_args args;
+
+		memset(&args, 0, sizeof(args));
+		args.x = x;
+		args.n = n;
+		args.a = anchors;
+		args.k = k;
+		args.d = d;
+		args.sim = RV_SIM_COSINE;
+		args.out = out;
+		best_rel = best_bare = 1e300;
+		for (r = 0; r < reps; r++)
+		{
+			t0 = now_ms();
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) n, (int) k, (int) d,
+						1.0f, x, (int) d, anchors, (int) d, 0.0f, out, (int) k);
+			t1 = now_ms();
+			if (t1 - t0 < best_bare)
+				best_bare = t1 - t0;
+			sink += out[n * k - 1];
+			t0 = now_ms();
+			st = rvc_simmatrix(ctx, &args);
+			t1 = now_ms();
+			if (st != RV_OK)
+			{
+				printf("simmatrix failed: %s\n", rv_errmsg(ctx));
+				return 1;
+			}
+			if (t1 - t0 < best_rel)
+				best_rel = t1 - t0;
+			sink += out[n * k - 1];
+		}
+		printf("simmatrix cosine %zux%zu k=%zu: relvec %.1f ms, bare sgemm %.1f ms, ratio %.2f (target <= 1.25)\n",
+			   n, d, k, best_rel, best_bare, best_rel / best_bare);
+	}
+
+	/* (b) one query, exact top-10, against a streaming read of the corpus */
+	{
+		static const rv_metric metrics[2] = {RV_METRIC_COSINE, RV_METRIC_L2};
+		static const char *names[2] = {"cosine", "l2"};
+		int			m;
+
+		best_bare = 1e300;
+		for (r = 0; r < reps; r++)
+		{
+			t0 = now_ms();
+			sink += stream_sum(x, n * d);
+			t1 = now_ms();
+			if (t1 - t0 < best_bare)
+				best_bare = t1 - t0;
+		}
+		for (m = 0; m < 2; m++)
+		{
+			rv_topk_args args;
+
+			memset(&args, 0, sizeof(args));
+			args.q = q;
+			args.nq = 1;
+			args.x = x;
+			args.n = n;
+			args.d = d;
+			args.metric = metrics[m];
+			args.k = 10;
+			args.best_rows = rows;
+			args.best_dist = dist;
+			best_rel = 1e300;
+			for (r = 0; r < reps; r++)
+			{
+				rv_topk_reset(rows, dist, 1, 10);
+				t0 = now_ms();
+				st = rvc_topk(ctx, &args);
+				t1 = now_ms();
+				if (st != RV_OK)
+				{
+					printf("topk failed: %s\n", rv_errmsg(ctx));
+					return 1;
+				}
+				if (t1 - t0 < best_rel)
+					best_rel = t1 - t0;
+			}
+			printf("topk-10 single query %s %zux%zu: relvec %.1f ms, streaming read %.1f ms, ratio %.2f (target <= 1.5)\n",
+				   names[m], n, d, best_rel, best_bare, best_rel / best_bare);
+		}
+	}
+
+	/* (c) 100 queries, exact top-10, against one sgemm plus a plain selection */
+	{
+		static const rv_metric metrics[2] = {RV_METRIC_COSINE, RV_METRIC_L2};
+		static const char *names[2] = {"cosine", "l2"};
+		int			m;
+
+		best_bare = 1e300;
+		for (r = 0; r < reps; r++)
+		{
+			t0 = now_ms();
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) nq, (int) n, (int) d,
+						1.0f, q, (int) d, x, (int) d, 0.0f, out, (int) n);
+			for (i = 0; i < nq; i++)
+				select_top10(out + i * n, n, rows + i * 10, dist + i * 10);
+			t1 = now_ms();
+			if (t1 - t0 < best_bare)
+				best_bare = t1 - t0;
+			sink += dist[0];
+		}
+		for (m = 0; m < 2; m++)
+		{
+			rv_topk_args args;
+
+			memset(&args, 0, sizeof(args));
+			args.q = q;
+			args.nq = nq;
+			args.x = x;
+			args.n = n;
+			args.d = d;
+			args.metric = metrics[m];
+			args.k = 10;
+			args.best_rows = rows;
+			args.best_dist = dist;
+			best_rel = 1e300;
+			for (r = 0; r < reps; r++)
+			{
+				rv_topk_reset(rows, dist, nq, 10);
+				t0 = now_ms();
+				st = rvc_topk(ctx, &args);
+				t1 = now_ms();
+				if (st != RV_OK)
+				{
+					printf("topk failed: %s\n", rv_errmsg(ctx));
+					return 1;
+				}
+				if (t1 - t0 < best_rel)
+					best_rel = t1 - t0;
+			}
+			printf("topk-10 batch of %zu queries %s %zux%zu: relvec %.1f ms, bare sgemm + selection %.1f ms, ratio %.2f\n",
+				   nq, names[m], n, d, best_rel, best_bare, best_rel / best_bare);
+		}
+	}
+
+	rv_ctx_destroy(ctx);
+	free(x);
+	free(anchors);
+	free(out);
+	free(q);
+	free(rows);
+	free(dist);
+	printf("(checksum %g)\n", sink);
+	return 0;
+}

@@ -1,0 +1,397 @@
+/*
+ * metric.c — SQL-callable distances, operators, comparison and hashing, element-wise
+ * arithmetic, vector functions and the sum/avg aggregates of the embedding type. Each is a
+ * thin wrapper over a bridge function. C names carry an embedding_ prefix where pgvector
+ * exports the same symbol (l2_distance, ...): PostgreSQL 15 loads modules with global
+ * symbols, and the two libraries must not bind to each other's functions.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/float.h"
+
+#include "relvec_pg.h"
+
+/* Fetch two embeddings of equal dimensions (raises the dimension error otherwise). */
+#define GET_PAIR(a, b) \
+	Embedding  *a = PG_GETARG_EMBEDDING_P(0); \
+	Embedding  *b = PG_GETARG_EMBEDDING_P(1); \
+	rvpg_check_same_dims(a, b)
+
+PG_FUNCTION_INFO_V1(embedding_l2_distance);
+/* Euclidean distance; operator <->. */
+Datum
+embedding_l2_distance(PG_FUNCTION_ARGS)
+{
+	GET_PAIR(a, b);
+	PG_RETURN_FLOAT8(rv_l2_distance(a->x, b->x, a->dim));
+}
+
+PG_FUNCTION_INFO_V1(embedding_l2_squared_distance);
+/* Squared Euclidean distance (same order as <->, no square root). */
+Datum
+embedding_l2_squared_distance(PG_FUNCTION_ARGS)
+{
+	GET_PAIR(a, b);
+	PG_RETURN_FLOAT8(rv_l2_squared(a->x, b->x, a->dim));
+}
+
+PG_FUNCTION_INFO_V1(embedding_inner_product);
+/* Inner product. */
+Datum
+embedding_inner_product(PG_FUNCTION_ARGS)
+{
+	GET_PAIR(a, b);
+	PG_RETURN_FLOAT8(rv_inner_product(a->x, b->x, a->dim));
+}
+
+PG_FUNCTION_INFO_V1(embedding_negative_inner_product);
+/* Negative inner product; operator <#> (smaller is more similar). */
+Datum
+embedding_negative_inner_product(PG_FUNCTION_ARGS)
+{
+	GET_PAIR(a, b);
+	PG_RETURN_FLOAT8(-rv_inner_product(a->x, b->x, a->dim));
+}
+
+PG_FUNCTION_INFO_V1(embedding_cosine_distance);
+/* 1 - cosine similarity; 1 when either side is a zero vector; operator <=>. */
+Datum
+embedding_cosine_distance(PG_FUNCTION_ARGS)
+{
+	GET_PAIR(a, b);
+	PG_RETURN_FLOAT8(rv_cosine_distance(a->x, b->x, a->dim));
+}
+
+PG_FUNCTION_INFO_V1(embedding_l1_distance);
+/* Manhattan distance; operator <+>. */
+Datum
+embedding_l1_distance(PG_FUNCTION_ARGS)
+{
+	GET_PAIR(a, b);
+	PG_RETURN_FLOAT8(rv_l1_distance(a->x, b->x, a->dim));
+}
+
+PG_FUNCTION_INFO_V1(embedding_dims);
+/* Number of dimensions. */
+Datum
+embedding_dims(PG_FUNCTION_ARGS)
+{
+	Embedding  *a = PG_GETARG_EMBEDDING_P(0);
+
+	PG_RETURN_INT32(a->dim);
+}
+
+PG_FUNCTION_INFO_V1(embedding_norm);
+/* Euclidean norm. */
+Datum
+embedding_norm(PG_FUNCTION_ARGS)
+{
+	Embedding  *a = PG_GETARG_EMBEDDING_P(0);
+
+	PG_RETURN_FLOAT8(rv_norm(a->x, a->dim));
+}
+
+PG_FUNCTION_INFO_V1(embedding_l2_normalize);
+/* a / |a|; a zero vector is returned unchanged. */
+Datum
+embedding_l2_normalize(PG_FUNCTION_ARGS)
+{
+	Embedding  *a = PG_GETARG_EMBEDDING_P(0);
+	Embedding  *r = rvpg_new_embedding(a->dim);
+
+	rv_l2_normalize(a->x, a->dim, r->x);
+	PG_RETURN_EMBEDDING_P(r);
+}
+
+PG_FUNCTION_INFO_V1(embedding_subvector);
+/* Elements start .. start+count-1 (1-based), clipped to the embedding as pgvector does. */
+Datum
+embedding_subvector(PG_FUNCTION_ARGS)
+{
+	Embedding  *a = PG_GETARG_EMBEDDING_P(0);
+	int32		start = PG_GETARG_INT32(1);
+	int32		count = PG_GETARG_INT32(2);
+	int64		end = (int64) start + count;	/* exclusive */
+	Embedding  *r;
+
+	if (count < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("embedding must have at least 1 dimension")));
+	if (start < 1)
+		start = 1;
+	if (end > (int64) a->dim + 1)
+		end = (int64) a->dim + 1;
+	if (end <= start)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("embedding must have at least 1 dimension")));
+	r = rvpg_new_embedding((int) (end - start));
+	memcpy(r->x, a->x + (start - 1), sizeof(float) * r->dim);
+	PG_RETURN_EMBEDDING_P(r);
+}
+
+/* Element-wise arithmetic through a bridge function of the rv_add shape. */
+typedef rv_status (*elementwise_fn) (rv_ctx *, const float *, const float *, size_t, float *);
+
+static Datum
+elementwise(FunctionCallInfo fcinfo, elementwise_fn fn)
+{
+	GET_PAIR(a, b);
+	{
+		Embedding  *r = rvpg_new_embedding(a->dim);
+
+		RVPG_CHECK(fn(rvpg_ctx(), a->x, b->x, a->dim, r->x));
+		PG_RETURN_EMBEDDING_P(r);
+	}
+}
+
+PG_FUNCTION_INFO_V1(embedding_add);
+/* Operator +. */
+Datum
+embedding_add(PG_FUNCTION_ARGS)
+{
+	return elementwise(fcinfo, rv_add);
+}
+
+PG_FUNCTION_INFO_V1(embedding_sub);
+/* Operator -. */
+Datum
+embedding_sub(PG_FUNCTION_ARGS)
+{
+	return elementwise(fcinfo, rv_sub);
+}
+
+PG_FUNCTION_INFO_V1(embedding_mul);
+/* Operator * (element-wise product). */
+Datum
+embedding_mul(PG_FUNCTION_ARGS)
+{
+	return elementwise(fcinfo, rv_mul);
+}
+
+PG_FUNCTION_INFO_V1(embedding_concat);
+/* Operator ||. */
+Datum
+embedding_concat(PG_FUNCTION_ARGS)
+{
+	Embedding  *a = PG_GETARG_EMBEDDING_P(0);
+	Embedding  *b = PG_GETARG_EMBEDDING_P(1);
+	int			dim = a->dim + b->dim;
+	Embedding  *r;
+
+	if (dim > RV_MAX_DIMS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("embedding cannot have more than %d dimensions", RV_MAX_DIMS)));
+	r = rvpg_new_embedding(dim);
+	memcpy(r->x, a->x, sizeof(float) * a->dim);
+	memcpy(r->x + a->dim, b->x, sizeof(float) * b->dim);
+	PG_RETURN_EMBEDDING_P(r);
+}
+
+/* Three-way comparison of the two arguments, freeing detoasted copies. */
+static int
+compare_args(FunctionCallInfo fcinfo)
+{
+	Embedding  *a = PG_GETARG_EMBEDDING_P(0);
+	Embedding  *b = PG_GETARG_EMBEDDING_P(1);
+	int			c = rv_compare(a->x, a->dim, b->x, b->dim);
+
+	PG_FREE_IF_COPY(a, 0);
+	PG_FREE_IF_COPY(b, 1);
+	return c;
+}
+
+PG_FUNCTION_INFO_V1(embedding_cmp);
+/* btree support: element-wise order, then fewer dimensions first. */
+Datum
+embedding_cmp(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(compare_args(fcinfo));
+}
+
+PG_FUNCTION_INFO_V1(embedding_lt);
+Datum
+embedding_lt(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(compare_args(fcinfo) < 0);
+}
+
+PG_FUNCTION_INFO_V1(embedding_le);
+Datum
+embedding_le(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(compare_args(fcinfo) <= 0);
+}
+
+PG_FUNCTION_INFO_V1(embedding_eq);
+Datum
+embedding_eq(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(compare_args(fcinfo) == 0);
+}
+
+PG_FUNCTION_INFO_V1(embedding_ne);
+Datum
+embedding_ne(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(compare_args(fcinfo) != 0);
+}
+
+PG_FUNCTION_INFO_V1(embedding_ge);
+Datum
+embedding_ge(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(compare_args(fcinfo) >= 0);
+}
+
+PG_FUNCTION_INFO_V1(embedding_gt);
+Datum
+embedding_gt(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(compare_args(fcinfo) > 0);
+}
+
+PG_FUNCTION_INFO_V1(embedding_hash);
+/* hash support: equal embeddings (also -0 and +0) hash equally. */
+Datum
+embedding_hash(PG_FUNCTION_ARGS)
+{
+	Embedding  *a = PG_GETARG_EMBEDDING_P(0);
+
+	PG_RETURN_INT32((int32) rv_hash(a->x, a->dim));
+}
+
+/*
+ * Aggregates. The transition state is a float8[]: [count, sum_1 .. sum_d], so partial
+ * states from parallel workers combine by addition and the sum keeps double precision.
+ */
+static float8 *
+state_values(ArrayType *state, int *dims)
+{
+	if (ARR_NDIM(state) != 1 || ARR_HASNULL(state) || ARR_ELEMTYPE(state) != FLOAT8OID)
+		elog(ERROR, "relvec: malformed aggregate state");
+	*dims = ARR_DIMS(state)[0] - 1;
+	return (float8 *) ARR_DATA_PTR(state);
+}
+
+/* A new state array of dims+1 zeros in the aggregate's memory context. */
+static ArrayType *
+new_state(int dims)
+{
+	Datum	   *zeros = palloc(sizeof(Datum) * (dims + 1));
+	int			i;
+
+	for (i = 0; i <= dims; i++)
+		zeros[i] = Float8GetDatum(0.0);
+	return construct_array(zeros, dims + 1, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL,
+							TYPALIGN_DOUBLE);
+}
+
+PG_FUNCTION_INFO_V1(embedding_accum);
+/* Transition: add one embedding to the running sum (state modified in place). */
+Datum
+embedding_accum(PG_FUNCTION_ARGS)
+{
+	ArrayType  *state;
+	Embedding  *e;
+	int			dims;
+	MemoryContext aggcxt;
+
+	if (!AggCheckCallContext(fcinfo, &aggcxt))
+		elog(ERROR, "embedding_accum called in non-aggregate context");
+	/* NULL inputs are skipped, as by the built-in sum and avg. */
+	if (PG_ARGISNULL(1))
+	{
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	}
+	e = PG_GETARG_EMBEDDING_P(1);
+	if (PG_ARGISNULL(0))
+	{
+		MemoryContext old = MemoryContextSwitchTo(aggcxt);
+
+		state = new_state(e->dim);
+		MemoryContextSwitchTo(old);
+	}
+	else
+		state = PG_GETARG_ARRAYTYPE_P(0);
+	state_values(state, &dims);
+	if (dims != e->dim)
+		RVPG_CHECK(rv_check_same_dims(rvpg_ctx(), dims, e->dim));
+	rv_accum((double *) ARR_DATA_PTR(state), e->x, dims);
+	PG_RETURN_ARRAYTYPE_P(state);
+}
+
+PG_FUNCTION_INFO_V1(embedding_combine);
+/* Combine two partial states from parallel workers. */
+Datum
+embedding_combine(PG_FUNCTION_ARGS)
+{
+	ArrayType  *s1;
+	ArrayType  *s2;
+	int			d1;
+	int			d2;
+	MemoryContext aggcxt;
+
+	if (!AggCheckCallContext(fcinfo, &aggcxt))
+		elog(ERROR, "embedding_combine called in non-aggregate context");
+	if (PG_ARGISNULL(1))
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	s2 = PG_GETARG_ARRAYTYPE_P(1);
+	if (PG_ARGISNULL(0))
+	{
+		MemoryContext old = MemoryContextSwitchTo(aggcxt);
+
+		s1 = DatumGetArrayTypePCopy(PG_GETARG_DATUM(1));
+		MemoryContextSwitchTo(old);
+		PG_RETURN_ARRAYTYPE_P(s1);
+	}
+	s1 = PG_GETARG_ARRAYTYPE_P(0);
+	state_values(s1, &d1);
+	state_values(s2, &d2);
+	if (d1 != d2)
+		RVPG_CHECK(rv_check_same_dims(rvpg_ctx(), d1, d2));
+	rv_combine((double *) ARR_DATA_PTR(s1), (const double *) ARR_DATA_PTR(s2), d1);
+	PG_RETURN_ARRAYTYPE_P(s1);
+}
+
+/* Final function shared by sum and avg. */
+static Datum
+accum_final(FunctionCallInfo fcinfo, int avg)
+{
+	ArrayType  *state;
+	int			dims;
+	float8	   *v;
+	Embedding  *r;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	state = PG_GETARG_ARRAYTYPE_P(0);
+	v = state_values(state, &dims);
+	if (v[0] == 0.0)
+		PG_RETURN_NULL();
+	r = rvpg_new_embedding(dims);
+	RVPG_CHECK(rv_accum_final(rvpg_ctx(), v, dims, avg, r->x));
+	PG_RETURN_EMBEDDING_P(r);
+}
+
+PG_FUNCTION_INFO_V1(embedding_avg);
+/* Final: the element-wise mean. */
+Datum
+embedding_avg(PG_FUNCTION_ARGS)
+{
+	return accum_final(fcinfo, 1);
+}
+
+PG_FUNCTION_INFO_V1(embedding_sum);
+/* Final: the element-wise sum. */
+Datum
+embedding_sum(PG_FUNCTION_ARGS)
+{
+	return accum_final(fcinfo, 0);
+}

@@ -1,0 +1,174 @@
+/*
+ * relvec.c — the PostgreSQL adapter's module entry: _PG_init, the per-backend bridge
+ * context with its allocator, logger and interrupt check, and the single mapping from a
+ * bridge status class to an SQLSTATE. Vulkan is never touched here; the bridge opens it
+ * lazily in a backend on the first heavy operation that needs it, never in the postmaster.
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "utils/memutils.h"
+
+#include "relvec_pg.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+static MemoryContext bridge_cxt = NULL;
+static rv_ctx *bridge_ctx = NULL;
+
+/*
+ * The bridge's allocator. Its objects live in a context of their own under
+ * TopMemoryContext: the bridge frees everything it allocates before it returns (it
+ * never longjmps), and device objects must outlive the query that made them.
+ */
+static void *
+bridge_alloc(void *ud pg_attribute_unused(), size_t size)
+{
+	return MemoryContextAllocExtended(bridge_cxt, size, MCXT_ALLOC_NO_OOM | MCXT_ALLOC_HUGE);
+}
+
+static void
+bridge_free(void *ud pg_attribute_unused(), void *ptr)
+{
+	if (ptr != NULL)
+		pfree(ptr);
+}
+
+/* Bridge log lines become NOTICE/DEBUG messages. */
+static void
+bridge_log(void *ud pg_attribute_unused(), rv_log_level level, const char *msg)
+{
+	int			elevel;
+
+	switch (level)
+	{
+		case RV_LOG_WARNING:
+			elevel = WARNING;
+			break;
+		case RV_LOG_NOTICE:
+			elevel = NOTICE;
+			break;
+		case RV_LOG_INFO:
+			elevel = DEBUG1;
+			break;
+		default:
+			elevel = DEBUG2;
+			break;
+	}
+	ereport(elevel, (errmsg_internal("relvec: %s", msg)));
+}
+
+/* Cancel and statement_timeout set InterruptPending; the bridge then stops and returns. */
+static int
+bridge_interrupted(void *ud pg_attribute_unused())
+{
+	return InterruptPending ? 1 : 0;
+}
+
+rv_ctx *
+rvpg_ctx(void)
+{
+	if (unlikely(bridge_ctx == NULL))
+	{
+		rv_host		host;
+		rv_status	s;
+
+		if (bridge_cxt == NULL)
+			bridge_cxt = AllocSetContextCreate(TopMemoryContext, "relvec bridge",
+											   ALLOCSET_DEFAULT_SIZES);
+		host.alloc = bridge_alloc;
+		host.free = bridge_free;
+		host.log = bridge_log;
+		host.interrupted = bridge_interrupted;
+		host.ud = NULL;
+		s = rv_ctx_create(&host, &bridge_ctx);
+		if (s != RV_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("could not create the relvec bridge context: %s",
+							rv_status_name(s))));
+	}
+	return bridge_ctx;
+}
+
+/* The SQLSTATE for each host-neutral class. */
+static int
+class_sqlstate(rv_class c)
+{
+	switch (c)
+	{
+		case RV_CLASS_OK:
+		case RV_CLASS_INTERNAL:
+			return ERRCODE_INTERNAL_ERROR;
+		case RV_CLASS_INVALID_TEXT:
+			return ERRCODE_INVALID_TEXT_REPRESENTATION;
+		case RV_CLASS_INVALID_BINARY:
+			return ERRCODE_INVALID_BINARY_REPRESENTATION;
+		case RV_CLASS_DATA:
+			return ERRCODE_DATA_EXCEPTION;
+		case RV_CLASS_OUT_OF_RANGE:
+			return ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE;
+		case RV_CLASS_INVALID_PARAM:
+			return ERRCODE_INVALID_PARAMETER_VALUE;
+		case RV_CLASS_LIMIT:
+			return ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+		case RV_CLASS_NOMEM:
+			return ERRCODE_OUT_OF_MEMORY;
+		case RV_CLASS_INTERRUPTED:
+			return ERRCODE_QUERY_CANCELED;
+		case RV_CLASS_UNSUPPORTED:
+			return ERRCODE_FEATURE_NOT_SUPPORTED;
+		case RV_CLASS_DEVICE:
+			return ERRCODE_SYSTEM_ERROR;
+	}
+	return ERRCODE_INTERNAL_ERROR;
+}
+
+void
+rvpg_raise(rv_status s)
+{
+	rv_ctx	   *ctx = rvpg_ctx();
+	char		msg[RV_ERRMSG_LEN];
+	char		detail[RV_ERRMSG_LEN];
+
+	/* An interrupted bridge call gives way to PostgreSQL's own cancel or timeout error. */
+	if (s == RV_E_INTERRUPTED)
+		CHECK_FOR_INTERRUPTS();
+
+	strlcpy(msg, rv_errmsg(ctx), sizeof(msg));
+	strlcpy(detail, rv_errdetail(ctx), sizeof(detail));
+	rv_clear_error(ctx);
+	if (msg[0] == '\0')
+		strlcpy(msg, rv_status_name(s), sizeof(msg));
+	ereport(ERROR,
+			(errcode(class_sqlstate(rv_status_class(s))),
+			 errmsg("%s", msg),
+			 detail[0] ? errdetail("%s", detail) : 0));
+	pg_unreachable();
+}
+
+Embedding *
+rvpg_new_embedding(int dim)
+{
+	Embedding  *e = (Embedding *) palloc0(EMBEDDING_SIZE(dim));
+
+	SET_VARSIZE(e, EMBEDDING_SIZE(dim));
+	e->dim = (int16) dim;
+	return e;
+}
+
+void
+rvpg_check_same_dims(const Embedding *a, const Embedding *b)
+{
+	if (unlikely(a->dim != b->dim))
+		RVPG_CHECK(rv_check_same_dims(rvpg_ctx(), a->dim, b->dim));
+}
+
+/* Module load: nothing device-related happens here (this may run in the postmaster). */
+void
+_PG_init(void)
+{
+	MarkGUCPrefixReserved("relvec");
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# test.sh — the whole test suite: installs missing Debian packages, builds, installs the
+# extension into the local PostgreSQL 15, then runs the C unit tests, the Vulkan parity
+# tests (Mesa lavapipe on a machine without a GPU), the pgTAP suite against a throwaway
+# cluster and the SQLite suite, and ends with one line of pass/fail counts.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+. scripts/lib/cluster.sh
+
+bash scripts/setup-debian.sh || exit 1
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+make -s -j2 || exit 1
+make -s check-meta || exit 1
+$SUDO make -s install >/dev/null || exit 1
+
+LOG=$(mktemp /tmp/relvec-tests.XXXXXX)
+status=0
+
+suite() {   # suite NAME COMMAND...: run one suite verbosely, keep its TAP lines
+	local name=$1; shift
+	echo "== $name"
+	if ! "$@" 2>&1 | tee -a "$LOG"; then status=1; echo "== $name: FAILED"; fi
+}
+
+suite "unit (bridge, counting allocator)" make -s unit PROVE_FLAGS=-v
+if ls tests/gpu/test_*.c >/dev/null 2>&1; then
+	suite "gpu (Vulkan kernels vs CPU twin)" make -s gpu-test PROVE_FLAGS=-v
+fi
+
+rv_cluster_start || exit 1
+psql -q -X -d postgres -c "CREATE DATABASE relvec_test" || exit 1
+psql -q -X -d relvec_test -c "CREATE EXTENSION pgtap; CREATE EXTENSION relvec;" || exit 1
+export RELVEC_ROOT="$ROOT" RELVEC_SHARED="$ROOT/../shared"
+suite "pgtap (PostgreSQL $(pg_config --version | awk '{print $2}'))" \
+	pg_prove -v -d relvec_test --ext .sql tests/pgtap/
+rv_cluster_stop
+
+if ls tests/sqlite/*.sql >/dev/null 2>&1 && [ -x tests/sqlite/run.sh ]; then
+	suite "sqlite" tests/sqlite/run.sh
+fi
+
+oks=$(grep -cE '^[[:space:]]*ok [0-9]+' "$LOG")
+failed=$(grep -cE '^[[:space:]]*not ok [0-9]+' "$LOG")
+skipped=$(grep -cE '^[[:space:]]*ok [0-9]+.*# (SKIP|skip)' "$LOG")
+passed=$((oks - skipped))
+rm -f "$LOG"
+[ "$failed" -gt 0 ] && status=1
+[ "$oks" -eq 0 ] && status=1
+echo
+echo "total: $passed passed, $failed failed, $skipped skipped"
+exit $status
