@@ -399,7 +399,17 @@ rvk_open_device(rv_ctx *ctx, int index)
 	rv_status	st = RV_OK;
 
 	if ((st = rvk_open_instance(ctx)) != RV_OK)
+	{
+		char		why[RV_ERRMSG_LEN];
+
+		if (st != RV_E_UNSUPPORTED && st != RV_E_DEVICE)
+			return st;
+		/* no loader or no driver: there is no device N, as for rv_list_devices */
+		snprintf(why, sizeof(why), "%s", ctx->errmsg);
+		st = rv_fail(ctx, RV_E_INVALID_PARAM, "Vulkan device %d does not exist", index);
+		rv_set_detail(ctx, "0 Vulkan devices found (%s)", why);
 		return st;
+	}
 	s = ctx->vk;
 	if (s->device != VK_NULL_HANDLE)
 	{
