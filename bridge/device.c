@@ -14,8 +14,9 @@
  *   vulkan:N   device N of rv_list_devices, any type, for every size (tests force
  *              lavapipe this way).
  * A device that is lost or out of memory (RV_E_DEVICE_LOST) makes the call run again on
- * the CPU with a notice; other device failures are returned with the VkResult name in
- * the detail. rv_last_backend tells which path ran and why.
+ * the CPU with a notice; in auto mode so does work the device cannot take (RV_E_LIMIT,
+ * RV_E_UNSUPPORTED). Other device failures are returned with the VkResult name in the
+ * detail. rv_last_backend tells which path ran and why.
  */
 #include <math.h>
 #include <stdio.h>
@@ -70,18 +71,21 @@ rv_set_device(rv_ctx *ctx, const char *spec)
 	return RV_OK;
 }
 
+/* The device spec as last set. */
 const char *
 rv_device_spec(const rv_ctx *ctx)
 {
 	return ctx->device_spec;
 }
 
+/* Test hook: split storage-buffer bindings at bytes (0: the device limit). */
 void
 rv_set_split_bytes(rv_ctx *ctx, size_t bytes)
 {
 	ctx->split_bytes = bytes;
 }
 
+/* Enumerate the Vulkan devices (opens the loader; none is not an error). */
 rv_status
 rv_list_devices(rv_ctx *ctx, rv_device_info *out, size_t cap, size_t *count)
 {
@@ -148,6 +152,21 @@ choose_device(rv_ctx *ctx, double work, double min_work, int *dev)
 	return rv_fail(ctx, RV_E_INTERNAL, "unknown device mode %d", (int) ctx->device_mode);
 }
 
+/*
+ * In auto mode a job the device cannot take (a limit, a missing feature) runs on the CPU
+ * instead of failing: nobody asked for the device. Returns nonzero when st is such a case,
+ * after noting it.
+ */
+static int
+auto_declines(rv_ctx *ctx, rv_status st)
+{
+	if (ctx->device_mode != RV_MODE_AUTO || (st != RV_E_LIMIT && st != RV_E_UNSUPPORTED))
+		return 0;
+	rv_note_backend(ctx, "cpu (relvec.device = auto: %s)", ctx->errmsg);
+	rv_clear_error(ctx);
+	return 1;
+}
+
 /* Note the Vulkan device that ran the last operation. */
 static void
 note_vulkan(rv_ctx *ctx, int dev)
@@ -192,6 +211,7 @@ check_dims(rv_ctx *ctx, size_t d)
 	return RV_OK;
 }
 
+/* Arguments of rv_simmatrix. */
 static rv_status
 check_simmatrix(rv_ctx *ctx, const rv_simmatrix_args *args)
 {
@@ -215,6 +235,7 @@ check_simmatrix(rv_ctx *ctx, const rv_simmatrix_args *args)
 	return RV_OK;
 }
 
+/* Arguments of rv_topk. */
 static rv_status
 check_topk(rv_ctx *ctx, const rv_topk_args *args)
 {
@@ -243,6 +264,7 @@ check_topk(rv_ctx *ctx, const rv_topk_args *args)
 	return RV_OK;
 }
 
+/* The similarity matrix on the backend the device setting chooses. */
 rv_status
 rv_simmatrix(rv_ctx *ctx, const rv_simmatrix_args *args)
 {
@@ -266,12 +288,15 @@ rv_simmatrix(rv_ctx *ctx, const rv_simmatrix_args *args)
 		note_vulkan(ctx, dev);
 		return RV_OK;
 	}
+	if (auto_declines(ctx, st))
+		return rvc_simmatrix(ctx, args);
 	if (st != RV_E_DEVICE_LOST)
 		return st;
 	note_fallback(ctx);
 	return rvc_simmatrix(ctx, args);
 }
 
+/* One chunk of top-k on the backend the device setting chooses. */
 rv_status
 rv_topk(rv_ctx *ctx, const rv_topk_args *args)
 {
@@ -319,7 +344,9 @@ rv_topk(rv_ctx *ctx, const rv_topk_args *args)
 		/* leave the caller's lists as they were */
 		memcpy(args->best_rows, save_rows, slots * sizeof(int64_t));
 		memcpy(args->best_dist, save_dist, slots * sizeof(float));
-		if (st == RV_E_DEVICE_LOST)
+		if (auto_declines(ctx, st))
+			st = rvc_topk(ctx, args);
+		else if (st == RV_E_DEVICE_LOST)
 		{
 			note_fallback(ctx);
 			st = rvc_topk(ctx, args);

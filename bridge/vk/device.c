@@ -16,6 +16,7 @@
 /* Test counters (see rvk_get_counters); only tests read them. */
 static rvk_counters counters;
 
+/* Copy the process-wide test counters. */
 void
 rvk_get_counters(rvk_counters *out)
 {
@@ -320,6 +321,7 @@ best_auto(rvk_state *s, VkPhysicalDevice *pds, uint32_t n)
 	return best;
 }
 
+/* Describe every Vulkan device; no loader or driver gives *count = 0 and RV_OK. */
 rv_status
 rvk_list_devices(rv_ctx *ctx, rv_device_info *out, size_t cap, size_t *count)
 {
@@ -348,6 +350,7 @@ rvk_list_devices(rv_ctx *ctx, rv_device_info *out, size_t cap, size_t *count)
 	return RV_OK;
 }
 
+/* The device auto mode would choose, or -1 (see internal.h). */
 rv_status
 rvk_auto_pick(rv_ctx *ctx, int *index)
 {
@@ -367,6 +370,7 @@ rvk_auto_pick(rv_ctx *ctx, int *index)
 	return RV_OK;
 }
 
+/* Name of the open device, "" when none. */
 const char *
 rvk_device_name(const rv_ctx *ctx)
 {
@@ -395,7 +399,17 @@ rvk_open_device(rv_ctx *ctx, int index)
 	rv_status	st = RV_OK;
 
 	if ((st = rvk_open_instance(ctx)) != RV_OK)
+	{
+		char		why[RV_ERRMSG_LEN];
+
+		if (st != RV_E_UNSUPPORTED && st != RV_E_DEVICE)
+			return st;
+		/* no loader or no driver: there is no device N, as for rv_list_devices */
+		snprintf(why, sizeof(why), "%s", ctx->errmsg);
+		st = rv_fail(ctx, RV_E_INVALID_PARAM, "Vulkan device %d does not exist", index);
+		rv_set_detail(ctx, "0 Vulkan devices found (%s)", why);
 		return st;
+	}
 	s = ctx->vk;
 	if (s->device != VK_NULL_HANDLE)
 	{
@@ -525,6 +539,7 @@ rvk_close_device(rv_ctx *ctx)
 	s->dev_index = -1;
 }
 
+/* Make device index the one the kernels run on (opened on first use, then kept). */
 rv_status
 rvk_use_device(rv_ctx *ctx, int index)
 {
@@ -549,6 +564,7 @@ rvk_shutdown(rv_ctx *ctx)
 	ctx->vk_shutdown = NULL;
 }
 
+/* Test hook: the after-th next submit fails with vkresult (needs an open state). */
 void
 rvk_test_inject(rv_ctx *ctx, int vkresult, int after)
 {

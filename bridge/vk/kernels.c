@@ -48,6 +48,7 @@ static const rvk_kernel kernels[RVK_NKERNELS] = {
 	},
 };
 
+/* The table entry of kernel k. */
 const rvk_kernel *
 rvk_kernel_get(rvk_kernel_id k)
 {

@@ -18,6 +18,7 @@
 
 #define SIM_TILE 64				/* output tile edge of simmatrix.comp */
 
+/* The smaller of two sizes. */
 static size_t
 min_sz(size_t a, size_t b)
 {
@@ -48,6 +49,7 @@ host_normalize(float *out, size_t n, size_t k)
 	}
 }
 
+/* rv_simmatrix on the open device; args were checked by the dispatcher. */
 rv_status
 rvk_simmatrix(rv_ctx *ctx, const rv_simmatrix_args *args)
 {

@@ -23,12 +23,14 @@
 #define TOPK_TARGET_GROUPS 256
 #define TOPK_NONE 0xffffffffu
 
+/* The smaller of two sizes. */
 static size_t
 min_sz(size_t a, size_t b)
 {
 	return a < b ? a : b;
 }
 
+/* rv_topk on the open device; args were checked by the dispatcher. */
 rv_status
 rvk_topk(rv_ctx *ctx, const rv_topk_args *args)
 {

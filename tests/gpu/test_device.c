@@ -180,10 +180,7 @@ main(void)
 	}
 	is_int(rv_set_device(ctx, "vulkan:99"), RV_OK, "vulkan:99 is a valid spec");
 	is_int(sim(ctx, 4, 4, 4), RV_E_INVALID_PARAM, "vulkan:99: RV_E_INVALID_PARAM when used");
-	if (ndev > 0)
-		is_str(rv_errmsg(ctx), "Vulkan device 99 does not exist", "vulkan:99: message");
-	else
-		ok(rv_errmsg(ctx)[0] != '\0', "vulkan:99 without a loader or device: a message");
+	is_str(rv_errmsg(ctx), "Vulkan device 99 does not exist", "vulkan:99: message");
 	rv_ctx_destroy(ctx);
 	is_int(th.live, 0, "gpu / bad index: no leaks");
 

@@ -199,6 +199,34 @@ test_device(const rv_device_info *dev)
 		free(a);
 		free(o);
 	}
+	/* an interrupt while the fence is waited on (the dispatch outlasts one 5 ms slice) */
+	{
+		size_t		n = 512,
+					k = 512,
+					d = 256;
+		float	   *x = xmalloc(n * d * 4),
+				   *a = xmalloc(k * d * 4),
+				   *o = xmalloc(n * k * 4);
+		rv_status	st;
+
+		fill_uniform(x, n * d, 23);
+		fill_uniform(a, k * d, 24);
+		thg.interrupt_calls = 0;
+		thg.interrupt_after = 1;	/* the check before the submit passes, the next fails */
+		st = run(gpu, x, n, a, k, d, RV_SIM_DOT, NULL, 0, o);
+		thg.interrupt_after = -1;
+		if (strcmp(dev->type, "cpu") == 0)
+		{
+			is_int(st, RV_E_INTERRUPTED, "interrupt during the fence wait: RV_E_INTERRUPTED");
+			is_int(thg.interrupt_calls, 2, "interrupt during the fence wait: polled twice");
+		}
+		else
+			ok(st == RV_E_INTERRUPTED || st == RV_OK,
+			   "interrupt during the fence wait: RV_E_INTERRUPTED (or done within one slice)");
+		free(x);
+		free(a);
+		free(o);
+	}
 
 	/* device lost: the call runs again on the CPU, with a notice */
 	{
