@@ -109,5 +109,5 @@ build/bench/%: bench/%.c $(BRIDGE_OBJS)
 
 bench: $(BENCH_PROGS)
 	@for b in $(BENCH_PROGS); do echo "== $$b"; $$b || exit 1; done
-	@if [ -x bench/run-sql-bench.sh ]; then bench/run-sql-bench.sh; fi
+	@bash bench/run-sql-bench.sh
 .PHONY: bench

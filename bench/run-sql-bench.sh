@@ -2,6 +2,9 @@
 # run-sql-bench.sh — SQL-level benchmarks against a throwaway cluster; prints figures and
 # ratios measured in the same run, asserts nothing.
 #
+# project: relvec_project_query over N2 x 768 rows and 256 anchors against the bare bridge
+# call (bench_project) on the same shape, in the same run.
+#
 # storage: an exact scan (ORDER BY e <-> q LIMIT 10) over N 768-d embeddings stored with
 # the type's STORAGE = main (inline) against the same rows with STORAGE = external (moved
 # to the TOAST table), to show why the type is declared main.
@@ -9,6 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/cluster.sh
 N=${RELVEC_BENCH_ROWS:-50000}
+N2=${RELVEC_BENCH_PROJECT_ROWS:-100000}
 REPS=${RELVEC_BENCH_REPS:-5}
 
 RV_PG_OPTS="-c shared_buffers=1GB -c max_parallel_workers_per_gather=0 -c jit=off" rv_cluster_start >/dev/null
@@ -47,3 +51,23 @@ echo "storage: exact scan, $N x 768, ORDER BY <-> LIMIT 10 (best of $REPS, share
 echo "  STORAGE main (relvec's choice): $main_ms ms   heap ${main_mb} MB, no TOAST"
 echo "  STORAGE external:               $ext_ms ms   heap ${ext_heap_mb} MB + TOAST ${ext_toast_mb} MB"
 awk "BEGIN{printf \"  external / main = %.2fx\n\", $ext_ms / $main_ms}"
+
+# --- projection throughput ------------------------------------------------------------------
+psql -q -X -d relvec_bench -v ON_ERROR_STOP=1 <<SQL
+CREATE TABLE proj_items (id int, e embedding(768));
+-- the storage rows, repeated until there are N2
+INSERT INTO proj_items SELECT g * $N + id, e FROM emb_main, generate_series(0, ($N2 - 1) / $N) g
+	WHERE g * $N + id <= $N2;
+VACUUM ANALYZE proj_items;
+SELECT relvec_create_space('bench768', 768);
+SELECT relvec_choose_anchors('bench256', 'bench768', 'SELECT id, e FROM proj_items WHERE id <= 5000', 256, 'random', 1);
+SELECT relvec_freeze_anchor_set('bench256');
+SQL
+rows=$(psql -X -At -d relvec_bench -c "SELECT count(*) FROM proj_items")
+sql_ms=$(time_query "SELECT count(*) FROM relvec_project_query('SELECT id, e FROM proj_items', 'bench256', 'bench768')")
+bare=$(RELVEC_BENCH_N=$rows RELVEC_BENCH_D=768 RELVEC_BENCH_K=256 build/bench/bench_project)
+bare_ms=$(echo "$bare" | sed -n 's/.*cosine: \([0-9.]*\) ms.*/\1/p')
+echo "project: $rows x 768, 256 anchors, cosine (best of $REPS)"
+echo "  relvec_project_query (SQL, heap read + projection + tuplestore): $sql_ms ms"
+echo "  bare rv_project (bridge only):                                  $bare_ms ms"
+awk "BEGIN{printf \"  SQL / bare = %.2fx; SQL throughput %.0f rows/s\n\", $sql_ms / $bare_ms, $rows / ($sql_ms / 1000)}"
