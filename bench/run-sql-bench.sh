@@ -54,6 +54,7 @@ awk "BEGIN{printf \"  external / main = %.2fx\n\", $ext_ms / $main_ms}"
 
 # --- projection throughput ------------------------------------------------------------------
 psql -q -X -d relvec_bench -v ON_ERROR_STOP=1 <<SQL
+\o /dev/null
 CREATE TABLE proj_items (id int, e embedding(768));
 -- the storage rows, repeated until there are N2
 INSERT INTO proj_items SELECT g * $N + id, e FROM emb_main, generate_series(0, ($N2 - 1) / $N) g

@@ -1,7 +1,7 @@
 -- 040_device: device selection from SQL, and the same answers on the CPU and on every
 -- Vulkan device present (Mesa lavapipe on a machine without a GPU).
 BEGIN;
-SELECT plan(12);
+SELECT plan(13);
 LOAD 'relvec';  -- registers the relvec.* settings in this session
 
 SELECT is(current_setting('relvec.device'), 'auto', 'relvec.device defaults to auto');
@@ -46,6 +46,22 @@ BEGIN
 	RETURN NEXT matches(relvec_backend(), '^cpu', 'and back on the CPU');
 END $f$;
 SELECT * FROM pg_temp.device_checks();
+
+-- long batched work stops at statement_timeout (the chunk loop and the bridge poll for it);
+-- WHEN OTHERS never catches query_canceled, so catch it by name
+CREATE FUNCTION pg_temp.sqlstate_of(q text) RETURNS text LANGUAGE plpgsql AS $f$
+BEGIN
+	EXECUTE q;
+	RETURN 'finished';
+EXCEPTION WHEN query_canceled THEN
+	RETURN SQLSTATE;
+END $f$;
+SET LOCAL relvec.device = 'cpu';
+SET LOCAL statement_timeout = '200ms';
+SELECT is(pg_temp.sqlstate_of($$SELECT count(*) FROM relvec_project_query(
+	'SELECT i, a FROM fixtures.fmnist, generate_series(1, 5000000) i WHERE idx = 60000', 'fm', 'a')$$),
+	'57014', 'statement_timeout stops relvec_project_query');
+RESET statement_timeout;
 
 SELECT * FROM finish();
 ROLLBACK;
