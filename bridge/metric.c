@@ -363,15 +363,33 @@ rv_accum_final(rv_ctx *ctx, const double *state, size_t dims, int avg, float *ou
 	return check_overflow(ctx, out, dims);
 }
 
+/* A name and the enum value it stands for. */
+typedef struct name_value
+{
+	const char *name;
+	int			value;
+} name_value;
+
+/* Look name up in a table; nonzero when found. */
+static int
+find_name(const name_value *table, size_t n, const char *name, int *value)
+{
+	size_t		i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(name, table[i].name) == 0)
+		{
+			*value = table[i].value;
+			return 1;
+		}
+	return 0;
+}
+
 /* Parse a similarity function name. */
 rv_status
 rv_sim_parse(rv_ctx *ctx, const char *name, rv_sim *out)
 {
-	static const struct
-	{
-		const char *name;
-		rv_sim		sim;
-	}			names[] = {
+	static const name_value names[] = {
 		{"cosine", RV_SIM_COSINE},
 		{"dot", RV_SIM_DOT},
 		{"euclidean", RV_SIM_NEG_L2},
@@ -379,43 +397,33 @@ rv_sim_parse(rv_ctx *ctx, const char *name, rv_sim *out)
 		{"l1", RV_SIM_NEG_L1},
 		{"linf", RV_SIM_NEG_LINF},
 	};
-	size_t		i;
+	int			v;
 
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strcmp(name, names[i].name) == 0)
-		{
-			*out = names[i].sim;
-			return RV_OK;
-		}
-	return rv_fail(ctx, RV_E_INVALID_PARAM,
-				   "unknown similarity \"%s\": expected cosine, dot, euclidean, l1 or linf",
-				   name);
+	if (!find_name(names, sizeof(names) / sizeof(names[0]), name, &v))
+		return rv_fail(ctx, RV_E_INVALID_PARAM,
+					   "unknown similarity \"%s\": expected cosine, dot, euclidean, l1 or linf",
+					   name);
+	*out = (rv_sim) v;
+	return RV_OK;
 }
 
 /* Parse a distance metric name. */
 rv_status
 rv_metric_parse(rv_ctx *ctx, const char *name, rv_metric *out)
 {
-	static const struct
-	{
-		const char *name;
-		rv_metric	metric;
-	}			names[] = {
+	static const name_value names[] = {
 		{"l2", RV_METRIC_L2},
 		{"ip", RV_METRIC_IP},
 		{"cosine", RV_METRIC_COSINE},
 		{"l1", RV_METRIC_L1},
 	};
-	size_t		i;
+	int			v;
 
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strcmp(name, names[i].name) == 0)
-		{
-			*out = names[i].metric;
-			return RV_OK;
-		}
-	return rv_fail(ctx, RV_E_INVALID_PARAM,
-				   "unknown metric \"%s\": expected l2, ip, cosine or l1", name);
+	if (!find_name(names, sizeof(names) / sizeof(names[0]), name, &v))
+		return rv_fail(ctx, RV_E_INVALID_PARAM,
+					   "unknown metric \"%s\": expected l2, ip, cosine or l1", name);
+	*out = (rv_metric) v;
+	return RV_OK;
 }
 
 /* Distance between two vectors under a metric. */
