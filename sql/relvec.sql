@@ -270,7 +270,9 @@ SELECT pg_catalog.pg_extension_config_dump('relvec_anchor_sets_set_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('relvec_anchors', '');
 
 -- A frozen set and its anchors never change (stored relative vectors stay valid).
-CREATE FUNCTION relvec_guard_frozen() RETURNS trigger LANGUAGE plpgsql AS $$
+-- search_path is pinned: pg_restore loads the catalog rows with an empty search_path.
+CREATE FUNCTION relvec_guard_frozen() RETURNS trigger LANGUAGE plpgsql
+	SET search_path = @extschema@, pg_catalog AS $$
 BEGIN
 	IF TG_TABLE_NAME = 'relvec_anchor_sets' THEN
 		IF OLD.frozen AND (NEW.frozen IS DISTINCT FROM OLD.frozen OR NEW.keys IS DISTINCT FROM OLD.keys
@@ -279,12 +281,19 @@ BEGIN
 		END IF;
 		RETURN NEW;
 	END IF;
-	IF EXISTS (SELECT 1 FROM relvec_anchor_sets s
-	           WHERE s.frozen AND s.set_id IN (CASE WHEN TG_OP = 'INSERT' THEN NULL ELSE OLD.set_id END,
-	                                           CASE WHEN TG_OP = 'DELETE' THEN NULL ELSE NEW.set_id END)) THEN
-		RAISE EXCEPTION 'anchor set "%" is frozen', (SELECT name FROM relvec_anchor_sets
-			WHERE set_id IN (CASE WHEN TG_OP = 'INSERT' THEN NULL ELSE OLD.set_id END,
-			                 CASE WHEN TG_OP = 'DELETE' THEN NULL ELSE NEW.set_id END) LIMIT 1)
+	-- Inserts into a frozen set are refused once that space is complete: pg_restore loads the
+	-- frozen set row first and its anchors after it, into an empty space.
+	IF TG_OP = 'INSERT' THEN
+		IF EXISTS (SELECT 1 FROM relvec_anchor_sets s WHERE s.set_id = NEW.set_id AND s.frozen
+		           AND (SELECT count(*) FROM relvec_anchors a WHERE a.set_id = NEW.set_id
+		                AND a.space_id = NEW.space_id) >= cardinality(s.keys)) THEN
+			RAISE EXCEPTION 'anchor set "%" is frozen', (SELECT name FROM relvec_anchor_sets WHERE set_id = NEW.set_id)
+				USING ERRCODE = '55000';
+		END IF;
+		RETURN NEW;
+	END IF;
+	IF EXISTS (SELECT 1 FROM relvec_anchor_sets s WHERE s.frozen AND s.set_id = OLD.set_id) THEN
+		RAISE EXCEPTION 'anchor set "%" is frozen', (SELECT name FROM relvec_anchor_sets WHERE set_id = OLD.set_id)
 			USING ERRCODE = '55000';
 	END IF;
 	RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;

@@ -110,8 +110,11 @@ load_projection(const rvpg_projection_key *key, int set_id, int space_id, int di
 				 errmsg("anchor set \"%s\" has no embeddings in space \"%s\"", key->anchor_set, key->space),
 				 errhint("Store them with relvec_set_anchors() before freezing the set.")));
 	if ((int) SPI_processed != nkeys)
-		elog(ERROR, "relvec: frozen anchor set \"%s\" has %d of %d anchors in space \"%s\"",
-			 key->anchor_set, (int) SPI_processed, nkeys, key->space);
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("anchor set \"%s\" has %d of %d anchors in space \"%s\"",
+						key->anchor_set, (int) SPI_processed, nkeys, key->space),
+				 errhint("Anchors were added to the frozen set outside relvec_set_anchors().")));
 
 	anchors = palloc(sizeof(float) * dims * SPI_processed);
 	for (i = 0; i < SPI_processed; i++)

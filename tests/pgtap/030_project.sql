@@ -1,7 +1,7 @@
 -- 030_project: spaces, anchor sets, parallel anchors and relative projection, on the real
 -- Fashion-MNIST fixtures (two independently trained encoders, 300 parallel anchors).
 BEGIN;
-SELECT plan(77);
+SELECT plan(79);
 
 -- spaces ---------------------------------------------------------------------------------
 SELECT lives_ok($$SELECT relvec_create_space('mlp_a', 64, 'Fashion-MNIST encoder A')$$, 'create space mlp_a');
@@ -63,6 +63,11 @@ SELECT throws_ok($$UPDATE relvec_anchors SET e = e + e WHERE key = (SELECT keys[
 	'55000', 'anchor set "fm300" is frozen', 'nor be edited directly');
 SELECT throws_ok($$UPDATE relvec_anchor_sets SET frozen = false WHERE name = 'fm300'$$, '55000', 'anchor set "fm300" is frozen',
 	'nor be unfrozen');
+SELECT throws_ok($$INSERT INTO relvec_anchors SELECT set_id, space_id, ord + 1000, key || 'x', e FROM relvec_anchors
+	WHERE set_id = (SELECT set_id FROM relvec_anchor_sets WHERE name = 'fm300') LIMIT 1$$, '55000', 'anchor set "fm300" is frozen',
+	'nor take extra anchor rows in a complete space');
+SELECT throws_ok($$DELETE FROM relvec_anchors WHERE set_id = (SELECT set_id FROM relvec_anchor_sets WHERE name = 'fm300')$$,
+	'55000', 'anchor set "fm300" is frozen', 'nor lose anchors');
 SELECT ok((SELECT count(*) = 3 FROM pg_extension, unnest(extconfig) c WHERE extname = 'relvec'
 	AND c::regclass::text IN ('relvec_spaces', 'relvec_anchor_sets', 'relvec_anchors')), 'catalog tables are dumped by pg_dump');
 

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# run.sh — pg_dump / pg_restore keep embeddings and relvec's catalog (spaces, anchor sets,
+# parallel anchors, frozen state) exactly, and projection gives the same vectors after a
+# restore. Needs PGHOST/PGPORT/PGUSER of a running cluster with relvec installed. TAP output.
+set -uo pipefail
+src=relvec_dump_src
+dst=relvec_dump_dst
+n=0
+failed=0
+check() {   # check NAME COMMAND...: ok when the command succeeds
+	local name=$1; shift
+	n=$((n + 1))
+	if "$@"; then echo "ok $n - $name"; else echo "not ok $n - $name"; failed=$((failed + 1)); fi
+}
+q() { psql -X -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
+
+echo "1..6"
+psql -q -X -d postgres -c "DROP DATABASE IF EXISTS $src" -c "DROP DATABASE IF EXISTS $dst" -c "CREATE DATABASE $src" -c "CREATE DATABASE $dst"
+psql -q -X -v ON_ERROR_STOP=1 -d "$src" -o /dev/null <<'SQL'
+CREATE EXTENSION relvec;
+CREATE TABLE items (id int PRIMARY KEY, e embedding(3));
+INSERT INTO items SELECT i, ARRAY[sin(i), cos(i), i * 1e-3]::real[] FROM generate_series(1, 200) i;
+SELECT relvec_create_space('s3', 3, 'a space');
+SELECT relvec_create_anchor_set('a4', ARRAY['1', '2', '3', '4']);
+SELECT relvec_set_anchors('a4', 's3', 'SELECT id, e FROM items WHERE id <= 4');
+SELECT relvec_freeze_anchor_set('a4');
+SELECT relvec_set_space_mean('s3', 'SELECT e FROM items');
+SQL
+pg_dump -Fc -d "$src" -f "$RV_DUMP_FILE" && pg_restore --exit-on-error -d "$dst" "$RV_DUMP_FILE"
+check "pg_dump and pg_restore succeed without errors" test $? -eq 0
+E="SELECT md5(string_agg(e::text, ';' ORDER BY id)) FROM items"
+check "embeddings restored exactly" test "$(q $src "$E")" = "$(q $dst "$E")"
+S="SELECT md5(string_agg(name || dims || coalesce(description, '') || mean::text, ';')) FROM relvec_spaces"
+check "spaces restored (with the mean)" test "$(q $src "$S")" = "$(q $dst "$S")"
+check "anchor sets restored, still frozen" test "$(q $dst "SELECT frozen::text || keys::text FROM relvec_anchor_sets WHERE name = 'a4'")" = "true{1,2,3,4}"
+A="SELECT count(*) || md5(string_agg(key || e::text, ';' ORDER BY ord)) FROM relvec_anchors"
+check "parallel anchors restored" test "$(q $src "$A")" = "$(q $dst "$A")"
+P="SELECT md5(string_agg(relvec_project(e, 'a4', 's3', 'cosine', 'space')::text, ';' ORDER BY id)) FROM items"
+check "projection gives the same vectors after the restore" test "$(q $src "$P")" = "$(q $dst "$P")"
+psql -q -X -d postgres -c "DROP DATABASE $src" -c "DROP DATABASE $dst"
+[ "$failed" -eq 0 ]
