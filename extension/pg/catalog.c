@@ -36,21 +36,20 @@ static proj_entry cache[PROJ_CACHE_SIZE];
 static uint64 cache_clock = 0;
 
 /*
- * The schema-qualified name of a relvec catalog table, e.g. "public.relvec_spaces". Needs
- * SPI. (PostgreSQL 15 does not export get_extension_schema, so ask pg_extension.)
+ * The quoted name of relvec's schema, to qualify the catalog tables. Needs SPI.
+ * (PostgreSQL 15 does not export get_extension_schema, so ask pg_extension.)
  */
-char *
-rvpg_catalog_table(const char *table)
+static char *
+catalog_schema(void)
 {
 	bool		isnull;
-	char	   *schema;
 
 	if (SPI_execute("SELECT n.nspname::text FROM pg_catalog.pg_extension e "
 					"JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'relvec'",
 					true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "relvec: extension schema not found");
-	schema = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	return psprintf("%s.%s", quote_identifier(schema), quote_identifier(table));
+	return pstrdup(quote_identifier(TextDatumGetCString(
+		SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull))));
 }
 
 /* Run a one-row catalog lookup by name; false when there is no such row. Needs SPI. */
@@ -75,23 +74,19 @@ get_int(int col)
 	return isnull ? 0 : DatumGetInt32(d);
 }
 
-/* Load the anchors of (set, space) and prepare a projection; needs SPI. */
+/* Load the anchors of (set, space) and prepare a projection with parsed options; needs SPI. */
 static rv_projection *
-load_projection(const rvpg_projection_key *key, int set_id, int space_id, int dims,
-				Embedding *mean, int nkeys)
+load_projection(const rvpg_projection_key *key, const char *anchors_table, int set_id,
+				int space_id, int dims, Embedding *mean, int nkeys,
+				const rv_sim *sims, int nsims, rv_center center)
 {
 	rv_ctx	   *ctx = rvpg_ctx();
 	Oid			argtypes[2] = {INT4OID, INT4OID};
 	Datum		args[2];
 	float	   *anchors;
-	rv_sim		sims[RV_MAX_SIMS];
-	int			nsims;
-	rv_center	center;
 	rv_projection *proj;
 	uint64		i;
 
-	RVPG_CHECK(rv_sim_list_parse(ctx, key->similarity, sims, &nsims));
-	RVPG_CHECK(rv_center_parse(ctx, key->center, &center));
 	if (center == RV_CENTER_SPACE && mean == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -101,7 +96,7 @@ load_projection(const rvpg_projection_key *key, int set_id, int space_id, int di
 	args[0] = Int32GetDatum(set_id);
 	args[1] = Int32GetDatum(space_id);
 	if (SPI_execute_with_args(psprintf("SELECT e FROM %s WHERE set_id = $1 AND space_id = $2 ORDER BY ord",
-									   rvpg_catalog_table("relvec_anchors")),
+									   anchors_table),
 							  2, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "relvec: anchor lookup failed");
 	if (SPI_processed == 0)
@@ -152,18 +147,32 @@ rvpg_get_projection(const rvpg_projection_key *key, int *input_dims, uint64 *tok
 	proj_entry *victim = &cache[0];
 	int			i;
 	rv_projection *proj;
+	rv_sim		sims[RV_MAX_SIMS];
+	int			nsims;
+	rv_center	center;
+	char	   *schema;
+
+	/*
+	 * Parse the options first: bad ones are errors before any catalog work, and a valid
+	 * spec always fits the cache key's buffers.
+	 */
+	RVPG_CHECK(rv_sim_list_parse(rvpg_ctx(), key->similarity, sims, &nsims));
+	RVPG_CHECK(rv_center_parse(rvpg_ctx(), key->center, &center));
+	Assert(strlen(key->similarity) < sizeof(victim->similarity) &&
+		   strlen(key->center) < sizeof(victim->center));
 
 	SPI_connect();
-	if (!lookup_row(psprintf("SELECT set_id, frozen, cardinality(keys) FROM %s WHERE name = $1",
-							 rvpg_catalog_table("relvec_anchor_sets")), key->anchor_set))
+	schema = catalog_schema();
+	if (!lookup_row(psprintf("SELECT set_id, frozen, cardinality(keys) FROM %s.relvec_anchor_sets WHERE name = $1",
+							 schema), key->anchor_set))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("anchor set \"%s\" does not exist", key->anchor_set)));
 	set_id = get_int(1);
 	frozen = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	nkeys = get_int(3);
-	if (!lookup_row(psprintf("SELECT space_id, dims, mean_version, mean FROM %s WHERE name = $1",
-							 rvpg_catalog_table("relvec_spaces")), key->space))
+	if (!lookup_row(psprintf("SELECT space_id, dims, mean_version, mean FROM %s.relvec_spaces WHERE name = $1",
+							 schema), key->space))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("space \"%s\" does not exist", key->space)));
@@ -196,18 +205,8 @@ rvpg_get_projection(const rvpg_projection_key *key, int *input_dims, uint64 *tok
 
 		if (!isnull)
 			mean = DatumGetEmbedding(md);
-		if (strlen(key->similarity) >= sizeof(victim->similarity) ||
-			strlen(key->center) >= sizeof(victim->center))
-		{
-			/* too long to be valid: let the parser give the error */
-			rv_sim		sims[RV_MAX_SIMS];
-			int			nsims;
-			rv_center	c;
-
-			RVPG_CHECK(rv_sim_list_parse(rvpg_ctx(), key->similarity, sims, &nsims));
-			RVPG_CHECK(rv_center_parse(rvpg_ctx(), key->center, &c));
-		}
-		proj = load_projection(key, set_id, space_id, dims, mean, nkeys);
+		proj = load_projection(key, psprintf("%s.relvec_anchors", schema), set_id, space_id, dims,
+							   mean, nkeys, sims, nsims, center);
 		if (victim->used)
 			rv_projection_destroy(rvpg_ctx(), victim->proj);
 		e = victim;

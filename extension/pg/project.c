@@ -229,6 +229,5 @@ relvec_project_query(PG_FUNCTION_ARGS)
 	}
 	SPI_cursor_close(portal);
 	SPI_finish();
-	(void) token;
 	return (Datum) 0;
 }

@@ -16,9 +16,6 @@ typedef struct rvpg_projection_key
 	bool		normalize;
 } rvpg_projection_key;
 
-/* The schema-qualified name of a catalog table (palloc'd). */
-extern char *rvpg_catalog_table(const char *table);
-
 /*
  * The prepared projection for key, owned by the backend cache (do not free it). *input_dims
  * gets the space's dimensions and *token a handle for rvpg_cached_projection: a later
