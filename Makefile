@@ -109,5 +109,5 @@ build/bench/%: bench/%.c $(BRIDGE_OBJS)
 
 bench: $(BENCH_PROGS)
 	@for b in $(BENCH_PROGS); do echo "== $$b"; $$b || exit 1; done
-	@bash bench/run-sql-bench.sh
+	@for s in $(sort $(wildcard bench/*.sh)); do echo "== $$s"; bash $$s || exit 1; done
 .PHONY: bench

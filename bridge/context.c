@@ -24,6 +24,7 @@ rv_status_class(rv_status s)
 		case RV_E_NOT_FINITE:
 		case RV_E_EMPTY:
 		case RV_E_DIM_MISMATCH:
+		case RV_E_RANK_DEFICIENT:
 			return RV_CLASS_DATA;
 		case RV_E_OUT_OF_RANGE:
 			return RV_CLASS_OUT_OF_RANGE;
@@ -83,6 +84,8 @@ rv_status_name(rv_status s)
 			return "RV_E_DEVICE";
 		case RV_E_DEVICE_LOST:
 			return "RV_E_DEVICE_LOST";
+		case RV_E_RANK_DEFICIENT:
+			return "RV_E_RANK_DEFICIENT";
 		case RV_E_INTERNAL:
 			return "RV_E_INTERNAL";
 	}

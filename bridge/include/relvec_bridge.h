@@ -49,6 +49,7 @@ typedef enum rv_status
 	RV_E_UNSUPPORTED,		/* the operation or device feature is not available */
 	RV_E_DEVICE,			/* a Vulkan call failed (detail names the VkResult) */
 	RV_E_DEVICE_LOST,		/* device lost or out of device memory: the host may retry on CPU */
+	RV_E_RANK_DEFICIENT,	/* a fit has too few independent rows (anchors) for its unknowns */
 	RV_E_INTERNAL			/* cannot happen */
 } rv_status;
 
@@ -394,6 +395,87 @@ rv_status	rv_anchor_method_parse(rv_ctx *ctx, const char *name, rv_anchor_method
  */
 rv_status	rv_choose_anchors(rv_ctx *ctx, const float *x, size_t n, size_t d, size_t k,
 							  rv_anchor_method method, uint64_t seed, size_t *out);
+
+/* ------------------------------------------------------------------------------------
+ * Translation between two spaces (translate.c; Maiorca et al. 2023). Each space is
+ * standardized with the per-dimension mean and standard deviation (+1e-8) of its own
+ * anchors, the smaller side is zero-padded to dim = max(d_from, d_to), and a map is fitted
+ * on the k parallel anchors: orthogonal by Procrustes (R = U Vt from the SVD of
+ * Xᵀ Y, LAPACKE), linear and affine by least squares (k >= dim, k >= dim + 1).
+ * translate(x) = unpad(std_from(x) · matrix + bias) · std_to + mean_to.
+ * ------------------------------------------------------------------------------------ */
+typedef enum rv_translate_method
+{
+	RV_TRANSLATE_ORTHOGONAL = 0,
+	RV_TRANSLATE_LINEAR,
+	RV_TRANSLATE_AFFINE
+} rv_translate_method;
+
+/* Parse "orthogonal", "linear" or "affine". */
+rv_status	rv_translate_method_parse(rv_ctx *ctx, const char *name, rv_translate_method *out);
+/* The name of a method, as the parser accepts it. */
+const char *rv_translate_method_name(rv_translate_method m);
+
+/*
+ * A fitted translation. Every array is owned by the translation (rv_translation_destroy
+ * frees them); hosts store the fields as they are and rebuild with rv_translation_load.
+ */
+typedef struct rv_translation
+{
+	rv_translate_method method;
+	size_t		d_from;
+	size_t		d_to;
+	size_t		dim;			/* max(d_from, d_to) */
+	float	   *mean_from;		/* d_from */
+	float	   *std_from;		/* d_from */
+	float	   *mean_to;		/* d_to */
+	float	   *std_to;			/* d_to */
+	float	   *matrix;			/* dim x dim, row-major */
+	float	   *bias;			/* dim for affine, NULL otherwise */
+} rv_translation;
+
+/*
+ * Fit a translation on k parallel anchors: a_from is k x d_from, a_to is k x d_to, row i
+ * the same item in both. Fails with RV_E_RANK_DEFICIENT when linear or affine has fewer
+ * independent anchors than unknowns. Free with rv_translation_destroy.
+ */
+rv_status	rv_translation_fit(rv_ctx *ctx, const float *a_from, const float *a_to, size_t k,
+							   size_t d_from, size_t d_to, rv_translate_method method,
+							   rv_translation **out);
+
+/*
+ * Rebuild a stored translation from its fields (copied and checked: sizes, finite values,
+ * positive standard deviations, bias present exactly for affine).
+ */
+rv_status	rv_translation_load(rv_ctx *ctx, const rv_translation *fields, rv_translation **out);
+
+void		rv_translation_destroy(rv_ctx *ctx, rv_translation *t);
+
+/* Translate n rows of x (n x d_from) into out (n x d_to); one matrix product. */
+rv_status	rv_translate(rv_ctx *ctx, const rv_translation *t, const float *x, size_t n,
+						 float *out);
+
+/* ------------------------------------------------------------------------------------
+ * Comparing two spaces over the same items (stitch.c), as in Table 1 of Moschella et
+ * al. 2023; ../shared/data/README.md has the exact definitions.
+ * ------------------------------------------------------------------------------------ */
+typedef struct rv_compare_result
+{
+	double		jaccard;		/* mean Jaccard of the k-neighbourhoods in C of Q_i and C_i */
+	double		mrr;			/* mean 1/rank of C_i among all C_j by cosine to Q_i */
+	double		cosine;			/* mean cos(Q_i, C_i) */
+	double		cka;			/* linear CKA of the two absolute spaces */
+} rv_compare_result;
+
+/*
+ * q and c are n x d: item i in the query side and in the corpus side of a route's common
+ * space (relative vectors, or translated queries and raw corpus rows); all comparisons are
+ * cosine. abs_a (n x da) and abs_b (n x db) are the absolute vectors, used for cka only.
+ * Works in blocks of queries, so n x n is never held in memory.
+ */
+rv_status	rv_compare_spaces(rv_ctx *ctx, const float *q, const float *c, size_t n, size_t d,
+							  size_t k, const float *abs_a, size_t da, const float *abs_b,
+							  size_t db, rv_compare_result *out);
 
 #ifdef __cplusplus
 }
