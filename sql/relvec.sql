@@ -606,3 +606,10 @@ CREATE FUNCTION relvec_translate(x embedding, anchor_set text, from_space text, 
 	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION relvec_translate(embedding, text, text, text) IS
 	'x translated into another space with the translation fitted on an anchor set';
+
+CREATE FUNCTION relvec_compare_spaces(anchor_set text, space_a text, space_b text, items text,
+		k integer DEFAULT 10, via text DEFAULT 'relative', center text DEFAULT 'none')
+	RETURNS TABLE (jaccard float8, mrr float8, cosine float8, cka float8)
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION relvec_compare_spaces(text, text, text, text, integer, text, text) IS
+	'agreement of two spaces over the (key, embedding_a, embedding_b) rows of items: mean Jaccard of the k-neighbourhoods, MRR of the true item, mean cosine (via relative, translation or absolute) and linear CKA';
