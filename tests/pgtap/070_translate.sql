@@ -2,7 +2,7 @@
 -- Fashion-MNIST fixtures (two independently trained 64-d encoders, 300 anchors) and on a
 -- second words space made from fastText by a known signed permutation, rescaling and shift.
 BEGIN;
-SELECT plan(40);
+SELECT plan(41);
 
 SELECT relvec_create_space('mlp_a', 64);
 SELECT relvec_create_space('mlp_b', 64);
@@ -89,6 +89,25 @@ SELECT ok((SELECT count(*) FROM (SELECT idx, a FROM tr ORDER BY idx LIMIT 50) q
 	'ORDER BY b <=> relvec_translate(q) LIMIT 10 finds the item itself for most queries');
 SELECT ok((SELECT count(*) FROM (SELECT idx, a FROM tr ORDER BY idx LIMIT 50) q
 	WHERE q.idx IN (SELECT c.idx FROM tr c ORDER BY c.b <=> q.a LIMIT 10)) <= 5, 'the untranslated query rarely does');
+
+-- a pgvector column searched with a translated query, by the text cast (skipped without pgvector)
+CREATE FUNCTION pg_temp.pgvector_check() RETURNS SETOF text LANGUAGE plpgsql AS $f$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector') THEN
+		RETURN QUERY SELECT skip('pgvector is not installed on this server', 1);
+		RETURN;
+	END IF;
+	CREATE EXTENSION IF NOT EXISTS vector;
+	EXECUTE 'CREATE TEMP TABLE pv AS SELECT idx, b::text::vector v FROM tr';
+	RETURN QUERY EXECUTE $q$
+		SELECT ok(count(*) >= 9, 'pgvector: ORDER BY v <=> relvec_translate(q)::text::vector gives the same top 5 as embedding')
+		FROM (SELECT idx, a FROM tr ORDER BY idx LIMIT 10) q
+		WHERE (SELECT array_agg(idx ORDER BY idx) FROM (SELECT idx FROM pv
+		         ORDER BY v <=> relvec_translate(q.a, 'fm300', 'mlp_a', 'mlp_b')::text::vector LIMIT 5) x)
+		    = (SELECT array_agg(idx ORDER BY idx) FROM (SELECT idx FROM tr
+		         ORDER BY b <=> relvec_translate(q.a, 'fm300', 'mlp_a', 'mlp_b') LIMIT 5) y)$q$;
+END $f$;
+SELECT * FROM pg_temp.pgvector_check();
 
 -- linear and affine, re-fit seen at once by the cache within the transaction
 SELECT ok(relvec_fit_translation('fm300', 'mlp_a', 'mlp_b', 'linear') > 0.95, 'fit linear');
