@@ -613,3 +613,29 @@ CREATE FUNCTION relvec_compare_spaces(anchor_set text, space_a text, space_b tex
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION relvec_compare_spaces(text, text, text, text, integer, text, text) IS
 	'agreement of two spaces over the (key, embedding_a, embedding_b) rows of items: mean Jaccard of the k-neighbourhoods, MRR of the true item, mean cosine (via relative, translation or absolute) and linear CKA';
+-- Exact kNN index: rvflat
+-- =======================================================================================
+CREATE FUNCTION relvec_rvflat_handler(internal) RETURNS index_am_handler
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION relvec_rvflat_handler(internal) IS 'the handler of index access method rvflat';
+CREATE ACCESS METHOD rvflat TYPE INDEX HANDLER relvec_rvflat_handler;
+COMMENT ON ACCESS METHOD rvflat IS
+	'exact kNN index: vectors packed in index pages, ORDER BY col <op> query LIMIT k answered exactly';
+
+-- Ordering operators only (FOR ORDER BY); support function 1 is the operator's distance.
+CREATE OPERATOR CLASS embedding_l2_ops FOR TYPE embedding USING rvflat AS
+	OPERATOR 1 <-> (embedding, embedding) FOR ORDER BY float_ops,
+	FUNCTION 1 l2_distance(embedding, embedding);
+CREATE OPERATOR CLASS embedding_ip_ops FOR TYPE embedding USING rvflat AS
+	OPERATOR 1 <#> (embedding, embedding) FOR ORDER BY float_ops,
+	FUNCTION 1 embedding_negative_inner_product(embedding, embedding);
+CREATE OPERATOR CLASS embedding_cosine_ops FOR TYPE embedding USING rvflat AS
+	OPERATOR 1 <=> (embedding, embedding) FOR ORDER BY float_ops,
+	FUNCTION 1 cosine_distance(embedding, embedding);
+CREATE OPERATOR CLASS embedding_l1_ops FOR TYPE embedding USING rvflat AS
+	OPERATOR 1 <+> (embedding, embedding) FOR ORDER BY float_ops,
+	FUNCTION 1 l1_distance(embedding, embedding);
+COMMENT ON OPERATOR CLASS embedding_l2_ops USING rvflat IS 'rvflat: ORDER BY col <-> query (Euclidean)';
+COMMENT ON OPERATOR CLASS embedding_ip_ops USING rvflat IS 'rvflat: ORDER BY col <#> query (negative inner product)';
+COMMENT ON OPERATOR CLASS embedding_cosine_ops USING rvflat IS 'rvflat: ORDER BY col <=> query (cosine distance)';
+COMMENT ON OPERATOR CLASS embedding_l1_ops USING rvflat IS 'rvflat: ORDER BY col <+> query (Manhattan)';

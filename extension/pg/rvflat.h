@@ -1,0 +1,140 @@
+/*
+ * rvflat.h — the exact kNN index access method "rvflat": its on-disk layout and what its
+ * files share (rvflat.c: handler, costing, validation; rvflatbuild.c; rvflatinsert.c;
+ * rvflatscan.c; rvflatvacuum.c).
+ *
+ * Layout. Block 0 is the metapage (dimensions, the data page that takes inserts, a change
+ * counter). Every other block is a data page: standard PostgreSQL page, one line pointer
+ * per item, an item being the heap TID followed by the float32 values (no values for a
+ * NULL, which is indexed as such), so a page holds the vectors back to back and a scan
+ * reads them in place. Items are appended to the last data
+ * page; VACUUM removes dead items page by page (PageIndexMultiDelete compacts the page).
+ * Every page change is WAL-logged with generic WAL; a build writes its pages unlogged and
+ * logs them all at the end with log_newpage_range.
+ *
+ * Scan. The first amgettuple reads every data page once under a share lock, computes the
+ * distance of each vector to the query with the bridge's per-pair function (the same one the
+ * SQL operator calls, so values are bit-identical to a sequential scan), keeps all
+ * (distance, heap TID) pairs and turns them into a binary min-heap. Each amgettuple then
+ * pops the next pair: rows come out in ascending distance, ties by heap TID, and as many as
+ * the executor asks for, so a WHERE clause that rejects rows never shortens a LIMIT. Rows
+ * whose value is NULL come last (their distance is NULL), by heap TID.
+ */
+#ifndef RVFLAT_H
+#define RVFLAT_H
+
+#include "postgres.h"
+
+#include "access/amapi.h"
+#include "access/generic_xlog.h"
+#include "nodes/execnodes.h"
+#include "storage/bufmgr.h"
+#include "storage/bufpage.h"
+#include "storage/itemptr.h"
+#include "utils/relcache.h"
+
+#include "relvec_pg.h"
+
+#define RVFLAT_MAGIC		0x52564654	/* "RVFT" */
+#define RVFLAT_VERSION		1
+#define RVFLAT_METAPAGE_BLKNO	0
+#define RVFLAT_PAGE_ID		0xFF90	/* page_id in the special space, as other AMs do */
+
+#define RVFLAT_PAGE_META	1
+#define RVFLAT_PAGE_DATA	2
+
+/* Largest dimension count: one item must fit a page (2,036 would; a round limit). */
+#define RVFLAT_MAX_DIMS		2000
+
+/* Support function 1: the distance function of the opclass's ordering operator. */
+#define RVFLAT_DISTANCE_PROC	1
+
+/* Build sub-phase reported in pg_stat_progress_create_index (1 is "initializing"). */
+#define RVFLAT_PHASE_LOAD	2
+
+/* The metapage's contents (after the page header). */
+typedef struct RvflatMetaData
+{
+	uint32		magic;
+	uint32		version;
+	int32		dims;			/* 0 until the first vector (or the typmod) fixes it */
+	BlockNumber insert_blkno;	/* data page that takes inserts; InvalidBlockNumber if none */
+	uint64		change_count;	/* bumped by every insert and every VACUUM that removes */
+} RvflatMetaData;
+
+/* The special space of every page. */
+typedef struct RvflatPageOpaqueData
+{
+	uint16		type;			/* RVFLAT_PAGE_META or RVFLAT_PAGE_DATA */
+	uint16		page_id;		/* RVFLAT_PAGE_ID */
+} RvflatPageOpaqueData;
+
+/*
+ * One indexed row: the heap TID, flags, the values. A NULL is indexed too, as an item
+ * without values (RVFLAT_ITEM_NULL), so a scan can return the NULL rows last, where
+ * ORDER BY puts their NULL distances, and never returns fewer rows than a sequential scan.
+ */
+typedef struct RvflatItem
+{
+	ItemPointerData tid;
+	uint16		flags;
+	float		x[FLEXIBLE_ARRAY_MEMBER];
+} RvflatItem;
+
+#define RVFLAT_ITEM_NULL		0x0001
+
+#define RVFLAT_ITEM_SIZE(d)		(offsetof(RvflatItem, x) + sizeof(float) * (d))
+#define RvflatPageGetMeta(p)	((RvflatMetaData *) PageGetContents(p))
+#define RvflatPageGetOpaque(p)	((RvflatPageOpaqueData *) PageGetSpecialPointer(p))
+
+/* The distances an rvflat opclass can order by. */
+typedef enum RvflatMetric
+{
+	RVFLAT_L2 = 0,				/* <->, l2_distance */
+	RVFLAT_IP,					/* <#>, negative inner product */
+	RVFLAT_COSINE,				/* <=>, cosine_distance */
+	RVFLAT_L1					/* <+>, l1_distance */
+} RvflatMetric;
+
+/* The SQL-callable distances of metric.c; an opclass names one as support function 1. */
+extern PGDLLEXPORT Datum embedding_l2_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum embedding_negative_inner_product(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum embedding_cosine_distance(PG_FUNCTION_ARGS);
+extern PGDLLEXPORT Datum embedding_l1_distance(PG_FUNCTION_ARGS);
+
+/* rvflat.c */
+extern RvflatMetric rvflat_index_metric(Relation index);
+extern double rvflat_distance(RvflatMetric m, const float *a, const float *b, int dims);
+extern void rvflat_init_page(Page page, uint16 type);
+extern void rvflat_init_meta(Page page, int dims);
+extern void rvflat_check_dims(Relation index, int index_dims, int value_dims);
+extern int	rvflat_typmod_dims(Relation index);
+extern Embedding *rvflat_value(Datum d);
+
+/* rvflatbuild.c */
+extern IndexBuildResult *rvflatbuild(Relation heap, Relation index, IndexInfo *indexInfo);
+extern void rvflatbuildempty(Relation index);
+
+/* rvflatinsert.c */
+extern bool rvflatinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
+						 Relation heap, IndexUniqueCheck checkUnique, bool indexUnchanged,
+						 IndexInfo *indexInfo);
+extern bool rvflat_page_add(Page page, const RvflatItem *item, Size size);
+
+/* rvflatscan.c */
+extern IndexScanDesc rvflatbeginscan(Relation index, int nkeys, int norderbys);
+extern void rvflatrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
+						 int norderbys);
+extern bool rvflatgettuple(IndexScanDesc scan, ScanDirection dir);
+extern void rvflatendscan(IndexScanDesc scan);
+
+/* rvflatvacuum.c */
+extern IndexBulkDeleteResult *rvflatbulkdelete(IndexVacuumInfo *info,
+											   IndexBulkDeleteResult *stats,
+											   IndexBulkDeleteCallback callback,
+											   void *callback_state);
+extern IndexBulkDeleteResult *rvflatvacuumcleanup(IndexVacuumInfo *info,
+												  IndexBulkDeleteResult *stats);
+extern void rvflat_bump_change_count(Relation index);
+
+#endif							/* RVFLAT_H */

@@ -1,0 +1,289 @@
+/*
+ * rvflatscan.c — an rvflat index scan: ORDER BY col <op> query, exact.
+ *
+ * The first amgettuple reads every data page once, in block order, under a share lock, and
+ * computes the distance from the query to each vector in place on the page with the same
+ * bridge function the SQL operator calls. All (distance, heap TID) pairs are kept, and one
+ * O(n) heapify turns them into a binary min-heap ordered by distance, then heap TID (the
+ * tie rule). Each amgettuple pops the next pair in O(log n), so the executor gets rows in
+ * the exact order of a sequential scan sorted by (distance, ctid) and can ask for as many as
+ * it needs: a WHERE clause that rejects rows makes it ask for more, never shortens the
+ * result. Rows whose value is NULL follow, by heap TID, with a NULL distance: exactly where
+ * ORDER BY puts them. A NULL query makes every distance NULL: all rows come back by heap
+ * TID with a NULL distance, as a sequential scan returns them (pgvector returns none).
+ *
+ * Only TIDs are kept after a page is unlocked. VACUUM may remove an item we read, but only
+ * for a heap tuple that is dead to every snapshot, and a heap slot reused afterwards holds
+ * a tuple our MVCC snapshot cannot see.
+ */
+#include "postgres.h"
+
+#include "access/relscan.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "utils/float.h"
+#include "utils/memutils.h"
+
+#include "rvflat.h"
+
+/* One candidate row. */
+typedef struct RvflatCand
+{
+	double		dist;
+	ItemPointerData tid;
+} RvflatCand;
+
+typedef struct RvflatScanOpaqueData
+{
+	MemoryContext cxt;			/* candidates and the query; reset by rescan */
+	RvflatMetric metric;
+	bool		started;		/* candidates computed for this (re)scan */
+	Embedding  *query;			/* NULL: the ORDER BY argument was NULL */
+	RvflatCand *cands;			/* binary min-heap of the rows not yet returned */
+	Size		ncands;
+	ItemPointerData *nulls;		/* rows with a NULL distance, sorted by TID */
+	Size		nnulls;
+	Size		nulls_next;		/* the next one to return */
+} RvflatScanOpaqueData;
+
+typedef RvflatScanOpaqueData *RvflatScanOpaque;
+
+/* The total order of the scan: distance, then heap TID. */
+static inline bool
+cand_less(const RvflatCand *a, const RvflatCand *b)
+{
+	int			c = float8_cmp_internal(a->dist, b->dist);	/* NaN last, as in SQL */
+
+	if (c != 0)
+		return c < 0;
+	return ItemPointerCompare((ItemPointer) &a->tid, (ItemPointer) &b->tid) < 0;
+}
+
+/* Restore the heap property below position i. */
+static void
+sift_down(RvflatCand *h, Size n, Size i)
+{
+	RvflatCand	x = h[i];
+
+	for (;;)
+	{
+		Size		c = 2 * i + 1;
+
+		if (c >= n)
+			break;
+		if (c + 1 < n && cand_less(&h[c + 1], &h[c]))
+			c++;
+		if (!cand_less(&h[c], &x))
+			break;
+		h[i] = h[c];
+		i = c;
+	}
+	h[i] = x;
+}
+
+/* qsort comparator of heap TIDs. */
+static int
+tid_cmp(const void *a, const void *b)
+{
+	return ItemPointerCompare((ItemPointer) a, (ItemPointer) b);
+}
+
+/* Append to a growing array of elements of elsize bytes in cxt. */
+static void *
+grow(MemoryContext cxt, void *arr, Size *cap, Size need, Size elsize)
+{
+	if (need <= *cap)
+		return arr;
+	*cap = Max(Max(*cap * 2, need), (Size) 64);
+	if (arr == NULL)
+		return MemoryContextAllocHuge(cxt, *cap * elsize);
+	return repalloc_huge(arr, *cap * elsize);
+}
+
+/*
+ * Read every data page and compute every distance; build the min-heap of the rows with a
+ * distance and the sorted list of those without (NULL value, or NULL query).
+ */
+static void
+compute_candidates(IndexScanDesc scan)
+{
+	RvflatScanOpaque so = (RvflatScanOpaque) scan->opaque;
+	Relation	index = scan->indexRelation;
+	Buffer		metabuf;
+	int			dims;
+	BlockNumber nblocks;
+	BlockNumber blk;
+	Size		cap = 0;
+	Size		nullcap = 0;
+	BufferAccessStrategy strategy = NULL;
+	const float *q = so->query != NULL ? so->query->x : NULL;
+	Size		i;
+
+	metabuf = ReadBuffer(index, RVFLAT_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_SHARE);
+	dims = RvflatPageGetMeta(BufferGetPage(metabuf))->dims;
+	UnlockReleaseBuffer(metabuf);
+	nblocks = RelationGetNumberOfBlocks(index);
+
+	so->ncands = 0;
+	so->nnulls = 0;
+	so->nulls_next = 0;
+	if (q != NULL && dims != 0 && so->query->dim != dims)
+		RVPG_CHECK(rv_check_same_dims(rvpg_ctx(), dims, so->query->dim));
+
+	/* a first guess at the row count; grown when wrong */
+	if (q != NULL && dims != 0)
+		so->cands = grow(so->cxt, NULL, &cap,
+						 nblocks * ((BLCKSZ - SizeOfPageHeaderData) /
+									(MAXALIGN(RVFLAT_ITEM_SIZE(dims)) + sizeof(ItemIdData))),
+						 sizeof(RvflatCand));
+
+	/* an index bigger than a quarter of shared buffers must not evict everything else */
+	if (nblocks > (BlockNumber) (NBuffers / 4))
+		strategy = GetAccessStrategy(BAS_BULKREAD);
+
+	for (blk = RVFLAT_METAPAGE_BLKNO + 1; blk < nblocks; blk++)
+	{
+		Buffer		buf;
+		Page		page;
+		OffsetNumber off;
+		OffsetNumber maxoff;
+
+		CHECK_FOR_INTERRUPTS();
+		buf = ReadBufferExtended(index, MAIN_FORKNUM, blk, RBM_NORMAL, strategy);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		maxoff = PageGetMaxOffsetNumber(page);
+		if (q != NULL)
+			so->cands = grow(so->cxt, so->cands, &cap, so->ncands + maxoff, sizeof(RvflatCand));
+		for (off = FirstOffsetNumber; off <= maxoff; off++)
+		{
+			ItemId		iid = PageGetItemId(page, off);
+			RvflatItem *item;
+
+			if (!ItemIdIsNormal(iid))
+				continue;
+			item = (RvflatItem *) PageGetItem(page, iid);
+			if (q != NULL && !(item->flags & RVFLAT_ITEM_NULL))
+			{
+				RvflatCand *c = &so->cands[so->ncands++];
+
+				c->dist = rvflat_distance(so->metric, q, item->x, dims);
+				c->tid = item->tid;
+			}
+			else
+			{
+				so->nulls = grow(so->cxt, so->nulls, &nullcap, so->nnulls + 1,
+								 sizeof(ItemPointerData));
+				so->nulls[so->nnulls++] = item->tid;
+			}
+		}
+		UnlockReleaseBuffer(buf);
+	}
+	if (strategy != NULL)
+		FreeAccessStrategy(strategy);
+
+	if (so->ncands > 1)
+		for (i = so->ncands / 2; i-- > 0;)
+			sift_down(so->cands, so->ncands, i);
+	if (so->nnulls > 1)
+		qsort(so->nulls, so->nnulls, sizeof(ItemPointerData), tid_cmp);
+}
+
+/* Start a scan. */
+IndexScanDesc
+rvflatbeginscan(Relation index, int nkeys, int norderbys)
+{
+	IndexScanDesc scan = RelationGetIndexScan(index, nkeys, norderbys);
+	RvflatScanOpaque so = (RvflatScanOpaque) palloc0(sizeof(RvflatScanOpaqueData));
+
+	so->cxt = AllocSetContextCreate(CurrentMemoryContext, "rvflat scan",
+									ALLOCSET_DEFAULT_SIZES);
+	so->metric = rvflat_index_metric(index);
+	scan->opaque = so;
+	/* the AM owns the arrays that carry ORDER BY values to the executor */
+	scan->xs_orderbyvals = palloc0(sizeof(Datum) * Max(norderbys, 1));
+	scan->xs_orderbynulls = palloc(sizeof(bool) * Max(norderbys, 1));
+	return scan;
+}
+
+/* (Re)start a scan with a new ORDER BY argument. */
+void
+rvflatrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys)
+{
+	RvflatScanOpaque so = (RvflatScanOpaque) scan->opaque;
+
+	if (keys && scan->numberOfKeys > 0)
+		memmove(scan->keyData, keys, nkeys * sizeof(ScanKeyData));
+	if (orderbys && scan->numberOfOrderBys > 0)
+		memmove(scan->orderByData, orderbys, norderbys * sizeof(ScanKeyData));
+	MemoryContextReset(so->cxt);
+	so->started = false;
+	so->query = NULL;
+	so->cands = NULL;
+	so->ncands = 0;
+	so->nulls = NULL;
+	so->nnulls = 0;
+	so->nulls_next = 0;
+}
+
+/* The next row in (distance, heap TID) order. */
+bool
+rvflatgettuple(IndexScanDesc scan, ScanDirection dir pg_attribute_unused())
+{
+	RvflatScanOpaque so = (RvflatScanOpaque) scan->opaque;
+	RvflatCand	next;
+
+	if (!so->started)
+	{
+		MemoryContext old;
+
+		if (scan->numberOfOrderBys != 1 || scan->orderByData == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("an rvflat index can only be scanned for ORDER BY column <operator> value")));
+		so->started = true;
+		pgstat_count_index_scan(scan->indexRelation);
+		if (!(scan->orderByData->sk_flags & SK_ISNULL))
+		{
+			old = MemoryContextSwitchTo(so->cxt);
+			so->query = DatumGetEmbedding(scan->orderByData->sk_argument);
+			MemoryContextSwitchTo(old);
+		}
+		compute_candidates(scan);
+	}
+	scan->xs_recheck = false;
+	scan->xs_recheckorderby = false;
+	if (so->ncands == 0)
+	{
+		if (so->nulls_next >= so->nnulls)
+			return false;
+		scan->xs_heaptid = so->nulls[so->nulls_next++];
+		scan->xs_orderbyvals[0] = (Datum) 0;
+		scan->xs_orderbynulls[0] = true;
+		return true;
+	}
+
+	next = so->cands[0];
+	so->ncands--;
+	if (so->ncands > 0)
+	{
+		so->cands[0] = so->cands[so->ncands];
+		sift_down(so->cands, so->ncands, 0);
+	}
+	scan->xs_heaptid = next.tid;
+	scan->xs_orderbyvals[0] = Float8GetDatum(next.dist);
+	scan->xs_orderbynulls[0] = false;
+	return true;
+}
+
+/* End a scan. */
+void
+rvflatendscan(IndexScanDesc scan)
+{
+	RvflatScanOpaque so = (RvflatScanOpaque) scan->opaque;
+
+	MemoryContextDelete(so->cxt);
+	pfree(so);
+	scan->opaque = NULL;
+}
