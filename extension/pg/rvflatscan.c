@@ -138,8 +138,13 @@ compute_candidates(IndexScanDesc scan)
 									(MAXALIGN(RVFLAT_ITEM_SIZE(dims)) + sizeof(ItemIdData))),
 						 sizeof(RvflatCand));
 
-	/* an index bigger than a quarter of shared buffers must not evict everything else */
-	if (nblocks > (BlockNumber) (NBuffers / 4))
+	/*
+	 * Every query reads the whole index, so it should stay in shared buffers: a ring buffer
+	 * (as a seq scan of a big table uses) would make each query copy every page in from the
+	 * kernel again. Only an index that cannot fit at all is read through a ring, so that it
+	 * does not evict everything else.
+	 */
+	if (nblocks > (BlockNumber) NBuffers)
 		strategy = GetAccessStrategy(BAS_BULKREAD);
 
 	for (blk = RVFLAT_METAPAGE_BLKNO + 1; blk < nblocks; blk++)
