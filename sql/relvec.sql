@@ -570,3 +570,18 @@ CREATE FUNCTION relvec_backend() RETURNS text
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION relvec_backend() IS
 	'which backend (cpu or a Vulkan device) ran the last heavy operation in this session, and why';
+
+-- =======================================================================================
+-- Batched kNN and cross-space (stitched) kNN
+-- =======================================================================================
+CREATE FUNCTION relvec_knn(queries text, corpus text, k integer, metric text DEFAULT 'cosine')
+	RETURNS TABLE (query_key text, rank integer, corpus_key text, distance float8)
+	AS 'MODULE_PATHNAME', 'relvec_knn' LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1000;
+COMMENT ON FUNCTION relvec_knn(text, text, integer, text) IS
+	'exact k nearest corpus rows of every query, in one pass over the corpus per chunk of queries (metrics l2, ip, cosine, l1)';
+CREATE FUNCTION relvec_knn_chunked(queries text, corpus text, k integer, metric text,
+		query_chunk integer, corpus_chunk integer)
+	RETURNS TABLE (query_key text, rank integer, corpus_key text, distance float8)
+	AS 'MODULE_PATHNAME', 'relvec_knn' LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1000;
+COMMENT ON FUNCTION relvec_knn_chunked(text, text, integer, text, integer, integer) IS
+	'relvec internal: relvec_knn with explicit query and corpus chunk sizes (tests cross chunk boundaries with it)';
