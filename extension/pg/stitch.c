@@ -10,7 +10,8 @@
  *    because cosine similarity survives the rotations and rescalings that separate two
  *    independently trained spaces (Moschella et al. 2023).
  *  - translation: the queries are mapped into the corpus space by the translation fitted on
- *    the set (relvec_fit_translation) and compared by cosine with the raw corpus rows.
+ *    the set (relvec_fit_translation; one rv_translate call per chunk of queries) and
+ *    compared by cosine with the raw corpus rows.
  *  - absolute: the raw vectors compared by cosine, the baseline (dimensions must match).
  * The pass itself is rvpg_knn_run (knn.c): one corpus pass per chunk of queries.
  */
@@ -45,6 +46,25 @@ map_project(void *arg, const float *in, size_t n, float *out)
 	RVPG_CHECK(rv_project(rvpg_ctx(), p, in, n, out));
 }
 
+/* The translation of a side's rows, from one space into another. */
+typedef struct trans_map
+{
+	const char *anchor_set;
+	const char *from;
+	const char *to;
+} trans_map;
+
+static void
+map_translate(void *arg, const float *in, size_t n, float *out)
+{
+	trans_map  *m = (trans_map *) arg;
+
+	/* cached by the backend; looked up per call because a later lookup may evict it */
+	rv_translation *t = rvpg_get_translation(m->anchor_set, m->from, m->to);
+
+	RVPG_CHECK(rv_translate(rvpg_ctx(), t, in, n, out));
+}
+
 /* The argument names of relvec_stitch_knn, for null-argument errors. */
 static const char *const stitch_arg_names[] = {"queries", "query_space", "corpus",
 	"corpus_space", "anchor_set", "k", "via", "similarity", "center", "query_chunk",
@@ -65,6 +85,10 @@ relvec_stitch_knn(PG_FUNCTION_ARGS)
 	rvpg_knn_opts o;
 	proj_map	qmap;
 	proj_map	cmap;
+	trans_map	tmap;
+	rv_sim		sims[RV_MAX_SIMS];
+	int			nsims;
+	rv_center	center;
 	const char *query_space;
 	const char *corpus_space;
 	const char *anchor_set;
@@ -101,6 +125,9 @@ relvec_stitch_knn(PG_FUNCTION_ARGS)
 	}
 	qs.space = query_space;
 	cs.space = corpus_space;
+	/* the options serve the relative route only, but are checked on every route */
+	RVPG_CHECK(rv_sim_list_parse(rvpg_ctx(), text_to_cstring(PG_GETARG_TEXT_PP(7)), sims, &nsims));
+	RVPG_CHECK(rv_center_parse(rvpg_ctx(), text_to_cstring(PG_GETARG_TEXT_PP(8)), &center));
 
 	if (strcmp(via, "relative") == 0 || strcmp(via, "absolute") == 0)
 	{
@@ -136,9 +163,19 @@ relvec_stitch_knn(PG_FUNCTION_ARGS)
 		}
 	}
 	else if (strcmp(via, "translation") == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("translation route not available")));
+	{
+		rv_translation *t = rvpg_get_translation(anchor_set, query_space, corpus_space);
+
+		tmap.anchor_set = anchor_set;
+		tmap.from = query_space;
+		tmap.to = corpus_space;
+		qs.in_dims = (int) t->d_from;
+		qs.out_dims = (int) t->d_to;
+		qs.map = map_translate;
+		qs.map_arg = &tmap;
+		cs.in_dims = (int) t->d_to;
+		cs.out_dims = (int) t->d_to;
+	}
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

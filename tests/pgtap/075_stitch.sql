@@ -1,7 +1,7 @@
 -- 075_stitch: relvec_stitch_knn, queries embedded by Fashion-MNIST encoder B answered from a
 -- corpus embedded by encoder A (two independently trained 64-d spaces, 300 parallel anchors).
 BEGIN;
-SELECT plan(30);
+SELECT plan(37);
 
 SELECT relvec_create_space('mlp_a', 64, 'Fashion-MNIST encoder A');
 SELECT relvec_create_space('mlp_b', 64, 'Fashion-MNIST encoder B');
@@ -125,7 +125,26 @@ SELECT throws_ok(format('SELECT * FROM relvec_stitch_knn(%L, %L, %L, %L, %L, 3)'
 SELECT throws_ok(format('SELECT * FROM relvec_stitch_knn(%L, %L, %L, %L, NULL, 3)', :q, 'mlp_b', :c, 'mlp_a'),
 	'22004', 'anchor_set must not be null', 'null anchor set');
 SELECT throws_ok(format('SELECT * FROM relvec_stitch_knn(%L, %L, %L, %L, %L, 3, %L)', :q, 'mlp_b', :c, 'mlp_a', 'fm300', 'translation'),
-	'0A000', 'translation route not available', 'translation route not available yet');
+	'55000', 'no translation fitted from space "mlp_b" to space "mlp_a" in anchor set "fm300"', 'translation not fitted');
+
+-- translation route -----------------------------------------------------------------------------
+SELECT ok(relvec_fit_translation('fm300', 'mlp_b', 'mlp_a') > 0.5, 'fit B -> A on the anchors');
+CREATE TEMP TABLE st AS SELECT * FROM relvec_stitch_knn_chunked('SELECT idx, b FROM fixtures.fmnist WHERE idx % 7 = 0', 'mlp_b',
+	'SELECT idx, a FROM fixtures.fmnist ORDER BY idx', 'mlp_a', 'fm300', 10, 'translation', 'cosine', 'none', 5, 111);
+CREATE TEMP TABLE kn AS SELECT * FROM relvec_knn($q$SELECT idx, relvec_translate(b, 'fm300', 'mlp_b', 'mlp_a') FROM fixtures.fmnist WHERE idx % 7 = 0$q$,
+	'SELECT idx, a FROM fixtures.fmnist ORDER BY idx', 10, 'cosine');
+SELECT results_eq('SELECT query_key, rank, corpus_key FROM st ORDER BY 1, 2', 'SELECT query_key, rank, corpus_key FROM kn ORDER BY 1, 2',
+	'translation = relvec_knn of relvec_translate''d queries against the raw corpus, same neighbours in the same order');
+SELECT cmp_ok((SELECT max(abs(s.distance - k.distance)) FROM st s JOIN kn k USING (query_key, rank)), '<', 1e-6::float8,
+	'and the same distances within 1e-6');
+SELECT cmp_ok(pg_temp.stitched_accuracy('translation'), '>', 0.7, 'translation route: stitched 10-NN accuracy far above chance');
+SELECT relvec_fit_translation('fm30', 'mlp_b', 'mlp_a10');
+SELECT is((SELECT count(*) FROM relvec_stitch_knn('SELECT idx, b FROM fixtures.fmnist WHERE idx % 50 = 0', 'mlp_b',
+	'SELECT idx, subvector(a, 1, 10) FROM fixtures.fmnist', 'mlp_a10', 'fm30', 3, 'translation')), 75::bigint, 'translation from 64-d into 10-d');
+SELECT throws_ok(format('SELECT * FROM relvec_stitch_knn(%L, %L, %L, %L, %L, 3, %L)', :q, 'mlp_b', 'SELECT idx, b FROM fixtures.fmnist WHERE idx = 60001', 'mlp_a10', 'fm30', 'translation'),
+	'22000', 'embedding of corpus key "60001" has 64 dimensions, space "mlp_a10" has 10', 'translation: corpus of other dimensions than its space');
+SELECT throws_ok(format('SELECT * FROM relvec_stitch_knn(%L, %L, %L, %L, %L, 3, %L, %L)', :q, 'mlp_b', :c, 'mlp_a', 'fm300', 'translation', 'cos'),
+	'22023', 'unknown similarity "cos": expected cosine, dot, euclidean, l1 or linf', 'options are checked on every route');
 
 SELECT * FROM finish();
 ROLLBACK;
