@@ -639,3 +639,30 @@ COMMENT ON OPERATOR CLASS embedding_l2_ops USING rvflat IS 'rvflat: ORDER BY col
 COMMENT ON OPERATOR CLASS embedding_ip_ops USING rvflat IS 'rvflat: ORDER BY col <#> query (negative inner product)';
 COMMENT ON OPERATOR CLASS embedding_cosine_ops USING rvflat IS 'rvflat: ORDER BY col <=> query (cosine distance)';
 COMMENT ON OPERATOR CLASS embedding_l1_ops USING rvflat IS 'rvflat: ORDER BY col <+> query (Manhattan)';
+-- =======================================================================================
+-- Batched kNN and cross-space (stitched) kNN
+-- =======================================================================================
+CREATE FUNCTION relvec_knn(queries text, corpus text, k integer, metric text DEFAULT 'cosine')
+	RETURNS TABLE (query_key text, rank integer, corpus_key text, distance float8)
+	AS 'MODULE_PATHNAME', 'relvec_knn' LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1000;
+COMMENT ON FUNCTION relvec_knn(text, text, integer, text) IS
+	'exact k nearest corpus rows of every query, in one pass over the corpus per chunk of queries (metrics l2, ip, cosine, l1)';
+CREATE FUNCTION relvec_knn_chunked(queries text, corpus text, k integer, metric text,
+		query_chunk integer, corpus_chunk integer)
+	RETURNS TABLE (query_key text, rank integer, corpus_key text, distance float8)
+	AS 'MODULE_PATHNAME', 'relvec_knn' LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1000;
+COMMENT ON FUNCTION relvec_knn_chunked(text, text, integer, text, integer, integer) IS
+	'relvec internal: relvec_knn with explicit query and corpus chunk sizes (tests cross chunk boundaries with it)';
+CREATE FUNCTION relvec_stitch_knn(queries text, query_space text, corpus text, corpus_space text,
+		anchor_set text, k integer, via text DEFAULT 'relative', similarity text DEFAULT 'cosine',
+		center text DEFAULT 'none')
+	RETURNS TABLE (query_key text, rank integer, corpus_key text, distance float8)
+	AS 'MODULE_PATHNAME', 'relvec_stitch_knn' LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1000;
+COMMENT ON FUNCTION relvec_stitch_knn(text, text, text, text, text, integer, text, text, text) IS
+	'k nearest corpus rows (corpus_space) of every query (query_space) across two spaces: via relative vectors over the set''s parallel anchors, a fitted translation, or absolute vectors; cosine distances';
+CREATE FUNCTION relvec_stitch_knn_chunked(queries text, query_space text, corpus text, corpus_space text,
+		anchor_set text, k integer, via text, similarity text, center text, query_chunk integer, corpus_chunk integer)
+	RETURNS TABLE (query_key text, rank integer, corpus_key text, distance float8)
+	AS 'MODULE_PATHNAME', 'relvec_stitch_knn' LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1000;
+COMMENT ON FUNCTION relvec_stitch_knn_chunked(text, text, text, text, text, integer, text, text, text, integer, integer) IS
+	'relvec internal: relvec_stitch_knn with explicit query and corpus chunk sizes (tests cross chunk boundaries with it)';
