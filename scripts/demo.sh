@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# demo.sh — end to end on a fresh Debian 12 machine: install what is missing, build,
-# install the extension, start a throwaway PostgreSQL cluster, load 2,000 real word
-# embeddings (fastText skipgram, 100-d, from tests/fixtures) and search them; then take
-# Fashion-MNIST items embedded by two independently trained encoders and search the
-# "old model's" corpus with the "new model's" queries through 300 parallel anchors.
+# demo.sh — end to end on a fresh Debian 12 machine: install what is missing, build, install
+# the extension, start a throwaway PostgreSQL cluster and tell relvec's story on real data.
+#
+# A shop keeps 10,000 Fashion-MNIST items embedded by its old model (encoder A). A new model
+# (encoder B, trained independently) arrives: new queries are embedded by B, and the corpus
+# cannot be re-embedded today. 300 anchor items embedded by both models let B's queries search
+# A's corpus: through relative representations, or through a translation fitted on the
+# anchors and an ordinary rvflat index. The demo prints 10-NN label accuracy of each route
+# against the absolute baseline (B's vectors thrown at A's corpus as they are).
+# Data: tests/fixtures (cut from ../shared/data by scripts/make-fixtures.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/cluster.sh
@@ -16,46 +21,99 @@ rv_cluster_start
 psql -q -X -d postgres -c "CREATE DATABASE relvec_demo"
 
 run() { echo; echo "relvec_demo=# $1"; psql -X -v ON_ERROR_STOP=1 -d relvec_demo -c "$1"; }
-
-psql -q -X -d relvec_demo -v ON_ERROR_STOP=1 <<'SQL'
-CREATE EXTENSION relvec;
-CREATE TABLE words (word text PRIMARY KEY, e embedding(100));
-SQL
-python3 scripts/fvecs2csv.py tests/fixtures/words_ft100_2k.fvecs --keys tests/fixtures/words_2k.csv \
-	| psql -q -X -d relvec_demo -c "\copy words FROM STDIN (FORMAT csv)"
-
-run "SELECT count(*) AS words, max(embedding_dims(e)) AS dims FROM words"
-run "SELECT b.word, round((a.e <=> b.e)::numeric, 4) AS cosine_distance
-FROM words a, words b WHERE a.word = 'king' AND b.word <> a.word ORDER BY a.e <=> b.e LIMIT 8"
-run "SELECT b.word, round((a.e <-> b.e)::numeric, 4) AS l2_distance
-FROM words a, words b WHERE a.word = 'water' AND b.word <> a.word ORDER BY a.e <-> b.e LIMIT 8"
-run "WITH q AS (SELECT (SELECT e FROM words WHERE word = 'king') - (SELECT e FROM words WHERE word = 'man')
-                 + (SELECT e FROM words WHERE word = 'woman') AS v)
-SELECT word, round((e <=> q.v)::numeric, 4) AS cosine_distance FROM words, q
-WHERE word NOT IN ('king', 'man', 'woman') ORDER BY e <=> q.v LIMIT 5"
-run "SELECT subvector(avg(e), 1, 4) AS mean_of_first_4_dims, round(embedding_norm(avg(e))::numeric, 4) AS norm_of_mean FROM words"
-run "SELECT '[1, 2.5, -3e-2]'::embedding AS text_form, '[1,2]'::embedding <=> '[0,0]' AS cosine_to_zero_vector"
+quiet() { psql -q -X -v ON_ERROR_STOP=1 -d relvec_demo -o /dev/null "$@"; }
 
 echo
-echo "== two models, one corpus: 1,000 Fashion-MNIST test items embedded by encoder A (the corpus)"
-echo "== and by encoder B (the queries), 300 parallel anchors; 1-NN label accuracy across models"
+echo "== 1. The old model's corpus: 10,000 items embedded by encoder A, with their labels"
+quiet -c "CREATE EXTENSION relvec" \
+	-c "CREATE TABLE corpus (id int PRIMARY KEY, label int NOT NULL, e embedding(64) NOT NULL)"
+python3 tests/reference/fvecs_copy.py --csv tests/fixtures/fmnist_train10k.csv --int index --int label \
+	tests/fixtures/fmnist_a_train10k.fvecs | quiet -c "\copy corpus FROM STDIN (FORMAT binary)"
+# fixtures.fmnist: 300 anchor items and 1,000 test items, each embedded by A (column a) and B (b).
 bash tests/load-fixtures.sh relvec_demo
-psql -q -X -v ON_ERROR_STOP=1 -d relvec_demo -o /dev/null <<'SQL'
-SELECT relvec_create_space('mlp_a', 64, 'Fashion-MNIST encoder A (the old model)');
-SELECT relvec_create_space('mlp_b', 64, 'Fashion-MNIST encoder B (the new model)');
-SELECT relvec_create_anchor_set('fm300', (SELECT array_agg(idx::text ORDER BY anchor_no) FROM fixtures.fmnist WHERE is_anchor));
-SELECT relvec_set_anchors('fm300', 'mlp_a', 'SELECT idx, a FROM fixtures.fmnist WHERE is_anchor');
-SELECT relvec_set_anchors('fm300', 'mlp_b', 'SELECT idx, b FROM fixtures.fmnist WHERE is_anchor');
-SELECT relvec_freeze_anchor_set('fm300');
-CREATE TABLE corpus AS SELECT f.idx, f.label, f.a, p.relative AS r
-	FROM relvec_project_query('SELECT idx, a FROM fixtures.fmnist WHERE NOT is_anchor', 'fm300', 'mlp_a') p
-	JOIN fixtures.fmnist f ON f.idx::text = p.key;
+quiet <<'SQL'
+CREATE TABLE new_queries AS
+	SELECT idx AS id, label, b AS e FROM fixtures.fmnist WHERE split = 'test';
+CREATE INDEX ON corpus USING rvflat (e embedding_cosine_ops);
+ANALYZE corpus; ANALYZE new_queries;
 SQL
-run "WITH q AS (SELECT label, b, relvec_project(b, 'fm300', 'mlp_b') AS r FROM fixtures.fmnist WHERE NOT is_anchor)
-SELECT 'absolute: B query vs A corpus' AS route,
-       round(avg(((SELECT c.label FROM corpus c ORDER BY c.a <=> q.b LIMIT 1) = q.label)::int), 3) AS one_nn_accuracy FROM q
+run "SELECT (SELECT count(*) FROM corpus) AS corpus_items_by_old_model,
+       (SELECT count(*) FROM new_queries) AS queries_by_new_model,
+       (SELECT count(*) FROM fixtures.fmnist WHERE is_anchor) AS anchors_embedded_by_both"
+
+echo
+echo "== 2. Register both models as spaces, the 300 parallel anchors as a frozen set,"
+echo "==    and fit a translation from the new space to the old one on the anchors"
+quiet <<'SQL'
+SELECT relvec_create_space('old_model', 64, 'Fashion-MNIST encoder A: the corpus');
+SELECT relvec_create_space('new_model', 64, 'Fashion-MNIST encoder B: the queries');
+SELECT relvec_create_anchor_set('shop300',
+	(SELECT array_agg(idx::text ORDER BY anchor_no) FROM fixtures.fmnist WHERE is_anchor));
+SELECT relvec_set_anchors('shop300', 'old_model', 'SELECT idx, a FROM fixtures.fmnist WHERE is_anchor');
+SELECT relvec_set_anchors('shop300', 'new_model', 'SELECT idx, b FROM fixtures.fmnist WHERE is_anchor');
+SELECT relvec_freeze_anchor_set('shop300');
+SQL
+run "SELECT round(relvec_fit_translation('shop300', 'new_model', 'old_model')::numeric, 4)
+       AS fit_quality_mean_cosine_on_anchors"
+
+echo
+echo "== 3. One new-model query, translated into the old space, answered by the rvflat index"
+run "EXPLAIN (COSTS OFF) SELECT id FROM corpus
+ORDER BY e <=> relvec_translate((SELECT e FROM new_queries WHERE id = 60000), 'shop300', 'new_model', 'old_model')
+LIMIT 5"
+run "SELECT (SELECT label FROM new_queries WHERE id = 60000) AS query_label, c.id, c.label,
+       round((c.e <=> t.q)::numeric, 4) AS cosine_distance
+FROM corpus c,
+     (SELECT relvec_translate(e, 'shop300', 'new_model', 'old_model') AS q FROM new_queries WHERE id = 60000) t
+ORDER BY c.e <=> t.q LIMIT 5"
+
+echo
+echo "== 4. All 1,000 new-model queries against the old corpus: 10-NN majority-vote accuracy"
+echo "==    (stitched classification), each route one batched SQL call"
+quiet <<'SQL'
+CREATE FUNCTION vote(nn regclass) RETURNS numeric LANGUAGE plpgsql AS $$
+DECLARE acc numeric;
+BEGIN
+	EXECUTE format($q$
+		WITH votes AS (SELECT n.query_key, c.label, count(*) AS n
+		               FROM %s n JOIN corpus c ON c.id = n.corpus_key::int GROUP BY 1, 2),
+		     pred AS (SELECT DISTINCT ON (query_key) query_key, label FROM votes
+		              ORDER BY query_key, n DESC, label)
+		SELECT round(avg((p.label = q.label)::int), 3)
+		FROM pred p JOIN new_queries q ON q.id = p.query_key::int $q$, nn) INTO acc;
+	RETURN acc;
+END $$;
+CREATE TABLE nn_absolute AS SELECT * FROM relvec_knn(
+	'SELECT id, e FROM new_queries', 'SELECT id, e FROM corpus', 10, 'cosine');
+CREATE TABLE nn_relative AS SELECT * FROM relvec_stitch_knn(
+	'SELECT id, e FROM new_queries', 'new_model', 'SELECT id, e FROM corpus', 'old_model', 'shop300', 10, 'relative');
+CREATE TABLE nn_relative_centred AS SELECT * FROM relvec_stitch_knn(
+	'SELECT id, e FROM new_queries', 'new_model', 'SELECT id, e FROM corpus', 'old_model', 'shop300', 10,
+	'relative', 'cosine', 'anchors');
+CREATE TABLE nn_translation AS SELECT * FROM relvec_stitch_knn(
+	'SELECT id, e FROM new_queries', 'new_model', 'SELECT id, e FROM corpus', 'old_model', 'shop300', 10, 'translation');
+CREATE TABLE nn_reembedded AS SELECT * FROM relvec_knn(
+	'SELECT idx, a FROM fixtures.fmnist WHERE split = ''test''', 'SELECT id, e FROM corpus', 10, 'cosine');
+SQL
+run "SELECT 'absolute: new vectors against the old corpus as they are' AS route, vote('nn_absolute') AS knn10_accuracy
+UNION ALL SELECT 'relative: both sides over the 300 parallel anchors', vote('nn_relative')
+UNION ALL SELECT 'relative, anchor-centred', vote('nn_relative_centred')
+UNION ALL SELECT 'translation: new queries mapped into the old space', vote('nn_translation')
+UNION ALL SELECT 'for reference: the queries re-embedded by the old model', vote('nn_reembedded')"
+
+echo
+echo "== 5. How alike are the two spaces? (Moschella et al. 2023, Table 1 measures)"
+run "SELECT 'absolute' AS route, round(jaccard::numeric, 4) AS jaccard10, round(mrr::numeric, 4) AS mrr,
+       round(cosine::numeric, 4) AS cosine, round(cka::numeric, 4) AS linear_cka
+FROM relvec_compare_spaces('shop300', 'new_model', 'old_model',
+	'SELECT idx, b, a FROM fixtures.fmnist WHERE split = ''test''', 10, 'absolute')
 UNION ALL
-SELECT 'relative: over 300 parallel anchors',
-       round(avg(((SELECT c.label FROM corpus c ORDER BY c.r <=> q.r LIMIT 1) = q.label)::int), 3) FROM q"
+SELECT 'relative', round(jaccard::numeric, 4), round(mrr::numeric, 4), round(cosine::numeric, 4), round(cka::numeric, 4)
+FROM relvec_compare_spaces('shop300', 'new_model', 'old_model',
+	'SELECT idx, b, a FROM fixtures.fmnist WHERE split = ''test''')
+UNION ALL
+SELECT 'translation', round(jaccard::numeric, 4), round(mrr::numeric, 4), round(cosine::numeric, 4), round(cka::numeric, 4)
+FROM relvec_compare_spaces('shop300', 'new_model', 'old_model',
+	'SELECT idx, b, a FROM fixtures.fmnist WHERE split = ''test''', 10, 'translation')"
 echo
 echo "demo: done (cluster stopped on exit)"
