@@ -39,6 +39,7 @@ export RV_DUMP_FILE="$RV_CLUSTER_DIR/relvec.dump"
 suite "dump (pg_dump / pg_restore)" bash tests/dump/run.sh
 suite "crash (rvflat: crash recovery, streaming replica; own clusters)" bash tests/crash/run.sh
 suite "reference numbers (../shared/data through SQL)" bash tests/reference/run.sh relvec_test
+suite "parity (PostgreSQL vs SQLite)" tests/parity/run.sh
 rv_cluster_stop
 
 if ls tests/sqlite/*.sql >/dev/null 2>&1 && [ -x tests/sqlite/run.sh ]; then
