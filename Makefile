@@ -46,6 +46,10 @@ include $(PGXS)
 $(BRIDGE_OBJS): %.o: %.c bridge/include/relvec_bridge.h bridge/internal.h
 	$(CC) $(CFLAGS) $(WARN) -O3 -fno-math-errno -Ibridge/include -Ibridge -I$(SPV_DIR) -c -o $@ $<
 
+# PGXS tracks no header dependencies here (no --enable-depend): every adapter object
+# depends on every adapter header and on the bridge's public header.
+$(PG_SRCS:.c=.o): $(wildcard extension/pg/*.h) bridge/include/relvec_bridge.h
+
 # The Vulkan objects embed the SPIR-V headers and share the push-constant blocks with GLSL.
 $(filter bridge/vk/%.o,$(BRIDGE_OBJS)): $(SPV_HEADERS) bridge/vk/vk_internal.h $(wildcard shaders/*.glsl)
 

@@ -22,12 +22,17 @@ typedef struct rvpg_reader
 	const char *dims_from;		/* what fixed dims when space is NULL, e.g. "the queries" */
 	int			dims;			/* expected dimensions; 0 = fixed by the first row */
 	Portal		portal;
-	SPITupleTable *tuptable;	/* the last chunk's rows (freed by the next fetch) */
-	MemoryContext cxt;			/* the reader's buffer */
-	MemoryContext chunk_cxt;	/* detoasted values of the last chunk */
+	MemoryContext cxt;			/* the reader's buffers */
+	MemoryContext chunk_cxt;	/* the last chunk's keys and detoasted values */
 	float	   *buf;			/* the last chunk's vectors, rows x dims */
-	uint64		cap;			/* rows buf can hold */
+	Datum	   *keys;			/* the last chunk's keys (copied into chunk_cxt) */
+	uint64		cap;			/* rows buf and keys can hold */
+	uint64		n;				/* rows in the last chunk */
 	uint64		rows;			/* rows read so far */
+	Oid			key_type;		/* the key column's type, set by the first fetch */
+	bool		key_byval;
+	int16		key_len;
+	Oid			key_out;		/* its output function */
 } rvpg_reader;
 
 /*
