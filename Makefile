@@ -111,3 +111,30 @@ bench: $(BENCH_PROGS)
 	@for b in $(BENCH_PROGS); do echo "== $$b"; $$b || exit 1; done
 	@for s in $(sort $(wildcard bench/*.sh)); do echo "== $$s"; bash $$s || exit 1; done
 .PHONY: bench
+
+# --- the offline command-line tool build/relvec (built by plain make) ------------------
+# The SQLite extension's sources are compiled into the program (SQLITE_CORE) and
+# registered with sqlite3_auto_extension, so every command runs the same SQL functions as
+# a `.load`ed relvec.so; libpq does the pulling.
+CLI_SRCS     := $(sort $(wildcard extension/cli/*.c))
+CLI_OBJS     := $(patsubst extension/cli/%.c,build/cli/%.o,$(CLI_SRCS))
+CLI_EXT_SRCS := $(sort $(wildcard extension/sqlite/*.c))
+CLI_EXT_OBJS := $(patsubst extension/sqlite/%.c,build/cli/ext/%.o,$(CLI_EXT_SRCS))
+CLI_CFLAGS    = $(WARN) -O2 -g -Ibridge/include -Iextension/cli -I$(shell $(PG_CONFIG) --includedir) \
+                $(if $(CLI_EXT_SRCS),-DRVCLI_WITH_EXTENSION)
+CLI_LIBS      = -L$(shell $(PG_CONFIG) --libdir) -lpq -lsqlite3 -lopenblas -llapacke -ldl -lm
+
+build/cli/%.o: extension/cli/%.c extension/cli/relvec_cli.h bridge/include/relvec_bridge.h
+	@mkdir -p build/cli
+	$(CC) $(CLI_CFLAGS) -c -o $@ $<
+
+build/cli/ext/%.o: extension/sqlite/%.c $(wildcard extension/sqlite/*.h) bridge/include/relvec_bridge.h $(SPV_HEADERS)
+	@mkdir -p build/cli/ext
+	$(CC) $(WARN) -O2 -g -fPIC -DSQLITE_CORE -Ibridge/include -Ibridge -Iextension/sqlite -I$(SPV_DIR) -c -o $@ $<
+
+build/relvec: $(CLI_OBJS) $(CLI_EXT_OBJS) $(BRIDGE_OBJS)
+	$(CC) -o $@ $(CLI_OBJS) $(CLI_EXT_OBJS) $(BRIDGE_OBJS) $(CLI_LIBS)
+
+cli: build/relvec
+all: build/relvec
+.PHONY: cli
