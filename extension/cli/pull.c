@@ -146,7 +146,10 @@ cr_fill(copy_reader *r)
 		int			n;
 
 		if (cli_interrupted)
+		{
+			cli_error(EXIT_INTERRUPT, "interrupted; nothing was written");
 			return -EXIT_INTERRUPT;
+		}
 		n = PQgetCopyData(r->conn, &msg, 1);
 		if (n > 0)
 		{
@@ -627,7 +630,7 @@ reserved_name(const char *name)
 /* Copy one table; *local_name gets its SQLite name (malloc'ed). */
 static int
 pull_table(PGconn *conn, sqlite3 *db, const pull_opts *o, const pg_types *types, const char *name,
-		   char **local_name)
+		   char **local_name, char *const *earlier, int nearlier)
 {
 	PGresult   *res = NULL;
 	const char *params[3];
@@ -672,6 +675,13 @@ pull_table(PGconn *conn, sqlite3 *db, const pull_opts *o, const pg_types *types,
 	res = NULL;
 	*local_name = cli_strdup(relname);
 
+	for (i = 0; i < nearlier; i++)
+		if (strcasecmp(relname, earlier[i]) == 0)
+		{
+			rc = cli_error(EXIT_USAGE, "tables \"%s\" and \"%s\" would both become table \"%s\"",
+						   o->tables[i], name, relname);
+			goto out;
+		}
 	if (reserved_name(relname))
 	{
 		rc = cli_error(EXIT_DATA, "table name \"%s\" is reserved for the relvec catalog and SQLite", relname);
@@ -1127,7 +1137,9 @@ cmd_pull(int argc, char **argv)
 	}
 	rc = pg_run(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0, NULL, NULL);
 	if (rc == EXIT_OK)
-		rc = pg_run(conn, "SET LOCAL DateStyle = ISO; SET LOCAL IntervalStyle = iso_8601", 0, NULL, NULL);
+		rc = pg_run(conn, "SET LOCAL DateStyle = ISO", 0, NULL, NULL);
+	if (rc == EXIT_OK)
+		rc = pg_run(conn, "SET LOCAL IntervalStyle = iso_8601", 0, NULL, NULL);
 	if (rc == EXIT_OK)
 		rc = look_up_types(conn, &types);
 	if (rc != EXIT_OK)
@@ -1144,16 +1156,9 @@ cmd_pull(int argc, char **argv)
 	memset(local, 0, sizeof(char *) * (size_t) o.ntables);
 	for (i = 0; i < o.ntables; i++)
 	{
-		rc = pull_table(conn, d.db, &o, &types, o.tables[i], &local[i]);
+		rc = pull_table(conn, d.db, &o, &types, o.tables[i], &local[i], local, i);
 		if (rc != EXIT_OK)
 			goto fail;
-		for (int j = 0; j < i; j++)
-			if (strcasecmp(local[i], local[j]) == 0)
-			{
-				rc = cli_error(EXIT_USAGE, "tables \"%s\" and \"%s\" would both become table \"%s\"",
-							   o.tables[j], o.tables[i], local[i]);
-				goto fail;
-			}
 	}
 	if (types.relvec_schema != NULL)
 	{
