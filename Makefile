@@ -7,6 +7,8 @@
 #   make gpu-test     every Vulkan kernel against its CPU twin on every Vulkan device
 #   make check-meta   META.json's version equals EXTVERSION
 #   make bench        benchmarks; figures and ratios are printed, never asserted
+#   make sqlite       build/sqlite/relvec.so, the SQLite loadable extension (also built by make)
+#   make sqlite-test  the SQLite suite (tests/sqlite) against build/sqlite/relvec.so
 #   scripts/test.sh   everything, against a throwaway PostgreSQL cluster
 
 EXTENSION  = relvec
@@ -49,6 +51,28 @@ $(filter bridge/vk/%.o,$(BRIDGE_OBJS)): $(SPV_HEADERS) bridge/vk/vk_internal.h $
 
 # Anchor choice must pick the same items on every machine: no fused multiply-adds there.
 bridge/anchors.o: WARN += -ffp-contract=off
+
+# --- SQLite loadable extension: the same bridge objects (PGXS compiles them -fPIC) ------
+# Only sqlite3_relvec_init is exported, so the bridge's symbols never meet another library's.
+SQLITE_SRCS := $(sort $(wildcard extension/sqlite/*.c))
+SQLITE_OBJS := $(patsubst extension/sqlite/%.c,build/sqlite/%.o,$(SQLITE_SRCS))
+SQLITE_SO    = build/sqlite/relvec.so
+
+all: $(SQLITE_SO)
+
+build/sqlite/%.o: extension/sqlite/%.c extension/sqlite/relvec_sqlite.h bridge/include/relvec_bridge.h
+	@mkdir -p build/sqlite
+	$(CC) $(WARN) -O2 -g -fPIC -fno-math-errno -Ibridge/include -c -o $@ $<
+
+$(SQLITE_SO): $(SQLITE_OBJS) $(BRIDGE_OBJS)
+	@printf '{ global: sqlite3_relvec_init; local: *; };\n' > build/sqlite/exports.map
+	$(CC) -shared -o $@ $(SQLITE_OBJS) $(BRIDGE_OBJS) -Wl,--version-script=build/sqlite/exports.map \
+		-Wl,-Bsymbolic -lopenblas -llapacke -ldl -lm
+
+sqlite: $(SQLITE_SO)
+sqlite-test: $(SQLITE_SO)
+	tests/sqlite/run.sh
+.PHONY: sqlite sqlite-test
 
 sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
 	cp $< $@

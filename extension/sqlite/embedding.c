@@ -1,0 +1,416 @@
+/*
+ * embedding.c — embeddings as SQLite values. A BLOB in the bridge's layout (uint16 dims
+ * LE, uint16 zero, float32 LE values) is the stored form, exchanged unchanged with
+ * PostgreSQL; the text form '[1,2,3]' is accepted wherever an embedding is. Functions that
+ * return an embedding return the BLOB; embedding_text() gives the text form. The
+ * aggregates embedding_avg/embedding_sum are PostgreSQL's avg/sum(embedding) (SQLite's
+ * own avg and sum keep their names). This file also reads users' (key, embedding) queries.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "relvec_sqlite.h"
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define RVSQ_BIG_ENDIAN 1
+#else
+#define RVSQ_BIG_ENDIAN 0
+#endif
+
+/* Copy n float32 values between the little-endian layout and host order. */
+static void
+copy_le(float *dst, const void *src, size_t n)
+{
+	memcpy(dst, src, n * sizeof(float));
+#if RVSQ_BIG_ENDIAN
+	{
+		uint32_t   *u = (uint32_t *) dst;
+		size_t		i;
+
+		for (i = 0; i < n; i++)
+			u[i] = __builtin_bswap32(u[i]);
+	}
+#endif
+}
+
+const char *
+rvsq_text(sqlite3_value *v)
+{
+	if (sqlite3_value_type(v) == SQLITE_NULL)
+		return NULL;
+	return (const char *) sqlite3_value_text(v);
+}
+
+void
+rvsq_vec_free(rvsq_vec *v)
+{
+	sqlite3_free(v->owned);
+	v->owned = NULL;
+	v->x = NULL;
+	v->dims = 0;
+}
+
+int
+rvsq_value_vec(rvsq_conn *c, sqlite3_value *v, const char *what, rvsq_vec *out)
+{
+	int			type = sqlite3_value_type(v);
+
+	memset(out, 0, sizeof(*out));
+	if (type == SQLITE_BLOB)
+	{
+		const void *blob = sqlite3_value_blob(v);
+		size_t		len = (size_t) sqlite3_value_bytes(v);
+		const float *payload;
+		size_t		dims;
+
+		RVSQ_TRY(c, rv_blob_check(c->ctx, blob, len, &dims, &payload));
+		if (RVSQ_BIG_ENDIAN || ((uintptr_t) payload % sizeof(float)) != 0)
+		{
+			out->owned = sqlite3_malloc64(dims * sizeof(float));
+			if (out->owned == NULL)
+				return SQLITE_NOMEM;
+			copy_le(out->owned, payload, dims);
+			out->x = out->owned;
+		}
+		else
+			out->x = payload;
+		out->dims = dims;
+		return SQLITE_OK;
+	}
+	if (type == SQLITE_TEXT)
+	{
+		const char *text = (const char *) sqlite3_value_text(v);
+		size_t		cap;
+		size_t		dims;
+		rv_status	s;
+
+		if (text == NULL)
+			return SQLITE_NOMEM;
+		cap = rv_text_max_dims(text);
+		if (cap > RV_MAX_DIMS)
+			cap = RV_MAX_DIMS;
+		if (cap < 1)
+			cap = 1;
+		out->owned = sqlite3_malloc64(cap * sizeof(float));
+		if (out->owned == NULL)
+			return SQLITE_NOMEM;
+		s = rv_parse_text(c->ctx, text, out->owned, cap, &dims);
+		if (s != RV_OK)
+		{
+			rvsq_vec_free(out);
+			return rvsq_bridge_fail(c, s);
+		}
+		out->x = out->owned;
+		out->dims = dims;
+		return SQLITE_OK;
+	}
+	if (type == SQLITE_NULL)
+		return rvsq_fail(c, "%s must not be null", what);
+	return rvsq_fail(c, "%s must be a BLOB or text such as '[1,2,3]', not %s",
+					 what, type == SQLITE_INTEGER ? "an integer" : "a real number");
+}
+
+unsigned char *
+rvsq_blob_new(const float *x, size_t dims, int *nbytes)
+{
+	size_t		len = RV_HEADER_BYTES + dims * sizeof(float);
+	unsigned char *b = sqlite3_malloc64(len);
+
+	if (b == NULL)
+		return NULL;
+	rv_blob_header(b, dims);
+	memcpy(b + RV_HEADER_BYTES, x, dims * sizeof(float));
+#if RVSQ_BIG_ENDIAN
+	copy_le((float *) (b + RV_HEADER_BYTES), x, dims);
+#endif
+	*nbytes = (int) len;
+	return b;
+}
+
+void
+rvsq_result_vec(sqlite3_context *ctx, const float *x, size_t dims)
+{
+	int			n;
+	unsigned char *b = rvsq_blob_new(x, dims, &n);
+
+	if (b == NULL)
+		sqlite3_result_error_nomem(ctx);
+	else
+		sqlite3_result_blob(ctx, b, n, sqlite3_free);
+}
+
+/* embedding(x [, dims]): x as a BLOB; with dims, an error unless it has that many. */
+void
+rvsq_embedding(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	rvsq_conn  *c = sqlite3_user_data(ctx);
+	rvsq_vec	v;
+	int			rc;
+
+	if (sqlite3_value_type(argv[0]) == SQLITE_NULL ||
+		(argc > 1 && sqlite3_value_type(argv[1]) == SQLITE_NULL))
+		return;
+	rc = rvsq_value_vec(c, argv[0], "embedding", &v);
+	if (rc == SQLITE_OK && argc > 1)
+	{
+		rv_status	s = rv_check_typmod(c->ctx, v.dims, sqlite3_value_int(argv[1]));
+
+		if (s != RV_OK)
+			rc = rvsq_bridge_fail(c, s);
+	}
+	if (rc != SQLITE_OK)
+		rvsq_result_error(ctx, c, rc);
+	else
+		rvsq_result_vec(ctx, v.x, v.dims);
+	rvsq_vec_free(&v);
+}
+
+/* embedding_text(x): the text form, each value in its shortest round-trip decimal. */
+void
+rvsq_embedding_text(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	rvsq_conn  *c = sqlite3_user_data(ctx);
+	rvsq_vec	v;
+	char	   *buf;
+	size_t		len;
+	int			rc;
+
+	(void) argc;
+	if (sqlite3_value_type(argv[0]) == SQLITE_NULL)
+		return;
+	rc = rvsq_value_vec(c, argv[0], "embedding", &v);
+	if (rc != SQLITE_OK)
+	{
+		rvsq_result_error(ctx, c, rc);
+		return;
+	}
+	buf = sqlite3_malloc64(rv_format_text_size(v.dims));
+	if (buf == NULL)
+		sqlite3_result_error_nomem(ctx);
+	else
+	{
+		len = rv_format_text(v.x, v.dims, buf);
+		sqlite3_result_text(ctx, buf, (int) len, sqlite3_free);
+	}
+	rvsq_vec_free(&v);
+}
+
+/*
+ * Aggregates: state is [count, sums...] in double precision (rv_accum), as PostgreSQL's.
+ * NULL inputs are skipped; no rows (or only NULLs) give NULL.
+ */
+typedef struct accum_state
+{
+	size_t		dims;
+	double	   *sums;			/* dims + 1 values; sums[0] is the count */
+	int			failed;
+} accum_state;
+
+void
+rvsq_embedding_avg_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	rvsq_conn  *c = sqlite3_user_data(ctx);
+	accum_state *st = sqlite3_aggregate_context(ctx, sizeof(accum_state));
+	rvsq_vec	v;
+	int			rc;
+
+	(void) argc;
+	if (st == NULL)
+	{
+		sqlite3_result_error_nomem(ctx);
+		return;
+	}
+	if (st->failed || sqlite3_value_type(argv[0]) == SQLITE_NULL)
+		return;
+	rc = rvsq_value_vec(c, argv[0], "embedding", &v);
+	if (rc == SQLITE_OK && st->sums == NULL)
+	{
+		st->sums = sqlite3_malloc64(sizeof(double) * (v.dims + 1));
+		if (st->sums == NULL)
+			rc = SQLITE_NOMEM;
+		else
+		{
+			memset(st->sums, 0, sizeof(double) * (v.dims + 1));
+			st->dims = v.dims;
+		}
+	}
+	if (rc == SQLITE_OK && v.dims != st->dims)
+		rc = rvsq_bridge_fail(c, rv_check_same_dims(c->ctx, st->dims, v.dims));
+	if (rc == SQLITE_OK)
+		rv_accum(st->sums, v.x, v.dims);
+	else
+	{
+		st->failed = 1;
+		rvsq_result_error(ctx, c, rc);
+	}
+	rvsq_vec_free(&v);
+}
+
+static void
+accum_final(sqlite3_context *ctx, int avg)
+{
+	rvsq_conn  *c = sqlite3_user_data(ctx);
+	accum_state *st = sqlite3_aggregate_context(ctx, 0);
+	float	   *out;
+	rv_status	s;
+
+	if (st == NULL || st->sums == NULL || st->failed || st->sums[0] == 0.0)
+	{
+		if (st != NULL)
+			sqlite3_free(st->sums);
+		return;
+	}
+	out = sqlite3_malloc64(sizeof(float) * st->dims);
+	if (out == NULL)
+		sqlite3_result_error_nomem(ctx);
+	else if ((s = rv_accum_final(c->ctx, st->sums, st->dims, avg, out)) != RV_OK)
+		rvsq_result_error(ctx, c, rvsq_bridge_fail(c, s));
+	else
+		rvsq_result_vec(ctx, out, st->dims);
+	sqlite3_free(out);
+	sqlite3_free(st->sums);
+	st->sums = NULL;
+}
+
+void
+rvsq_embedding_avg_final(sqlite3_context *ctx)
+{
+	accum_final(ctx, 1);
+}
+
+void
+rvsq_embedding_sum_final(sqlite3_context *ctx)
+{
+	accum_final(ctx, 0);
+}
+
+/* ---- users' queries ------------------------------------------------------------------ */
+
+int
+rvsq_prepare_query(rvsq_conn *c, const char *sql, int ncols, const rvsq_source *src,
+				   sqlite3_stmt **out)
+{
+	const char *tail = NULL;
+	int			rc;
+
+	*out = NULL;
+	rc = sqlite3_prepare_v2(c->db, sql, -1, out, &tail);
+	if (rc != SQLITE_OK)
+		return rvsq_sqlite_fail(c, rc);
+	while (tail != NULL && (*tail == ' ' || *tail == '\t' || *tail == '\n' || *tail == '\r' || *tail == ';'))
+		tail++;
+	if (*out == NULL || (tail != NULL && *tail != '\0') || sqlite3_column_count(*out) == 0)
+	{
+		sqlite3_finalize(*out);
+		*out = NULL;
+		return rvsq_fail(c, "%s must be a single statement that returns rows", src->whole);
+	}
+	if (sqlite3_column_count(*out) != ncols)
+	{
+		rc = rvsq_fail(c, "%s", src->shape_msg);
+		sqlite3_finalize(*out);
+		*out = NULL;
+		return rc;
+	}
+	return SQLITE_OK;
+}
+
+void
+rvsq_rows_clear(rvsq_rows *rows)
+{
+	size_t		i;
+
+	for (i = 0; i < rows->n; i++)
+		sqlite3_free(rows->keys[i]);
+	rows->n = 0;
+}
+
+void
+rvsq_rows_free(rvsq_rows *rows)
+{
+	rvsq_rows_clear(rows);
+	sqlite3_free(rows->x);
+	sqlite3_free(rows->keys);
+	memset(rows, 0, sizeof(*rows));
+}
+
+/* Make room for one more row of d values. */
+static int
+rows_grow(rvsq_rows *rows)
+{
+	size_t		cap = rows->cap ? rows->cap * 2 : 256;
+	float	   *x;
+	char	  **keys;
+
+	x = sqlite3_realloc64(rows->x, sizeof(float) * cap * rows->d);
+	if (x == NULL)
+		return SQLITE_NOMEM;
+	rows->x = x;
+	keys = sqlite3_realloc64(rows->keys, sizeof(char *) * cap);
+	if (keys == NULL)
+		return SQLITE_NOMEM;
+	rows->keys = keys;
+	rows->cap = cap;
+	return SQLITE_OK;
+}
+
+int
+rvsq_read_rows(rvsq_conn *c, sqlite3_stmt *st, const rvsq_source *src, rvsq_rows *rows,
+			   size_t max, int *done)
+{
+	int			rc;
+
+	*done = 0;
+	while (max == 0 || rows->n < max)
+	{
+		rvsq_vec	v;
+		const char *key;
+		int			t;
+
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE)
+		{
+			*done = 1;
+			return SQLITE_OK;
+		}
+		if (rc != SQLITE_ROW)
+			return rvsq_sqlite_fail(c, rc);
+		t = sqlite3_column_type(st, 1);
+		if (sqlite3_column_type(st, 0) == SQLITE_NULL || t == SQLITE_NULL)
+		{
+			if (src->skip_null)
+				continue;
+			return rvsq_fail(c, "%s", src->null_msg);
+		}
+		if (t != SQLITE_BLOB && t != SQLITE_TEXT)
+			return rvsq_fail(c, "%s", src->shape_msg);
+		rc = rvsq_value_vec(c, sqlite3_column_value(st, 1), "embedding", &v);
+		if (rc != SQLITE_OK)
+			return rc;
+		key = (const char *) sqlite3_column_text(st, 0);
+		if (rows->d == 0)
+			rows->d = v.dims;
+		if (v.dims != rows->d)
+		{
+			rc = rvsq_fail(c, "embedding of %s%skey \"%s\" has %d dimensions, %s%s%s%s %d",
+						   src->label ? src->label : "", src->label ? " " : "", key, (int) v.dims,
+						   src->space ? "space \"" : src->dims_from, src->space ? src->space : "",
+						   src->space ? "\"" : "", src->space ? " has" : "", (int) rows->d);
+			rvsq_vec_free(&v);
+			return rc;
+		}
+		if (rows->n == rows->cap && (rc = rows_grow(rows)) != SQLITE_OK)
+		{
+			rvsq_vec_free(&v);
+			return rc;
+		}
+		memcpy(rows->x + rows->n * rows->d, v.x, sizeof(float) * v.dims);
+		rvsq_vec_free(&v);
+		rows->keys[rows->n] = sqlite3_mprintf("%s", key ? key : "");
+		if (rows->keys[rows->n] == NULL)
+			return SQLITE_NOMEM;
+		rows->n++;
+	}
+	return SQLITE_OK;
+}

@@ -1,0 +1,802 @@
+/*
+ * knn.c — exact k-nearest-neighbour search, two ways, both through the bridge's rv_topk
+ * (GPU when the device setting finds one):
+ *
+ *   relvec_knn(queries, corpus, k [, metric])  table-valued, as in PostgreSQL: queries and
+ *       corpus are SQL returning (key, embedding); rows (query_key, rank, corpus_key,
+ *       distance).
+ *   CREATE VIRTUAL TABLE t_knn USING relvec_knn_index(table, column [, metric=cosine]
+ *       [, key=rowid])  then  SELECT key, distance FROM t_knn WHERE query = ? AND k = 10
+ *       for interactive use (SQLite 3.40 does not push LIMIT into a virtual table, so k is
+ *       a constraint; without one, k is 10). Rows whose embedding is NULL are skipped.
+ *
+ * One pass over the corpus in chunks keeps KNN_SLACK candidates more than asked per query
+ * (rv_topk ranks by float32 distances), gives each candidate its double-precision distance
+ * from the scalar metric (the same value the distance functions return) and returns the k
+ * nearest by that distance, ties by corpus row order — the rule PostgreSQL's relvec_knn
+ * uses, so the two hosts agree. A merge keeps the relative order of the entries it keeps,
+ * so one forward walk over the previous list finds the keys of surviving candidates.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "relvec_sqlite.h"
+
+#define KNN_SLACK 8
+#define KNN_CORPUS_CHUNK 4096
+#define KNN_DEFAULT_K 10
+
+/* The k nearest of each query: keys and distances in order, count[i] of them. */
+typedef struct knn_result
+{
+	size_t		nq;
+	size_t		k;
+	size_t	   *count;
+	char	  **keys;			/* nq x k */
+	double	   *dist;			/* nq x k */
+} knn_result;
+
+static void
+knn_result_free(knn_result *r)
+{
+	size_t		i;
+
+	if (r->keys != NULL)
+		for (i = 0; i < r->nq * r->k; i++)
+			sqlite3_free(r->keys[i]);
+	sqlite3_free(r->keys);
+	sqlite3_free(r->dist);
+	sqlite3_free(r->count);
+	memset(r, 0, sizeof(*r));
+}
+
+typedef struct knn_hit
+{
+	double		dist;
+	int64_t		row;
+	char	   *key;
+} knn_hit;
+
+static int
+hit_cmp(const void *a, const void *b)
+{
+	const knn_hit *x = a;
+	const knn_hit *y = b;
+
+	if (x->dist != y->dist)
+		return x->dist < y->dist ? -1 : 1;
+	return x->row < y->row ? -1 : (x->row > y->row ? 1 : 0);
+}
+
+/*
+ * Search the corpus statement for the k nearest rows of nq queries (q is nq x d). The
+ * statement is stepped to its end but not finalized. *out is owned by the caller.
+ */
+static int
+knn_search(rvsq_conn *c, const float *q, size_t nq, size_t d, sqlite3_stmt *corpus,
+		   const rvsq_source *src, size_t k, rv_metric metric, knn_result *out)
+{
+	size_t		kint = k + KNN_SLACK < RV_MAX_K ? k + KNN_SLACK : RV_MAX_K;
+	size_t		slots = nq * kint;
+	int64_t    *best_rows = sqlite3_malloc64(sizeof(int64_t) * (slots + 1));
+	float	   *best_dist = sqlite3_malloc64(sizeof(float) * (slots + 1));
+	int64_t    *old_rows = sqlite3_malloc64(sizeof(int64_t) * (slots + 1));
+	char	  **slot_key = sqlite3_malloc64(sizeof(char *) * (slots + 1));
+	double	   *slot_dist = sqlite3_malloc64(sizeof(double) * (slots + 1));
+	knn_hit    *hits = sqlite3_malloc64(sizeof(knn_hit) * (kint + 1));
+	rvsq_rows	rows;
+	int64_t		base = 0;
+	int			finished = 0;
+	size_t		qi,
+				s;
+	int			rc = SQLITE_OK;
+
+	memset(&rows, 0, sizeof(rows));
+	memset(out, 0, sizeof(*out));
+	if (best_rows == NULL || best_dist == NULL || old_rows == NULL || slot_key == NULL ||
+		slot_dist == NULL || hits == NULL)
+	{
+		rc = SQLITE_NOMEM;
+		goto done;
+	}
+	memset(slot_key, 0, sizeof(char *) * slots);
+	rv_topk_reset(best_rows, best_dist, nq, kint);
+	rows.d = d;
+	while (!finished)
+	{
+		rv_topk_args a;
+		rv_status	st;
+
+		rvsq_rows_clear(&rows);
+		if ((rc = rvsq_read_rows(c, corpus, src, &rows, KNN_CORPUS_CHUNK, &finished)) != SQLITE_OK)
+			goto done;
+		if (rows.n == 0)
+			break;
+		memcpy(old_rows, best_rows, sizeof(int64_t) * slots);
+		memset(&a, 0, sizeof(a));
+		a.q = q;
+		a.nq = nq;
+		a.x = rows.x;
+		a.n = rows.n;
+		a.d = d;
+		a.metric = metric;
+		a.k = kint;
+		a.row_base = base;
+		a.best_rows = best_rows;
+		a.best_dist = best_dist;
+		if ((st = rv_topk(c->ctx, &a)) != RV_OK)
+		{
+			rc = rvsq_bridge_fail(c, st);
+			goto done;
+		}
+		for (qi = 0; qi < nq; qi++)
+		{
+			const int64_t *r = best_rows + qi * kint;
+			const int64_t *old = old_rows + qi * kint;
+			char	  **keys = slot_key + qi * kint;
+			double	   *dist = slot_dist + qi * kint;
+			size_t		j = 0;
+
+			for (s = 0; s < kint && r[s] >= 0; s++)
+			{
+				if (r[s] >= base)
+				{
+					size_t		i = (size_t) (r[s] - base);
+
+					hits[s].key = sqlite3_mprintf("%s", rows.keys[i]);
+					if (hits[s].key == NULL)
+					{
+						/* keep the lists consistent for the cleanup below */
+						while (s-- > 0)
+							if (r[s] >= base)
+								sqlite3_free(hits[s].key);
+						rc = SQLITE_NOMEM;
+						goto done;
+					}
+					hits[s].dist = rv_metric_distance(metric, q + qi * d, rows.x + i * d, d);
+					continue;
+				}
+				while (j < kint && old[j] >= 0 && old[j] != r[s])
+				{
+					sqlite3_free(keys[j]);
+					keys[j] = NULL;
+					j++;
+				}
+				hits[s].key = keys[j];
+				hits[s].dist = dist[j];
+				keys[j] = NULL;
+				j++;
+			}
+			for (; j < kint; j++)
+			{
+				sqlite3_free(keys[j]);
+				keys[j] = NULL;
+			}
+			for (j = 0; j < s; j++)
+			{
+				keys[j] = hits[j].key;
+				dist[j] = hits[j].dist;
+			}
+		}
+		base += (int64_t) rows.n;
+	}
+
+	out->nq = nq;
+	out->k = k;
+	out->count = sqlite3_malloc64(sizeof(size_t) * (nq + 1));
+	out->keys = sqlite3_malloc64(sizeof(char *) * (nq * k + 1));
+	out->dist = sqlite3_malloc64(sizeof(double) * (nq * k + 1));
+	if (out->count == NULL || out->keys == NULL || out->dist == NULL)
+	{
+		rc = SQLITE_NOMEM;
+		goto done;
+	}
+	memset(out->keys, 0, sizeof(char *) * nq * k);
+	for (qi = 0; qi < nq; qi++)
+	{
+		const int64_t *r = best_rows + qi * kint;
+		size_t		m;
+
+		for (m = 0; m < kint && r[m] >= 0; m++)
+		{
+			hits[m].dist = slot_dist[qi * kint + m];
+			hits[m].row = r[m];
+			hits[m].key = slot_key[qi * kint + m];
+		}
+		qsort(hits, m, sizeof(knn_hit), hit_cmp);
+		out->count[qi] = m < k ? m : k;
+		for (s = 0; s < out->count[qi]; s++)
+		{
+			/* move the key: the slot no longer owns it */
+			size_t		j;
+
+			for (j = 0; slot_key[qi * kint + j] != hits[s].key; j++)
+				;
+			slot_key[qi * kint + j] = NULL;
+			out->keys[qi * k + s] = hits[s].key;
+			out->dist[qi * k + s] = hits[s].dist;
+		}
+	}
+done:
+	if (slot_key != NULL)
+		for (s = 0; s < slots; s++)
+			sqlite3_free(slot_key[s]);
+	sqlite3_free(best_rows);
+	sqlite3_free(best_dist);
+	sqlite3_free(old_rows);
+	sqlite3_free(slot_key);
+	sqlite3_free(slot_dist);
+	sqlite3_free(hits);
+	rvsq_rows_free(&rows);
+	if (rc != SQLITE_OK)
+		knn_result_free(out);
+	return rc;
+}
+
+/* k checks, as PostgreSQL's relvec_knn words them. */
+static int
+check_k(rvsq_conn *c, sqlite3_int64 k)
+{
+	if (k < 1)
+		return rvsq_fail(c, "k must be at least 1");
+	if (k > RV_MAX_K)
+		return rvsq_fail(c, "k %lld exceeds the maximum of %d", (long long) k, RV_MAX_K);
+	return SQLITE_OK;
+}
+
+/* ---- cursors shared by both tables: a finished result, walked row by row ---------------- */
+
+typedef struct knn_cursor
+{
+	sqlite3_vtab_cursor base;
+	knn_result	res;
+	char	  **qkeys;			/* relvec_knn: key of each query */
+	size_t		qi;				/* current query */
+	size_t		r;				/* current rank - 1 */
+	sqlite3_int64 rowid;
+	sqlite3_value *args[4];		/* hidden-column arguments, returned as given */
+} knn_cursor;
+
+static void
+knn_cursor_reset(knn_cursor *cur)
+{
+	size_t		i;
+
+	if (cur->qkeys != NULL)
+		for (i = 0; i < cur->res.nq; i++)
+			sqlite3_free(cur->qkeys[i]);
+	sqlite3_free(cur->qkeys);
+	cur->qkeys = NULL;
+	knn_result_free(&cur->res);
+	for (i = 0; i < 4; i++)
+	{
+		sqlite3_value_free(cur->args[i]);
+		cur->args[i] = NULL;
+	}
+	cur->qi = 0;
+	cur->r = 0;
+	cur->rowid = 0;
+}
+
+/* Move to the first existing (query, rank) at or after the current position. */
+static void
+knn_cursor_settle(knn_cursor *cur)
+{
+	while (cur->qi < cur->res.nq && cur->r >= cur->res.count[cur->qi])
+	{
+		cur->qi++;
+		cur->r = 0;
+	}
+}
+
+static int
+knn_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **out)
+{
+	knn_cursor *cur = sqlite3_malloc(sizeof(knn_cursor));
+
+	(void) vt;
+	if (cur == NULL)
+		return SQLITE_NOMEM;
+	memset(cur, 0, sizeof(*cur));
+	*out = &cur->base;
+	return SQLITE_OK;
+}
+
+static int
+knn_close(sqlite3_vtab_cursor *vc)
+{
+	knn_cursor_reset((knn_cursor *) vc);
+	sqlite3_free(vc);
+	return SQLITE_OK;
+}
+
+static int
+knn_next(sqlite3_vtab_cursor *vc)
+{
+	knn_cursor *cur = (knn_cursor *) vc;
+
+	cur->r++;
+	cur->rowid++;
+	knn_cursor_settle(cur);
+	return SQLITE_OK;
+}
+
+static int
+knn_eof(sqlite3_vtab_cursor *vc)
+{
+	knn_cursor *cur = (knn_cursor *) vc;
+
+	return cur->qi >= cur->res.nq;
+}
+
+static int
+knn_rowid(sqlite3_vtab_cursor *vc, sqlite3_int64 *rowid)
+{
+	*rowid = ((knn_cursor *) vc)->rowid;
+	return SQLITE_OK;
+}
+
+/* ---- relvec_knn(queries, corpus, k [, metric]) -------------------------------------------- */
+
+enum
+{
+	K_QUERY_KEY = 0, K_RANK, K_CORPUS_KEY, K_DISTANCE, K_QUERIES, K_CORPUS, K_K, K_METRIC, K_NCOLS
+};
+
+typedef struct knn_vtab
+{
+	sqlite3_vtab base;
+	rvsq_conn  *c;
+	/* relvec_knn_index only */
+	char	   *table;
+	char	   *column;
+	char	   *key;
+	rv_metric	metric;
+} knn_vtab;
+
+static int
+knn_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out,
+			char **err)
+{
+	knn_vtab   *t;
+	int			rc;
+
+	(void) argc;
+	(void) argv;
+	(void) err;
+	rc = sqlite3_declare_vtab(db, "CREATE TABLE x(query_key TEXT, rank INTEGER, corpus_key TEXT, distance REAL, "
+							  "queries HIDDEN, corpus HIDDEN, k HIDDEN, metric HIDDEN)");
+	if (rc != SQLITE_OK)
+		return rc;
+	t = sqlite3_malloc(sizeof(knn_vtab));
+	if (t == NULL)
+		return SQLITE_NOMEM;
+	memset(t, 0, sizeof(*t));
+	t->c = aux;
+	sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
+	*out = &t->base;
+	return SQLITE_OK;
+}
+
+static int
+knn_disconnect(sqlite3_vtab *vt)
+{
+	knn_vtab   *t = (knn_vtab *) vt;
+
+	sqlite3_free(t->table);
+	sqlite3_free(t->column);
+	sqlite3_free(t->key);
+	sqlite3_free(t);
+	return SQLITE_OK;
+}
+
+static int
+knn_best_index(sqlite3_vtab *vt, sqlite3_index_info *info)
+{
+	(void) vt;
+	return rvsq_tvf_best_index(info, K_QUERIES, K_NCOLS);
+}
+
+static const char *const knn_arg_names[] = {"queries", "corpus", "k", "metric"};
+
+static const rvsq_source queries_source = {"the queries", "the queries must return two columns, (key, embedding)",
+	"a row of the queries has a null key or embedding", "query", NULL, "the first query has", 0};
+static const rvsq_source corpus_source = {"the corpus", "the corpus must return two columns, (key, embedding)",
+	"a row of the corpus has a null key or embedding", "corpus", NULL, "the queries have", 0};
+
+static int
+knn_run(knn_vtab *t, knn_cursor *cur, int idxNum, int argc, sqlite3_value **argv)
+{
+	rvsq_conn  *c = t->c;
+	sqlite3_value *arg[4] = {NULL, NULL, NULL, NULL};
+	rv_metric	metric;
+	sqlite3_int64 k;
+	sqlite3_stmt *qs = NULL;
+	sqlite3_stmt *cs = NULL;
+	rvsq_rows	qrows;
+	int			finished;
+	int			i,
+				j = 0;
+	int			rc;
+
+	memset(&qrows, 0, sizeof(qrows));
+	for (i = 0; i < 4; i++)
+		if (idxNum & (1 << i))
+		{
+			if (j >= argc)
+				break;
+			arg[i] = argv[j++];
+			cur->args[i] = sqlite3_value_dup(arg[i]);
+		}
+	for (i = 0; i < 3; i++)
+		if (arg[i] == NULL)
+			return rvsq_fail(c, "relvec_knn needs queries, corpus and k");
+	for (i = 0; i < 4; i++)
+		if (arg[i] != NULL && sqlite3_value_type(arg[i]) == SQLITE_NULL)
+			return rvsq_fail(c, "%s must not be null", knn_arg_names[i]);
+	k = sqlite3_value_int64(arg[2]);
+	if ((rc = check_k(c, k)) != SQLITE_OK)
+		return rc;
+	RVSQ_TRY(c, rv_metric_parse(c->ctx, arg[3] ? (const char *) sqlite3_value_text(arg[3]) : "cosine",
+								&metric));
+	if ((rc = rvsq_prepare_query(c, (const char *) sqlite3_value_text(arg[0]), 2, &queries_source, &qs))
+		!= SQLITE_OK ||
+		(rc = rvsq_prepare_query(c, (const char *) sqlite3_value_text(arg[1]), 2, &corpus_source, &cs))
+		!= SQLITE_OK ||
+		(rc = rvsq_read_rows(c, qs, &queries_source, &qrows, 0, &finished)) != SQLITE_OK)
+		goto done;
+	if (qrows.n > 0)
+		rc = knn_search(c, qrows.x, qrows.n, qrows.d, cs, &corpus_source, (size_t) k, metric, &cur->res);
+	if (rc == SQLITE_OK)
+	{
+		/* the cursor keeps the query keys */
+		cur->qkeys = qrows.keys;
+		qrows.keys = NULL;
+		qrows.n = 0;
+	}
+done:
+	sqlite3_finalize(qs);
+	sqlite3_finalize(cs);
+	rvsq_rows_free(&qrows);
+	return rc;
+}
+
+static int
+knn_filter(sqlite3_vtab_cursor *vc, int idxNum, const char *idxStr, int argc, sqlite3_value **argv)
+{
+	knn_cursor *cur = (knn_cursor *) vc;
+	knn_vtab   *t = (knn_vtab *) vc->pVtab;
+	int			rc;
+
+	(void) idxStr;
+	knn_cursor_reset(cur);
+	rc = knn_run(t, cur, idxNum, argc, argv);
+	if (rc != SQLITE_OK)
+	{
+		knn_cursor_reset(cur);
+		return rvsq_vtab_error(vc->pVtab, t->c, rc);
+	}
+	knn_cursor_settle(cur);
+	return SQLITE_OK;
+}
+
+static int
+knn_column(sqlite3_vtab_cursor *vc, sqlite3_context *ctx, int col)
+{
+	knn_cursor *cur = (knn_cursor *) vc;
+	size_t		at = cur->qi * cur->res.k + cur->r;
+
+	switch (col)
+	{
+		case K_QUERY_KEY:
+			sqlite3_result_text(ctx, cur->qkeys[cur->qi], -1, SQLITE_TRANSIENT);
+			break;
+		case K_RANK:
+			sqlite3_result_int(ctx, (int) cur->r + 1);
+			break;
+		case K_CORPUS_KEY:
+			sqlite3_result_text(ctx, cur->res.keys[at], -1, SQLITE_TRANSIENT);
+			break;
+		case K_DISTANCE:
+			sqlite3_result_double(ctx, cur->res.dist[at]);
+			break;
+		default:
+			if (cur->args[col - K_QUERIES] != NULL)
+				sqlite3_result_value(ctx, cur->args[col - K_QUERIES]);
+			break;
+	}
+	return SQLITE_OK;
+}
+
+sqlite3_module rvsq_knn_module = {
+	.iVersion = 0,
+	.xCreate = NULL,			/* eponymous only: SELECT * FROM relvec_knn(...) */
+	.xConnect = knn_connect,
+	.xBestIndex = knn_best_index,
+	.xDisconnect = knn_disconnect,
+	.xDestroy = knn_disconnect,
+	.xOpen = knn_open,
+	.xClose = knn_close,
+	.xFilter = knn_filter,
+	.xNext = knn_next,
+	.xEof = knn_eof,
+	.xColumn = knn_column,
+	.xRowid = knn_rowid,
+};
+
+/* ---- relvec_knn_index(table, column [, metric=...] [, key=...]) --------------------------- */
+
+enum
+{
+	X_KEY = 0, X_DISTANCE, X_RANK, X_QUERY, X_K, X_NCOLS
+};
+
+/* A copy of an argument of CREATE VIRTUAL TABLE without surrounding quotes. */
+static char *
+unquote(const char *s)
+{
+	size_t		n = strlen(s);
+
+	while (n > 0 && (*s == ' ' || *s == '\t'))
+	{
+		s++;
+		n--;
+	}
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	if (n >= 2 && (s[0] == '\'' || s[0] == '"' || s[0] == '`' || s[0] == '[') &&
+		(s[n - 1] == s[0] || (s[0] == '[' && s[n - 1] == ']')))
+	{
+		s++;
+		n -= 2;
+	}
+	return sqlite3_mprintf("%.*s", (int) n, s);
+}
+
+/* Prepare "SELECT key, column FROM table" for the index's table. */
+static int
+index_corpus_stmt(knn_vtab *t, sqlite3 *db, sqlite3_stmt **out)
+{
+	char	   *sql;
+	int			rc;
+
+	if (strcmp(t->key, "rowid") == 0)
+		sql = sqlite3_mprintf("SELECT rowid, \"%w\" FROM \"%w\"", t->column, t->table);
+	else
+		sql = sqlite3_mprintf("SELECT \"%w\", \"%w\" FROM \"%w\"", t->key, t->column, t->table);
+	if (sql == NULL)
+		return SQLITE_NOMEM;
+	rc = sqlite3_prepare_v2(db, sql, -1, out, NULL);
+	sqlite3_free(sql);
+	return rc;
+}
+
+static int
+index_init(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out,
+		   char **err, int create)
+{
+	rvsq_conn  *c = aux;
+	knn_vtab   *t;
+	int			rc;
+	int			i;
+
+	if (argc < 5)
+	{
+		*err = sqlite3_mprintf("relvec_knn_index takes a table and a column: "
+							   "USING relvec_knn_index(table, column [, metric=cosine] [, key=rowid])");
+		return SQLITE_ERROR;
+	}
+	t = sqlite3_malloc(sizeof(knn_vtab));
+	if (t == NULL)
+		return SQLITE_NOMEM;
+	memset(t, 0, sizeof(*t));
+	t->c = c;
+	t->metric = RV_METRIC_COSINE;
+	t->table = unquote(argv[3]);
+	t->column = unquote(argv[4]);
+	t->key = sqlite3_mprintf("rowid");
+	rc = (t->table && t->column && t->key) ? SQLITE_OK : SQLITE_NOMEM;
+	for (i = 5; rc == SQLITE_OK && i < argc; i++)
+	{
+		const char *eq = strchr(argv[i], '=');
+		char	   *name;
+		char	   *value;
+
+		if (eq == NULL)
+		{
+			*err = sqlite3_mprintf("relvec_knn_index option \"%s\" is not name=value", argv[i]);
+			rc = SQLITE_ERROR;
+			break;
+		}
+		name = sqlite3_mprintf("%.*s", (int) (eq - argv[i]), argv[i]);
+		value = unquote(eq + 1);
+		if (name == NULL || value == NULL)
+			rc = SQLITE_NOMEM;
+		else
+		{
+			char	   *n = unquote(name);
+
+			if (n != NULL && strcmp(n, "metric") == 0)
+			{
+				rv_status	s = rv_metric_parse(c->ctx, value, &t->metric);
+
+				if (s != RV_OK)
+				{
+					rvsq_bridge_fail(c, s);
+					*err = sqlite3_mprintf("%s", c->err);
+					c->err[0] = '\0';
+					rc = SQLITE_ERROR;
+				}
+			}
+			else if (n != NULL && strcmp(n, "key") == 0)
+			{
+				sqlite3_free(t->key);
+				t->key = value;
+				value = NULL;
+			}
+			else
+			{
+				*err = sqlite3_mprintf("unknown relvec_knn_index option \"%s\": expected metric or key",
+									   n ? n : "");
+				rc = SQLITE_ERROR;
+			}
+			sqlite3_free(n);
+		}
+		sqlite3_free(name);
+		sqlite3_free(value);
+	}
+	if (rc == SQLITE_OK && create)
+	{
+		sqlite3_stmt *st = NULL;
+
+		rc = index_corpus_stmt(t, db, &st);
+		if (rc != SQLITE_OK)
+			*err = sqlite3_mprintf("relvec_knn_index: %s", sqlite3_errmsg(db));
+		sqlite3_finalize(st);
+	}
+	if (rc == SQLITE_OK)
+		rc = sqlite3_declare_vtab(db, "CREATE TABLE x(key, distance REAL, rank INTEGER, query HIDDEN, k HIDDEN)");
+	if (rc != SQLITE_OK)
+	{
+		knn_disconnect(&t->base);
+		return rc;
+	}
+	*out = &t->base;
+	return SQLITE_OK;
+}
+
+static int
+index_create(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out, char **err)
+{
+	return index_init(db, aux, argc, argv, out, err, 1);
+}
+
+static int
+index_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out, char **err)
+{
+	return index_init(db, aux, argc, argv, out, err, 0);
+}
+
+/* query = ? and k = ? become arguments; ORDER BY distance or rank (ascending) is free. */
+static int
+index_best_index(sqlite3_vtab *vt, sqlite3_index_info *info)
+{
+	int			rc = rvsq_tvf_best_index(info, X_QUERY, X_NCOLS);
+
+	(void) vt;
+	if (rc != SQLITE_OK)
+		return rc;
+	if (!(info->idxNum & 1))
+		info->estimatedCost = 1e12;	/* without a query this plan only reports the error */
+	if (info->nOrderBy == 1 && !info->aOrderBy[0].desc &&
+		(info->aOrderBy[0].iColumn == X_DISTANCE || info->aOrderBy[0].iColumn == X_RANK))
+		info->orderByConsumed = 1;
+	return SQLITE_OK;
+}
+
+static const rvsq_source index_source = {"the corpus", "the corpus must return two columns, (key, embedding)",
+	"a row of the corpus has a null key or embedding", "corpus", NULL, "the query has", 1};
+
+static int
+index_run(knn_vtab *t, knn_cursor *cur, int idxNum, int argc, sqlite3_value **argv)
+{
+	rvsq_conn  *c = t->c;
+	sqlite3_value *query = NULL;
+	sqlite3_int64 k = KNN_DEFAULT_K;
+	sqlite3_stmt *cs = NULL;
+	rvsq_vec	q;
+	int			rc;
+
+	if ((idxNum & 1) && argc > 0)
+		query = argv[0];
+	if ((idxNum & 2) && argc > ((idxNum & 1) ? 1 : 0))
+	{
+		sqlite3_value *kv = argv[(idxNum & 1) ? 1 : 0];
+
+		if (sqlite3_value_type(kv) == SQLITE_NULL)
+			return rvsq_fail(c, "k must not be null");
+		k = sqlite3_value_int64(kv);
+		cur->args[1] = sqlite3_value_dup(kv);
+	}
+	if (query == NULL)
+		return rvsq_fail(c, "relvec_knn_index needs a query: WHERE query = ? [AND k = ?]");
+	cur->args[0] = sqlite3_value_dup(query);
+	if ((rc = check_k(c, k)) != SQLITE_OK)
+		return rc;
+	if ((rc = rvsq_value_vec(c, query, "query", &q)) != SQLITE_OK)
+		return rc;
+	rc = index_corpus_stmt(t, c->db, &cs);
+	if (rc != SQLITE_OK)
+		rc = rvsq_sqlite_fail(c, rc);
+	else
+		rc = knn_search(c, q.x, 1, q.dims, cs, &index_source, (size_t) k, t->metric, &cur->res);
+	sqlite3_finalize(cs);
+	rvsq_vec_free(&q);
+	return rc;
+}
+
+static int
+index_filter(sqlite3_vtab_cursor *vc, int idxNum, const char *idxStr, int argc, sqlite3_value **argv)
+{
+	knn_cursor *cur = (knn_cursor *) vc;
+	knn_vtab   *t = (knn_vtab *) vc->pVtab;
+	int			rc;
+
+	(void) idxStr;
+	knn_cursor_reset(cur);
+	rc = index_run(t, cur, idxNum, argc, argv);
+	if (rc != SQLITE_OK)
+	{
+		knn_cursor_reset(cur);
+		return rvsq_vtab_error(vc->pVtab, t->c, rc);
+	}
+	knn_cursor_settle(cur);
+	return SQLITE_OK;
+}
+
+static int
+index_column(sqlite3_vtab_cursor *vc, sqlite3_context *ctx, int col)
+{
+	knn_cursor *cur = (knn_cursor *) vc;
+	size_t		at = cur->r;
+
+	switch (col)
+	{
+		case X_KEY:
+			sqlite3_result_text(ctx, cur->res.keys[at], -1, SQLITE_TRANSIENT);
+			break;
+		case X_DISTANCE:
+			sqlite3_result_double(ctx, cur->res.dist[at]);
+			break;
+		case X_RANK:
+			sqlite3_result_int(ctx, (int) cur->r + 1);
+			break;
+		default:
+			if (cur->args[col - X_QUERY] != NULL)
+				sqlite3_result_value(ctx, cur->args[col - X_QUERY]);
+			break;
+	}
+	return SQLITE_OK;
+}
+
+static int
+index_destroy(sqlite3_vtab *vt)
+{
+	return knn_disconnect(vt);
+}
+
+sqlite3_module rvsq_knn_index_module = {
+	.iVersion = 0,
+	.xCreate = index_create,
+	.xConnect = index_connect,
+	.xBestIndex = index_best_index,
+	.xDisconnect = knn_disconnect,
+	.xDestroy = index_destroy,
+	.xOpen = knn_open,
+	.xClose = knn_close,
+	.xFilter = index_filter,
+	.xNext = knn_next,
+	.xEof = knn_eof,
+	.xColumn = index_column,
+	.xRowid = knn_rowid,
+};

@@ -1,0 +1,352 @@
+/*
+ * metric.c — distances, vector functions, element-wise arithmetic, ordering and hashing of
+ * embeddings: the same names and results as in PostgreSQL (where they also back the
+ * operators <->, <#>, <=>, <+>, +, -, *, ||, which SQLite cannot define). Each is a thin
+ * wrapper over a bridge function; like PostgreSQL's STRICT functions, a NULL argument
+ * gives NULL.
+ */
+#include <string.h>
+
+#include "relvec_sqlite.h"
+
+/* Nonzero when any argument is NULL (the function then returns NULL). */
+static int
+any_null(int argc, sqlite3_value **argv)
+{
+	int			i;
+
+	for (i = 0; i < argc; i++)
+		if (sqlite3_value_type(argv[i]) == SQLITE_NULL)
+			return 1;
+	return 0;
+}
+
+/* Read two embeddings; with same_dims, their dimensions must be equal. */
+static int
+get_pair(rvsq_conn *c, sqlite3_value **argv, int same_dims, rvsq_vec *a, rvsq_vec *b)
+{
+	int			rc;
+
+	memset(b, 0, sizeof(*b));
+	rc = rvsq_value_vec(c, argv[0], "embedding", a);
+	if (rc != SQLITE_OK)
+		return rc;
+	rc = rvsq_value_vec(c, argv[1], "embedding", b);
+	if (rc == SQLITE_OK && same_dims && a->dims != b->dims)
+		rc = rvsq_bridge_fail(c, rv_check_same_dims(c->ctx, a->dims, b->dims));
+	if (rc != SQLITE_OK)
+	{
+		rvsq_vec_free(a);
+		rvsq_vec_free(b);
+	}
+	return rc;
+}
+
+typedef double (*distance_fn) (const float *, const float *, size_t);
+
+/* A distance of two embeddings of equal dimensions; negate flips the sign. */
+static void
+distance(sqlite3_context *ctx, sqlite3_value **argv, distance_fn fn, int negate)
+{
+	rvsq_conn  *c = sqlite3_user_data(ctx);
+	rvsq_vec	a,
+				b;
+	int			rc;
+
+	if (any_null(2, argv))
+		return;
+	rc = get_pair(c, argv, 1, &a, &b);
+	if (rc != SQLITE_OK)
+	{
+		rvsq_result_error(ctx, c, rc);
+		return;
+	}
+	{
+		double		d = fn(a.x, b.x, a.dims);
+
+		sqlite3_result_double(ctx, negate ? -d : d);
+	}
+	rvsq_vec_free(&a);
+	rvsq_vec_free(&b);
+}
+
+/* l2_distance(a, b): Euclidean distance. */
+void
+rvsq_l2_distance(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void) argc;
+	distance(ctx, argv, rv_l2_distance, 0);
+}
+
+/* embedding_l2_squared_distance(a, b). */
+void
+rvsq_l2_squared_distance(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void) argc;
+	distance(ctx, argv, rv_l2_squared, 0);
+}
+
+/* inner_product(a, b). */
+void
+rvsq_inner_product(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void) argc;
+	distance(ctx, argv, rv_inner_product, 0);
+}
+
+/* embedding_negative_inner_product(a, b): PostgreSQL's <#>. */
+void
+rvsq_negative_inner_product(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void) argc;
+	distance(ctx, argv, rv_inner_product, 1);
+}
+
+/* cosine_distance(a, b): 1 - cos; 1 when either is a zero vector. */
+void
+rvsq_cosine_distance(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void) argc;
+	distance(ctx, argv, rv_cosine_distance, 0);
+}
+
+/* l1_distance(a, b): Manhattan distance. */
+void
+rvsq_l1_distance(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void) argc;
+	distance(ctx, argv, rv_l1_distance, 0);
+}
+
+/* Read the one embedding argument, or deliver its error; 0 when the result is set. */
+static int
+get_one(sqlite3_context *ctx, sqlite3_value **argv, rvsq_vec *v)
+{
+	rvsq_conn  *c = sqlite3_user_data(ctx);
+	int			rc;
+
+	if (sqlite3_value_type(argv[0]) == SQLITE_NULL)
+		return 0;
+	rc = rvsq_value_vec(c, argv[0], "embedding", v);
+	if (rc != SQLITE_OK)
+	{
+		rvsq_result_error(ctx, c, rc);
+		return 0;
+	}
+	return 1;
+}
+
+/* embedding_dims(e). */
+void
+rvsq_embedding_dims(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	rvsq_vec	v;
+
+	(void) argc;
+	if (!get_one(ctx, argv, &v))
+		return;
+	sqlite3_result_int(ctx, (int) v.dims);
+	rvsq_vec_free(&v);
+}
+
+/* embedding_norm(e): Euclidean norm. */
+void
+rvsq_embedding_norm(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	rvsq_vec	v;
+
+	(void) argc;
+	if (!get_one(ctx, argv, &v))
+		return;
+	sqlite3_result_double(ctx, rv_norm(v.x, v.dims));
+	rvsq_vec_free(&v);
+}
+
+/* l2_normalize(e): e / |e|; a zero vector stays zero. */
+void
+rvsq_l2_normalize(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	rvsq_vec	v;
+	float	   *out;
+
+	(void) argc;
+	if (!get_one(ctx, argv, &v))
+		return;
+	out = sqlite3_malloc64(sizeof(float) * v.dims);
+	if (out == NULL)
+		sqlite3_result_error_nomem(ctx);
+	else
+	{
+		rv_l2_normalize(v.x, v.dims, out);
+		rvsq_result_vec(ctx, out, v.dims);
+	}
+	sqlite3_free(out);
+	rvsq_vec_free(&v);
+}
+
+/* subvector(e, start, count): 1-based, clipped to the embedding as in PostgreSQL. */
+void
+rvsq_subvector(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	rvsq_conn  *c = sqlite3_user_data(ctx);
+	rvsq_vec	v;
+	sqlite3_int64 start,
+				count,
+				end;
+
+	if (any_null(argc, argv) || !get_one(ctx, argv, &v))
+		return;
+	start = sqlite3_value_int64(argv[1]);
+	count = sqlite3_value_int64(argv[2]);
+	/* PostgreSQL takes integer arguments; keep the same range */
+	if (start < INT32_MIN || start > INT32_MAX || count < INT32_MIN || count > INT32_MAX)
+	{
+		rvsq_fail(c, "integer out of range");
+		rvsq_result_error(ctx, c, SQLITE_ERROR);
+		rvsq_vec_free(&v);
+		return;
+	}
+	end = start + count;
+	if (start < 1)
+		start = 1;
+	if (end > (sqlite3_int64) v.dims + 1)
+		end = (sqlite3_int64) v.dims + 1;
+	if (count < 1 || end <= start)
+	{
+		rvsq_result_error(ctx, c, rvsq_bridge_fail(c, rv_check_values(c->ctx, v.x, 0)));
+		rvsq_vec_free(&v);
+		return;
+	}
+	rvsq_result_vec(ctx, v.x + (start - 1), (size_t) (end - start));
+	rvsq_vec_free(&v);
+}
+
+typedef rv_status (*elementwise_fn) (rv_ctx *, const float *, const float *, size_t, float *);
+
+/* Element-wise arithmetic of two embeddings of equal dimensions. */
+static void
+elementwise(sqlite3_context *ctx, sqlite3_value **argv, elementwise_fn fn)
+{
+	rvsq_conn  *c = sqlite3_user_data(ctx);
+	rvsq_vec	a,
+				b;
+	float	   *out;
+	rv_status	s;
+	int			rc;
+
+	if (any_null(2, argv))
+		return;
+	rc = get_pair(c, argv, 1, &a, &b);
+	if (rc != SQLITE_OK)
+	{
+		rvsq_result_error(ctx, c, rc);
+		return;
+	}
+	out = sqlite3_malloc64(sizeof(float) * a.dims);
+	if (out == NULL)
+		sqlite3_result_error_nomem(ctx);
+	else if ((s = fn(c->ctx, a.x, b.x, a.dims, out)) != RV_OK)
+		rvsq_result_error(ctx, c, rvsq_bridge_fail(c, s));
+	else
+		rvsq_result_vec(ctx, out, a.dims);
+	sqlite3_free(out);
+	rvsq_vec_free(&a);
+	rvsq_vec_free(&b);
+}
+
+/* embedding_add(a, b): PostgreSQL's +. */
+void
+rvsq_embedding_add(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void) argc;
+	elementwise(ctx, argv, rv_add);
+}
+
+/* embedding_sub(a, b): PostgreSQL's -. */
+void
+rvsq_embedding_sub(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void) argc;
+	elementwise(ctx, argv, rv_sub);
+}
+
+/* embedding_mul(a, b): PostgreSQL's * (element-wise). */
+void
+rvsq_embedding_mul(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void) argc;
+	elementwise(ctx, argv, rv_mul);
+}
+
+/* embedding_concat(a, b): PostgreSQL's ||. */
+void
+rvsq_embedding_concat(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	rvsq_conn  *c = sqlite3_user_data(ctx);
+	rvsq_vec	a,
+				b;
+	float	   *out;
+	int			rc;
+
+	(void) argc;
+	if (any_null(2, argv))
+		return;
+	rc = get_pair(c, argv, 0, &a, &b);
+	if (rc != SQLITE_OK)
+	{
+		rvsq_result_error(ctx, c, rc);
+		return;
+	}
+	if (a.dims + b.dims > RV_MAX_DIMS)
+	{
+		rvsq_fail(c, "embedding cannot have more than %d dimensions", RV_MAX_DIMS);
+		rvsq_result_error(ctx, c, SQLITE_TOOBIG);
+	}
+	else if ((out = sqlite3_malloc64(sizeof(float) * (a.dims + b.dims))) == NULL)
+		sqlite3_result_error_nomem(ctx);
+	else
+	{
+		memcpy(out, a.x, sizeof(float) * a.dims);
+		memcpy(out + a.dims, b.x, sizeof(float) * b.dims);
+		rvsq_result_vec(ctx, out, a.dims + b.dims);
+		sqlite3_free(out);
+	}
+	rvsq_vec_free(&a);
+	rvsq_vec_free(&b);
+}
+
+/* embedding_cmp(a, b): -1, 0, 1 in PostgreSQL's btree order. */
+void
+rvsq_embedding_cmp(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	rvsq_conn  *c = sqlite3_user_data(ctx);
+	rvsq_vec	a,
+				b;
+	int			rc;
+
+	(void) argc;
+	if (any_null(2, argv))
+		return;
+	rc = get_pair(c, argv, 0, &a, &b);
+	if (rc != SQLITE_OK)
+	{
+		rvsq_result_error(ctx, c, rc);
+		return;
+	}
+	sqlite3_result_int(ctx, rv_compare(a.x, a.dims, b.x, b.dims));
+	rvsq_vec_free(&a);
+	rvsq_vec_free(&b);
+}
+
+/* embedding_hash(e): PostgreSQL's hash, equal for -0 and +0. */
+void
+rvsq_embedding_hash(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	rvsq_vec	v;
+
+	(void) argc;
+	if (!get_one(ctx, argv, &v))
+		return;
+	sqlite3_result_int(ctx, (int32_t) rv_hash(v.x, v.dims));
+	rvsq_vec_free(&v);
+}

@@ -1,0 +1,186 @@
+/*
+ * relvec_sqlite.h — what the files of the SQLite adapter share: the per-connection state
+ * (the bridge context and the last error message), the one error path, embeddings read
+ * from SQL values (a BLOB in the bridge's layout, or the text form '[1,2,3]') and written
+ * back as BLOBs, and the reader of users' "(key, embedding)" queries.
+ *
+ * Every SQL function gets the connection's rvsq_conn as its user data. Code below the SQL
+ * entry points records a failure with rvsq_fail / rvsq_bridge_fail (the message goes into
+ * conn->err) and returns an SQLite result code; the entry point then hands the message to
+ * SQLite with rvsq_result_error (scalar functions) or rvsq_vtab_error (virtual tables).
+ */
+#ifndef RELVEC_SQLITE_H
+#define RELVEC_SQLITE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sqlite3ext.h"
+#include "relvec_bridge.h"
+
+#ifndef RVSQ_MAIN
+extern const sqlite3_api_routines *sqlite3_api;
+#endif
+
+/* Longest error message kept (user-supplied names are part of some messages). */
+#define RVSQ_ERR_LEN 1024
+
+typedef struct rvsq_conn
+{
+	sqlite3    *db;
+	rv_ctx	   *ctx;			/* the bridge context of this connection */
+	int			refs;			/* registered functions and modules that point here */
+	char		err[RVSQ_ERR_LEN];
+} rvsq_conn;
+
+/* ---- errors (relvec.c) ------------------------------------------------------------ */
+
+/* Record a message (printf-style, SQLite's %q/%Q/%w allowed); returns SQLITE_ERROR. */
+int			rvsq_fail(rvsq_conn *c, const char *fmt,...);
+/* Record the bridge's message for status s; returns the SQLite code of its class. */
+int			rvsq_bridge_fail(rvsq_conn *c, rv_status s);
+/* Record the message of a failed SQLite call on the connection; returns rc. */
+int			rvsq_sqlite_fail(rvsq_conn *c, int rc);
+/* Deliver the recorded failure rc as the error of a function call. */
+void		rvsq_result_error(sqlite3_context *ctx, rvsq_conn *c, int rc);
+/* Deliver the recorded failure as the error of a virtual table call; returns rc. */
+int			rvsq_vtab_error(sqlite3_vtab *vtab, rvsq_conn *c, int rc);
+
+/* Evaluate a bridge call; on failure record its message and return from the caller. */
+#define RVSQ_TRY(c, expr) \
+	do { \
+		rv_status	rvsq_s_ = (expr); \
+		if (rvsq_s_ != RV_OK) \
+			return rvsq_bridge_fail((c), rvsq_s_); \
+	} while (0)
+
+/* ---- embeddings (embedding.c) ------------------------------------------------------ */
+
+/* An embedding read from SQL: x points into the value or into owned (aligned copy). */
+typedef struct rvsq_vec
+{
+	const float *x;
+	size_t		dims;
+	float	   *owned;
+} rvsq_vec;
+
+/*
+ * Read v as an embedding: a BLOB in the shared layout or the text form. NULL and other
+ * types are errors ("what" names the argument in the message). Free with rvsq_vec_free.
+ */
+int			rvsq_value_vec(rvsq_conn *c, sqlite3_value *v, const char *what, rvsq_vec *out);
+void		rvsq_vec_free(rvsq_vec *v);
+
+/* A new BLOB of dims values in the shared layout (sqlite3_malloc'd); NULL on OOM. */
+unsigned char *rvsq_blob_new(const float *x, size_t dims, int *nbytes);
+/* Set the function result to the embedding x as a BLOB. */
+void		rvsq_result_vec(sqlite3_context *ctx, const float *x, size_t dims);
+
+/* A text argument, or NULL for SQL NULL. */
+const char *rvsq_text(sqlite3_value *v);
+
+/*
+ * How the messages about a user's (key, embedding) query name it, as PostgreSQL does:
+ * whole ("the corpus", "query") in "<whole> must be a single statement that returns rows",
+ * shape_msg when it returns the wrong columns, null_msg for a NULL key or embedding, and
+ * for wrong dimensions "embedding of [<label> ]key "k" has n dimensions, " followed by
+ * space "s" has d" when space is set, else by "<dims_from> d".
+ */
+typedef struct rvsq_source
+{
+	const char *whole;
+	const char *shape_msg;
+	const char *null_msg;
+	const char *label;
+	const char *space;
+	const char *dims_from;
+	int			skip_null;		/* skip rows with a NULL key or embedding instead */
+} rvsq_source;
+
+/* Prepare a user's query that must return ncols columns. */
+int			rvsq_prepare_query(rvsq_conn *c, const char *sql, int ncols, const rvsq_source *src,
+							   sqlite3_stmt **out);
+
+/* A growable n x d float matrix with a key per row (keys are sqlite3_malloc'd). */
+typedef struct rvsq_rows
+{
+	size_t		n;
+	size_t		cap;
+	size_t		d;
+	float	   *x;				/* n x d */
+	char	  **keys;
+} rvsq_rows;
+
+/*
+ * Read up to max rows (0 = all) of a (key, embedding) statement into rows. All rows must
+ * have rows->d dimensions (the first row's when rows->d is 0). *done is set once the
+ * statement is exhausted.
+ */
+int			rvsq_read_rows(rvsq_conn *c, sqlite3_stmt *st, const rvsq_source *src,
+						   rvsq_rows *rows, size_t max, int *done);
+void		rvsq_rows_clear(rvsq_rows *rows);	/* forget rows, keep buffers */
+void		rvsq_rows_free(rvsq_rows *rows);
+
+/* ---- catalog (catalog.c) ----------------------------------------------------------- */
+
+/* Create the catalog tables and triggers if they do not exist. */
+int			rvsq_catalog_init(rvsq_conn *c);
+
+/* Start / end a savepoint so that a failing catalog function leaves nothing behind. */
+int			rvsq_begin(rvsq_conn *c);
+int			rvsq_end(rvsq_conn *c, int rc);
+
+/* A prepared projection for (anchor_set, space, options); caller destroys it. */
+int			rvsq_load_projection(rvsq_conn *c, const char *anchor_set, const char *space,
+								 const char *similarity, const char *center, int normalize,
+								 rv_projection **out, size_t *input_dims);
+
+/* ---- SQL entry points, registered by relvec.c -------------------------------------- */
+void		rvsq_embedding(sqlite3_context *, int, sqlite3_value **);
+void		rvsq_embedding_text(sqlite3_context *, int, sqlite3_value **);
+void		rvsq_embedding_avg_step(sqlite3_context *, int, sqlite3_value **);
+void		rvsq_embedding_avg_final(sqlite3_context *);
+void		rvsq_embedding_sum_final(sqlite3_context *);
+
+void		rvsq_l2_distance(sqlite3_context *, int, sqlite3_value **);
+void		rvsq_l2_squared_distance(sqlite3_context *, int, sqlite3_value **);
+void		rvsq_inner_product(sqlite3_context *, int, sqlite3_value **);
+void		rvsq_negative_inner_product(sqlite3_context *, int, sqlite3_value **);
+void		rvsq_cosine_distance(sqlite3_context *, int, sqlite3_value **);
+void		rvsq_l1_distance(sqlite3_context *, int, sqlite3_value **);
+void		rvsq_embedding_dims(sqlite3_context *, int, sqlite3_value **);
+void		rvsq_embedding_norm(sqlite3_context *, int, sqlite3_value **);
+void		rvsq_l2_normalize(sqlite3_context *, int, sqlite3_value **);
+void		rvsq_subvector(sqlite3_context *, int, sqlite3_value **);
+void		rvsq_embedding_add(sqlite3_context *, int, sqlite3_value **);
+void		rvsq_embedding_sub(sqlite3_context *, int, sqlite3_value **);
+void		rvsq_embedding_mul(sqlite3_context *, int, sqlite3_value **);
+void		rvsq_embedding_concat(sqlite3_context *, int, sqlite3_value **);
+void		rvsq_embedding_cmp(sqlite3_context *, int, sqlite3_value **);
+void		rvsq_embedding_hash(sqlite3_context *, int, sqlite3_value **);
+
+void		rvsq_catalog_init_fn(sqlite3_context *, int, sqlite3_value **);
+void		rvsq_create_space(sqlite3_context *, int, sqlite3_value **);
+void		rvsq_set_space_mean(sqlite3_context *, int, sqlite3_value **);
+void		rvsq_create_anchor_set(sqlite3_context *, int, sqlite3_value **);
+void		rvsq_set_anchors(sqlite3_context *, int, sqlite3_value **);
+void		rvsq_choose_anchors(sqlite3_context *, int, sqlite3_value **);
+void		rvsq_freeze_anchor_set(sqlite3_context *, int, sqlite3_value **);
+
+void		rvsq_project(sqlite3_context *, int, sqlite3_value **);
+
+void		rvsq_device(sqlite3_context *, int, sqlite3_value **);
+void		rvsq_backend(sqlite3_context *, int, sqlite3_value **);
+
+/*
+ * xBestIndex of a table-valued function whose hidden columns first_hidden .. ncols-1 are
+ * its arguments: idxNum gets a bit per argument given, argv holds them in column order.
+ */
+int			rvsq_tvf_best_index(sqlite3_index_info *info, int first_hidden, int ncols);
+
+/* Virtual table modules; pAux of each is the rvsq_conn. */
+extern sqlite3_module rvsq_project_query_module;
+extern sqlite3_module rvsq_knn_module;
+extern sqlite3_module rvsq_knn_index_module;
+
+#endif							/* RELVEC_SQLITE_H */

@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""Run tests/sqlite/NNN_topic.sql files against the SQLite extension and print TAP.
+
+Each file is plain SQL run statement by statement on a fresh in-memory database with the
+extension loaded and the fixtures attached as schema "fixtures". Assertions are SQL
+functions registered here, in pgTAP's style:
+
+    SELECT ok(cond, 'description');
+    SELECT is_eq(got, want, 'description');       -- pgTAP's is()
+    SELECT isnt(got, unwanted, 'description');
+    SELECT near(got, want, tolerance, 'description');
+    SELECT throws_ok('sql', 'exact error message' or NULL, 'description');
+    SELECT lives_ok('sql', 'description');
+
+throws_ok and lives_ok are run by the runner itself (their arguments are evaluated by
+SQLite first), because the statement under test must run at the top level. Any other
+statement that fails is reported as a failed test.
+
+    runner.py EXTENSION FIXTURES.db FILE.sql...
+"""
+import math
+import sqlite3
+import sys
+
+
+class File:
+    def __init__(self, name):
+        self.name = name
+        self.n = 0
+        self.failed = 0
+
+    def result(self, passed, desc, diag=None):
+        self.n += 1
+        if not passed:
+            self.failed += 1
+        print("%s %d - %s" % ("ok" if passed else "not ok", self.n, desc.replace("\n", " ")))
+        if not passed and diag:
+            for line in diag.splitlines():
+                print("#   " + line)
+        sys.stdout.flush()
+        return 1 if passed else 0
+
+
+def connect(ext, fixtures):
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    db.enable_load_extension(True)
+    db.load_extension(ext)
+    db.enable_load_extension(False)
+    db.execute("ATTACH DATABASE ? AS fixtures", (fixtures,))
+    return db
+
+
+def statements(text):
+    buf = ""
+    for line in text.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            stmt = buf.strip()
+            buf = ""
+            # drop leading comment lines
+            body = "\n".join(l for l in stmt.splitlines() if not l.strip().startswith("--")).strip()
+            if body:
+                yield body
+    if buf.strip() and any(not l.strip().startswith("--") for l in buf.splitlines() if l.strip()):
+        yield buf.strip()
+
+
+def run_file(ext, fixtures, path):
+    f = File(path)
+    db = connect(ext, fixtures)
+
+    def ok(cond, desc):
+        return f.result(bool(cond), desc, "got: %r" % (cond,))
+
+    def is_eq(got, want, desc):
+        return f.result(got == want and (got is None) == (want is None), desc,
+                        "     got: %r\nexpected: %r" % (got, want))
+
+    def isnt(got, want, desc):
+        return f.result(got != want, desc, "got: %r\nexpected anything else" % (got,))
+
+    def near(got, want, tol, desc):
+        passed = got is not None and want is not None and abs(got - want) <= tol and not math.isnan(got)
+        return f.result(passed, desc, "     got: %r\nexpected: %r within %r" % (got, want, tol))
+
+    db.create_function("ok", 2, ok)
+    db.create_function("is_eq", 3, is_eq)
+    db.create_function("isnt", 3, isnt)
+    db.create_function("near", 4, near)
+    print("# %s" % path)
+    for stmt in statements(open(path).read()):
+        low = stmt.lower()
+        try:
+            if low.startswith("select throws_ok(") or low.startswith("select lives_ok("):
+                inner = stmt[stmt.index("(") + 1:stmt.rstrip().rstrip(";").rstrip().rindex(")")]
+                args = db.execute("SELECT " + inner).fetchone()
+                if low.startswith("select throws_ok("):
+                    sql, want, desc = args
+                    try:
+                        db.execute(sql).fetchall()
+                        f.result(False, desc, "no error raised; expected: %r" % (want,))
+                    except sqlite3.Error as e:
+                        got = str(e)
+                        f.result(want is None or got == want, desc,
+                                 "     got: %r\nexpected: %r" % (got, want))
+                else:
+                    sql, desc = args
+                    try:
+                        db.execute(sql).fetchall()
+                        f.result(True, desc)
+                    except sqlite3.Error as e:
+                        f.result(False, desc, "error: %s" % e)
+            else:
+                db.execute(stmt).fetchall()
+        except sqlite3.Error as e:
+            f.result(False, "statement runs: %s" % stmt[:60], "error: %s\nstatement: %s" % (e, stmt))
+    db.close()
+    print("1..%d" % f.n)
+    return f.failed
+
+
+def main():
+    ext, fixtures = sys.argv[1], sys.argv[2]
+    failed = 0
+    for path in sys.argv[3:]:
+        failed += run_file(ext, fixtures, path)
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
