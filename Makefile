@@ -9,6 +9,7 @@
 #   make bench        benchmarks; figures and ratios are printed, never asserted
 #   make sqlite       build/sqlite/relvec.so, the SQLite loadable extension (also built by make)
 #   make sqlite-test  the SQLite suite (tests/sqlite) against build/sqlite/relvec.so
+#   make cli          build/relvec, the offline command-line tool (also built by make)
 #   scripts/test.sh   everything, against a throwaway PostgreSQL cluster
 
 EXTENSION  = relvec
@@ -137,27 +138,21 @@ bench: $(BENCH_PROGS)
 .PHONY: bench
 
 # --- the offline command-line tool build/relvec (built by plain make) ------------------
-# The SQLite extension's sources are compiled into the program (SQLITE_CORE) and
-# registered with sqlite3_auto_extension, so every command runs the same SQL functions as
-# a `.load`ed relvec.so; libpq does the pulling.
-CLI_SRCS     := $(sort $(wildcard extension/cli/*.c))
-CLI_OBJS     := $(patsubst extension/cli/%.c,build/cli/%.o,$(CLI_SRCS))
-CLI_EXT_SRCS := $(sort $(wildcard extension/sqlite/*.c))
-CLI_EXT_OBJS := $(patsubst extension/sqlite/%.c,build/cli/ext/%.o,$(CLI_EXT_SRCS))
-CLI_CFLAGS    = $(WARN) -O2 -g -Ibridge/include -Iextension/cli -I$(shell $(PG_CONFIG) --includedir) \
-                $(if $(CLI_EXT_SRCS),-DRVCLI_WITH_EXTENSION)
-CLI_LIBS      = -L$(shell $(PG_CONFIG) --libdir) -lpq -lsqlite3 -lopenblas -llapacke -ldl -lm
+# The SQLite extension's objects are linked into the program and registered with
+# sqlite3_auto_extension, so every command runs the same SQL functions as a `.load`ed
+# relvec.so; libpq does the pulling.
+CLI_SRCS   := $(sort $(wildcard extension/cli/*.c))
+CLI_OBJS   := $(patsubst extension/cli/%.c,build/cli/%.o,$(CLI_SRCS))
+CLI_CFLAGS  = $(WARN) -O2 -g -Ibridge/include -Iextension/cli -I$(shell $(PG_CONFIG) --includedir) \
+              $(if $(SQLITE_OBJS),-DRVCLI_WITH_EXTENSION)
+CLI_LIBS    = -L$(shell $(PG_CONFIG) --libdir) -lpq -lsqlite3 -lopenblas -llapacke -ldl -lm
 
 build/cli/%.o: extension/cli/%.c extension/cli/relvec_cli.h bridge/include/relvec_bridge.h
 	@mkdir -p build/cli
 	$(CC) $(CLI_CFLAGS) -c -o $@ $<
 
-build/cli/ext/%.o: extension/sqlite/%.c $(wildcard extension/sqlite/*.h) bridge/include/relvec_bridge.h $(SPV_HEADERS)
-	@mkdir -p build/cli/ext
-	$(CC) $(WARN) -O2 -g -fPIC -DSQLITE_CORE -Ibridge/include -Ibridge -Iextension/sqlite -I$(SPV_DIR) -c -o $@ $<
-
-build/relvec: $(CLI_OBJS) $(CLI_EXT_OBJS) $(BRIDGE_OBJS)
-	$(CC) -o $@ $(CLI_OBJS) $(CLI_EXT_OBJS) $(BRIDGE_OBJS) $(CLI_LIBS)
+build/relvec: $(CLI_OBJS) $(SQLITE_OBJS) $(BRIDGE_OBJS)
+	$(CC) -o $@ $(CLI_OBJS) $(SQLITE_OBJS) $(BRIDGE_OBJS) $(CLI_LIBS)
 
 cli: build/relvec
 all: build/relvec

@@ -899,6 +899,18 @@ first_conflict(sqlite3 *db, const char *sql, char *msg, size_t msglen, int *foun
 	return EXIT_OK;
 }
 
+/* Remove anchors and translations whose set or space row is gone (--replace). */
+static int
+drop_orphans(sqlite3 *db)
+{
+	return cli_exec(db,
+					"DELETE FROM main.relvec_anchors WHERE set_id NOT IN (SELECT set_id FROM main.relvec_anchor_sets) "
+					"  OR space_id NOT IN (SELECT space_id FROM main.relvec_spaces);"
+					"DELETE FROM main.relvec_translations WHERE set_id NOT IN (SELECT set_id FROM main.relvec_anchor_sets) "
+					"  OR from_space_id NOT IN (SELECT space_id FROM main.relvec_spaces) "
+					"  OR to_space_id NOT IN (SELECT space_id FROM main.relvec_spaces);");
+}
+
 /*
  * Merge the server's catalog into the file's: spaces and anchor sets by name (a differing
  * definition is an error unless --replace), anchors that the file lacks, frozen flags,
@@ -989,13 +1001,21 @@ pull_catalog(PGconn *conn, sqlite3 *db, const pull_opts *o, const pg_types *t)
 		return cli_error(EXIT_DATA, "%s (--replace overwrites it)", msg);
 	if (found)
 	{
+		/*
+		 * A replaced space takes the anchor sets that have anchors in it along. The frozen
+		 * guard triggers refuse to delete a frozen set's anchors, so set rows go first and
+		 * their anchors follow as orphans.
+		 */
 		rc = cli_exec(db,
 					  "CREATE TEMP TABLE pull_drop_spaces AS SELECT s.space_id FROM main.relvec_spaces s "
 					  "  JOIN temp.pull_spaces p ON s.name = p.name WHERE s.dims <> p.dims;"
-					  "DELETE FROM main.relvec_anchors WHERE space_id IN (SELECT space_id FROM temp.pull_drop_spaces);"
+					  "DELETE FROM main.relvec_anchor_sets WHERE set_id IN (SELECT set_id FROM main.relvec_anchors "
+					  "  WHERE space_id IN (SELECT space_id FROM temp.pull_drop_spaces));"
 					  "DELETE FROM main.relvec_translations WHERE from_space_id IN (SELECT space_id FROM temp.pull_drop_spaces)"
 					  "  OR to_space_id IN (SELECT space_id FROM temp.pull_drop_spaces);"
 					  "DELETE FROM main.relvec_spaces WHERE space_id IN (SELECT space_id FROM temp.pull_drop_spaces);");
+		if (rc == EXIT_OK)
+			rc = drop_orphans(db);
 		if (rc != EXIT_OK)
 			return rc;
 	}
@@ -1025,14 +1045,14 @@ pull_catalog(PGconn *conn, sqlite3 *db, const pull_opts *o, const pg_types *t)
 	if (found)
 	{
 		rc = cli_exec(db,
-					  "CREATE TEMP TABLE pull_drop_sets AS SELECT s.set_id FROM main.relvec_anchor_sets s "
-					  "  JOIN temp.pull_sets p ON s.name = p.name WHERE json(s.keys) IS NOT json(p.keys) "
-					  "  OR EXISTS (SELECT 1 FROM temp.pull_anchors a JOIN temp.pull_space_map m ON m.pg_id = a.space_id "
-					  "    JOIN main.relvec_anchors l ON l.set_id = s.set_id AND l.space_id = m.id AND l.ord = a.ord "
-					  "    WHERE a.set_id = p.set_id AND (l.key IS NOT a.key OR l.e IS NOT a.e));"
-					  "DELETE FROM main.relvec_anchors WHERE set_id IN (SELECT set_id FROM temp.pull_drop_sets);"
-					  "DELETE FROM main.relvec_translations WHERE set_id IN (SELECT set_id FROM temp.pull_drop_sets);"
-					  "DELETE FROM main.relvec_anchor_sets WHERE set_id IN (SELECT set_id FROM temp.pull_drop_sets);");
+					  "DELETE FROM main.relvec_anchor_sets WHERE set_id IN (SELECT s.set_id "
+					  "  FROM main.relvec_anchor_sets s JOIN temp.pull_sets p ON s.name = p.name "
+					  "  WHERE json(s.keys) IS NOT json(p.keys) OR EXISTS (SELECT 1 FROM temp.pull_anchors a "
+					  "    JOIN temp.pull_space_map m ON m.pg_id = a.space_id JOIN main.relvec_anchors l "
+					  "    ON l.set_id = s.set_id AND l.space_id = m.id AND l.ord = a.ord "
+					  "    WHERE a.set_id = p.set_id AND (l.key IS NOT a.key OR l.e IS NOT a.e)));");
+		if (rc == EXIT_OK)
+			rc = drop_orphans(db);
 		if (rc != EXIT_OK)
 			return rc;
 	}
