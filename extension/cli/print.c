@@ -90,6 +90,7 @@ cli_print_rows(sqlite3 *db, sqlite3_stmt *st, int csv, int64_t *nrows)
 {
 	int			ncol = sqlite3_column_count(st);
 	char	  **cells = NULL;
+	char	   *isnum = NULL;
 	size_t		ncells = 0,
 				cap = 0;
 	size_t	   *width = cli_malloc(sizeof(size_t) * (size_t) (ncol ? ncol : 1));
@@ -128,7 +129,10 @@ cli_print_rows(sqlite3 *db, sqlite3_stmt *st, int csv, int64_t *nrows)
 			{
 				cap = cap ? 2 * cap : 256;
 				cells = cli_realloc(cells, cap * sizeof(char *));
+				isnum = cli_realloc(isnum, cap);
 			}
+			isnum[ncells] = sqlite3_column_type(st, i) == SQLITE_INTEGER ||
+				sqlite3_column_type(st, i) == SQLITE_FLOAT;
 			if (strlen(t) > width[i])
 				width[i] = strlen(t);
 			cells[ncells++] = t;
@@ -142,13 +146,14 @@ cli_print_rows(sqlite3 *db, sqlite3_stmt *st, int csv, int64_t *nrows)
 		for (size_t c = 0; c < ncells; c++)
 			free(cells[c]);
 		free(cells);
+		free(isnum);
 		free(width);
 		return cli_sqlite_error(db, rc, NULL);
 	}
 	if (!csv)
 	{
 		for (i = 0; i < ncol; i++)
-			printf("%s%-*s", i ? "  " : "", (int) width[i], sqlite3_column_name(st, i));
+			printf("%s%-*s", i ? "  " : "", i == ncol - 1 ? 0 : (int) width[i], sqlite3_column_name(st, i));
 		putchar('\n');
 		for (i = 0; i < ncol; i++)
 		{
@@ -160,8 +165,7 @@ cli_print_rows(sqlite3 *db, sqlite3_stmt *st, int csv, int64_t *nrows)
 		for (size_t c = 0; c < ncells; c++)
 		{
 			int			col = (int) (c % (size_t) ncol);
-			int			numeric = sqlite3_column_decltype(st, col) == NULL &&
-				strspn(cells[c], "0123456789-+.eE") == strlen(cells[c]) && cells[c][0];
+			int			numeric = isnum[c];
 
 			/* numbers align right, text left */
 			printf("%s%*s%s", col ? "  " : "", numeric ? (int) width[col] : 0, numeric ? cells[c] : "",
@@ -175,6 +179,7 @@ cli_print_rows(sqlite3 *db, sqlite3_stmt *st, int csv, int64_t *nrows)
 		printf("(%lld row%s)\n", (long long) n, n == 1 ? "" : "s");
 	}
 	free(cells);
+	free(isnum);
 	free(width);
 	fflush(stdout);
 	*nrows = n;
