@@ -28,6 +28,7 @@ const char *cli_cmd = "relvec";
 rv_ctx	   *cli_rv = NULL;
 
 static sqlite3 *volatile signal_db = NULL;
+void		(*volatile cli_signal_hook) (void) = NULL;
 
 /* SIGINT/SIGTERM: raise the flag (polled by long loops) and stop a running SQLite statement. */
 static void
@@ -37,6 +38,8 @@ on_signal(int sig)
 	cli_interrupted = 1;
 	if (signal_db != NULL)
 		sqlite3_interrupt(signal_db);
+	if (cli_signal_hook != NULL)
+		cli_signal_hook();
 }
 
 void

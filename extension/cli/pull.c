@@ -98,6 +98,27 @@ usage(FILE *f)
 		  f);
 }
 
+/* The running server query, cancelled from the signal handler (PQcancel is signal-safe). */
+static PGcancel *volatile signal_cancel = NULL;
+
+static void
+cancel_on_signal(void)
+{
+	char		err[256];
+
+	if (signal_cancel != NULL)
+		PQcancel(signal_cancel, err, sizeof(err));
+}
+
+/* An error from the server, or "interrupted" when our own cancel caused it. */
+static int
+server_error(const char *msg)
+{
+	if (cli_interrupted)
+		return cli_error(EXIT_INTERRUPT, "interrupted; nothing was written");
+	return cli_error(EXIT_SERVER, "server error: %s", msg);
+}
+
 /* libpq's message without its trailing newline. */
 static const char *
 pg_msg(const char *m)
@@ -121,9 +142,8 @@ pg_run(PGconn *conn, const char *sql, int nparams, const char *const *params, PG
 
 	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
 	{
-		int			code = cli_interrupted ? EXIT_INTERRUPT : EXIT_SERVER;
+		int			code = server_error(pg_msg(PQresultErrorMessage(res)));
 
-		cli_error(code, "server error: %s", pg_msg(PQresultErrorMessage(res)));
 		PQclear(res);
 		return code;
 	}
@@ -175,10 +195,7 @@ cr_fill(copy_reader *r)
 			return 1;
 		}
 		if (n == -2)
-		{
-			cli_error(EXIT_SERVER, "server error: %s", pg_msg(PQerrorMessage(r->conn)));
-			return -EXIT_SERVER;
-		}
+			return -server_error(pg_msg(PQerrorMessage(r->conn)));
 		/* nothing buffered yet: wait for the socket, a quarter second at a time */
 		{
 			struct pollfd pfd = {.fd = PQsocket(r->conn),.events = POLLIN};
@@ -190,10 +207,7 @@ cr_fill(copy_reader *r)
 				return -EXIT_SERVER;
 			}
 			if (pr > 0 && !PQconsumeInput(r->conn))
-			{
-				cli_error(EXIT_SERVER, "server error: %s", pg_msg(PQerrorMessage(r->conn)));
-				return -EXIT_SERVER;
-			}
+				return -server_error(pg_msg(PQerrorMessage(r->conn)));
 		}
 	}
 }
@@ -373,10 +387,7 @@ copy_finish(PGconn *conn)
 	while ((res = PQgetResult(conn)) != NULL)
 	{
 		if (PQresultStatus(res) != PGRES_COMMAND_OK && code == EXIT_OK)
-		{
-			code = cli_interrupted ? EXIT_INTERRUPT : EXIT_SERVER;
-			cli_error(code, "server error: %s", pg_msg(PQresultErrorMessage(res)));
-		}
+			code = server_error(pg_msg(PQresultErrorMessage(res)));
 		PQclear(res);
 	}
 	return code;
@@ -407,8 +418,7 @@ copy_into(PGconn *conn, sqlite3 *db, const char *select_sql, pull_col *cols, int
 	free(sql);
 	if (PQresultStatus(res) != PGRES_COPY_OUT)
 	{
-		code = cli_interrupted ? EXIT_INTERRUPT : EXIT_SERVER;
-		cli_error(code, "server error: %s", pg_msg(PQresultErrorMessage(res)));
+		code = server_error(pg_msg(PQresultErrorMessage(res)));
 		PQclear(res);
 		return code;
 	}
@@ -1084,6 +1094,17 @@ pull_catalog(PGconn *conn, sqlite3 *db, const pull_opts *o, const pg_types *t)
 	return EXIT_OK;
 }
 
+static void
+release_cancel(void)
+{
+	PGcancel   *c = signal_cancel;
+
+	cli_signal_hook = NULL;
+	signal_cancel = NULL;
+	if (c != NULL)
+		PQfreeCancel(c);
+}
+
 int
 cmd_pull(int argc, char **argv)
 {
@@ -1155,6 +1176,8 @@ cmd_pull(int argc, char **argv)
 		PQfinish(conn);
 		return rc;
 	}
+	signal_cancel = PQgetCancel(conn);
+	cli_signal_hook = cancel_on_signal;
 	rc = pg_run(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0, NULL, NULL);
 	if (rc == EXIT_OK)
 		rc = pg_run(conn, "SET LOCAL DateStyle = ISO", 0, NULL, NULL);
@@ -1193,6 +1216,7 @@ cmd_pull(int argc, char **argv)
 	if (rc != EXIT_OK)
 		goto fail;
 	pg_run(conn, "COMMIT", 0, NULL, NULL);
+	release_cancel();
 	PQfinish(conn);
 	cli_db_close(&d);
 	for (i = 0; i < o.ntables; i++)
@@ -1205,6 +1229,7 @@ cmd_pull(int argc, char **argv)
 fail:
 	if (d.path != NULL)
 		cli_db_abandon(&d);
+	release_cancel();
 	PQfinish(conn);
 	if (local)
 		for (i = 0; i < o.ntables; i++)

@@ -33,6 +33,8 @@ extern rv_ctx *cli_rv;
 /* Install the SIGINT/SIGTERM handlers; db (may be NULL) is interrupted by them too. */
 void		cli_signals_install(void);
 void		cli_signals_set_db(sqlite3 *db);
+/* Called from the signal handler too (async-signal-safe work only, e.g. PQcancel). */
+extern void (*volatile cli_signal_hook) (void);
 
 /* Print "relvec CMD: message" on stderr (printf-style) and return code. */
 int			cli_error(int code, const char *fmt,...) __attribute__((format(printf, 2, 3)));
