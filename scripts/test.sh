@@ -37,6 +37,7 @@ suite "pgtap (PostgreSQL $(pg_config --version | awk '{print $2}'))" \
 	pg_prove -v -d relvec_test --ext .sql tests/pgtap/
 export RV_DUMP_FILE="$RV_CLUSTER_DIR/relvec.dump"
 suite "dump (pg_dump / pg_restore)" bash tests/dump/run.sh
+suite "parity (PostgreSQL vs SQLite)" tests/parity/run.sh
 rv_cluster_stop
 
 if ls tests/sqlite/*.sql >/dev/null 2>&1 && [ -x tests/sqlite/run.sh ]; then

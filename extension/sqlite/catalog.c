@@ -156,6 +156,18 @@ lookup_space(rvsq_conn *c, const char *name, int want_mean, space_row *out)
 		rc = SQLITE_OK;
 		if (want_mean && sqlite3_column_type(st, 3) != SQLITE_NULL)
 			rc = rvsq_value_vec(c, sqlite3_column_value(st, 3), "space mean", &out->mean);
+		/* the value dies with the statement: keep a copy */
+		if (rc == SQLITE_OK && out->mean.x != NULL && out->mean.owned == NULL)
+		{
+			out->mean.owned = sqlite3_malloc64(sizeof(float) * out->mean.dims);
+			if (out->mean.owned == NULL)
+				rc = SQLITE_NOMEM;
+			else
+			{
+				memcpy(out->mean.owned, out->mean.x, sizeof(float) * out->mean.dims);
+				out->mean.x = out->mean.owned;
+			}
+		}
 	}
 	else if (rc == SQLITE_DONE)
 		rc = rvsq_fail(c, "space \"%s\" does not exist", name);

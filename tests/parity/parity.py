@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+"""PostgreSQL vs SQLite parity: the same cases, on the same fixture data, through both
+hosts; every result must agree within 1e-6 (relative above 1) and every error must carry
+the same primary text. Prints TAP.
+
+    parity.py PGDATABASE EXTENSION FIXTURES.db
+
+PostgreSQL runs each case through a PL/pgSQL helper that turns its rows into text (or the
+error into "ERROR: message"), in one psql session; SQLite runs the same SQL (or the SQLite
+spelling given next to it, where PostgreSQL takes an array) on a fresh database with the
+extension loaded and the fixtures attached as schema "fixtures". The cases change the
+catalog in the same order on both sides.
+"""
+import json
+import re
+import sqlite3
+import struct
+import subprocess
+import sys
+
+FM_KEYS_PG = "(SELECT array_agg(idx::text ORDER BY anchor_no) FROM fixtures.fmnist WHERE is_anchor)"
+FM_KEYS_SQ = "(SELECT json_group_array(CAST(idx AS TEXT)) FROM (SELECT idx FROM fixtures.fmnist WHERE is_anchor ORDER BY anchor_no))"
+
+# (description, SQL for both) or (description, PostgreSQL SQL, SQLite SQL)
+CASES = [
+    ("distances on literals", "SELECT l2_distance('[1,2,3]', '[4,6,8]'), inner_product('[1,2,3]', '[4,6,8]'), "
+     "cosine_distance('[1,2,3]', '[4,6,8]'), l1_distance('[1,2,3]', '[4,6,8]'), embedding_l2_squared_distance('[1,2,3]', '[4,6,8]'), "
+     "embedding_negative_inner_product('[1,2,3]', '[4,6,8]')"),
+    ("distances between the encoders on 100 fixture rows",
+     "SELECT idx, l2_distance(a, b), inner_product(a, b), cosine_distance(a, b), l1_distance(a, b), "
+     "embedding_l2_squared_distance(a, b), embedding_negative_inner_product(a, b) FROM fixtures.fmnist ORDER BY idx LIMIT 100"),
+    ("norms, dims, normalize, subvector", "SELECT idx, embedding_norm(a), embedding_dims(a), l2_normalize(a), subvector(b, 3, 7) "
+     "FROM fixtures.fmnist ORDER BY idx LIMIT 50"),
+    ("arithmetic", "SELECT embedding_add(a, b), embedding_sub(a, b), embedding_mul(a, b), embedding_concat(a, b) "
+     "FROM fixtures.fmnist ORDER BY idx LIMIT 20"),
+    ("word vectors", "SELECT word, embedding_norm(ft), cosine_distance(ft, (SELECT ft FROM fixtures.words WHERE word = 'king')) "
+     "FROM fixtures.words ORDER BY idx LIMIT 200"),
+    ("cosine with a zero vector", "SELECT cosine_distance('[0,0]', '[1,2]'), l2_normalize('[0,0]')"),
+    ("text form", "SELECT l2_normalize('[100000,1000000,123456,1234567]'), l2_normalize('  [ 1 ,  2.5,-3e-2 ]  ')"),
+    ("error: dimensions", "SELECT l2_distance('[1,2]', '[1,2,3]')"),
+    ("error: syntax", "SELECT embedding_norm('[1,,2]')"),
+    ("error: not an embedding", "SELECT embedding_norm('hello')"),
+    ("error: NaN", "SELECT embedding_norm('[NaN]')"),
+    ("error: infinity", "SELECT embedding_norm('[1,Infinity]')"),
+    ("error: float4 overflow", "SELECT embedding_norm('[1e39]')"),
+    ("error: empty", "SELECT embedding_norm('[]')"),
+    ("error: overflow in arithmetic", "SELECT embedding_add('[3e38]', '[3e38]')"),
+    ("error: subvector past the end", "SELECT subvector('[1,2,3]', 4, 1)"),
+    ("error: subvector count 0", "SELECT subvector('[1,2,3]', 1, 0)"),
+    # catalog
+    ("create space mlp_a", "SELECT relvec_create_space('mlp_a', 64, 'encoder A')"),
+    ("create space mlp_b", "SELECT relvec_create_space('mlp_b', 64)"),
+    ("error: duplicate space", "SELECT relvec_create_space('mlp_a', 64)"),
+    ("error: zero dims", "SELECT relvec_create_space('z', 0)"),
+    ("error: too many dims", "SELECT relvec_create_space('z', 16001)"),
+    ("error: null space name", "SELECT relvec_create_space(NULL, 3)"),
+    ("error: empty space name", "SELECT relvec_create_space('', 3)"),
+    ("spaces", "SELECT name, dims, description FROM relvec_spaces ORDER BY name"),
+    ("create anchor set", "SELECT relvec_create_anchor_set('fm300', %s)" % FM_KEYS_PG,
+     "SELECT relvec_create_anchor_set('fm300', %s)" % FM_KEYS_SQ),
+    ("error: duplicate set", "SELECT relvec_create_anchor_set('fm300', ARRAY['1'])",
+     "SELECT relvec_create_anchor_set('fm300', '[\"1\"]')"),
+    ("error: duplicate key", "SELECT relvec_create_anchor_set('d', ARRAY['1','2','1'])",
+     "SELECT relvec_create_anchor_set('d', '[\"1\",\"2\",\"1\"]')"),
+    ("error: no keys", "SELECT relvec_create_anchor_set('d', ARRAY[]::text[])", "SELECT relvec_create_anchor_set('d', '[]')"),
+    ("error: null key", "SELECT relvec_create_anchor_set('d', ARRAY['1', NULL])", "SELECT relvec_create_anchor_set('d', '[\"1\", null]')"),
+    ("error: unknown set", "SELECT relvec_set_anchors('nope', 'mlp_a', 'SELECT idx, a FROM fixtures.fmnist')"),
+    ("error: unknown space", "SELECT relvec_set_anchors('fm300', 'nope', 'SELECT idx, a FROM fixtures.fmnist')"),
+    ("error: one column", "SELECT relvec_set_anchors('fm300', 'mlp_a', 'SELECT a FROM fixtures.fmnist')"),
+    ("error: a missing anchor", "SELECT relvec_set_anchors('fm300', 'mlp_a', 'SELECT idx, a FROM fixtures.fmnist WHERE is_anchor AND anchor_no > 1')"),
+    ("error: a key that is not an anchor", "SELECT relvec_set_anchors('fm300', 'mlp_a', 'SELECT idx, a FROM fixtures.fmnist')"),
+    ("error: an anchor twice", "SELECT relvec_set_anchors('fm300', 'mlp_a', 'SELECT idx, a FROM fixtures.fmnist WHERE is_anchor "
+     "UNION ALL SELECT idx, a FROM fixtures.fmnist WHERE anchor_no = 7')"),
+    ("error: anchors of the wrong dimensions", "SELECT relvec_set_anchors('fm300', 'mlp_a', 'SELECT idx, subvector(a, 1, 10) FROM fixtures.fmnist WHERE is_anchor')"),
+    ("error: a null anchor", "SELECT relvec_set_anchors('fm300', 'mlp_a', 'SELECT idx, CASE WHEN anchor_no = 3 THEN NULL ELSE a END FROM fixtures.fmnist WHERE is_anchor')"),
+    ("anchors of mlp_a", "SELECT relvec_set_anchors('fm300', 'mlp_a', 'SELECT idx, a FROM fixtures.fmnist WHERE is_anchor')"),
+    ("anchors of mlp_b", "SELECT relvec_set_anchors('fm300', 'mlp_b', 'SELECT idx, b FROM fixtures.fmnist WHERE is_anchor')"),
+    ("stored anchors", "SELECT ord, key, e FROM relvec_anchors a JOIN relvec_spaces s USING (space_id) WHERE s.name = 'mlp_b' ORDER BY ord"),
+    ("error: not frozen", "SELECT relvec_project(a, 'fm300', 'mlp_a') FROM fixtures.fmnist WHERE idx = 60000"),
+    ("an anchor set without anchors", "SELECT relvec_create_anchor_set('empty', ARRAY['60000'])",
+     "SELECT relvec_create_anchor_set('empty', '[\"60000\"]')"),
+    ("error: nothing to freeze", "SELECT relvec_freeze_anchor_set('empty')"),
+    ("freeze", "SELECT relvec_freeze_anchor_set('fm300')"),
+    ("error: frozen", "SELECT relvec_set_anchors('fm300', 'mlp_a', 'SELECT idx, a FROM fixtures.fmnist WHERE is_anchor')"),
+    ("error: unknown similarity", "SELECT relvec_project(a, 'fm300', 'mlp_a', 'cos') FROM fixtures.fmnist WHERE idx = 60000"),
+    ("error: repeated similarity", "SELECT relvec_project(a, 'fm300', 'mlp_a', 'cosine+cosine') FROM fixtures.fmnist WHERE idx = 60000"),
+    ("error: unknown center", "SELECT relvec_project(a, 'fm300', 'mlp_a', 'cosine', 'middle') FROM fixtures.fmnist WHERE idx = 60000"),
+    ("error: no stored mean", "SELECT relvec_project(a, 'fm300', 'mlp_a', 'cosine', 'space') FROM fixtures.fmnist WHERE idx = 60000"),
+    ("error: projection dimensions", "SELECT relvec_project('[1,2]', 'fm300', 'mlp_a')"),
+    ("error: space mean of the wrong dimensions", "SELECT relvec_set_space_mean('mlp_a', 'SELECT subvector(a, 1, 3) FROM fixtures.fmnist')"),
+    ("space mean", "SELECT relvec_set_space_mean('mlp_a', 'SELECT a FROM fixtures.fmnist')"),
+    ("projection, every similarity and center",
+     "SELECT f.idx, s.sim, c.center, relvec_project(f.a, 'fm300', 'mlp_a', s.sim, c.center) FROM fixtures.fmnist f, "
+     "(SELECT 'cosine' AS sim UNION ALL SELECT 'dot' UNION ALL SELECT 'euclidean' UNION ALL SELECT 'l1' UNION ALL SELECT 'linf') s, "
+     "(SELECT 'none' AS center UNION ALL SELECT 'anchors' UNION ALL SELECT 'space') c "
+     "WHERE NOT f.is_anchor AND f.idx < 60010 ORDER BY f.idx, s.sim, c.center"),
+    ("projection, several similarities, normalized", "SELECT idx, relvec_project(b, 'fm300', 'mlp_b', 'cosine+euclidean+l1', 'anchors', true) "
+     "FROM fixtures.fmnist WHERE NOT is_anchor ORDER BY idx LIMIT 10",
+     "SELECT idx, relvec_project(b, 'fm300', 'mlp_b', 'cosine+euclidean+l1', 'anchors', 1) "
+     "FROM fixtures.fmnist WHERE NOT is_anchor ORDER BY idx LIMIT 10"),
+    ("batched projection", "SELECT key, relative FROM relvec_project_query('SELECT idx, b FROM fixtures.fmnist', 'fm300', 'mlp_b', 'euclidean', 'anchors') ORDER BY key"),
+    ("error: batched wrong dimensions", "SELECT * FROM relvec_project_query('SELECT idx, subvector(a, 1, 8) FROM fixtures.fmnist ORDER BY idx', 'fm300', 'mlp_a')"),
+    ("random anchors", "SELECT relvec_choose_anchors('r1', 'mlp_a', 'SELECT idx, a FROM fixtures.fmnist WHERE NOT is_anchor', 5, 'random', 7)"),
+    ("fps anchors", "SELECT relvec_choose_anchors('f1', 'mlp_b', 'SELECT idx, b FROM fixtures.fmnist WHERE NOT is_anchor', 12, 'fps', 1)"),
+    ("kmeans anchors", "SELECT relvec_choose_anchors('k1', 'mlp_a', 'SELECT idx, a FROM fixtures.fmnist WHERE NOT is_anchor', 8, 'kmeans', 3)"),
+    ("error: unknown anchor method", "SELECT relvec_choose_anchors('x', 'mlp_a', 'SELECT idx, a FROM fixtures.fmnist', 5, 'median')"),
+    ("error: more anchors than items", "SELECT relvec_choose_anchors('x', 'mlp_a', 'SELECT idx, a FROM fixtures.fmnist WHERE idx BETWEEN 60000 AND 60002', 5)"),
+    ("anchor sets", "SELECT name, frozen::int FROM relvec_anchor_sets ORDER BY name", "SELECT name, frozen FROM relvec_anchor_sets ORDER BY name"),
+]
+# kNN: PostgreSQL's relvec_knn comes with the knn branch; skipped where the server lacks it
+KNN = "SELECT query_key, rank, corpus_key, distance FROM relvec_knn('SELECT idx, a FROM fixtures.fmnist WHERE split = ''test'' ORDER BY idx LIMIT 20', " \
+      "'SELECT idx, a FROM fixtures.fmnist WHERE split = ''train'' ORDER BY idx', 10, '%s') ORDER BY query_key, rank"
+CASES += [("relvec_knn %s" % m, KNN % m) for m in ("cosine", "l2", "ip", "l1")]
+CASES += [
+    ("error: knn k", "SELECT * FROM relvec_knn('SELECT idx, a FROM fixtures.fmnist', 'SELECT idx, a FROM fixtures.fmnist', 0)"),
+    ("error: knn metric", "SELECT * FROM relvec_knn('SELECT idx, a FROM fixtures.fmnist', 'SELECT idx, a FROM fixtures.fmnist', 3, 'dot')"),
+    ("error: knn corpus dimensions", "SELECT * FROM relvec_knn('SELECT idx, a FROM fixtures.fmnist', "
+     "'SELECT idx, subvector(a, 1, 3) FROM fixtures.fmnist ORDER BY idx', 3)"),
+]
+
+PG_HELPER = r"""
+CREATE FUNCTION pg_temp.parity_eval(q text) RETURNS text LANGUAGE plpgsql AS $f$
+DECLARE out text;
+BEGIN
+	EXECUTE format('SELECT coalesce(string_agg((SELECT string_agg(coalesce(j.value, %L), %L ORDER BY j.o)
+		FROM json_each_text(row_to_json(t)) WITH ORDINALITY j(k, value, o)) || %L, %L), %L) FROM (%s) t',
+		'NULL', chr(31), chr(30), '', '', q) INTO out;
+	RETURN out;
+EXCEPTION WHEN OTHERS THEN
+	RETURN 'ERROR: ' || SQLERRM;
+END $f$;
+"""
+
+
+def run_pg(db):
+    script = PG_HELPER
+    for i, case in enumerate(CASES):
+        sql = case[1]
+        script += "SELECT '<<%d<' || pg_temp.parity_eval($parity$%s$parity$) || '>%d>>';\n" % (i, sql, i)
+    out = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", db],
+                         input=script, capture_output=True, text=True)
+    if out.returncode != 0:
+        print("not ok 1 - psql ran the parity cases")
+        print("# " + out.stderr.replace("\n", "\n# "))
+        sys.exit(1)
+    res = {}
+    for m in re.finditer(r"<<(\d+)<(.*?)>\1>>", out.stdout, re.S):
+        text = m.group(2)
+        if text.startswith("ERROR: "):
+            res[int(m.group(1))] = text
+        else:
+            # every row ends with \x1e: "" is no rows, "\x1e" one row with an empty (void) value
+            res[int(m.group(1))] = [r.split("\x1f") for r in text.split("\x1e")[:-1]]
+    return res
+
+
+def run_sqlite(ext, fixtures):
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    db.enable_load_extension(True)
+    db.load_extension(ext)
+    db.execute("ATTACH DATABASE ? AS fixtures", (fixtures,))
+    res = {}
+    for i, case in enumerate(CASES):
+        sql = case[2] if len(case) > 2 else case[1]
+        try:
+            res[i] = [list(r) for r in db.execute(sql).fetchall()]
+        except sqlite3.Error as e:
+            res[i] = "ERROR: %s" % e
+    return res
+
+
+def norm(v):
+    """A cell as a comparable value: None, a float, a list of floats, a JSON list, or text."""
+    if v is None or v == "NULL" or v == "":
+        return None
+    if isinstance(v, bytes):
+        d = struct.unpack_from("<H", v, 0)[0]
+        return list(struct.unpack_from("<%df" % d, v, 4))
+    if isinstance(v, (int, float)):
+        return float(v)
+    if v.startswith("["):
+        try:
+            j = json.loads(v)
+            return [float(x) for x in j] if all(isinstance(x, (int, float)) for x in j) else j
+        except ValueError:
+            return v
+    try:
+        return float(v)
+    except ValueError:
+        return v
+
+
+def same(a, b):
+    if isinstance(a, float) and isinstance(b, float):
+        return abs(a - b) <= 1e-6 * max(1.0, abs(a), abs(b))
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def compare(pg, sq):
+    """None when equal, else a short description of the first difference."""
+    if isinstance(pg, str) or isinstance(sq, str):
+        return None if pg == sq else "PostgreSQL: %.300s\n    SQLite: %.300s" % (pg, sq)
+    if len(pg) != len(sq):
+        return "PostgreSQL returns %d rows, SQLite %d" % (len(pg), len(sq))
+    for r, (pr, sr) in enumerate(zip(pg, sq)):
+        if len(pr) != len(sr):
+            return "row %d: %d columns vs %d" % (r + 1, len(pr), len(sr))
+        for c, (pv, sv) in enumerate(zip(pr, sr)):
+            if not same(norm(pv), norm(sv)):
+                return "row %d column %d: PostgreSQL %.200r, SQLite %.200r" % (r + 1, c + 1, pv, sv)
+    return None
+
+
+def main():
+    pgdb, ext, fixtures = sys.argv[1:4]
+    pg = run_pg(pgdb)
+    sq = run_sqlite(ext, fixtures)
+    failed = 0
+    for i, case in enumerate(CASES):
+        desc = case[0]
+        p = pg.get(i, "ERROR: (no result from psql)")
+        if isinstance(p, str) and "relvec_knn" in desc + case[1] and "function relvec_knn" in p and "does not exist" in p:
+            print("ok %d - %s # SKIP relvec_knn is not in this PostgreSQL build" % (i + 1, desc))
+            continue
+        diff = compare(p, sq[i])
+        if diff is None:
+            print("ok %d - %s" % (i + 1, desc))
+        else:
+            failed += 1
+            print("not ok %d - %s" % (i + 1, desc))
+            print("#   " + diff.replace("\n", "\n#   "))
+    print("1..%d" % len(CASES))
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
