@@ -37,7 +37,7 @@ usage(FILE *f)
 		  "error from the extension), 4 interrupted, 5 local failure.\n", f);
 }
 
-/* "SELECT key, col FROM main.table [WHERE where]"; checks the columns. */
+/* "SELECT key AS rv_key, col AS rv_e FROM main.table [WHERE where]"; checks the columns. */
 static int
 side_sql(sqlite3 *db, const char *table, const char *col, const char *key, const char *where,
 		 char **out)
@@ -54,12 +54,47 @@ side_sql(sqlite3 *db, const char *table, const char *col, const char *key, const
 	qt = cli_quote_ident(table);
 	qk = cli_quote_ident(kc);
 	qc = cli_quote_ident(col);
-	*out = cli_sprintf("SELECT %s, %s FROM main.%s%s%s", qk, qc, qt, where ? " WHERE " : "", where ? where : "");
+	*out = cli_sprintf("SELECT %s AS rv_key, %s AS rv_e FROM main.%s%s%s", qk, qc, qt, where ? " WHERE " : "",
+					   where ? where : "");
 	free(kc);
 	free(qt);
 	free(qk);
 	free(qc);
 	return EXIT_OK;
+}
+
+/* Does the extension provide table-valued function name? */
+static int
+has_module(sqlite3 *db, const char *name)
+{
+	sqlite3_stmt *st;
+	int			found = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_module_list WHERE name = ?1", -1, &st, NULL) == SQLITE_OK)
+	{
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		found = sqlite3_step(st) == SQLITE_ROW;
+	}
+	sqlite3_finalize(st);
+	return found;
+}
+
+/* "SELECT rv_key, relvec_project(rv_e, set, space, sim, center) FROM (side)"; malloc'ed. */
+static char *
+relative_sql(const char *side, const char *set, const char *space, const char *sim, const char *center)
+{
+	char	   *ls = cli_quote_literal(set),
+			   *lp = cli_quote_literal(space),
+			   *lm = cli_quote_literal(sim),
+			   *lc = cli_quote_literal(center);
+	char	   *out = cli_sprintf("SELECT rv_key, relvec_project(rv_e, %s, %s, %s, %s) FROM (%s)",
+								  ls, lp, lm, lc, side);
+
+	free(ls);
+	free(lp);
+	free(lm);
+	free(lc);
+	return out;
 }
 
 int
@@ -144,7 +179,7 @@ cmd_stitch(int argc, char **argv)
 	rc = side_sql(db.db, qtable, qcol, qkey, qwhere, &queries);
 	if (rc == EXIT_OK)
 		rc = side_sql(db.db, ctable, ccol, ckey, cwhere, &corpus);
-	if (rc == EXIT_OK)
+	if (rc == EXIT_OK && has_module(db.db, "relvec_stitch_knn"))
 	{
 		cli_param	p[9] = {{queries, 0}, {qspace, 0}, {corpus, 0}, {cspace, 0}, {set, 0}, {NULL, k},
 		{via, 0}, {sim, 0}, {center, 0}};
@@ -153,6 +188,24 @@ cmd_stitch(int argc, char **argv)
 						   "FROM relvec_stitch_knn(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 						   p, 9, csv, "relvec_stitch_knn");
 	}
+	else if (rc == EXIT_OK && strcmp(via, "relative") == 0)
+	{
+		/*
+		 * An extension without relvec_stitch_knn: the relative route is, by definition,
+		 * both sides projected on the set and compared by cosine, so compose it from
+		 * relvec_project and relvec_knn.
+		 */
+		char	   *pq = relative_sql(queries, set, qspace, sim, center);
+		char	   *pc = relative_sql(corpus, set, cspace, sim, center);
+		cli_param	p[3] = {{pq, 0}, {pc, 0}, {NULL, k}};
+
+		rc = cli_run_print(db.db, "SELECT query_key, rank, corpus_key, distance "
+						   "FROM relvec_knn(?1, ?2, ?3, 'cosine')", p, 3, csv, "relvec_knn");
+		free(pq);
+		free(pc);
+	}
+	else if (rc == EXIT_OK)
+		rc = cli_error(EXIT_DATA, "--via %s needs relvec_stitch_knn, which this build's SQLite extension lacks", via);
 	cli_db_close(&db);
 	free(queries);
 	free(corpus);
