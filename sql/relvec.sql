@@ -570,3 +570,67 @@ CREATE FUNCTION relvec_backend() RETURNS text
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION relvec_backend() IS
 	'which backend (cpu or a Vulkan device) ran the last heavy operation in this session, and why';
+
+-- =======================================================================================
+-- Translation between spaces, comparing spaces
+-- =======================================================================================
+-- A translation is fitted on the parallel anchors of a frozen set (Maiorca et al. 2023) and
+-- kept here, one per (set, from space, to space); pg_dump keeps it. Write it only through
+-- relvec_fit_translation. Columns are copied as they are by the SQLite port and relvec pull.
+CREATE TABLE relvec_translations (
+	set_id integer REFERENCES relvec_anchor_sets ON DELETE CASCADE,
+	from_space_id integer REFERENCES relvec_spaces ON DELETE CASCADE,
+	to_space_id integer REFERENCES relvec_spaces ON DELETE CASCADE,
+	method text NOT NULL CHECK (method IN ('orthogonal', 'linear', 'affine')),
+	from_mean embedding NOT NULL,
+	from_std embedding NOT NULL,
+	to_mean embedding NOT NULL,
+	to_std embedding NOT NULL,
+	matrix real[] NOT NULL,			-- dim x dim, row-major, one-dimensional; dim = max of the two dims
+	bias embedding,					-- affine only
+	fitted_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (set_id, from_space_id, to_space_id)
+);
+COMMENT ON TABLE relvec_translations IS
+	'relvec: translations between two spaces fitted on the parallel anchors of a frozen set';
+SELECT pg_catalog.pg_extension_config_dump('relvec_translations', '');
+
+CREATE FUNCTION relvec_fit_translation(anchor_set text, from_space text, to_space text,
+		method text DEFAULT 'orthogonal') RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION relvec_fit_translation(text, text, text, text) IS
+	'fit a translation (orthogonal, linear or affine) from one space to another on the anchors of a frozen set, store it, return the mean cosine of the translated anchors to their counterparts';
+
+CREATE FUNCTION relvec_translate(x embedding, anchor_set text, from_space text, to_space text)
+	RETURNS embedding
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION relvec_translate(embedding, text, text, text) IS
+	'x translated into another space with the translation fitted on an anchor set';
+
+-- =======================================================================================
+-- Batched kNN and cross-space (stitched) kNN
+-- =======================================================================================
+CREATE FUNCTION relvec_knn(queries text, corpus text, k integer, metric text DEFAULT 'cosine')
+	RETURNS TABLE (query_key text, rank integer, corpus_key text, distance float8)
+	AS 'MODULE_PATHNAME', 'relvec_knn' LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1000;
+COMMENT ON FUNCTION relvec_knn(text, text, integer, text) IS
+	'exact k nearest corpus rows of every query, in one pass over the corpus per chunk of queries (metrics l2, ip, cosine, l1)';
+CREATE FUNCTION relvec_knn_chunked(queries text, corpus text, k integer, metric text,
+		query_chunk integer, corpus_chunk integer)
+	RETURNS TABLE (query_key text, rank integer, corpus_key text, distance float8)
+	AS 'MODULE_PATHNAME', 'relvec_knn' LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1000;
+COMMENT ON FUNCTION relvec_knn_chunked(text, text, integer, text, integer, integer) IS
+	'relvec internal: relvec_knn with explicit query and corpus chunk sizes (tests cross chunk boundaries with it)';
+CREATE FUNCTION relvec_stitch_knn(queries text, query_space text, corpus text, corpus_space text,
+		anchor_set text, k integer, via text DEFAULT 'relative', similarity text DEFAULT 'cosine',
+		center text DEFAULT 'none')
+	RETURNS TABLE (query_key text, rank integer, corpus_key text, distance float8)
+	AS 'MODULE_PATHNAME', 'relvec_stitch_knn' LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1000;
+COMMENT ON FUNCTION relvec_stitch_knn(text, text, text, text, text, integer, text, text, text) IS
+	'k nearest corpus rows (corpus_space) of every query (query_space) across two spaces: via relative vectors over the set''s parallel anchors, a fitted translation, or absolute vectors; cosine distances';
+CREATE FUNCTION relvec_stitch_knn_chunked(queries text, query_space text, corpus text, corpus_space text,
+		anchor_set text, k integer, via text, similarity text, center text, query_chunk integer, corpus_chunk integer)
+	RETURNS TABLE (query_key text, rank integer, corpus_key text, distance float8)
+	AS 'MODULE_PATHNAME', 'relvec_stitch_knn' LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1000;
+COMMENT ON FUNCTION relvec_stitch_knn_chunked(text, text, text, text, text, integer, text, text, text, integer, integer) IS
+	'relvec internal: relvec_stitch_knn with explicit query and corpus chunk sizes (tests cross chunk boundaries with it)';
