@@ -697,7 +697,12 @@ pull_table(PGconn *conn, sqlite3 *db, const pull_opts *o, const pg_types *types,
 		rc = cli_error(EXIT_DATA, "table name \"%s\" is reserved for the relvec catalog and SQLite", relname);
 		goto out;
 	}
-	qlocal = cli_sprintf("main.%s", cli_quote_ident(relname));
+	{
+		char	   *q = cli_quote_ident(relname);
+
+		qlocal = cli_sprintf("main.%s", q);
+		free(q);
+	}
 	if (cli_table_exists(db, relname))
 	{
 		if (!o->replace)
