@@ -9,6 +9,7 @@
 #   make bench        benchmarks; figures and ratios are printed, never asserted
 #   make sqlite       build/sqlite/relvec.so, the SQLite loadable extension (also built by make)
 #   make sqlite-test  the SQLite suite (tests/sqlite) against build/sqlite/relvec.so
+#   make cli          build/relvec, the offline command-line tool (also built by make)
 #   scripts/test.sh   everything, against a throwaway PostgreSQL cluster
 
 EXTENSION  = relvec
@@ -139,3 +140,24 @@ bench: $(BENCH_PROGS)
 	@for b in $(BENCH_PROGS); do echo "== $$b"; $$b || exit 1; done
 	@for s in $(sort $(wildcard bench/*.sh)); do echo "== $$s"; bash $$s || exit 1; done
 .PHONY: bench
+
+# --- the offline command-line tool build/relvec (built by plain make) ------------------
+# The SQLite extension's objects are linked into the program and registered with
+# sqlite3_auto_extension, so every command runs the same SQL functions as a `.load`ed
+# relvec.so; libpq does the pulling.
+CLI_SRCS   := $(sort $(wildcard extension/cli/*.c))
+CLI_OBJS   := $(patsubst extension/cli/%.c,build/cli/%.o,$(CLI_SRCS))
+CLI_CFLAGS  = $(WARN) -O2 -g -Ibridge/include -Iextension/cli -I$(shell $(PG_CONFIG) --includedir) \
+              $(if $(SQLITE_OBJS),-DRVCLI_WITH_EXTENSION)
+CLI_LIBS    = -L$(shell $(PG_CONFIG) --libdir) -lpq -lsqlite3 -lopenblas -llapacke -ldl -lm
+
+build/cli/%.o: extension/cli/%.c extension/cli/relvec_cli.h bridge/include/relvec_bridge.h
+	@mkdir -p build/cli
+	$(CC) $(CLI_CFLAGS) -c -o $@ $<
+
+build/relvec: $(CLI_OBJS) $(SQLITE_OBJS) $(BRIDGE_OBJS)
+	$(CC) -o $@ $(CLI_OBJS) $(SQLITE_OBJS) $(BRIDGE_OBJS) $(CLI_LIBS)
+
+cli: build/relvec
+all: build/relvec
+.PHONY: cli

@@ -45,6 +45,7 @@ rv_cluster_stop
 if ls tests/sqlite/*.sql >/dev/null 2>&1 && [ -x tests/sqlite/run.sh ]; then
 	suite "sqlite" tests/sqlite/run.sh
 fi
+suite "cli (relvec command-line tool)" bash tests/cli/run.sh
 
 oks=$(grep -cE '^[[:space:]]*ok [0-9]+' "$LOG")
 failed=$(grep -cE '^[[:space:]]*not ok [0-9]+' "$LOG")

@@ -1,0 +1,403 @@
+#!/usr/bin/env bash
+# run.sh — tests of the offline command-line tool build/relvec against a throwaway
+# PostgreSQL cluster with relvec installed (run it under the install lock:
+#   flock /tmp/relvec-install.lock bash -c 'make -s install && bash tests/cli/run.sh').
+# Pulls the Fashion-MNIST and word fixtures, the catalog and a table of mixed types into
+# new SQLite files and checks every value against the server; checks that failed,
+# refused and interrupted pulls and imports leave the file byte for byte as it was; runs
+# kNN and stitched queries offline and compares them with the same queries on the server.
+# TAP output.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+. scripts/lib/cluster.sh
+RELVEC=$(pwd)/build/relvec
+[ -x "$RELVEC" ] || { echo "Bail out! $RELVEC is not built (make)"; exit 1; }
+T=$(mktemp -d /tmp/relvec-cli.XXXXXX)
+DB=relvec_cli
+n=0
+failed=0
+
+ok() {      # ok NAME COMMAND...: passes when the command succeeds
+	local name=$1; shift
+	n=$((n + 1))
+	if "$@"; then echo "ok $n - $name"; else echo "not ok $n - $name"; failed=$((failed + 1)); fi
+}
+skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
+# run CMD...: run the tool, keep its exit status in $rc and its stderr in $T/err
+run() { "$@" >"$T/out" 2>"$T/err"; rc=$?; }
+status_is() { [ "$rc" -eq "$1" ] || { echo "# exit status $rc, expected $1: $(head -c 400 "$T/err")"; return 1; }; }
+err_has() { grep -qF -- "$1" "$T/err" || { echo "# stderr lacks '$1': $(head -c 400 "$T/err")"; return 1; }; }
+fails_with() { status_is "$1" && err_has "$2"; }    # fails_with CODE TEXT
+sha() { if [ -e "$1" ]; then sha256sum "$1" | cut -d' ' -f1; else echo absent; fi; }
+q() { psql -X -At -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
+lite() { sqlite3 -batch "$1" "$2"; }
+
+# Compare embeddings: $1 = file of "key|text form" lines from the server, $2 = SQLite file,
+# $3 = SQLite query returning (key, blob). Equal when every blob is the bridge layout of
+# exactly the float32 values the server prints (the text form reads back exactly).
+same_embeddings() {
+	python3 - "$@" <<'PY'
+import sqlite3, struct, sys
+want = {}
+for line in open(sys.argv[1]):
+    k, t = line.rstrip("\n").split("|", 1)
+    want[k] = None if t == "" else [float(x) for x in t.strip("[]").split(",")]
+rows = sqlite3.connect(sys.argv[2]).execute(sys.argv[3]).fetchall()
+if len(rows) != len(want):
+    sys.exit("# %d rows in SQLite, %d on the server" % (len(rows), len(want)))
+for k, b in rows:
+    v = want.get(str(k), "missing")
+    if v is None and b is None:
+        continue
+    if v == "missing" or v is None or b is None:
+        sys.exit("# key %s: %r vs %r" % (k, v, b))
+    exp = struct.pack("<HH%df" % len(v), len(v), 0, *v)
+    if bytes(b) != exp:
+        sys.exit("# key %s: blob differs from the server's value" % k)
+PY
+}
+
+trap 'rv_cluster_stop; [ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
+rv_cluster_start >/dev/null || { echo "Bail out! cannot start a cluster"; exit 1; }
+psql -q -X -d postgres -c "CREATE DATABASE $DB" || exit 1
+q "CREATE EXTENSION relvec; CREATE EXTENSION IF NOT EXISTS vector" >/dev/null || exit 1
+bash tests/load-fixtures.sh "$DB" || exit 1
+psql -q -X -v ON_ERROR_STOP=1 -d "$DB" -o /dev/null <<'SQL' || exit 1
+SELECT relvec_create_space('mlp_a', 64, 'Fashion-MNIST encoder A');
+SELECT relvec_create_space('mlp_b', 64);
+SELECT relvec_create_anchor_set('fm300', (SELECT array_agg(idx::text ORDER BY anchor_no) FROM fixtures.fmnist WHERE is_anchor));
+SELECT relvec_set_anchors('fm300', 'mlp_a', 'SELECT idx, a FROM fixtures.fmnist WHERE is_anchor');
+SELECT relvec_set_anchors('fm300', 'mlp_b', 'SELECT idx, b FROM fixtures.fmnist WHERE is_anchor');
+SELECT relvec_freeze_anchor_set('fm300');
+SELECT relvec_set_space_mean('mlp_a', 'SELECT a FROM fixtures.fmnist');
+CREATE TABLE misc (id int8, small int2, flag bool, r real, d float8, t text, num numeric, ts timestamptz,
+	b bytea, e embedding, v vector(3), arr int[], "odd ""name""" varchar(5));
+INSERT INTO misc VALUES
+	(1, -3, true, 1.5, 0.1, 'héllo, "world"', 12345678901234567890.5, '2024-01-02 03:04:05+00', '\x00ff10',
+	 '[1,-2.5,3e-7]', '[1,2,3]', '{1,2}', 'x'),
+	(2, NULL, false, -0.0, 1e300, '', NULL, NULL, '\x', '[0]', NULL, NULL, NULL),
+	(9223372036854775807, 32767, NULL, NULL, NULL, NULL, -1, NULL, NULL, NULL, '[0.5,0.25,-1]', '{}', '');
+-- each row costs 5 ms on the server: long enough to interrupt a pull in the middle
+CREATE TABLE public.words (x int);
+CREATE TABLE tiny (x int);
+CREATE VIEW slow AS SELECT i, pg_sleep(0.005)::text AS z FROM generate_series(1, 2000) i;
+SQL
+have_translations=$(q "SELECT to_regclass('relvec_translations') IS NOT NULL")
+have_pg_stitch=$(q "SELECT to_regproc('relvec_stitch_knn') IS NOT NULL")
+have_pg_compare=$(q "SELECT to_regproc('relvec_compare_spaces') IS NOT NULL")
+if [ "$have_translations" = t ]; then
+	q "SELECT relvec_fit_translation('fm300', 'mlp_b', 'mlp_a'); SELECT relvec_fit_translation('fm300', 'mlp_a', 'mlp_b', 'affine')" >/dev/null || exit 1
+fi
+# functions of the SQLite extension that may not exist yet on this branch
+has_fn() {
+	[ "$(sqlite3 :memory: ".load build/sqlite/relvec" "SELECT count(*) FROM (SELECT name FROM pragma_function_list
+		UNION SELECT name FROM pragma_module_list) WHERE name = '$1'")" != 0 ]
+}
+export PGTZ=UTC
+CONN="dbname=$DB application_name=relvec_cli_test"
+F=$T/fm.db
+
+# --- command line ------------------------------------------------------------------------
+run "$RELVEC"
+ok "no command: usage error 1" status_is 1
+for c in pull import query stitch compare; do
+	run "$RELVEC" $c --help
+	ok "$c --help exits 0 and documents exit codes" bash -c "[ $rc -eq 0 ] && grep -q 'Exit status' $T/out"
+done
+run "$RELVEC" pull "$CONN" "$F" --table fixtures.fmnist --bogus
+ok "unknown option: usage error 1" fails_with 1 'unknown option "--bogus"'
+run "$RELVEC" query "$F" --table t --key 1 -k 0
+ok "-k 0: usage error 1" fails_with 1 '-k must be an integer between 1 and'
+
+# --- pull: errors before anything is written ----------------------------------------------
+run "$RELVEC" pull "host=127.0.0.1 port=1 dbname=x connect_timeout=5" "$F" --table fixtures.fmnist
+ok "unreachable server: exit 3 with libpq's message" fails_with 3 'cannot connect to the server:'
+ok "unreachable server: no file created" test "$(sha "$F")" = absent
+echo "not a database, just text" >"$T/text.db"
+before=$(sha "$T/text.db")
+run "$RELVEC" pull "$CONN" "$T/text.db" --table fixtures.fmnist
+ok "pull into a file that is not SQLite: exit 2" fails_with 2 "is not an SQLite database"
+ok "that file is untouched" test "$(sha "$T/text.db")" = "$before"
+run "$RELVEC" pull "$CONN" "$F" --table fixtures.fmnist --table fixtures.nope
+ok "a missing table: exit 2 naming it" fails_with 2 'table "fixtures.nope" does not exist on the server'
+ok "a failed pull into a new file leaves no file" test "$(sha "$F")" = absent
+
+# --- pull: fixtures, catalog and mixed types --------------------------------------------------
+run "$RELVEC" pull "$CONN" "$F" --table fixtures.fmnist --table fixtures.words --table misc
+ok "pull fmnist, words, misc and the catalog" status_is 0
+ok "progress lines name each table (stderr is not a terminal)" err_has 'pull fixtures.fmnist: 1300 rows in'
+ok "row counts equal the server's" test "$(lite "$F" "SELECT (SELECT count(*) FROM fmnist) || ',' || (SELECT count(*) FROM words) || ',' || (SELECT count(*) FROM misc)")" \
+	= "$(q "SELECT (SELECT count(*) FROM fixtures.fmnist) || ',' || (SELECT count(*) FROM fixtures.words) || ',' || (SELECT count(*) FROM misc)")"
+q "SELECT idx, a FROM fixtures.fmnist" >"$T/a.txt"
+ok "fmnist.a: every embedding byte-equal to the server's values" same_embeddings "$T/a.txt" "$F" "SELECT idx, a FROM fmnist"
+q "SELECT idx, b FROM fixtures.fmnist" >"$T/b.txt"
+ok "fmnist.b: every embedding byte-equal" same_embeddings "$T/b.txt" "$F" "SELECT idx, b FROM fmnist"
+q "SELECT word, ft FROM fixtures.words" >"$T/w.txt"
+ok "words.ft (100-d): every embedding byte-equal" same_embeddings "$T/w.txt" "$F" "SELECT word, ft FROM words"
+ok "other columns: split, label, is_anchor, anchor_no as TEXT/INTEGER" test \
+	"$(lite "$F" "SELECT md5 FROM (SELECT group_concat(idx || split || label || is_anchor || coalesce(anchor_no, 'N'), ';') AS md5 FROM (SELECT * FROM fmnist ORDER BY idx))")" \
+	= "$(q "SELECT string_agg(idx || split || label || is_anchor::int || coalesce(anchor_no::text, 'N'), ';' ORDER BY idx) FROM fixtures.fmnist")"
+ok "column types: INTEGER, TEXT, BLOB" test "$(lite "$F" "SELECT group_concat(type, ',') FROM pragma_table_info('fmnist')")" \
+	= "INTEGER,TEXT,INTEGER,INTEGER,INTEGER,BLOB,BLOB"
+# (SQLite stores an integral REAL as an integer on disk, so -0.0 reads back as 0.0)
+ok "mixed types: integers, booleans, reals, text, numeric, timestamptz, bytea, arrays, NULLs" test \
+	"$(lite "$F" "SELECT group_concat(quote(id) || '|' || quote(small) || '|' || quote(flag) || '|' || quote(r) || '|' || quote(d) || '|' || quote(t) || '|' || quote(num) || '|' || quote(ts) || '|' || quote(b) || '|' || quote(arr) || '|' || quote(\"odd \"\"name\"\"\"), ';') FROM (SELECT * FROM misc ORDER BY id)")" \
+	= "1|-3|1|1.5|0.1|'héllo, \"world\"'|'12345678901234567890.5'|'2024-01-02 03:04:05+00'|X'00FF10'|'{1,2}'|'x';2|NULL|0|0.0|1.0e+300|''|NULL|NULL|X''|NULL|NULL;9223372036854775807|32767|NULL|NULL|NULL|NULL|'-1'|NULL|NULL|'{}'|''"
+q "SELECT id, e FROM misc" >"$T/me.txt"
+ok "mixed types: relvec embedding column" same_embeddings "$T/me.txt" "$F" "SELECT id, e FROM misc"
+q "SELECT id, v FROM misc" >"$T/mv.txt"
+ok "mixed types: pgvector vector column becomes an embedding BLOB" same_embeddings "$T/mv.txt" "$F" "SELECT id, v FROM misc"
+ok "catalog: spaces with dims, description, mean_version" test \
+	"$(lite "$F" "SELECT group_concat(name || ':' || dims || ':' || coalesce(description, '') || ':' || mean_version, ';') FROM (SELECT * FROM relvec_spaces ORDER BY name)")" \
+	= "$(q "SELECT string_agg(name || ':' || dims || ':' || coalesce(description, '') || ':' || mean_version, ';' ORDER BY name) FROM relvec_spaces")"
+q "SELECT name, mean FROM relvec_spaces" >"$T/mean.txt"
+ok "catalog: space means byte-equal (NULL stays NULL)" same_embeddings "$T/mean.txt" "$F" "SELECT name, mean FROM relvec_spaces"
+ok "catalog: anchor set keys as a JSON array, frozen" test \
+	"$(lite "$F" "SELECT name || frozen || json(keys) FROM relvec_anchor_sets")" \
+	= "$(q "SELECT name || frozen::int || array_to_json(keys) FROM relvec_anchor_sets")"
+q "SELECT s.name || '/' || a.ord || '/' || a.key, a.e FROM relvec_anchors a JOIN relvec_spaces s USING (space_id)" >"$T/anc.txt"
+ok "catalog: 600 parallel anchors byte-equal, in order, in the right spaces" same_embeddings "$T/anc.txt" "$F" \
+	"SELECT s.name || '/' || a.ord || '/' || a.key, a.e FROM relvec_anchors a JOIN relvec_spaces s USING (space_id)"
+if [ "$have_translations" = t ]; then
+	q "SELECT sf.name || '>' || st.name, t.method, t.from_mean, t.from_std, t.to_mean, t.to_std, t.matrix, t.bias,
+		to_char(t.fitted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') FROM relvec_translations t
+		JOIN relvec_spaces sf ON sf.space_id = t.from_space_id JOIN relvec_spaces st ON st.space_id = t.to_space_id" >"$T/tr.txt"
+	ok "catalog: both fitted translations, every vector and the matrix byte-equal" python3 - "$T/tr.txt" "$F" <<'PY'
+import sqlite3, struct, sys
+def vec(t, header=True):
+    if t == "":
+        return None
+    v = [float(x) for x in t.strip("[]{}").split(",")]
+    return (struct.pack("<HH", len(v), 0) if header else b"") + struct.pack("<%df" % len(v), *v)
+want = {}
+for line in open(sys.argv[1]):
+    f = line.rstrip("\n").split("|")
+    want[f[0]] = (f[1], vec(f[2]), vec(f[3]), vec(f[4]), vec(f[5]), vec(f[6], False), vec(f[7]), f[8])
+rows = sqlite3.connect(sys.argv[2]).execute("""SELECT sf.name || '>' || st.name, t.method, t.from_mean, t.from_std,
+    t.to_mean, t.to_std, t.matrix, t.bias, t.fitted_at FROM relvec_translations t
+    JOIN relvec_spaces sf ON sf.space_id = t.from_space_id JOIN relvec_spaces st ON st.space_id = t.to_space_id""").fetchall()
+assert len(want) == 2 and len(rows) == 2, (len(want), len(rows))
+for r in rows:
+    got = tuple(bytes(x) if isinstance(x, bytes) else x for x in r[1:])
+    assert got == want[r[0]], r[0]
+assert want["mlp_a>mlp_b"][6] is not None and want["mlp_b>mlp_a"][6] is None
+PY
+else
+	skip "catalog: translations copied" "the server has no relvec_translations"
+fi
+
+# --- pull: refusals and failures leave an existing file byte for byte ----------------------
+before=$(sha "$F")
+run "$RELVEC" pull "$CONN" "$F" --table fixtures.words
+ok "a table that exists in the file: exit 2 without --replace" fails_with 2 'table "words" already exists'
+ok "refused pull leaves the file unchanged" test "$(sha "$F")" = "$before"
+run "$RELVEC" pull "$CONN" "$F" --table fixtures.words --replace --table fixtures.nope
+ok "a missing second table after a replaced first one: exit 2" fails_with 2 'does not exist on the server'
+ok "failed pull leaves the file unchanged (sha256)" test "$(sha "$F")" = "$before"
+run "$RELVEC" pull "$CONN" "$F" --table fixtures.words --table public.words --replace
+ok "two tables that would get one SQLite name: usage error 1" fails_with 1 'would both become table "words"'
+ok "... and the file is unchanged" test "$(sha "$F")" = "$before"
+run "$RELVEC" pull "$CONN" "$F" --table misc --table relvec_spaces --replace
+ok "a catalog table name as a data table: exit 2" fails_with 2 'reserved for the relvec catalog'
+ok "... and the file is unchanged" test "$(sha "$F")" = "$before"
+
+# server gone in the middle: the backend is terminated while it streams the slow view
+(sleep 2; q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'relvec_cli_test'" >/dev/null) &
+run "$RELVEC" pull "$CONN" "$F" --table slow --table fixtures.words --replace --quiet
+wait
+ok "server connection lost mid-transfer: exit 3" fails_with 3 'server error'
+ok "... and the file is unchanged" test "$(sha "$F")" = "$before"
+
+# SIGINT in the middle of the transfer
+"$RELVEC" pull "$CONN" "$F" --table fixtures.words --replace --table slow --quiet >"$T/out" 2>"$T/err" &
+pid=$!
+sleep 2
+kill -INT $pid
+wait $pid
+rc=$?
+ok "SIGINT mid-transfer: exit 4" fails_with 4 'interrupted'
+ok "... and the file is unchanged" test "$(sha "$F")" = "$before"
+ok "... and no journal is left behind" test ! -e "$F-journal"
+
+run "$RELVEC" pull "$CONN" "$F" --table fixtures.words --replace --quiet
+ok "--replace overwrites the table" status_is 0
+ok "... with the server's rows, not twice" test "$(lite "$F" "SELECT count(*) FROM words")" = 2000
+ok "... and the catalog is merged, not duplicated" test "$(lite "$F" "SELECT (SELECT count(*) FROM relvec_spaces) || ',' || (SELECT count(*) FROM relvec_anchor_sets) || ',' || (SELECT count(*) FROM relvec_anchors)")" = "2,1,600"
+sqlite3 "$F" "UPDATE relvec_spaces SET dims = 32 WHERE name = 'mlp_b'" 2>/dev/null
+before=$(sha "$F")
+run "$RELVEC" pull "$CONN" "$F" --table tiny --quiet
+ok "a space whose dims differ in the file: exit 2 naming it" fails_with 2 'space "mlp_b" has 32 dimensions in the file and 64 on the server'
+ok "... and the file is unchanged" test "$(sha "$F")" = "$before"
+run "$RELVEC" pull "$CONN" "$F" --table tiny --quiet --replace
+ok "--replace overwrites a space of other dims" status_is 0
+ok "... it has the server's dims and its anchors again" test \
+	"$(lite "$F" "SELECT dims || ',' || (SELECT count(*) FROM relvec_anchors a WHERE a.space_id = s.space_id) FROM relvec_spaces s WHERE name = 'mlp_b'")" = "64,300"
+G=$T/set.db
+sqlite3 "$G" ".load build/sqlite/relvec" "SELECT relvec_create_anchor_set('fm300', json_array('1', '2'))" >/dev/null
+before=$(sha "$G")
+run "$RELVEC" pull "$CONN" "$G" --table tiny --quiet
+ok "an anchor set with other keys in the file: exit 2 naming it" fails_with 2 'anchor set "fm300" differs between the file and the server'
+ok "... and the file is unchanged" test "$(sha "$G")" = "$before"
+run "$RELVEC" pull "$CONN" "$G" --table tiny --quiet --replace
+ok "--replace overwrites it: the server's 300 keys, frozen" \
+	bash -c "[ $rc -eq 0 ] && [ \"\$(sqlite3 $G 'SELECT json_array_length(keys) || frozen FROM relvec_anchor_sets')\" = 3001 ]"
+ok "... and every anchor equals the server's again" same_embeddings "$T/anc.txt" "$G" \
+	"SELECT s.name || '/' || a.ord || '/' || a.key, a.e FROM relvec_anchors a JOIN relvec_spaces s USING (space_id)"
+
+# --- import ---------------------------------------------------------------------------------
+I=$T/imp.db
+head -c 1000 tests/fixtures/fmnist_a_subset.fvecs >"$T/trunc.fvecs"
+run "$RELVEC" import "$I" --fvecs "$T/trunc.fvecs" --space mlp_a --table items
+ok "truncated fvecs: exit 2, says so" fails_with 2 'is truncated: 1000 bytes is not a whole number of 64-dimensional records (260 bytes each)'
+ok "... and no file is created" test "$(sha "$I")" = absent
+run "$RELVEC" import "$I" --fvecs tests/fixtures/fmnist_a_subset.fvecs --space mlp_a --table items --quiet
+	ok "import 1300 vectors, creating space mlp_a" status_is 0
+ok "... rows keyed by index, blobs equal to the fvecs payload" python3 - "$I" tests/fixtures/fmnist_a_subset.fvecs <<'PY'
+import sqlite3, struct, sys
+data = open(sys.argv[2], "rb").read()
+rows = sqlite3.connect(sys.argv[1]).execute("SELECT key, e FROM items ORDER BY CAST(key AS INTEGER)").fetchall()
+assert len(rows) == len(data) // 260, len(rows)
+for i, (k, e) in enumerate(rows):
+    assert k == str(i) and bytes(e) == struct.pack("<HH", 64, 0) + data[i * 260 + 4:(i + 1) * 260], i
+PY
+ok "... and the space is registered with 64 dims" test "$(lite "$I" "SELECT dims FROM relvec_spaces WHERE name = 'mlp_a'")" = 64
+before=$(sha "$I")
+python3 - tests/fixtures/fmnist_a_subset.fvecs "$T/bad_d.fvecs" "$T/nan.fvecs" <<'PY'
+import struct, sys
+data = bytearray(open(sys.argv[1], "rb").read())
+bad = bytearray(data); struct.pack_into("<i", bad, 260 * 700, 63)          # record 700 claims 63 dims
+open(sys.argv[2], "wb").write(bad)
+nan = bytearray(data); struct.pack_into("<f", nan, 260 * 900 + 4 + 40, float("nan"))
+open(sys.argv[3], "wb").write(nan)
+PY
+run "$RELVEC" import "$I" --fvecs "$T/bad_d.fvecs" --space mlp_a --table more --quiet
+ok "a record with other dimensions: exit 2 naming it" fails_with 2 'record 700 has 63 dimensions, the first has 64'
+ok "... nothing written (sha256)" test "$(sha "$I")" = "$before"
+run "$RELVEC" import "$I" --fvecs "$T/nan.fvecs" --space mlp_a --table more --quiet
+ok "a NaN value: exit 2 with the bridge's message" fails_with 2 'record 900: '
+ok "... nothing written" test "$(sha "$I")" = "$before"
+run "$RELVEC" import "$I" --fvecs tests/fixtures/words_ft100_2k.fvecs --space mlp_a --table w --quiet
+ok "fvecs dims differ from the space's: exit 2" fails_with 2 'space "mlp_a" has 64 dimensions'
+run "$RELVEC" import "$I" --fvecs tests/fixtures/fmnist_a_subset.fvecs --space mlp_a --table more --keys tests/fixtures/words_2k.csv --quiet
+ok "key file with another row count: exit 2" fails_with 2 'has 2000 keys'
+run "$RELVEC" import "$T/text.db" --fvecs tests/fixtures/fmnist_a_subset.fvecs --space mlp_a --table t
+ok "import into a file that is not SQLite: exit 2" fails_with 2 "is not an SQLite database"
+ok "... untouched" test "$(sha "$T/text.db")" = "$(echo "not a database, just text" | sha256sum | cut -d' ' -f1)"
+run "$RELVEC" import "$I" --fvecs tests/fixtures/words_ft100_2k.fvecs --space ft100 --table words \
+	--keys tests/fixtures/words_2k.csv --key-field word --quiet
+ok "import with keys from a CSV column" bash -c "[ $rc -eq 0 ] && [ \"\$(sqlite3 $I \"SELECT key FROM words WHERE rowid = 1\")\" = the ]"
+before=$(sha "$I")
+run "$RELVEC" import "$I" --fvecs tests/fixtures/words_ft100_2k.fvecs --space ft100 --table words \
+	--keys tests/fixtures/words_2k.csv --key-field word --quiet
+ok "importing the same keys again: exit 2 (primary key), nothing written" \
+	bash -c "[ $rc -eq 2 ] && [ \"$(sha "$I")\" = \"$before\" ]"
+
+# --- offline queries against the server's answers --------------------------------------------
+run "$RELVEC" query "$T/missing.db" --table fmnist --key 1
+ok "query on a missing file: exit 2, no file created" bash -c "[ $rc -eq 2 ] && [ ! -e $T/missing.db ]"
+run "$RELVEC" query "$F" --table nope --key 1
+ok "query on an unknown table: exit 2" fails_with 2 'table "nope" does not exist'
+run "$RELVEC" query "$F" --table fmnist --column a --vector '[1,2,nan]'
+ok "query with a malformed vector: exit 2" status_is 2
+qkey=$(q "SELECT idx FROM fixtures.fmnist WHERE split = 'test' ORDER BY idx LIMIT 1")
+run "$RELVEC" query "$F" --table fmnist --column a --key "$qkey" -k 10 --csv
+q "SELECT f.idx || ',' || (f.a <=> x.a) FROM fixtures.fmnist f, (SELECT a FROM fixtures.fmnist WHERE idx = $qkey) x
+	ORDER BY f.a <=> x.a, f.idx LIMIT 10" >"$T/pg_knn.csv"
+# near-ties may swap places: neighbours must agree where the distances differ by more than 1e-6
+same_knn() {
+	python3 - "$1" "$2" <<'PY'
+import csv, sys
+got = list(csv.DictReader(open(sys.argv[1])))
+want = [l.strip().split(",") for l in open(sys.argv[2])]
+assert len(got) == len(want) > 0, (len(got), len(want))
+for i, (g, (k, d)) in enumerate(zip(got, want)):
+    assert abs(float(g["distance"]) - float(d)) < 1e-6, (g, k, d)
+    if g["corpus_key"] != k:
+        assert any(abs(float(w[1]) - float(d)) < 1e-6 for w in want if w[0] == g["corpus_key"]), (g, k, d)
+PY
+}
+ok "query --key: the same 10 neighbours and distances (1e-6) as on the server" same_knn "$T/out" "$T/pg_knn.csv"
+vec=$(q "SELECT ft FROM fixtures.words WHERE word = 'house'")
+run "$RELVEC" query "$F" --table words --column ft --key-column word --vector "$vec" -k 5 --metric l2 --csv
+q "SELECT word || ',' || (ft <-> '$vec') FROM fixtures.words ORDER BY ft <-> '$vec', word LIMIT 5" >"$T/pg_knn.csv"
+ok "query --vector --metric l2 on words: the same as on the server" same_knn "$T/out" "$T/pg_knn.csv"
+run "$RELVEC" query "$F" --table words --column ft --key-column word --key house -k 3
+ok "query prints an aligned table by default" bash -c "[ $rc -eq 0 ] && head -1 $T/out | grep -q '^rank  corpus_key  *distance' && grep -q '^(3 rows)' $T/out"
+run "$RELVEC" query "$F" --table fmnist --column a --key nope
+ok "query with an unknown key: exit 2" fails_with 2 'key "nope" is not in table "fmnist"'
+run "$RELVEC" query "$F" --table fmnist --column a --key "$qkey" --metric cos
+ok "query with an unknown metric: exit 2 with the extension's message" fails_with 2 'unknown metric "cos"'
+
+stitch_how="relvec_stitch_knn"
+has_fn relvec_stitch_knn || stitch_how="relvec_project + relvec_knn (no relvec_stitch_knn yet)"
+# stitch_vs_server CENTER [PGFUNC]: mlp_b test queries against the mlp_a train corpus, 5 neighbours
+# offline, 7 on the server (PGFUNC CENTER prints the server's rows; by default relvec_project on
+# both sides and the cosine operator, ties by key)
+stitch_vs_server() {
+	run "$RELVEC" stitch "$F" --queries-table fmnist --queries-column b --query-space mlp_b \
+		--queries-where "split = 'test' AND idx % 50 = 0" --corpus-table fmnist --corpus-column a --corpus-space mlp_a \
+		--corpus-where "split = 'train'" --anchor-set fm300 -k 5 --center "$1" --csv
+	[ "$rc" -eq 0 ] || { echo "# exit status $rc: $(head -c 300 "$T/err")"; return 1; }
+	if [ -n "${2:-}" ]; then
+		"$2" "$1" >"$T/pg_stitch.csv" || return 1
+	else
+		q "WITH qs AS (SELECT idx, relvec_project(b, 'fm300', 'mlp_b', 'cosine', '$1') r FROM fixtures.fmnist
+				WHERE split = 'test' AND idx % 50 = 0),
+			cs AS (SELECT idx, relvec_project(a, 'fm300', 'mlp_a', 'cosine', '$1') r FROM fixtures.fmnist WHERE split = 'train')
+			SELECT qi || ',' || rk || ',' || ci || ',' || d FROM (SELECT qs.idx qi, cs.idx ci, qs.r <=> cs.r d,
+				row_number() OVER (PARTITION BY qs.idx ORDER BY qs.r <=> cs.r, cs.idx) rk FROM qs, cs) t WHERE rk <= 7" >"$T/pg_stitch.csv"
+	fi
+	python3 - "$T/out" "$T/pg_stitch.csv" <<'PY'
+import csv, sys
+got = {(r["query_key"], int(r["rank"])): (r["corpus_key"], float(r["distance"])) for r in csv.DictReader(open(sys.argv[1]))}
+want = {}
+for l in open(sys.argv[2]):
+    q, rk, c, d = l.strip().split(",")
+    want[(q, int(rk))] = (c, float(d))
+# the server lists 7 neighbours, offline 5: a near-tie at rank 5 may bring in the server's 6th
+assert len(want) == 140 and len(got) == 100 and set(got) <= set(want), (len(got), len(want))
+for key, (gc, gd) in got.items():
+    c, d = want[key]
+    assert abs(gd - d) < 1e-6, (key, gd, d)
+    # neighbours agree unless a near-tie within 1e-6 swapped two of them
+    assert gc == c or any(abs(w[1] - gd) < 1e-6 for k2, w in want.items() if k2[0] == key[0] and w[0] == gc), (key, gc, c)
+PY
+}
+ok "stitch offline through $stitch_how = the server's relative route (20 queries x 5, 1e-6)" stitch_vs_server none
+ok "stitch --center anchors offline = the server's" stitch_vs_server anchors
+if [ "$have_pg_stitch" = t ]; then
+	# the same query through the server's own relvec_stitch_knn
+	pg_stitch_knn() {
+		q "SELECT query_key || ',' || rank || ',' || corpus_key || ',' || distance FROM relvec_stitch_knn(
+			'SELECT idx, b FROM fixtures.fmnist WHERE split = ''test'' AND idx % 50 = 0', 'mlp_b',
+			'SELECT idx, a FROM fixtures.fmnist WHERE split = ''train''', 'mlp_a', 'fm300', 7, center => '$1')"
+	}
+	ok "stitch offline = the server's relvec_stitch_knn" stitch_vs_server none pg_stitch_knn
+	ok "stitch --center anchors offline = the server's relvec_stitch_knn" stitch_vs_server anchors pg_stitch_knn
+else
+	skip "stitch offline = the server's relvec_stitch_knn" "the server has no relvec_stitch_knn"
+	skip "stitch --center anchors offline = the server's relvec_stitch_knn" "the server has no relvec_stitch_knn"
+fi
+if ! has_fn relvec_stitch_knn; then
+	run "$RELVEC" stitch "$F" --queries-table fmnist --queries-column b --query-space mlp_b --corpus-table fmnist \
+		--corpus-column a --corpus-space mlp_a --anchor-set fm300 --via translation
+	ok "stitch --via translation without relvec_stitch_knn: exit 2 saying so" fails_with 2 'needs relvec_stitch_knn'
+fi
+run "$RELVEC" stitch "$F" --queries-table fmnist --queries-column b --query-space mlp_b --corpus-table fmnist \
+	--corpus-column a --corpus-space mlp_a --anchor-set nope
+ok "stitch with an unknown anchor set: exit 2, PostgreSQL's message" fails_with 2 'anchor set "nope" does not exist'
+if has_fn relvec_compare_spaces && [ "$have_pg_compare" = t ]; then
+	items="SELECT idx, a, b FROM fmnist WHERE split = 'test'"
+	run "$RELVEC" compare "$F" --anchor-set fm300 --space-a mlp_a --space-b mlp_b --items-sql "$items" --csv
+	pg=$(q "SELECT jaccard || ',' || mrr || ',' || cosine || ',' || cka FROM relvec_compare_spaces('fm300', 'mlp_a', 'mlp_b',
+		'SELECT idx, a, b FROM fixtures.fmnist WHERE split = ''test''')")
+	ok "compare: the same four measures (1e-6) as on the server" python3 -c "
+import csv, sys
+g = next(csv.DictReader(open('$T/out'))); w = '$pg'.split(',')
+assert all(abs(float(g[k]) - float(v)) < 1e-6 for k, v in zip(['jaccard', 'mrr', 'cosine', 'cka'], w)), (g, w)"
+else
+	skip "compare: the same measures as on the server" "relvec_compare_spaces is not in both the SQLite extension and the server yet"
+fi
+
+echo "1..$n"
+[ "$failed" -eq 0 ]
