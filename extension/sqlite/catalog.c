@@ -1119,6 +1119,97 @@ rvsq_freeze_anchor_set(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 /* ---- projection ------------------------------------------------------------------------- */
 
 int
+rvsq_find_space(rvsq_conn *c, const char *name, sqlite3_int64 *id, int *dims)
+{
+	space_row	sp;
+	int			rc = lookup_space(c, name, 0, &sp);
+
+	if (rc == SQLITE_OK)
+	{
+		*id = sp.id;
+		*dims = sp.dims;
+	}
+	return rc;
+}
+
+int
+rvsq_find_set(rvsq_conn *c, const char *name, sqlite3_int64 *id, int *frozen, size_t *nkeys)
+{
+	set_row		set;
+	int			rc = lookup_set(c, name, 0, &set);
+
+	if (rc == SQLITE_OK)
+	{
+		*id = set.id;
+		*frozen = set.frozen;
+		*nkeys = set.nkeys;
+	}
+	return rc;
+}
+
+int
+rvsq_load_anchors(rvsq_conn *c, const char *set_name, sqlite3_int64 set_id, size_t nkeys,
+				  const char *space, sqlite3_int64 space_id, int dims, float **out)
+{
+	sqlite3_stmt *st = NULL;
+	float	   *anchors;
+	size_t		n = 0;
+	int			rc;
+
+	*out = NULL;
+	if ((rc = prepare(c, "SELECT e FROM relvec_anchors WHERE set_id = ?1 AND space_id = ?2 ORDER BY ord",
+					  &st)) != SQLITE_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, set_id);
+	sqlite3_bind_int64(st, 2, space_id);
+	anchors = sqlite3_malloc64(sizeof(float) * (size_t) dims * (nkeys + 1));
+	if (anchors == NULL)
+	{
+		sqlite3_finalize(st);
+		return SQLITE_NOMEM;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	{
+		rvsq_vec	v;
+
+		if (n == nkeys)
+		{
+			n++;
+			continue;
+		}
+		if ((rc = rvsq_value_vec(c, sqlite3_column_value(st, 0), "anchor", &v)) != SQLITE_OK)
+			goto done;
+		if (v.dims != (size_t) dims)
+		{
+			rvsq_vec_free(&v);
+			rc = rvsq_fail(c, "relvec: anchor of the wrong dimensions in a frozen set");
+			goto done;
+		}
+		memcpy(anchors + n * dims, v.x, sizeof(float) * dims);
+		rvsq_vec_free(&v);
+		n++;
+	}
+	if (rc != SQLITE_DONE)
+	{
+		rc = rvsq_sqlite_fail(c, rc);
+		goto done;
+	}
+	rc = SQLITE_OK;
+	if (n == 0)
+		rc = rvsq_fail(c, "anchor set \"%s\" has no embeddings in space \"%s\"", set_name, space);
+	else if (n != nkeys)
+		rc = rvsq_fail(c, "anchor set \"%s\" has %d of %d anchors in space \"%s\"", set_name,
+					   (int) n, (int) nkeys, space);
+done:
+	sqlite3_finalize(st);
+	if (rc == SQLITE_OK)
+		*out = anchors;
+	else
+		sqlite3_free(anchors);
+	return rc;
+}
+
+int
 rvsq_load_projection(rvsq_conn *c, const char *anchor_set, const char *space,
 					 const char *similarity, const char *center_name, int normalize,
 					 rv_projection **out, size_t *input_dims)
@@ -1128,9 +1219,7 @@ rvsq_load_projection(rvsq_conn *c, const char *anchor_set, const char *space,
 	rv_center	center;
 	set_row		set;
 	space_row	sp;
-	sqlite3_stmt *st = NULL;
 	float	   *anchors = NULL;
-	size_t		n = 0;
 	int			rc;
 
 	*out = NULL;
@@ -1156,53 +1245,11 @@ rvsq_load_projection(rvsq_conn *c, const char *anchor_set, const char *space,
 		rc = rvsq_fail(c, "the stored mean of space \"%s\" has the wrong dimensions", space);
 		goto done;
 	}
-	if ((rc = prepare(c, "SELECT e FROM relvec_anchors WHERE set_id = ?1 AND space_id = ?2 ORDER BY ord",
-					  &st)) != SQLITE_OK)
-		goto done;
-	sqlite3_bind_int64(st, 1, set.id);
-	sqlite3_bind_int64(st, 2, sp.id);
-	anchors = sqlite3_malloc64(sizeof(float) * (size_t) sp.dims * (set.nkeys + 1));
-	if (anchors == NULL)
+	if ((rc = rvsq_load_anchors(c, anchor_set, set.id, set.nkeys, space, sp.id, sp.dims, &anchors))
+		== SQLITE_OK)
 	{
-		rc = SQLITE_NOMEM;
-		goto done;
-	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-	{
-		rvsq_vec	v;
-
-		if (n == set.nkeys)
-		{
-			n++;
-			continue;
-		}
-		if ((rc = rvsq_value_vec(c, sqlite3_column_value(st, 0), "anchor", &v)) != SQLITE_OK)
-			goto done;
-		if (v.dims != (size_t) sp.dims)
-		{
-			rvsq_vec_free(&v);
-			rc = rvsq_fail(c, "relvec: anchor of the wrong dimensions in a frozen set");
-			goto done;
-		}
-		memcpy(anchors + n * sp.dims, v.x, sizeof(float) * sp.dims);
-		rvsq_vec_free(&v);
-		n++;
-	}
-	if (rc != SQLITE_DONE)
-	{
-		rc = rvsq_sqlite_fail(c, rc);
-		goto done;
-	}
-	rc = SQLITE_OK;
-	if (n == 0)
-		rc = rvsq_fail(c, "anchor set \"%s\" has no embeddings in space \"%s\"", anchor_set, space);
-	else if (n != set.nkeys)
-		rc = rvsq_fail(c, "anchor set \"%s\" has %d of %d anchors in space \"%s\"", anchor_set,
-					   (int) n, (int) set.nkeys, space);
-	else
-	{
-		rv_status	s = rv_projection_create(c->ctx, anchors, n, (size_t) sp.dims, sims, nsims, center,
-											 sp.mean.x, normalize, out);
+		rv_status	s = rv_projection_create(c->ctx, anchors, set.nkeys, (size_t) sp.dims, sims, nsims,
+											 center, sp.mean.x, normalize, out);
 
 		if (s != RV_OK)
 			rc = rvsq_bridge_fail(c, s);
@@ -1210,7 +1257,6 @@ rvsq_load_projection(rvsq_conn *c, const char *anchor_set, const char *space,
 			*input_dims = (size_t) sp.dims;
 	}
 done:
-	sqlite3_finalize(st);
 	sqlite3_free(anchors);
 	rvsq_vec_free(&sp.mean);
 	return rc;

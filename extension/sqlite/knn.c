@@ -16,6 +16,8 @@
  * nearest by that distance, ties by corpus row order — the rule PostgreSQL's relvec_knn
  * uses, so the two hosts agree. A merge keeps the relative order of the entries it keeps,
  * so one forward walk over the previous list finds the keys of surviving candidates.
+ * relvec_stitch_knn (stitch.c) runs the same pass with its rows projected or translated
+ * first (rvsq_knn_search's map) and shares the cursor.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -26,18 +28,8 @@
 #define KNN_CORPUS_CHUNK 4096
 #define KNN_DEFAULT_K 10
 
-/* The k nearest of each query: keys and distances in order, count[i] of them. */
-typedef struct knn_result
-{
-	size_t		nq;
-	size_t		k;
-	size_t	   *count;
-	char	  **keys;			/* nq x k */
-	double	   *dist;			/* nq x k */
-} knn_result;
-
-static void
-knn_result_free(knn_result *r)
+void
+rvsq_knn_result_free(rvsq_knn_result *r)
 {
 	size_t		i;
 
@@ -68,13 +60,10 @@ hit_cmp(const void *a, const void *b)
 	return x->row < y->row ? -1 : (x->row > y->row ? 1 : 0);
 }
 
-/*
- * Search the corpus statement for the k nearest rows of nq queries (q is nq x d). The
- * statement is stepped to its end but not finalized. *out is owned by the caller.
- */
-static int
-knn_search(rvsq_conn *c, const float *q, size_t nq, size_t d, sqlite3_stmt *corpus,
-		   const rvsq_source *src, size_t k, rv_metric metric, knn_result *out)
+int
+rvsq_knn_search(rvsq_conn *c, const float *q, size_t nq, size_t d, sqlite3_stmt *corpus,
+				const rvsq_source *src, size_t in_dims, rvsq_map_fn map, void *map_arg,
+				size_t k, rv_metric metric, rvsq_knn_result *out)
 {
 	size_t		kint = k + KNN_SLACK < RV_MAX_K ? k + KNN_SLACK : RV_MAX_K;
 	size_t		slots = nq * kint;
@@ -84,6 +73,8 @@ knn_search(rvsq_conn *c, const float *q, size_t nq, size_t d, sqlite3_stmt *corp
 	char	  **slot_key = sqlite3_malloc64(sizeof(char *) * (slots + 1));
 	double	   *slot_dist = sqlite3_malloc64(sizeof(double) * (slots + 1));
 	knn_hit    *hits = sqlite3_malloc64(sizeof(knn_hit) * (kint + 1));
+	float	   *mapped = map ? sqlite3_malloc64(sizeof(float) * d * KNN_CORPUS_CHUNK) : NULL;
+	const float *x;
 	rvsq_rows	rows;
 	int64_t		base = 0;
 	int			finished = 0;
@@ -94,14 +85,14 @@ knn_search(rvsq_conn *c, const float *q, size_t nq, size_t d, sqlite3_stmt *corp
 	memset(&rows, 0, sizeof(rows));
 	memset(out, 0, sizeof(*out));
 	if (best_rows == NULL || best_dist == NULL || old_rows == NULL || slot_key == NULL ||
-		slot_dist == NULL || hits == NULL)
+		slot_dist == NULL || hits == NULL || (map != NULL && mapped == NULL))
 	{
 		rc = SQLITE_NOMEM;
 		goto done;
 	}
 	memset(slot_key, 0, sizeof(char *) * slots);
 	rv_topk_reset(best_rows, best_dist, nq, kint);
-	rows.d = d;
+	rows.d = in_dims;
 	while (!finished)
 	{
 		rv_topk_args a;
@@ -112,11 +103,18 @@ knn_search(rvsq_conn *c, const float *q, size_t nq, size_t d, sqlite3_stmt *corp
 			goto done;
 		if (rows.n == 0)
 			break;
+		x = rows.x;
+		if (map != NULL)
+		{
+			if ((rc = map(c, map_arg, rows.x, rows.n, mapped)) != SQLITE_OK)
+				goto done;
+			x = mapped;
+		}
 		memcpy(old_rows, best_rows, sizeof(int64_t) * slots);
 		memset(&a, 0, sizeof(a));
 		a.q = q;
 		a.nq = nq;
-		a.x = rows.x;
+		a.x = x;
 		a.n = rows.n;
 		a.d = d;
 		a.metric = metric;
@@ -153,7 +151,7 @@ knn_search(rvsq_conn *c, const float *q, size_t nq, size_t d, sqlite3_stmt *corp
 						rc = SQLITE_NOMEM;
 						goto done;
 					}
-					hits[s].dist = rv_metric_distance(metric, q + qi * d, rows.x + i * d, d);
+					hits[s].dist = rv_metric_distance(metric, q + qi * d, x + i * d, d);
 					continue;
 				}
 				while (j < kint && old[j] >= 0 && old[j] != r[s])
@@ -227,15 +225,16 @@ done:
 	sqlite3_free(slot_key);
 	sqlite3_free(slot_dist);
 	sqlite3_free(hits);
+	sqlite3_free(mapped);
 	rvsq_rows_free(&rows);
 	if (rc != SQLITE_OK)
-		knn_result_free(out);
+		rvsq_knn_result_free(out);
 	return rc;
 }
 
 /* k checks, as PostgreSQL's relvec_knn words them. */
-static int
-check_k(rvsq_conn *c, sqlite3_int64 k)
+int
+rvsq_knn_check_k(rvsq_conn *c, sqlite3_int64 k)
 {
 	if (k < 1)
 		return rvsq_fail(c, "k must be at least 1");
@@ -246,19 +245,8 @@ check_k(rvsq_conn *c, sqlite3_int64 k)
 
 /* ---- cursors shared by both tables: a finished result, walked row by row ---------------- */
 
-typedef struct knn_cursor
-{
-	sqlite3_vtab_cursor base;
-	knn_result	res;
-	char	  **qkeys;			/* relvec_knn: key of each query */
-	size_t		qi;				/* current query */
-	size_t		r;				/* current rank - 1 */
-	sqlite3_int64 rowid;
-	sqlite3_value *args[4];		/* hidden-column arguments, returned as given */
-} knn_cursor;
-
-static void
-knn_cursor_reset(knn_cursor *cur)
+void
+rvsq_knn_cursor_reset(rvsq_knn_cursor *cur)
 {
 	size_t		i;
 
@@ -267,8 +255,8 @@ knn_cursor_reset(knn_cursor *cur)
 			sqlite3_free(cur->qkeys[i]);
 	sqlite3_free(cur->qkeys);
 	cur->qkeys = NULL;
-	knn_result_free(&cur->res);
-	for (i = 0; i < 4; i++)
+	rvsq_knn_result_free(&cur->res);
+	for (i = 0; i < RVSQ_KNN_MAX_ARGS; i++)
 	{
 		sqlite3_value_free(cur->args[i]);
 		cur->args[i] = NULL;
@@ -279,8 +267,8 @@ knn_cursor_reset(knn_cursor *cur)
 }
 
 /* Move to the first existing (query, rank) at or after the current position. */
-static void
-knn_cursor_settle(knn_cursor *cur)
+void
+rvsq_knn_cursor_settle(rvsq_knn_cursor *cur)
 {
 	while (cur->qi < cur->res.nq && cur->r >= cur->res.count[cur->qi])
 	{
@@ -289,10 +277,10 @@ knn_cursor_settle(knn_cursor *cur)
 	}
 }
 
-static int
-knn_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **out)
+int
+rvsq_knn_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **out)
 {
-	knn_cursor *cur = sqlite3_malloc(sizeof(knn_cursor));
+	rvsq_knn_cursor *cur = sqlite3_malloc(sizeof(rvsq_knn_cursor));
 
 	(void) vt;
 	if (cur == NULL)
@@ -302,37 +290,37 @@ knn_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **out)
 	return SQLITE_OK;
 }
 
-static int
-knn_close(sqlite3_vtab_cursor *vc)
+int
+rvsq_knn_close(sqlite3_vtab_cursor *vc)
 {
-	knn_cursor_reset((knn_cursor *) vc);
+	rvsq_knn_cursor_reset((rvsq_knn_cursor *) vc);
 	sqlite3_free(vc);
 	return SQLITE_OK;
 }
 
-static int
-knn_next(sqlite3_vtab_cursor *vc)
+int
+rvsq_knn_next(sqlite3_vtab_cursor *vc)
 {
-	knn_cursor *cur = (knn_cursor *) vc;
+	rvsq_knn_cursor *cur = (rvsq_knn_cursor *) vc;
 
 	cur->r++;
 	cur->rowid++;
-	knn_cursor_settle(cur);
+	rvsq_knn_cursor_settle(cur);
 	return SQLITE_OK;
 }
 
-static int
-knn_eof(sqlite3_vtab_cursor *vc)
+int
+rvsq_knn_eof(sqlite3_vtab_cursor *vc)
 {
-	knn_cursor *cur = (knn_cursor *) vc;
+	rvsq_knn_cursor *cur = (rvsq_knn_cursor *) vc;
 
 	return cur->qi >= cur->res.nq;
 }
 
-static int
-knn_rowid(sqlite3_vtab_cursor *vc, sqlite3_int64 *rowid)
+int
+rvsq_knn_rowid(sqlite3_vtab_cursor *vc, sqlite3_int64 *rowid)
 {
-	*rowid = ((knn_cursor *) vc)->rowid;
+	*rowid = ((rvsq_knn_cursor *) vc)->rowid;
 	return SQLITE_OK;
 }
 
@@ -405,7 +393,7 @@ static const rvsq_source corpus_source = {"the corpus", "the corpus must return 
 	"a row of the corpus has a null key or embedding", "corpus", NULL, "the queries have", 0};
 
 static int
-knn_run(knn_vtab *t, knn_cursor *cur, int idxNum, int argc, sqlite3_value **argv)
+knn_run(knn_vtab *t, rvsq_knn_cursor *cur, int idxNum, int argc, sqlite3_value **argv)
 {
 	rvsq_conn  *c = t->c;
 	sqlite3_value *arg[4] = {NULL, NULL, NULL, NULL};
@@ -435,7 +423,7 @@ knn_run(knn_vtab *t, knn_cursor *cur, int idxNum, int argc, sqlite3_value **argv
 		if (arg[i] != NULL && sqlite3_value_type(arg[i]) == SQLITE_NULL)
 			return rvsq_fail(c, "%s must not be null", knn_arg_names[i]);
 	k = sqlite3_value_int64(arg[2]);
-	if ((rc = check_k(c, k)) != SQLITE_OK)
+	if ((rc = rvsq_knn_check_k(c, k)) != SQLITE_OK)
 		return rc;
 	RVSQ_TRY(c, rv_metric_parse(c->ctx, arg[3] ? (const char *) sqlite3_value_text(arg[3]) : "cosine",
 								&metric));
@@ -446,7 +434,8 @@ knn_run(knn_vtab *t, knn_cursor *cur, int idxNum, int argc, sqlite3_value **argv
 		(rc = rvsq_read_rows(c, qs, &queries_source, &qrows, 0, &finished)) != SQLITE_OK)
 		goto done;
 	if (qrows.n > 0)
-		rc = knn_search(c, qrows.x, qrows.n, qrows.d, cs, &corpus_source, (size_t) k, metric, &cur->res);
+		rc = rvsq_knn_search(c, qrows.x, qrows.n, qrows.d, cs, &corpus_source, qrows.d, NULL, NULL, (size_t) k,
+							 metric, &cur->res);
 	if (rc == SQLITE_OK)
 	{
 		/* the cursor keeps the query keys */
@@ -464,26 +453,26 @@ done:
 static int
 knn_filter(sqlite3_vtab_cursor *vc, int idxNum, const char *idxStr, int argc, sqlite3_value **argv)
 {
-	knn_cursor *cur = (knn_cursor *) vc;
+	rvsq_knn_cursor *cur = (rvsq_knn_cursor *) vc;
 	knn_vtab   *t = (knn_vtab *) vc->pVtab;
 	int			rc;
 
 	(void) idxStr;
-	knn_cursor_reset(cur);
+	rvsq_knn_cursor_reset(cur);
 	rc = knn_run(t, cur, idxNum, argc, argv);
 	if (rc != SQLITE_OK)
 	{
-		knn_cursor_reset(cur);
+		rvsq_knn_cursor_reset(cur);
 		return rvsq_vtab_error(vc->pVtab, t->c, rc);
 	}
-	knn_cursor_settle(cur);
+	rvsq_knn_cursor_settle(cur);
 	return SQLITE_OK;
 }
 
-static int
-knn_column(sqlite3_vtab_cursor *vc, sqlite3_context *ctx, int col)
+int
+rvsq_knn_column(sqlite3_vtab_cursor *vc, sqlite3_context *ctx, int col)
 {
-	knn_cursor *cur = (knn_cursor *) vc;
+	rvsq_knn_cursor *cur = (rvsq_knn_cursor *) vc;
 	size_t		at = cur->qi * cur->res.k + cur->r;
 
 	switch (col)
@@ -515,13 +504,13 @@ sqlite3_module rvsq_knn_module = {
 	.xBestIndex = knn_best_index,
 	.xDisconnect = knn_disconnect,
 	.xDestroy = knn_disconnect,
-	.xOpen = knn_open,
-	.xClose = knn_close,
+	.xOpen = rvsq_knn_open,
+	.xClose = rvsq_knn_close,
 	.xFilter = knn_filter,
-	.xNext = knn_next,
-	.xEof = knn_eof,
-	.xColumn = knn_column,
-	.xRowid = knn_rowid,
+	.xNext = rvsq_knn_next,
+	.xEof = rvsq_knn_eof,
+	.xColumn = rvsq_knn_column,
+	.xRowid = rvsq_knn_rowid,
 };
 
 /* ---- relvec_knn_index(table, column [, metric=...] [, key=...]) --------------------------- */
@@ -698,7 +687,7 @@ static const rvsq_source index_source = {"the corpus", "the corpus must return t
 	"a row of the corpus has a null key or embedding", "corpus", NULL, "the query has", 1};
 
 static int
-index_run(knn_vtab *t, knn_cursor *cur, int idxNum, int argc, sqlite3_value **argv)
+index_run(knn_vtab *t, rvsq_knn_cursor *cur, int idxNum, int argc, sqlite3_value **argv)
 {
 	rvsq_conn  *c = t->c;
 	sqlite3_value *query = NULL;
@@ -721,7 +710,7 @@ index_run(knn_vtab *t, knn_cursor *cur, int idxNum, int argc, sqlite3_value **ar
 	if (query == NULL)
 		return rvsq_fail(c, "relvec_knn_index needs a query: WHERE query = ? [AND k = ?]");
 	cur->args[0] = sqlite3_value_dup(query);
-	if ((rc = check_k(c, k)) != SQLITE_OK)
+	if ((rc = rvsq_knn_check_k(c, k)) != SQLITE_OK)
 		return rc;
 	if ((rc = rvsq_value_vec(c, query, "query", &q)) != SQLITE_OK)
 		return rc;
@@ -729,7 +718,8 @@ index_run(knn_vtab *t, knn_cursor *cur, int idxNum, int argc, sqlite3_value **ar
 	if (rc != SQLITE_OK)
 		rc = rvsq_sqlite_fail(c, rc);
 	else
-		rc = knn_search(c, q.x, 1, q.dims, cs, &index_source, (size_t) k, t->metric, &cur->res);
+		rc = rvsq_knn_search(c, q.x, 1, q.dims, cs, &index_source, q.dims, NULL, NULL, (size_t) k, t->metric,
+							 &cur->res);
 	sqlite3_finalize(cs);
 	rvsq_vec_free(&q);
 	return rc;
@@ -738,26 +728,26 @@ index_run(knn_vtab *t, knn_cursor *cur, int idxNum, int argc, sqlite3_value **ar
 static int
 index_filter(sqlite3_vtab_cursor *vc, int idxNum, const char *idxStr, int argc, sqlite3_value **argv)
 {
-	knn_cursor *cur = (knn_cursor *) vc;
+	rvsq_knn_cursor *cur = (rvsq_knn_cursor *) vc;
 	knn_vtab   *t = (knn_vtab *) vc->pVtab;
 	int			rc;
 
 	(void) idxStr;
-	knn_cursor_reset(cur);
+	rvsq_knn_cursor_reset(cur);
 	rc = index_run(t, cur, idxNum, argc, argv);
 	if (rc != SQLITE_OK)
 	{
-		knn_cursor_reset(cur);
+		rvsq_knn_cursor_reset(cur);
 		return rvsq_vtab_error(vc->pVtab, t->c, rc);
 	}
-	knn_cursor_settle(cur);
+	rvsq_knn_cursor_settle(cur);
 	return SQLITE_OK;
 }
 
 static int
 index_column(sqlite3_vtab_cursor *vc, sqlite3_context *ctx, int col)
 {
-	knn_cursor *cur = (knn_cursor *) vc;
+	rvsq_knn_cursor *cur = (rvsq_knn_cursor *) vc;
 	size_t		at = cur->r;
 
 	switch (col)
@@ -792,11 +782,11 @@ sqlite3_module rvsq_knn_index_module = {
 	.xBestIndex = index_best_index,
 	.xDisconnect = knn_disconnect,
 	.xDestroy = index_destroy,
-	.xOpen = knn_open,
-	.xClose = knn_close,
+	.xOpen = rvsq_knn_open,
+	.xClose = rvsq_knn_close,
 	.xFilter = index_filter,
-	.xNext = knn_next,
-	.xEof = knn_eof,
+	.xNext = rvsq_knn_next,
+	.xEof = rvsq_knn_eof,
 	.xColumn = index_column,
-	.xRowid = knn_rowid,
+	.xRowid = rvsq_knn_rowid,
 };

@@ -116,6 +116,7 @@ conn_release(void *p)
 
 	if (--c->refs == 0)
 	{
+		rvsq_translation_cache_free(c);
 		rv_ctx_destroy(c->ctx);
 		sqlite3_free(c);
 	}
@@ -176,6 +177,10 @@ static const func_def funcs[] = {
 	{"relvec_project", 4, CATALOG, rvsq_project, NULL, NULL},
 	{"relvec_project", 5, CATALOG, rvsq_project, NULL, NULL},
 	{"relvec_project", 6, CATALOG, rvsq_project, NULL, NULL},
+	/* translations between spaces (translate.c): read or write the catalog */
+	{"relvec_fit_translation", 3, CATALOG, rvsq_fit_translation, NULL, NULL},
+	{"relvec_fit_translation", 4, CATALOG, rvsq_fit_translation, NULL, NULL},
+	{"relvec_translate", 4, CATALOG, rvsq_translate, NULL, NULL},
 	/* devices (device.c) */
 	{"relvec_device", 0, SQLITE_UTF8, rvsq_device, NULL, NULL},
 	{"relvec_device", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, rvsq_device, NULL, NULL},
@@ -192,6 +197,8 @@ static const module_def modules[] = {
 	{"relvec_project_query", &rvsq_project_query_module},
 	{"relvec_knn", &rvsq_knn_module},
 	{"relvec_knn_index", &rvsq_knn_index_module},
+	{"relvec_compare_spaces", &rvsq_compare_spaces_module},
+	{"relvec_stitch_knn", &rvsq_stitch_knn_module},
 };
 
 #ifdef _WIN32

@@ -30,6 +30,7 @@ typedef struct rvsq_conn
 	sqlite3    *db;
 	rv_ctx	   *ctx;			/* the bridge context of this connection */
 	int			refs;			/* registered functions and modules that point here */
+	struct rvsq_trans_cache *translations;	/* prepared translations (translate.c) */
 	char		err[RVSQ_ERR_LEN];
 } rvsq_conn;
 
@@ -130,10 +131,88 @@ int			rvsq_catalog_init(rvsq_conn *c);
 int			rvsq_begin(rvsq_conn *c);
 int			rvsq_end(rvsq_conn *c, int rc);
 
+/* Look a space up by name: its id and dimensions ("space "x" does not exist"). */
+int			rvsq_find_space(rvsq_conn *c, const char *name, sqlite3_int64 *id, int *dims);
+/* Look an anchor set up by name ("anchor set "x" does not exist"). */
+int			rvsq_find_set(rvsq_conn *c, const char *name, sqlite3_int64 *id, int *frozen,
+						  size_t *nkeys);
+
+/*
+ * The nkeys x dims anchors of a set in a space, in the set's order (sqlite3_malloc'd, the
+ * caller frees); PostgreSQL's messages when the space is missing from the set or incomplete.
+ */
+int			rvsq_load_anchors(rvsq_conn *c, const char *set_name, sqlite3_int64 set_id, size_t nkeys,
+							  const char *space, sqlite3_int64 space_id, int dims, float **out);
+
 /* A prepared projection for (anchor_set, space, options); caller destroys it. */
 int			rvsq_load_projection(rvsq_conn *c, const char *anchor_set, const char *space,
 								 const char *similarity, const char *center, int normalize,
 								 rv_projection **out, size_t *input_dims);
+
+/* ---- translations (translate.c) ---------------------------------------------------- */
+
+/*
+ * The translation fitted on anchor_set from from_space to to_space, loaded from
+ * relvec_translations and checked; a new copy the caller destroys (rv_translation_destroy).
+ */
+int			rvsq_load_translation(rvsq_conn *c, const char *anchor_set, const char *from_space,
+								  const char *to_space, rv_translation **out);
+/* Drop the connection's prepared translations (when it closes). */
+void		rvsq_translation_cache_free(rvsq_conn *c);
+
+/* ---- the kNN pass (knn.c), shared with stitch.c ------------------------------------ */
+
+/* The k nearest of each query: keys and distances in order, count[i] of them. */
+typedef struct rvsq_knn_result
+{
+	size_t		nq;
+	size_t		k;
+	size_t	   *count;
+	char	  **keys;			/* nq x k */
+	double	   *dist;			/* nq x k */
+} rvsq_knn_result;
+
+/* Maps n rows of in to out (a projection, a translation); returns an SQLite code. */
+typedef int (*rvsq_map_fn) (rvsq_conn *c, void *arg, const float *in, size_t n, float *out);
+
+/*
+ * The k nearest corpus rows of nq queries (q is nq x d): corpus rows are read with
+ * in_dims dimensions and, when map is set, mapped to d before the comparison (distances
+ * are computed between q and the mapped rows). Ties go to the earlier corpus row. The
+ * statement is stepped to its end, not finalized; *out is owned by the caller.
+ */
+int			rvsq_knn_search(rvsq_conn *c, const float *q, size_t nq, size_t d, sqlite3_stmt *corpus,
+							const rvsq_source *src, size_t in_dims, rvsq_map_fn map, void *map_arg,
+							size_t k, rv_metric metric, rvsq_knn_result *out);
+void		rvsq_knn_result_free(rvsq_knn_result *r);
+/* k checks in PostgreSQL's words. */
+int			rvsq_knn_check_k(rvsq_conn *c, sqlite3_int64 k);
+
+/* Most hidden-column arguments of a kNN table-valued function. */
+#define RVSQ_KNN_MAX_ARGS 9
+
+/* The cursor of the kNN tables: a finished result walked row by row. */
+typedef struct rvsq_knn_cursor
+{
+	sqlite3_vtab_cursor base;
+	rvsq_knn_result res;
+	char	  **qkeys;			/* key of each query (relvec_knn, relvec_stitch_knn) */
+	size_t		qi;				/* current query */
+	size_t		r;				/* current rank - 1 */
+	sqlite3_int64 rowid;
+	sqlite3_value *args[RVSQ_KNN_MAX_ARGS];	/* hidden-column arguments, returned as given */
+} rvsq_knn_cursor;
+
+/* Cursor methods shared by relvec_knn and relvec_stitch_knn (columns query_key, rank,
+ * corpus_key, distance, then the hidden arguments). */
+int			rvsq_knn_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **out);
+int			rvsq_knn_close(sqlite3_vtab_cursor *vc);
+int			rvsq_knn_next(sqlite3_vtab_cursor *vc);
+int			rvsq_knn_eof(sqlite3_vtab_cursor *vc);
+int			rvsq_knn_rowid(sqlite3_vtab_cursor *vc, sqlite3_int64 *rowid);
+int			rvsq_knn_column(sqlite3_vtab_cursor *vc, sqlite3_context *ctx, int col);
+void		rvsq_knn_cursor_reset(rvsq_knn_cursor *cur);
+void		rvsq_knn_cursor_settle(rvsq_knn_cursor *cur);
 
 /* ---- SQL entry points, registered by relvec.c -------------------------------------- */
 void		rvsq_embedding(sqlite3_context *, int, sqlite3_value **);
@@ -169,6 +248,9 @@ void		rvsq_freeze_anchor_set(sqlite3_context *, int, sqlite3_value **);
 
 void		rvsq_project(sqlite3_context *, int, sqlite3_value **);
 
+void		rvsq_fit_translation(sqlite3_context *, int, sqlite3_value **);
+void		rvsq_translate(sqlite3_context *, int, sqlite3_value **);
+
 void		rvsq_device(sqlite3_context *, int, sqlite3_value **);
 void		rvsq_backend(sqlite3_context *, int, sqlite3_value **);
 
@@ -182,5 +264,7 @@ int			rvsq_tvf_best_index(sqlite3_index_info *info, int first_hidden, int ncols)
 extern sqlite3_module rvsq_project_query_module;
 extern sqlite3_module rvsq_knn_module;
 extern sqlite3_module rvsq_knn_index_module;
+extern sqlite3_module rvsq_compare_spaces_module;
+extern sqlite3_module rvsq_stitch_knn_module;
 
 #endif							/* RELVEC_SQLITE_H */
