@@ -12,6 +12,10 @@
 #   - when pgvector is installed (CREATE EXTENSION vector succeeds): its exact scan and its
 #     HNSW index (m = 16, ef_construction = 64, ef_search = 40: the defaults), latency and
 #     recall@k, on the same vectors.
+#   - when a Vulkan device 0 exists (RELVEC_BENCH_VULKAN=0 skips it): rvflat with the index
+#     resident on it (relvec.device = 'vulkan:0'; the warm-up query uploads it), latency and
+#     recall@k. On a machine without a GPU that device is Mesa lavapipe, which runs the shader
+#     on the CPU: those figures are NOT GPU figures, only a check that the path works.
 # RELVEC_BENCH_ROWS, RELVEC_BENCH_DIMS, RELVEC_BENCH_QUERIES shrink it; RELVEC_BENCH_HNSW=0
 # skips pgvector. Queries run without parallel workers. Run it under the install lock
 # (flock /tmp/relvec-install.lock) when other builds may be installed meanwhile.
@@ -23,6 +27,7 @@ D=${RELVEC_BENCH_DIMS:-768}
 NQ=${RELVEC_BENCH_QUERIES:-20}
 K=10
 HNSW=${RELVEC_BENCH_HNSW:-1}
+VULKAN=${RELVEC_BENCH_VULKAN:-1}
 
 make -s build/bench/bench_stream
 RV_PG_OPTS="-c shared_buffers=2GB -c max_parallel_workers_per_gather=0 -c jit=off -c maintenance_work_mem=2GB -c max_wal_size=8GB" \
@@ -97,6 +102,13 @@ for data in random clustered; do
 	echo "  rvflat index scan:            $idx_ms ms   recall@$K vs seq scan $rec"
 	echo "  seq scan, same operator:      $seq_ms ms"
 	echo "  streaming read of the index:  $stream_ms ms ($((idx_bytes / 1048576)) MB)"
+	if [ "$VULKAN" = 1 ] && vk_name=$(b -c "SELECT name || ' (' || type || ')' FROM relvec_devices() WHERE index = 0") && [ -n "$vk_name" ]; then
+		vk_ms=$(b -c "SET relvec.device = 'vulkan:0'" -c "SELECT round(bench('rvflat-vk-$data', 'SELECT id FROM $T ORDER BY e <=> \$1 LIMIT $K', 'q_$data')::numeric, 2)")
+		vk_rec=$(b -c "SELECT round(recall('rvflat-vk-$data', 'seq-$data')::numeric, 4)")
+		vk_note=""; [[ "$vk_name" == *"(cpu)" ]] && vk_note=" (CPU-type device: lavapipe runs the shader on the CPU; NOT a GPU figure)"
+		echo "  rvflat resident on vulkan:0:  $vk_ms ms   recall@$K vs seq scan $vk_rec; $vk_name$vk_note"
+		awk "BEGIN{printf \"  rvflat vulkan:0 / rvflat CPU = %.2fx\n\", $vk_ms / $idx_ms}"
+	fi
 	awk "BEGIN{printf \"  seq / rvflat = %.1fx (target >= 10); rvflat / streaming read = %.2fx (target <= 1.5)\n\", $seq_ms / $idx_ms, $idx_ms / $stream_ms}"
 	echo "  CREATE INDEX:                 $build_ms ms vs reading the table $read_ms ms ($((tbl_bytes / 1048576)) MB): $(awk "BEGIN{printf \"%.2fx\", $build_ms / $read_ms}")"
 	if [ "$have_pgvector" = 1 ]; then

@@ -119,6 +119,8 @@ rv_ctx_destroy(rv_ctx *ctx)
 {
 	if (ctx == NULL)
 		return;
+	/* resident corpora first: their device memory goes before the device */
+	rv_resident_free_all(ctx);
 	if (ctx->vk_shutdown != NULL)
 		ctx->vk_shutdown(ctx);
 	ctx->host.free(ctx->host.ud, ctx);

@@ -167,6 +167,13 @@ auto_declines(rv_ctx *ctx, rv_status st)
 	return 1;
 }
 
+/* choose_device for the other files of the core (resident.c). */
+rv_status
+rv_choose_device(rv_ctx *ctx, double work, double min_work, int *dev)
+{
+	return choose_device(ctx, work, min_work, dev);
+}
+
 /* Note the Vulkan device that ran the last operation. */
 static void
 note_vulkan(rv_ctx *ctx, int dev)

@@ -18,6 +18,23 @@ typedef enum rv_device_mode
 } rv_device_mode;
 
 typedef struct rvk_state rvk_state;
+typedef struct rvk_resident_mem rvk_resident_mem;
+
+/*
+ * A resident corpus (resident.c): the host side. Its device memory (mem, owned by
+ * vk/resident.c) is NULL once released; the handle stays in its context's list until
+ * rv_resident_destroy or rv_ctx_destroy.
+ */
+struct rv_resident
+{
+	rv_resident *next;			/* the context's list of resident corpora */
+	size_t		n;
+	size_t		d;
+	int			dev;			/* Vulkan device index it was uploaded to */
+	size_t		bytes;			/* device bytes of the rows */
+	float	   *norms;			/* n L2 norms (for the error bounds) */
+	rvk_resident_mem *mem;		/* NULL: released */
+};
 
 struct rv_ctx
 {
@@ -33,6 +50,8 @@ struct rv_ctx
 	rvk_state  *vk;				/* NULL until Vulkan is opened */
 	/* set by the Vulkan backend when it opens; releases its objects */
 	void		(*vk_shutdown) (rv_ctx *ctx);
+	rv_resident *residents;		/* resident corpora of this context (resident.c) */
+	int			resident_staging;	/* test hook: always upload through a staging copy */
 };
 
 /* Record which backend ran the last heavy operation and why. */
@@ -49,6 +68,23 @@ rv_status	rvk_topk(rv_ctx *ctx, const rv_topk_args *args);
 rv_status	rvk_list_devices(rv_ctx *ctx, rv_device_info *out, size_t cap, size_t *count);
 
 /* --- Vulkan backend (vulkan) --- */
+
+/*
+ * Where work of `work` multiply-adds runs under the device setting (device.c): *dev gets
+ * the Vulkan device index, or -1 for the CPU with the reason noted; min_work is auto
+ * mode's threshold.
+ */
+rv_status	rv_choose_device(rv_ctx *ctx, double work, double min_work, int *dev);
+
+/* Resident corpora on the open device (vk/resident.c). */
+rv_status	rvk_resident_upload(rv_ctx *ctx, rv_resident *r, const float *x);
+void		rvk_resident_release(rv_ctx *ctx, rv_resident *r);
+/* Release the device memory of every resident corpus (before the device closes). */
+void		rvk_resident_release_all(rv_ctx *ctx);
+rv_status	rvk_resident_distances(rv_ctx *ctx, rv_resident *r, rv_metric m, const float *q,
+								   size_t nq, float *out);
+/* Free every resident handle of the context (rv_ctx_destroy). */
+void		rv_resident_free_all(rv_ctx *ctx);
 
 /* Open Vulkan device `index` of rv_list_devices (or keep it open) for the rvk_* kernels. */
 rv_status	rvk_use_device(rv_ctx *ctx, int index);

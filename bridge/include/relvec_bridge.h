@@ -477,6 +477,69 @@ rv_status	rv_compare_spaces(rv_ctx *ctx, const float *q, const float *c, size_t 
 							  size_t k, const float *abs_a, size_t da, const float *abs_b,
 							  size_t db, rv_compare_result *out);
 
+/* ------------------------------------------------------------------------------------
+ * Resident corpora (resident.c; Vulkan in vk/resident.c): an n x d float32 corpus
+ * uploaded once to a Vulkan device and kept there, for hosts that search the same rows
+ * many times (the PostgreSQL rvflat index). Device-local memory, filled through a staging
+ * copy, when the device has memory the host cannot map; each block of rows stays within
+ * one storage-buffer binding (maxStorageBufferRange, or the rv_set_split_bytes split).
+ * A handle belongs to its context: rv_resident_destroy or rv_ctx_destroy frees it. When
+ * the device is closed under it (device lost, another device chosen), its device memory
+ * is released at once and the handle stays valid but "released": every call on it then
+ * returns RV_E_DEVICE_LOST, and the host rebuilds it or runs on the CPU.
+ * ------------------------------------------------------------------------------------ */
+typedef struct rv_resident rv_resident;
+
+/*
+ * Which Vulkan device a resident corpus of n x d would live on under the context's device
+ * setting, by the same rule as the other kernels ("vulkan:N" always; "auto" and "gpu" only
+ * a GPU, never a CPU-type device): *dev gets its index, or -1 for the CPU (reason noted
+ * for rv_last_backend). Opens the loader only where the setting needs it.
+ */
+rv_status	rv_resident_device(rv_ctx *ctx, size_t n, size_t d, int *dev);
+
+/*
+ * Upload n rows of d floats (x, row-major; n >= 1) to the device rv_resident_device
+ * chooses; RV_E_UNSUPPORTED when that is the CPU. RV_E_DEVICE_LOST (device lost or out of
+ * device memory): the device was released and the host may run on the CPU. *out is freed
+ * by rv_resident_destroy.
+ */
+rv_status	rv_resident_create(rv_ctx *ctx, const float *x, size_t n, size_t d,
+							   rv_resident **out);
+
+/* Free a resident corpus and its device memory. Accepts NULL. */
+void		rv_resident_destroy(rv_ctx *ctx, rv_resident *r);
+
+/* Rows, dimensions, device bytes, and the device index of a resident corpus. */
+size_t		rv_resident_rows(const rv_resident *r);
+size_t		rv_resident_dims(const rv_resident *r);
+size_t		rv_resident_bytes(const rv_resident *r);
+int			rv_resident_device_index(const rv_resident *r);
+
+/* Nonzero while the corpus still has its device memory (not released). */
+int			rv_resident_alive(const rv_resident *r);
+
+/*
+ * Distances from nq queries (q, nq x d) to all n resident rows, on the device: out gets
+ * nq x n float32 distances (row-major by query) under metric m, with the definitions of
+ * rv_metric_distance. err, if not NULL, gets nq x n error bounds: the exact distance
+ * rv_metric_distance returns for that pair lies within out +/- err (err is +inf where the
+ * device value cannot be trusted: not finite, or a cosine of a vector whose squared norm
+ * is near the float32 range's ends). Fence waits poll the interrupt check.
+ */
+rv_status	rv_resident_distances(rv_ctx *ctx, rv_resident *r, rv_metric m, const float *q,
+								  size_t nq, float *out, float *err);
+
+/*
+ * The bound behind err: how far a float32 device distance dist of metric m over d
+ * dimensions may lie from rv_metric_distance, given the two vectors' L2 norms (pure).
+ */
+double		rv_resident_error_bound(rv_metric m, size_t d, double xnorm, double qnorm,
+									double dist);
+
+/* Test hook: nonzero makes resident uploads go through a staging copy on every device. */
+void		rv_set_resident_staging(rv_ctx *ctx, int force);
+
 #ifdef __cplusplus
 }
 #endif

@@ -518,6 +518,7 @@ rvk_close_device(rv_ctx *ctx)
 	/* nothing may still run when objects go; an error here leaves nothing to do */
 	if (s->fn.vkDeviceWaitIdle != NULL)
 		(void) s->fn.vkDeviceWaitIdle(s->device);
+	rvk_resident_release_all(ctx);
 	rvk_pipelines_destroy(ctx);
 	if (s->pcache != VK_NULL_HANDLE)
 		s->fn.vkDestroyPipelineCache(s->device, s->pcache, NULL);

@@ -81,6 +81,7 @@ _Static_assert(sizeof(rvk_push_topk) <= 128, "push constants exceed 128 bytes");
 	X(vkCmdPushConstants) \
 	X(vkCmdDispatch) \
 	X(vkCmdPipelineBarrier) \
+	X(vkCmdCopyBuffer) \
 	X(vkCreateFence) \
 	X(vkDestroyFence) \
 	X(vkResetFences) \

@@ -16,6 +16,7 @@
 #include "utils/memutils.h"
 
 #include "relvec_pg.h"
+#include "rvflat.h"
 
 PG_MODULE_MAGIC;
 
@@ -180,6 +181,7 @@ void
 _PG_init(void)
 {
 	rvpg_define_device_guc();
+	rvflat_define_resident_guc();
 	DefineCustomIntVariable("relvec.progress_rows",
 							"Batched relvec functions report progress every this many rows.",
 							"A NOTICE per interval; 0 turns the reports off.",

@@ -128,6 +128,34 @@ extern void rvflatrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey or
 extern bool rvflatgettuple(IndexScanDesc scan, ScanDirection dir);
 extern void rvflatendscan(IndexScanDesc scan);
 
+/*
+ * rvflatresident.c: one index as of one change_count, resident on a Vulkan device, with
+ * its host copy. Row i has vector x[i * dims ..], heap TID tids[i], and its item lives at
+ * (block, offset) where[i] of the index.
+ */
+typedef struct RvflatResident
+{
+	MemoryContext cxt;			/* owns the entry and its arrays */
+	RelFileNode node;
+	uint64		change_count;
+	int			dims;
+	Size		n;				/* rows with a vector */
+	float	   *x;				/* n x dims */
+	ItemPointerData *tids;		/* n heap TIDs */
+	ItemPointerData *where;		/* n index item positions */
+	ItemPointerData *nulls;		/* heap TIDs of the NULL rows, sorted */
+	Size		nnulls;
+	Size		bytes;			/* device bytes */
+	rv_resident *dev;			/* the device copy */
+	uint64		last_used;
+	int			pins;			/* scans using it */
+	bool		listed;			/* in the cache (else freed at the last unpin) */
+} RvflatResident;
+
+extern void rvflat_define_resident_guc(void);
+extern RvflatResident *rvflat_resident_get(Relation index, int dims, MemoryContext pin_cxt);
+extern void rvflat_resident_lost(RvflatResident *e);
+
 /* rvflatvacuum.c */
 extern IndexBulkDeleteResult *rvflatbulkdelete(IndexVacuumInfo *info,
 											   IndexBulkDeleteResult *stats,

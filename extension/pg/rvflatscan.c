@@ -15,6 +15,24 @@
  * Only TIDs are kept after a page is unlocked. VACUUM may remove an item we read, but only
  * for a heap tuple that is dead to every snapshot, and a heap slot reused afterwards holds
  * a tuple our MVCC snapshot cannot see.
+ *
+ * On a Vulkan device (relvec.device = vulkan:N, or auto with a real GPU), the index is kept
+ * resident in device memory (rvflatresident.c, keyed by relfilenode and change_count, so
+ * the first scan after any insert or VACUUM rebuilds it), and the device computes a
+ * float32 distance g_i to every row together with a bound b_i such that the exact distance
+ * e_i (the operator's own per-pair function, in double) lies in [g_i - b_i, g_i + b_i]
+ * (bridge/resident.c derives the bound; non-finite or untrustworthy values get b_i = inf).
+ * The scan then keeps two heaps: L, the rows not yet recomputed, by lower bound
+ * lo_i = g_i - b_i; and C, the recomputed rows, by (e_i, heap TID) exactly as on the CPU.
+ * Before each row is returned, rows are moved from L to C (e_i recomputed from the host
+ * copy of the vectors) while L's smallest lo is <= the exact distance at the top of C
+ * (or C is empty, or its top is NaN). When that stops, every row j still in L has
+ * e_j >= lo_j > e_top, so no unrecomputed row can come before C's top, including on a
+ * tie of distances (lo_j <= e_top keeps it moving, and C orders ties by TID). So rows,
+ * order and distances are exactly those of the CPU path, and only the rows whose device
+ * distance is within the bound of the next returned distance are ever recomputed: about
+ * as many as the executor asks for, plus the few whose distance is within the bound
+ * (near-ties). Rows are still handed out one by one, so filtered queries get full LIMITs.
  */
 #include "postgres.h"
 
@@ -33,6 +51,17 @@ typedef struct RvflatCand
 	ItemPointerData tid;
 } RvflatCand;
 
+/* A row not yet recomputed: a lower bound of its distance, its row in the resident copy. */
+typedef struct RvflatLow
+{
+	double		lo;
+	Size		idx;
+} RvflatLow;
+
+StaticAssertDecl((int) RVFLAT_L2 == (int) RV_METRIC_L2 && (int) RVFLAT_IP == (int) RV_METRIC_IP &&
+				 (int) RVFLAT_COSINE == (int) RV_METRIC_COSINE &&
+				 (int) RVFLAT_L1 == (int) RV_METRIC_L1, "rvflat metrics follow rv_metric");
+
 typedef struct RvflatScanOpaqueData
 {
 	MemoryContext cxt;			/* candidates and the query; reset by rescan */
@@ -44,6 +73,11 @@ typedef struct RvflatScanOpaqueData
 	ItemPointerData *nulls;		/* rows with a NULL distance, sorted by TID */
 	Size		nnulls;
 	Size		nulls_next;		/* the next one to return */
+	RvflatResident *res;		/* the resident copy this scan uses (pinned), or NULL */
+	RvflatLow  *low;			/* min-heap by lower bound of the rows not recomputed */
+	Size		nlow;
+	Size		ncap;			/* room in cands */
+	Size		nrecomputed;	/* rows whose exact distance was computed (DEBUG1) */
 } RvflatScanOpaqueData;
 
 typedef RvflatScanOpaqueData *RvflatScanOpaque;
@@ -79,6 +113,144 @@ sift_down(RvflatCand *h, Size n, Size i)
 		i = c;
 	}
 	h[i] = x;
+}
+
+/* Restore the heap property above position i. */
+static void
+sift_up(RvflatCand *h, Size i)
+{
+	RvflatCand	x = h[i];
+
+	while (i > 0)
+	{
+		Size		p = (i - 1) / 2;
+
+		if (!cand_less(&x, &h[p]))
+			break;
+		h[i] = h[p];
+		i = p;
+	}
+	h[i] = x;
+}
+
+/* Order of the lower-bound heap: bound, then row. */
+static inline bool
+low_less(const RvflatLow *a, const RvflatLow *b)
+{
+	return a->lo < b->lo || (a->lo == b->lo && a->idx < b->idx);
+}
+
+/* Restore the lower-bound heap's property below position i. */
+static void
+low_sift_down(RvflatLow *h, Size n, Size i)
+{
+	RvflatLow	x = h[i];
+
+	for (;;)
+	{
+		Size		c = 2 * i + 1;
+
+		if (c >= n)
+			break;
+		if (c + 1 < n && low_less(&h[c + 1], &h[c]))
+			c++;
+		if (!low_less(&h[c], &x))
+			break;
+		h[i] = h[c];
+		i = c;
+	}
+	h[i] = x;
+}
+
+/*
+ * The resident path: device distances with their bounds for every row, then the heap of
+ * lower bounds. False when the scan must run on the CPU (no device chosen, residency off
+ * or over budget, a lost device).
+ */
+static bool
+resident_candidates(IndexScanDesc scan, int dims)
+{
+	RvflatScanOpaque so = (RvflatScanOpaque) scan->opaque;
+	rv_ctx	   *ctx = rvpg_ctx();
+	RvflatResident *res;
+	float	   *dist;
+	float	   *err;
+	rv_status	st;
+	Size		i;
+
+	res = rvflat_resident_get(scan->indexRelation, dims, so->cxt);
+	if (res == NULL)
+		return false;
+	dist = MemoryContextAllocHuge(so->cxt, res->n * sizeof(float));
+	err = MemoryContextAllocHuge(so->cxt, res->n * sizeof(float));
+	st = rv_resident_distances(ctx, res->dev, (rv_metric) so->metric, so->query->x, 1,
+							   dist, err);
+	if (st == RV_E_DEVICE_LOST)
+	{
+		/* the pin keeps the host copy until this scan ends; we no longer need it */
+		rvflat_resident_lost(res);
+		pfree(dist);
+		pfree(err);
+		return false;
+	}
+	if (st != RV_OK)
+		rvpg_raise(st);
+
+	so->res = res;
+	so->low = MemoryContextAllocHuge(so->cxt, res->n * sizeof(RvflatLow));
+	for (i = 0; i < res->n; i++)
+	{
+		double		lo = (double) dist[i] - (double) err[i];
+
+		so->low[i].lo = isnan(lo) ? -get_float8_infinity() : lo;
+		so->low[i].idx = i;
+	}
+	so->nlow = res->n;
+	pfree(dist);
+	pfree(err);
+	if (so->nlow > 1)
+		for (i = so->nlow / 2; i-- > 0;)
+			low_sift_down(so->low, so->nlow, i);
+	so->ncap = res->n;
+	so->cands = MemoryContextAllocHuge(so->cxt, so->ncap * sizeof(RvflatCand));
+	so->ncands = 0;
+	so->nulls = res->nulls;
+	so->nnulls = res->nnulls;
+	so->nulls_next = 0;
+	so->nrecomputed = 0;
+	return true;
+}
+
+/*
+ * Move rows from the lower-bound heap to the exact heap until no row left there can come
+ * before the exact heap's top (the argument at the top of this file).
+ */
+static void
+resident_refine(RvflatScanOpaque so)
+{
+	RvflatResident *res = so->res;
+	const float *q = so->query->x;
+
+	while (so->nlow > 0 &&
+		   (so->ncands == 0 || isnan(so->cands[0].dist) || so->low[0].lo <= so->cands[0].dist))
+	{
+		Size		idx = so->low[0].idx;
+		RvflatCand *c;
+
+		if ((++so->nrecomputed & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+		so->nlow--;
+		if (so->nlow > 0)
+		{
+			so->low[0] = so->low[so->nlow];
+			low_sift_down(so->low, so->nlow, 0);
+		}
+		Assert(so->ncands < so->ncap);
+		c = &so->cands[so->ncands];
+		c->dist = rvflat_distance(so->metric, q, res->x + idx * res->dims, res->dims);
+		c->tid = res->tids[idx];
+		sift_up(so->cands, so->ncands++);
+	}
 }
 
 /* qsort comparator of heap TIDs. */
@@ -130,6 +302,8 @@ compute_candidates(IndexScanDesc scan)
 	so->nulls_next = 0;
 	if (q != NULL && dims != 0 && so->query->dim != dims)
 		RVPG_CHECK(rv_check_same_dims(rvpg_ctx(), dims, so->query->dim));
+	if (q != NULL && dims != 0 && resident_candidates(scan, dims))
+		return;
 
 	/* a first guess at the row count; grown when wrong */
 	if (q != NULL && dims != 0)
@@ -230,6 +404,10 @@ rvflatrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int 
 	so->nulls = NULL;
 	so->nnulls = 0;
 	so->nulls_next = 0;
+	so->res = NULL;				/* the reset above dropped its pin */
+	so->low = NULL;
+	so->nlow = 0;
+	so->ncap = 0;
 }
 
 /* The next row in (distance, heap TID) order. */
@@ -259,6 +437,8 @@ rvflatgettuple(IndexScanDesc scan, ScanDirection dir pg_attribute_unused())
 	}
 	scan->xs_recheck = false;
 	scan->xs_recheckorderby = false;
+	if (so->res != NULL)
+		resident_refine(so);
 	if (so->ncands == 0)
 	{
 		if (so->nulls_next >= so->nnulls)
@@ -288,6 +468,9 @@ rvflatendscan(IndexScanDesc scan)
 {
 	RvflatScanOpaque so = (RvflatScanOpaque) scan->opaque;
 
+	if (so->res != NULL)
+		elog(DEBUG1, "rvflat resident scan: %zu of %zu rows recomputed exactly",
+			 so->nrecomputed, so->res->n);
 	MemoryContextDelete(so->cxt);
 	pfree(so);
 	scan->opaque = NULL;

@@ -1,0 +1,354 @@
+/*
+ * vk/resident.c — the device side of resident corpora: the rows cut into blocks that each
+ * fit one storage-buffer binding (the binding limit, and the simmatrix grid's rows), each
+ * block in a buffer of its own that lives until the corpus is released; and the distance
+ * call, which runs shaders/simmatrix.comp (the similarity-matrix kernel, with the queries
+ * as its "anchors") over each block and turns similarities into distances on the host.
+ *
+ * Memory. On devices whose memory is the host's (integrated GPUs, CPU-type devices such
+ * as lavapipe) a block is a mapped buffer from memory.c, filled by a copy. On the others
+ * (discrete GPUs) a block is device-local memory the host cannot map, filled through one
+ * host-visible staging buffer and vkCmdCopyBuffer, one block per submission, so the rows
+ * sit in video memory rather than being read over the bus at every query. The test hook
+ * rv_set_resident_staging forces the staging path everywhere.
+ */
+#include <string.h>
+
+#include "vk_internal.h"
+
+#define SIM_TILE 64				/* output tile edge of simmatrix.comp */
+
+struct rvk_resident_mem
+{
+	size_t		block_rows;		/* rows per block (the last may hold fewer) */
+	size_t		nblocks;
+	rvk_buffer *blocks;
+};
+
+/* The smaller of two sizes. */
+static size_t
+min_sz(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
+/* Rows per block: one binding, and a grid of SIM_TILE-row workgroups along y. */
+static size_t
+block_rows(rv_ctx *ctx, size_t n, size_t d)
+{
+	size_t		nr = rvk_binding_limit(ctx) / (d * sizeof(float));
+
+	nr = min_sz(nr, (size_t) ctx->vk->props.limits.maxComputeWorkGroupCount[1] * SIM_TILE);
+	return min_sz(nr, n);
+}
+
+/*
+ * A buffer of size bytes with the given usage in a memory type that has all of `want`;
+ * mapped when map is nonzero. Destroyed by rvk_buffer_destroy.
+ */
+static rv_status
+make_buffer(rv_ctx *ctx, VkDeviceSize size, VkBufferUsageFlags usage,
+			VkMemoryPropertyFlags want, int map, rvk_buffer *out)
+{
+	rvk_state  *s = ctx->vk;
+	VkBufferCreateInfo bi;
+	VkMemoryRequirements req;
+	VkMemoryAllocateInfo ai;
+	VkResult	r = VK_ERROR_OUT_OF_DEVICE_MEMORY;
+	rv_status	st = RV_OK;
+	uint32_t	t;
+
+	memset(out, 0, sizeof(*out));
+	out->size = size;
+	memset(&bi, 0, sizeof(bi));
+	bi.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO;
+	bi.size = size;
+	bi.usage = usage;
+	bi.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
+	RVK_TRY(s->fn.vkCreateBuffer(s->device, &bi, NULL, &out->buf));
+	s->fn.vkGetBufferMemoryRequirements(s->device, out->buf, &req);
+	for (t = 0; t < s->memprops.memoryTypeCount; t++)
+	{
+		VkMemoryPropertyFlags f = s->memprops.memoryTypes[t].propertyFlags;
+
+		if (!(req.memoryTypeBits & (1u << t)) || (f & want) != want)
+			continue;
+		memset(&ai, 0, sizeof(ai));
+		ai.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO;
+		ai.allocationSize = req.size;
+		ai.memoryTypeIndex = t;
+		r = s->fn.vkAllocateMemory(s->device, &ai, NULL, &out->mem);
+		if (r == VK_SUCCESS)
+		{
+			out->coherent = (f & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT) != 0;
+			break;
+		}
+		out->mem = VK_NULL_HANDLE;
+		if (r != VK_ERROR_OUT_OF_DEVICE_MEMORY)
+			RVK_TRY(r);
+	}
+	if (out->mem == VK_NULL_HANDLE)
+		RVK_TRY(r);				/* out of device memory (or no such type): a lost device */
+	RVK_TRY(s->fn.vkBindBufferMemory(s->device, out->buf, out->mem, 0));
+	if (map)
+		RVK_TRY(s->fn.vkMapMemory(s->device, out->mem, 0, VK_WHOLE_SIZE, 0, &out->map));
+
+cleanup:
+	if (st != RV_OK)
+		rvk_buffer_destroy(ctx, out);
+	return st;
+}
+
+/* Does the open device share the host's memory (so mapped buffers are its own memory)? */
+static int
+unified_memory(rv_ctx *ctx)
+{
+	VkPhysicalDeviceType t = ctx->vk->props.deviceType;
+
+	return t == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU || t == VK_PHYSICAL_DEVICE_TYPE_CPU;
+}
+
+/* Copy bytes from the staging buffer into dst on the device, and wait. */
+static rv_status
+staged_copy(rv_ctx *ctx, rvk_buffer *staging, rvk_buffer *dst, size_t bytes)
+{
+	rvk_state  *s = ctx->vk;
+	VkBufferCopy region;
+	VkMemoryBarrier mb;
+	rv_status	st = RV_OK;
+
+	RVK_CHECK(rvk_begin(ctx));
+	memset(&region, 0, sizeof(region));
+	region.size = bytes;
+	s->fn.vkCmdCopyBuffer(s->cmd, staging->buf, dst->buf, 1, &region);
+	/* the copy's writes -> every later dispatch's reads of the block */
+	memset(&mb, 0, sizeof(mb));
+	mb.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER;
+	mb.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
+	mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT;
+	s->fn.vkCmdPipelineBarrier(s->cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
+							   VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
+	RVK_CHECK(rvk_submit_wait(ctx));
+cleanup:
+	return st;
+}
+
+/* Upload r's n x d rows from x into blocks on the open device; r->mem set on success. */
+rv_status
+rvk_resident_upload(rv_ctx *ctx, rv_resident *r, const float *x)
+{
+	rvk_resident_mem *mem;
+	size_t		row_bytes = r->d * sizeof(float);
+	size_t		b;
+	int			staged;
+	rvk_buffer	staging;
+	rv_status	st = RV_OK;
+
+	memset(&staging, 0, sizeof(staging));
+	if (row_bytes > rvk_binding_limit(ctx))
+	{
+		st = rv_fail(ctx, RV_E_LIMIT, "embedding of %zu dimensions does not fit one Vulkan "
+					 "storage buffer binding", r->d);
+		rv_set_detail(ctx, "%zu bytes per row, binding limit %zu bytes", row_bytes,
+					  rvk_binding_limit(ctx));
+		return st;
+	}
+	if ((st = rvk_check_kernel(ctx, RVK_K_SIMMATRIX)) != RV_OK)
+		return st;
+	mem = rv_alloc(ctx, sizeof(*mem));
+	if (mem == NULL)
+		return rv_fail(ctx, RV_E_NOMEM, "out of memory");
+	memset(mem, 0, sizeof(*mem));
+	mem->block_rows = block_rows(ctx, r->n, r->d);
+	mem->nblocks = (r->n + mem->block_rows - 1) / mem->block_rows;
+	mem->blocks = rv_alloc(ctx, mem->nblocks * sizeof(rvk_buffer));
+	if (mem->blocks == NULL)
+	{
+		rv_free(ctx, mem);
+		return rv_fail(ctx, RV_E_NOMEM, "out of memory");
+	}
+	memset(mem->blocks, 0, mem->nblocks * sizeof(rvk_buffer));
+	/* from here on rvk_resident_release frees whatever was made */
+	r->mem = mem;
+	r->bytes = 0;
+
+	staged = ctx->resident_staging || !unified_memory(ctx);
+	if (staged)
+		RVK_CHECK(make_buffer(ctx, mem->block_rows * row_bytes,
+							  VK_BUFFER_USAGE_TRANSFER_SRC_BIT,
+							  VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT, 1, &staging));
+	for (b = 0; b < mem->nblocks; b++)
+	{
+		size_t		r0 = b * mem->block_rows;
+		size_t		rn = min_sz(mem->block_rows, r->n - r0);
+
+		if (rv_interrupted(ctx))
+		{
+			st = rv_fail(ctx, RV_E_INTERRUPTED, "canceling statement due to user request");
+			goto cleanup;
+		}
+		if (staged)
+		{
+			RVK_CHECK(make_buffer(ctx, rn * row_bytes,
+								  VK_BUFFER_USAGE_STORAGE_BUFFER_BIT |
+								  VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+								  VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0, &mem->blocks[b]));
+			RVK_CHECK(rvk_buffer_upload(ctx, &staging, x + r0 * r->d, rn * row_bytes));
+			RVK_CHECK(staged_copy(ctx, &staging, &mem->blocks[b], rn * row_bytes));
+		}
+		else
+		{
+			RVK_CHECK(rvk_buffer_create(ctx, rn * row_bytes, &mem->blocks[b]));
+			RVK_CHECK(rvk_buffer_upload(ctx, &mem->blocks[b], x + r0 * r->d, rn * row_bytes));
+		}
+		r->bytes += rn * row_bytes;
+	}
+
+cleanup:
+	rvk_buffer_destroy(ctx, &staging);
+	if (st != RV_OK)
+		rvk_resident_release(ctx, r);
+	return st;
+}
+
+/* Free r's device memory; r->mem becomes NULL. Accepts a released corpus. */
+void
+rvk_resident_release(rv_ctx *ctx, rv_resident *r)
+{
+	rvk_resident_mem *mem = r->mem;
+	size_t		b;
+
+	if (mem == NULL)
+		return;
+	/* with the device already gone there is nothing left to destroy on it */
+	for (b = 0; b < mem->nblocks; b++)
+		rvk_buffer_destroy(ctx, &mem->blocks[b]);
+	rv_free(ctx, mem->blocks);
+	rv_free(ctx, mem);
+	r->mem = NULL;
+}
+
+/* Release every resident corpus of the context (the device is about to close). */
+void
+rvk_resident_release_all(rv_ctx *ctx)
+{
+	rv_resident *r;
+
+	for (r = ctx->residents; r != NULL; r = r->next)
+		rvk_resident_release(ctx, r);
+}
+
+/* The similarity simmatrix.comp computes for metric m. */
+static rv_sim
+metric_sim(rv_metric m)
+{
+	switch (m)
+	{
+		case RV_METRIC_L2:
+			return RV_SIM_NEG_L2;
+		case RV_METRIC_IP:
+			return RV_SIM_DOT;
+		case RV_METRIC_COSINE:
+			return RV_SIM_COSINE;
+		case RV_METRIC_L1:
+			return RV_SIM_NEG_L1;
+	}
+	return RV_SIM_DOT;
+}
+
+/* Distances from nq queries to every row of r: out is nq x n; arguments checked. */
+rv_status
+rvk_resident_distances(rv_ctx *ctx, rv_resident *r, rv_metric m, const float *q, size_t nq,
+					   float *out)
+{
+	rvk_state  *s = ctx->vk;
+	const VkPhysicalDeviceLimits *lim = &s->props.limits;
+	rvk_resident_mem *mem = r->mem;
+	size_t		range = rvk_binding_limit(ctx);
+	size_t		d = r->d,
+				n = r->n;
+	size_t		row_bytes = d * sizeof(float);
+	size_t		nr = mem->block_rows;
+	size_t		kc,
+				q0,
+				b;
+	uint32_t	spec[2];
+	VkPipeline	pipe = VK_NULL_HANDLE;
+	rvk_buffer	bq,
+				bc,
+				bo;
+	rv_status	st = RV_OK;
+
+	memset(&bq, 0, sizeof(bq));
+	memset(&bc, 0, sizeof(bc));
+	memset(&bo, 0, sizeof(bo));
+	/* queries per dispatch: one binding, an output block in one binding, grid x */
+	kc = min_sz(nq, range / row_bytes);
+	kc = min_sz(kc, range / (nr * sizeof(float)));
+	kc = min_sz(kc, (size_t) lim->maxComputeWorkGroupCount[0] * SIM_TILE);
+	if (kc == 0)
+		return rv_fail(ctx, RV_E_INTERNAL, "resident block of %zu rows leaves no room for a query",
+					   nr);
+
+	spec[0] = (uint32_t) metric_sim(m);
+	spec[1] = 0;				/* no centering */
+	RVK_CHECK(rvk_pipeline(ctx, RVK_K_SIMMATRIX, spec, &pipe));
+	RVK_CHECK(rvk_buffer_create(ctx, kc * row_bytes, &bq));
+	RVK_CHECK(rvk_buffer_create(ctx, row_bytes, &bc));
+	RVK_CHECK(rvk_buffer_create(ctx, nr * kc * sizeof(float), &bo));
+
+	for (q0 = 0; q0 < nq; q0 += kc)
+	{
+		size_t		cn = min_sz(kc, nq - q0);
+
+		RVK_CHECK(rvk_buffer_upload(ctx, &bq, q + q0 * d, cn * row_bytes));
+		for (b = 0; b < mem->nblocks; b++)
+		{
+			size_t		r0 = b * nr;
+			size_t		rn = min_sz(nr, n - r0);
+			rvk_push_simmatrix ps;
+			rvk_buffer *bufs[4];
+			VkDeviceSize bytes[4];
+			uint32_t	groups[3];
+			const float *src;
+			size_t		i,
+						j;
+
+			ps.n = (uint32_t) rn;
+			ps.k = (uint32_t) cn;
+			ps.d = (uint32_t) d;
+			ps.out_stride = (uint32_t) cn;
+			bufs[0] = &mem->blocks[b];
+			bufs[1] = &bq;
+			bufs[2] = &bc;
+			bufs[3] = &bo;
+			bytes[0] = rn * row_bytes;
+			bytes[1] = cn * row_bytes;
+			bytes[2] = row_bytes;
+			bytes[3] = rn * cn * sizeof(float);
+			groups[0] = (uint32_t) ((cn + SIM_TILE - 1) / SIM_TILE);
+			groups[1] = (uint32_t) ((rn + SIM_TILE - 1) / SIM_TILE);
+			groups[2] = 1;
+			RVK_CHECK(rvk_begin(ctx));
+			RVK_CHECK(rvk_record(ctx, RVK_K_SIMMATRIX, pipe, bufs, bytes, &ps, groups));
+			RVK_CHECK(rvk_submit_wait(ctx));
+			RVK_CHECK(rvk_buffer_download(ctx, &bo));
+
+			/* similarity -> distance: l2, ip and l1 negate, cosine is 1 - similarity */
+			src = bo.map;
+			for (i = 0; i < rn; i++)
+				for (j = 0; j < cn; j++)
+				{
+					float		v = src[i * cn + j];
+
+					out[(q0 + j) * n + r0 + i] = (m == RV_METRIC_COSINE) ? 1.0f - v : -v;
+				}
+		}
+	}
+
+cleanup:
+	rvk_buffer_destroy(ctx, &bo);
+	rvk_buffer_destroy(ctx, &bc);
+	rvk_buffer_destroy(ctx, &bq);
+	return st;
+}
