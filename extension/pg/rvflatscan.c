@@ -33,6 +33,9 @@
  * distance is within the bound of the next returned distance are ever recomputed: about
  * as many as the executor asks for, plus the few whose distance is within the bound
  * (near-ties). Rows are still handed out one by one, so filtered queries get full LIMITs.
+ *
+ * On the CPU with relvec.rvflat_cache_mb set, the same cache keeps a host copy only; the
+ * scan then computes every exact distance from it as above, without reading the pages.
  */
 #include "postgres.h"
 
@@ -181,6 +184,27 @@ resident_candidates(IndexScanDesc scan, int dims)
 	res = rvflat_resident_get(scan->indexRelation, dims, so->cxt);
 	if (res == NULL)
 		return false;
+	if (res->dev == NULL)
+	{
+		/* a host copy for the CPU: every exact distance, from one contiguous array */
+		so->ncap = res->n;
+		so->cands = MemoryContextAllocHuge(so->cxt, so->ncap * sizeof(RvflatCand));
+		for (i = 0; i < res->n; i++)
+		{
+			if ((i & 4095) == 0)
+				CHECK_FOR_INTERRUPTS();
+			so->cands[i].dist = rvflat_distance(so->metric, so->query->x,
+												res->x + i * res->dims, res->dims);
+			so->cands[i].tid = res->tids[i];
+		}
+		so->ncands = res->n;
+		for (i = so->ncands / 2; i-- > 0;)
+			sift_down(so->cands, so->ncands, i);
+		so->nulls = res->nulls; /* the pin keeps them until the scan ends */
+		so->nnulls = res->nnulls;
+		so->nulls_next = 0;
+		return true;
+	}
 	dist = MemoryContextAllocHuge(so->cxt, res->n * sizeof(float));
 	err = MemoryContextAllocHuge(so->cxt, res->n * sizeof(float));
 	st = rv_resident_distances(ctx, res->dev, (rv_metric) so->metric, so->query->x, 1,
