@@ -14,111 +14,18 @@ RESET client_min_messages;
 SELECT plan(25);
 SELECT setseed(0.25);
 
--- A random embedding of d dimensions in [-1, 1).
-CREATE FUNCTION rnd(d int) RETURNS embedding LANGUAGE sql VOLATILE AS
-	$$ SELECT array_agg((random() * 2 - 1)::real)::embedding FROM generate_series(1, d) $$;
-
--- "id:distance,..." of ORDER BY e <op> q LIMIT k over rows passing filter: through the rvflat
--- index on device dev (an error if the plan has no index scan), or (dev NULL) a sorted seq scan.
-CREATE FUNCTION knn(tbl text, op text, q embedding, k int, filter text, dev text)
-RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	sql text;
-	line text;
-	found bool := false;
-	result text;
-BEGIN
-	PERFORM set_config('enable_seqscan', (dev IS NULL)::text, true);
-	PERFORM set_config('enable_indexscan', (dev IS NOT NULL)::text, true);
-	PERFORM set_config('enable_bitmapscan', 'false', true);
-	PERFORM set_config('relvec.device', coalesce(dev, 'cpu'), true);
-	sql := format('SELECT id, e %s $1 AS d FROM %I WHERE %s ORDER BY e %s $1 %s LIMIT %s',
-		op, tbl, filter, op, CASE WHEN dev IS NOT NULL THEN '' ELSE ', ctid' END, coalesce(k::text, 'ALL'));
-	IF dev IS NOT NULL THEN
-		FOR line IN EXECUTE 'EXPLAIN ' || sql USING q LOOP
-			found := found OR line ~ 'Index Scan using';
-		END LOOP;
-		IF NOT found THEN
-			RAISE EXCEPTION 'no index scan for %', sql;
-		END IF;
-	END IF;
-	EXECUTE format('SELECT string_agg(id || '':'' || coalesce(d::text, ''null''), '','') FROM (%s) s', sql)
-		INTO result USING q;
-	PERFORM set_config('enable_seqscan', 'true', true);
-	PERFORM set_config('enable_indexscan', 'true', true);
-	PERFORM set_config('enable_bitmapscan', 'true', true);
-	PERFORM set_config('relvec.device', 'vulkan:0', true);
-	RETURN coalesce(result, '');
-END $$;
-
--- How many (query, operator) pairs differ between the index on vulkan:0, the index on the
--- CPU and the seq scan.
-CREATE FUNCTION mismatches(tbl text, ops text[], qsql text, k int, filter text DEFAULT 'true')
-RETURNS int LANGUAGE plpgsql AS $$
-DECLARE
-	q embedding;
-	op text;
-	n int := 0;
-	g text;
-	c text;
-	s text;
-BEGIN
-	FOR q IN EXECUTE qsql LOOP
-		FOREACH op IN ARRAY ops LOOP
-			g := knn(tbl, op, q, k, filter, 'vulkan:0');
-			c := knn(tbl, op, q, k, filter, 'cpu');
-			s := knn(tbl, op, q, k, filter, NULL);
-			IF g IS DISTINCT FROM s OR c IS DISTINCT FROM s OR s = '' THEN
-				RAISE NOTICE '% % differs: vulkan % / cpu % / seq %', tbl, op, left(g, 150), left(c, 150), left(s, 150);
-				n := n + 1;
-			END IF;
-		END LOOP;
-	END LOOP;
-	RETURN n;
-END $$;
-
+\ir include/rvflat_compare.psql
 SET relvec.device = 'vulkan:0';
 
--- random data with exact duplicates (ties), a zero vector (cosine ties at 1) and NULLs
-CREATE TABLE r (id serial, e embedding(16));
-INSERT INTO r (e) SELECT rnd(16) FROM generate_series(1, 400);
-INSERT INTO r (e) SELECT e FROM r WHERE id <= 30;
-INSERT INTO r (e) VALUES ('[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]');
-INSERT INTO r (e) SELECT NULL FROM generate_series(1, 5);
-CREATE TABLE fm (id int, e embedding(64));
-INSERT INTO fm SELECT idx, a FROM fixtures.fmnist WHERE idx % 4 = 0;
-CREATE TABLE w (id int, e embedding(100));
-INSERT INTO w SELECT idx, ft FROM fixtures.words;
-CREATE INDEX r_l2 ON r USING rvflat (e embedding_l2_ops);
-CREATE INDEX r_ip ON r USING rvflat (e embedding_ip_ops);
-CREATE INDEX r_cos ON r USING rvflat (e embedding_cosine_ops);
-CREATE INDEX r_l1 ON r USING rvflat (e embedding_l1_ops);
-CREATE INDEX fm_l2 ON fm USING rvflat (e embedding_l2_ops);
-CREATE INDEX fm_ip ON fm USING rvflat (e embedding_ip_ops);
-CREATE INDEX fm_cos ON fm USING rvflat (e embedding_cosine_ops);
-CREATE INDEX fm_l1 ON fm USING rvflat (e embedding_l1_ops);
-CREATE INDEX w_l2 ON w USING rvflat (e embedding_l2_ops);
-CREATE INDEX w_cos ON w USING rvflat (e embedding_cosine_ops);
-ANALYZE r, fm, w;
-
-CREATE TABLE queries AS
-	SELECT 'r' AS tbl, e FROM r WHERE id IN (3, 17)
-	UNION ALL SELECT 'r', rnd(16)
-	UNION ALL SELECT 'r', '[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]'
-	UNION ALL SELECT 'fm', e FROM fm WHERE id IN (SELECT min(id) FROM fm)
-	UNION ALL SELECT 'fm', rnd(64)
-	UNION ALL SELECT 'w', e FROM w WHERE id IN (5, 1500)
-	UNION ALL SELECT 'w', rnd(100);
-
-SELECT is(mismatches('r', ARRAY[op], $$SELECT e FROM queries WHERE tbl = 'r'$$, 25), 0,
+SELECT is(mismatches('r', ARRAY[op], $$SELECT e FROM queries WHERE tbl = 'r'$$, 25, 'true', ARRAY['vulkan', 'pages']), 0,
 		'vulkan:0, random data, ' || op || ': index = CPU index = seq scan (rows, order, distances)')
 	FROM unnest(ARRAY['<->', '<#>', '<=>', '<+>']) op;
-SELECT is(mismatches('fm', ARRAY[op], $$SELECT e FROM queries WHERE tbl = 'fm'$$, 25), 0,
+SELECT is(mismatches('fm', ARRAY[op], $$SELECT e FROM queries WHERE tbl = 'fm'$$, 25, 'true', ARRAY['vulkan', 'pages']), 0,
 		'vulkan:0, fmnist, ' || op || ': index = CPU index = seq scan')
 	FROM unnest(ARRAY['<->', '<#>', '<=>', '<+>']) op;
-SELECT is(mismatches('w', ARRAY['<->', '<=>'], $$SELECT e FROM queries WHERE tbl = 'w'$$, 25), 0,
+SELECT is(mismatches('w', ARRAY['<->', '<=>'], $$SELECT e FROM queries WHERE tbl = 'w'$$, 25, 'true', ARRAY['vulkan', 'pages']), 0,
 	'vulkan:0, words, <-> and <=>: index = CPU index = seq scan');
-SELECT is(mismatches('r', ARRAY['<->', '<=>'], $$SELECT e FROM queries WHERE tbl = 'r' LIMIT 1$$, NULL), 0,
+SELECT is(mismatches('r', ARRAY['<->', '<=>'], $$SELECT e FROM queries WHERE tbl = 'r' LIMIT 1$$, NULL, 'true', ARRAY['vulkan', 'pages']), 0,
 	'vulkan:0, no LIMIT: every row, the NULL values last by ctid');
 
 -- the scan ran on the device
@@ -128,23 +35,23 @@ SELECT matches(relvec_backend(), '^vulkan:0 ', 'relvec_backend() names the Vulka
 RESET enable_seqscan;
 
 -- filtered queries: the scan goes on until the LIMIT is full
-SELECT is(mismatches('fm', ARRAY['<->', '<#>', '<=>', '<+>'], $$SELECT e FROM queries WHERE tbl = 'fm'$$, 30, 'id % 7 = 3'),
+SELECT is(mismatches('fm', ARRAY['<->', '<#>', '<=>', '<+>'], $$SELECT e FROM queries WHERE tbl = 'fm'$$, 30, 'id % 7 = 3', ARRAY['vulkan', 'pages']),
 	0, 'vulkan:0, filtered (1 in 7 rows pass): index = CPU index = seq scan for all opclasses');
 SELECT is((SELECT count(*)::int FROM regexp_split_to_table(knn('fm', '<=>', (SELECT e FROM fm WHERE id = (SELECT min(id) FROM fm)),
-	10, 'id % 24 = 0', 'vulkan:0'), ',')), (SELECT count(*)::int FROM (SELECT 1 FROM fm WHERE id % 24 = 0 LIMIT 10) s),
+	10, 'id % 24 = 0', 'vulkan'), ',')), (SELECT count(*)::int FROM (SELECT 1 FROM fm WHERE id % 24 = 0 LIMIT 10) s),
 	'vulkan:0, a filter that keeps few rows: the full LIMIT');
 
 -- invalidation: the next query after an INSERT sees the new nearest row
 CREATE TABLE probe AS SELECT rnd(16) AS q;
-SELECT is(split_part(knn('r', op, (SELECT q FROM probe), 3, 'true', 'vulkan:0'), ':', 1), split_part(knn('r', op, (SELECT q FROM probe), 3, 'true', NULL), ':', 1),
+SELECT is(split_part(knn('r', op, (SELECT q FROM probe), 3, 'true', 'vulkan'), ':', 1), split_part(knn('r', op, (SELECT q FROM probe), 3, 'true', 'seq'), ':', 1),
 		'before the insert, ' || op || ': the same nearest row as the seq scan')
 	FROM unnest(ARRAY['<->', '<=>']) op;
 INSERT INTO r (id, e) SELECT 100000, q FROM probe;
-SELECT is(split_part(knn('r', op, (SELECT q FROM probe), 3, 'true', 'vulkan:0'), ',', 1), '100000:0',
+SELECT is(split_part(knn('r', op, (SELECT q FROM probe), 3, 'true', 'vulkan'), ',', 1), '100000:0',
 		'right after INSERT of the query itself, ' || op || ': the new row comes first at distance 0')
 	FROM unnest(ARRAY['<->', '<=>']) op;
 DELETE FROM r WHERE id = 100000;
-SELECT is(split_part(knn('r', '<->', (SELECT q FROM probe), 1, 'true', 'vulkan:0'), ':', 1), split_part(knn('r', '<->', (SELECT q FROM probe), 1, 'true', NULL), ':', 1),
+SELECT is(split_part(knn('r', '<->', (SELECT q FROM probe), 1, 'true', 'vulkan'), ':', 1), split_part(knn('r', '<->', (SELECT q FROM probe), 1, 'true', 'seq'), ':', 1),
 	'after DELETE: the deleted row is gone (heap visibility)');
 
 -- changes, then VACUUM: still identical everywhere
@@ -152,20 +59,20 @@ INSERT INTO r (e) SELECT rnd(16) FROM generate_series(1, 100);
 UPDATE r SET e = e + e WHERE id % 10 = 1;
 DELETE FROM r WHERE id % 4 = 0;
 DELETE FROM fm WHERE id % 5 = 2;
-SELECT is(mismatches('r', ARRAY['<->', '<#>', '<=>', '<+>'], $$SELECT e FROM queries WHERE tbl = 'r'$$, 25), 0,
+SELECT is(mismatches('r', ARRAY['<->', '<#>', '<=>', '<+>'], $$SELECT e FROM queries WHERE tbl = 'r'$$, 25, 'true', ARRAY['vulkan', 'pages']), 0,
 	'vulkan:0 after INSERT, UPDATE, DELETE: index = CPU index = seq scan');
 VACUUM r, fm;
-SELECT is(mismatches('r', ARRAY['<->', '<#>', '<=>', '<+>'], $$SELECT e FROM queries WHERE tbl = 'r'$$, 25), 0,
+SELECT is(mismatches('r', ARRAY['<->', '<#>', '<=>', '<+>'], $$SELECT e FROM queries WHERE tbl = 'r'$$, 25, 'true', ARRAY['vulkan', 'pages']), 0,
 	'vulkan:0 after VACUUM: index = CPU index = seq scan');
-SELECT is(mismatches('fm', ARRAY['<->', '<=>'], $$SELECT e FROM queries WHERE tbl = 'fm'$$, 25, 'id % 3 = 0'), 0,
+SELECT is(mismatches('fm', ARRAY['<->', '<=>'], $$SELECT e FROM queries WHERE tbl = 'fm'$$, 25, 'id % 3 = 0', ARRAY['vulkan', 'pages']), 0,
 	'vulkan:0 after VACUUM, fmnist filtered: index = CPU index = seq scan');
 
 -- relvec.resident_mb: 0 turns residency off (the CPU scan), a small budget evicts
 SET relvec.resident_mb = 0;
-SELECT is(mismatches('r', ARRAY['<=>'], $$SELECT e FROM queries WHERE tbl = 'r' LIMIT 2$$, 10), 0,
+SELECT is(mismatches('r', ARRAY['<=>'], $$SELECT e FROM queries WHERE tbl = 'r' LIMIT 2$$, 10, 'true', ARRAY['vulkan', 'pages']), 0,
 	'relvec.resident_mb = 0: the CPU scan, same results');
 SET relvec.resident_mb = 1;
-SELECT is(mismatches('w', ARRAY['<->', '<=>'], $$SELECT e FROM queries WHERE tbl = 'w' LIMIT 2$$, 10), 0,
+SELECT is(mismatches('w', ARRAY['<->', '<=>'], $$SELECT e FROM queries WHERE tbl = 'w' LIMIT 2$$, 10, 'true', ARRAY['vulkan', 'pages']), 0,
 	'relvec.resident_mb = 1 (the two 800 kB words indexes evict each other in turn): same results');
 RESET relvec.resident_mb;
 SELECT throws_ok($$SET relvec.resident_mb = -1$$, '22023', NULL, 'a negative relvec.resident_mb is rejected');
