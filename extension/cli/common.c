@@ -205,6 +205,43 @@ cli_flag(char **argv, int *i, const char *name)
 }
 
 int
+cli_parse_args(int argc, char **argv, const cli_option *opts, void (*usage) (FILE *), const char **file,
+			   int *npos)
+{
+	int			i = 0;
+
+	*npos = 0;
+	while (i < argc)
+	{
+		const cli_option *o;
+		int			m = 0;
+
+		if (cli_is_help(argv[i]))
+		{
+			usage(stdout);
+			return EXIT_OK;
+		}
+		for (o = opts; o->name != NULL && m == 0; o++)
+		{
+			if (o->flag == NULL)
+				m = cli_opt(argc, argv, &i, o->name, o->value);
+			else if ((m = cli_flag(argv, &i, o->name)) > 0)
+				*o->flag = 1;
+		}
+		if (m < 0)
+			return EXIT_USAGE;
+		if (m > 0)
+			continue;
+		if (argv[i][0] == '-' && argv[i][1] != '\0')
+			return cli_error(EXIT_USAGE, "unknown option \"%s\" (see relvec %s --help)", argv[i], cli_cmd);
+		if ((*npos)++ == 0)
+			*file = argv[i];
+		i++;
+	}
+	return CLI_GO_ON;
+}
+
+int
 cli_parse_int(const char *opt, const char *s, long max, long *out)
 {
 	char	   *end;

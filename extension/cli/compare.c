@@ -40,45 +40,26 @@ cmd_compare(int argc, char **argv)
 			   *via = "relative",
 			   *center = "none";
 	int			csv = 0,
-				i = 0,
 				npos = 0,
 				rc;
 	long		k;
 	cli_db		db;
 
-	while (i < argc)
 	{
-		const char *v;
-		int			m = 0;
+		const cli_option opts[] = {
+			{"--anchor-set", &set, NULL},
+			{"--space-a", &space_a, NULL},
+			{"--space-b", &space_b, NULL},
+			{"--items-sql", &items, NULL},
+			{"-k", &kstr, NULL},
+			{"--via", &via, NULL},
+			{"--center", &center, NULL},
+			{"--csv", NULL, &csv},
+			{NULL, NULL, NULL}
+		};
 
-		if (cli_is_help(argv[i]))
-		{
-			usage(stdout);
-			return EXIT_OK;
-		}
-#define OPT(name, var) if (m == 0 && (m = cli_opt(argc, argv, &i, name, &v)) > 0) var = v
-		OPT("--anchor-set", set);
-		OPT("--space-a", space_a);
-		OPT("--space-b", space_b);
-		OPT("--items-sql", items);
-		OPT("-k", kstr);
-		OPT("--via", via);
-		OPT("--center", center);
-#undef OPT
-		if (m < 0)
-			return EXIT_USAGE;
-		if (m > 0)
-			continue;
-		if (cli_flag(argv, &i, "--csv"))
-			csv = 1;
-		else if (argv[i][0] == '-' && argv[i][1] != '\0')
-			return cli_error(EXIT_USAGE, "unknown option \"%s\" (see relvec compare --help)", argv[i]);
-		else
-		{
-			if (npos++ == 0)
-				file = argv[i];
-			i++;
-		}
+		if ((rc = cli_parse_args(argc, argv, opts, usage, &file, &npos)) != CLI_GO_ON)
+			return rc;
 	}
 	if (npos != 1 || !set || !space_a || !space_b || !items)
 		return cli_error(EXIT_USAGE, "expected FILE.db, --anchor-set, --space-a, --space-b and --items-sql "

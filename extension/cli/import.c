@@ -226,7 +226,6 @@ cmd_import(int argc, char **argv)
 			   *emb_col = "e",
 			   *description = NULL;
 	int			quiet = 0,
-				i = 0,
 				rc,
 				npos = 0;
 	FILE	   *fv = NULL;
@@ -246,40 +245,22 @@ cmd_import(int argc, char **argv)
 	cli_progress prog;
 
 	memset(&db, 0, sizeof(db));
-	while (i < argc)
 	{
-		const char *v;
-		int			m = 0;
+		const cli_option opts[] = {
+			{"--fvecs", &fvecs, NULL},
+			{"--space", &space, NULL},
+			{"--table", &table, NULL},
+			{"--keys", &keys_opt, NULL},
+			{"--key-field", &key_field, NULL},
+			{"--key-column", &key_col, NULL},
+			{"--column", &emb_col, NULL},
+			{"--description", &description, NULL},
+			{"--quiet", NULL, &quiet},
+			{NULL, NULL, NULL}
+		};
 
-		if (cli_is_help(argv[i]))
-		{
-			usage(stdout);
-			return EXIT_OK;
-		}
-#define OPT(name, var) if (m == 0 && (m = cli_opt(argc, argv, &i, name, &v)) > 0) var = v
-		OPT("--fvecs", fvecs);
-		OPT("--space", space);
-		OPT("--table", table);
-		OPT("--keys", keys_opt);
-		OPT("--key-field", key_field);
-		OPT("--key-column", key_col);
-		OPT("--column", emb_col);
-		OPT("--description", description);
-#undef OPT
-		if (m < 0)
-			return EXIT_USAGE;
-		if (m > 0)
-			continue;
-		if (cli_flag(argv, &i, "--quiet"))
-			quiet = 1;
-		else if (argv[i][0] == '-' && argv[i][1] != '\0')
-			return cli_error(EXIT_USAGE, "unknown option \"%s\" (see relvec import --help)", argv[i]);
-		else
-		{
-			if (npos++ == 0)
-				file = argv[i];
-			i++;
-		}
+		if ((rc = cli_parse_args(argc, argv, opts, usage, &file, &npos)) != CLI_GO_ON)
+			return rc;
 	}
 	if (npos != 1 || fvecs == NULL || space == NULL || table == NULL)
 		return cli_error(EXIT_USAGE, "expected FILE.db, --fvecs, --space and --table (see relvec import --help)");

@@ -927,6 +927,27 @@ drop_orphans(sqlite3 *db)
 }
 
 /*
+ * The first conflict that sql finds (first_conflict; kind is its fmt_kind) is an error,
+ * or with replace the local rows are dropped by drop_sql, with what they leave orphaned.
+ */
+static int
+settle_conflicts(sqlite3 *db, const char *sql, const char *kind, int replace, const char *drop_sql)
+{
+	char		msg[512];
+	int			found;
+	int			rc = first_conflict(db, sql, msg, sizeof(msg), &found, kind);
+
+	if (rc != EXIT_OK || !found)
+		return rc;
+	if (!replace)
+		return cli_error(EXIT_DATA, "%s (--replace overwrites it)", msg);
+	rc = cli_exec(db, drop_sql);
+	if (rc == EXIT_OK)
+		rc = drop_orphans(db);
+	return rc;
+}
+
+/*
  * Merge the server's catalog into the file's: spaces and anchor sets by name (a differing
  * definition is an error unless --replace), anchors that the file lacks, frozen flags,
  * translations (the server's win). Counts go to *nspaces etc.
@@ -942,13 +963,11 @@ pull_catalog(PGconn *conn, sqlite3 *db, const pull_opts *o, const pg_types *t)
 	const char *s = t->relvec_schema;
 	char	   *sql;
 	int			rc,
-				found,
 				have_trans;
 	int64_t		nsp = 0,
 				nset = 0,
 				nanc = 0,
 				ntr = 0;
-	char		msg[512];
 	PGresult   *res;
 	const char *params[1];
 	char	   *regname;
@@ -1006,34 +1025,23 @@ pull_catalog(PGconn *conn, sqlite3 *db, const pull_opts *o, const pg_types *t)
 			return rc;
 	}
 
-	/* spaces: same name, other dimensions */
-	rc = first_conflict(db, "SELECT p.name, s.dims, p.dims FROM temp.pull_spaces p "
-						"JOIN main.relvec_spaces s ON s.name = p.name WHERE s.dims <> p.dims ORDER BY p.name",
-						msg, sizeof(msg), &found, "space");
+	/*
+	 * spaces: same name, other dimensions. A replaced space takes the anchor sets that have
+	 * anchors in it along. The frozen guard triggers refuse to delete a frozen set's
+	 * anchors, so set rows go first and their anchors follow as orphans.
+	 */
+	rc = settle_conflicts(db, "SELECT p.name, s.dims, p.dims FROM temp.pull_spaces p "
+						  "JOIN main.relvec_spaces s ON s.name = p.name WHERE s.dims <> p.dims ORDER BY p.name",
+						  "space", o->replace,
+						  "CREATE TEMP TABLE pull_drop_spaces AS SELECT s.space_id FROM main.relvec_spaces s "
+						  "  JOIN temp.pull_spaces p ON s.name = p.name WHERE s.dims <> p.dims;"
+						  "DELETE FROM main.relvec_anchor_sets WHERE set_id IN (SELECT set_id FROM main.relvec_anchors "
+						  "  WHERE space_id IN (SELECT space_id FROM temp.pull_drop_spaces));"
+						  "DELETE FROM main.relvec_translations WHERE from_space_id IN (SELECT space_id FROM temp.pull_drop_spaces)"
+						  "  OR to_space_id IN (SELECT space_id FROM temp.pull_drop_spaces);"
+						  "DELETE FROM main.relvec_spaces WHERE space_id IN (SELECT space_id FROM temp.pull_drop_spaces);");
 	if (rc != EXIT_OK)
 		return rc;
-	if (found && !o->replace)
-		return cli_error(EXIT_DATA, "%s (--replace overwrites it)", msg);
-	if (found)
-	{
-		/*
-		 * A replaced space takes the anchor sets that have anchors in it along. The frozen
-		 * guard triggers refuse to delete a frozen set's anchors, so set rows go first and
-		 * their anchors follow as orphans.
-		 */
-		rc = cli_exec(db,
-					  "CREATE TEMP TABLE pull_drop_spaces AS SELECT s.space_id FROM main.relvec_spaces s "
-					  "  JOIN temp.pull_spaces p ON s.name = p.name WHERE s.dims <> p.dims;"
-					  "DELETE FROM main.relvec_anchor_sets WHERE set_id IN (SELECT set_id FROM main.relvec_anchors "
-					  "  WHERE space_id IN (SELECT space_id FROM temp.pull_drop_spaces));"
-					  "DELETE FROM main.relvec_translations WHERE from_space_id IN (SELECT space_id FROM temp.pull_drop_spaces)"
-					  "  OR to_space_id IN (SELECT space_id FROM temp.pull_drop_spaces);"
-					  "DELETE FROM main.relvec_spaces WHERE space_id IN (SELECT space_id FROM temp.pull_drop_spaces);");
-		if (rc == EXIT_OK)
-			rc = drop_orphans(db);
-		if (rc != EXIT_OK)
-			return rc;
-	}
 	rc = cli_exec(db,
 				  "UPDATE main.relvec_spaces AS s SET description = p.description, mean = p.mean, "
 				  "  mean_version = p.mean_version FROM temp.pull_spaces p WHERE s.name = p.name;"
@@ -1046,31 +1054,21 @@ pull_catalog(PGconn *conn, sqlite3 *db, const pull_opts *o, const pg_types *t)
 		return rc;
 
 	/* anchor sets: same name, other keys or other anchors */
-	rc = first_conflict(db,
-						"SELECT p.name FROM temp.pull_sets p JOIN main.relvec_anchor_sets s ON s.name = p.name "
-						"WHERE json(s.keys) IS NOT json(p.keys) OR EXISTS (SELECT 1 FROM temp.pull_anchors a "
-						"  JOIN temp.pull_space_map m ON m.pg_id = a.space_id JOIN main.relvec_anchors l "
-						"  ON l.set_id = s.set_id AND l.space_id = m.id AND l.ord = a.ord "
-						"  WHERE a.set_id = p.set_id AND (l.key IS NOT a.key OR l.e IS NOT a.e)) ORDER BY p.name",
-						msg, sizeof(msg), &found, "set");
+	rc = settle_conflicts(db,
+						  "SELECT p.name FROM temp.pull_sets p JOIN main.relvec_anchor_sets s ON s.name = p.name "
+						  "WHERE json(s.keys) IS NOT json(p.keys) OR EXISTS (SELECT 1 FROM temp.pull_anchors a "
+						  "  JOIN temp.pull_space_map m ON m.pg_id = a.space_id JOIN main.relvec_anchors l "
+						  "  ON l.set_id = s.set_id AND l.space_id = m.id AND l.ord = a.ord "
+						  "  WHERE a.set_id = p.set_id AND (l.key IS NOT a.key OR l.e IS NOT a.e)) ORDER BY p.name",
+						  "set", o->replace,
+						  "DELETE FROM main.relvec_anchor_sets WHERE set_id IN (SELECT s.set_id "
+						  "  FROM main.relvec_anchor_sets s JOIN temp.pull_sets p ON s.name = p.name "
+						  "  WHERE json(s.keys) IS NOT json(p.keys) OR EXISTS (SELECT 1 FROM temp.pull_anchors a "
+						  "    JOIN temp.pull_space_map m ON m.pg_id = a.space_id JOIN main.relvec_anchors l "
+						  "    ON l.set_id = s.set_id AND l.space_id = m.id AND l.ord = a.ord "
+						  "    WHERE a.set_id = p.set_id AND (l.key IS NOT a.key OR l.e IS NOT a.e)));");
 	if (rc != EXIT_OK)
 		return rc;
-	if (found && !o->replace)
-		return cli_error(EXIT_DATA, "%s (--replace overwrites it)", msg);
-	if (found)
-	{
-		rc = cli_exec(db,
-					  "DELETE FROM main.relvec_anchor_sets WHERE set_id IN (SELECT s.set_id "
-					  "  FROM main.relvec_anchor_sets s JOIN temp.pull_sets p ON s.name = p.name "
-					  "  WHERE json(s.keys) IS NOT json(p.keys) OR EXISTS (SELECT 1 FROM temp.pull_anchors a "
-					  "    JOIN temp.pull_space_map m ON m.pg_id = a.space_id JOIN main.relvec_anchors l "
-					  "    ON l.set_id = s.set_id AND l.space_id = m.id AND l.ord = a.ord "
-					  "    WHERE a.set_id = p.set_id AND (l.key IS NOT a.key OR l.e IS NOT a.e)));");
-		if (rc == EXIT_OK)
-			rc = drop_orphans(db);
-		if (rc != EXIT_OK)
-			return rc;
-	}
 	rc = cli_exec(db,
 				  "INSERT INTO main.relvec_anchor_sets (name, keys, frozen) SELECT name, keys, 0 "
 				  "  FROM temp.pull_sets p WHERE NOT EXISTS (SELECT 1 FROM main.relvec_anchor_sets s "

@@ -45,7 +45,6 @@ cmd_query(int argc, char **argv)
 			   *kstr = "10",
 			   *metric = "cosine";
 	int			csv = 0,
-				i = 0,
 				npos = 0,
 				rc;
 	long		k;
@@ -58,40 +57,22 @@ cmd_query(int argc, char **argv)
 			   *corpus = NULL,
 			   *vtext = NULL;
 
-	while (i < argc)
 	{
-		const char *v;
-		int			m = 0;
+		const cli_option opts[] = {
+			{"--table", &table, NULL},
+			{"--column", &col, NULL},
+			{"--key-column", &keycol, NULL},
+			{"--key", &key, NULL},
+			{"--vector", &vector, NULL},
+			{"--where", &where, NULL},
+			{"-k", &kstr, NULL},
+			{"--metric", &metric, NULL},
+			{"--csv", NULL, &csv},
+			{NULL, NULL, NULL}
+		};
 
-		if (cli_is_help(argv[i]))
-		{
-			usage(stdout);
-			return EXIT_OK;
-		}
-#define OPT(name, var) if (m == 0 && (m = cli_opt(argc, argv, &i, name, &v)) > 0) var = v
-		OPT("--table", table);
-		OPT("--column", col);
-		OPT("--key-column", keycol);
-		OPT("--key", key);
-		OPT("--vector", vector);
-		OPT("--where", where);
-		OPT("-k", kstr);
-		OPT("--metric", metric);
-#undef OPT
-		if (m < 0)
-			return EXIT_USAGE;
-		if (m > 0)
-			continue;
-		if (cli_flag(argv, &i, "--csv"))
-			csv = 1;
-		else if (argv[i][0] == '-' && argv[i][1] != '\0')
-			return cli_error(EXIT_USAGE, "unknown option \"%s\" (see relvec query --help)", argv[i]);
-		else
-		{
-			if (npos++ == 0)
-				file = argv[i];
-			i++;
-		}
+		if ((rc = cli_parse_args(argc, argv, opts, usage, &file, &npos)) != CLI_GO_ON)
+			return rc;
 	}
 	if (npos != 1 || table == NULL || (key == NULL) == (vector == NULL))
 		return cli_error(EXIT_USAGE, "expected FILE.db, --table and one of --key or --vector (see relvec query --help)");

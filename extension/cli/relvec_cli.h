@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <sqlite3.h>
 
@@ -61,6 +62,26 @@ int			cli_flag(char **argv, int *i, const char *name);
 int			cli_parse_int(const char *opt, const char *s, long max, long *out);
 /* argv[i] is "-h" or "--help". */
 int			cli_is_help(const char *arg);
+
+/* One option of a command: with a value (value set) or a flag (flag set to 1 when given). */
+typedef struct cli_option
+{
+	const char *name;			/* "--table", "-k" */
+	const char **value;
+	int		   *flag;
+} cli_option;
+
+/* cli_parse_args's "parsed, go on"; any other result is the command's exit code. */
+#define CLI_GO_ON (-1)
+
+/*
+ * Parse a command's arguments: the options of opts (up to one with a NULL name) in any
+ * order, and positional ones, the first stored in *file and all counted in *npos. -h or
+ * --help prints usage on stdout; an unknown option is a usage error. Returns CLI_GO_ON,
+ * or the exit code the command returns at once (after printing what it has to).
+ */
+int			cli_parse_args(int argc, char **argv, const cli_option *opts, void (*usage) (FILE *),
+						   const char **file, int *npos);
 
 /* ---- the SQLite file ---------------------------------------------------------------- */
 

@@ -117,7 +117,6 @@ cmd_stitch(int argc, char **argv)
 			   *sim = "cosine",
 			   *center = "none";
 	int			csv = 0,
-				i = 0,
 				npos = 0,
 				rc;
 	long		k;
@@ -125,47 +124,29 @@ cmd_stitch(int argc, char **argv)
 	char	   *queries = NULL,
 			   *corpus = NULL;
 
-	while (i < argc)
 	{
-		const char *v;
-		int			m = 0;
+		const cli_option opts[] = {
+			{"--queries-table", &qtable, NULL},
+			{"--query-space", &qspace, NULL},
+			{"--corpus-table", &ctable, NULL},
+			{"--corpus-space", &cspace, NULL},
+			{"--anchor-set", &set, NULL},
+			{"--queries-column", &qcol, NULL},
+			{"--queries-key", &qkey, NULL},
+			{"--queries-where", &qwhere, NULL},
+			{"--corpus-column", &ccol, NULL},
+			{"--corpus-key", &ckey, NULL},
+			{"--corpus-where", &cwhere, NULL},
+			{"-k", &kstr, NULL},
+			{"--via", &via, NULL},
+			{"--similarity", &sim, NULL},
+			{"--center", &center, NULL},
+			{"--csv", NULL, &csv},
+			{NULL, NULL, NULL}
+		};
 
-		if (cli_is_help(argv[i]))
-		{
-			usage(stdout);
-			return EXIT_OK;
-		}
-#define OPT(name, var) if (m == 0 && (m = cli_opt(argc, argv, &i, name, &v)) > 0) var = v
-		OPT("--queries-table", qtable);
-		OPT("--query-space", qspace);
-		OPT("--corpus-table", ctable);
-		OPT("--corpus-space", cspace);
-		OPT("--anchor-set", set);
-		OPT("--queries-column", qcol);
-		OPT("--queries-key", qkey);
-		OPT("--queries-where", qwhere);
-		OPT("--corpus-column", ccol);
-		OPT("--corpus-key", ckey);
-		OPT("--corpus-where", cwhere);
-		OPT("-k", kstr);
-		OPT("--via", via);
-		OPT("--similarity", sim);
-		OPT("--center", center);
-#undef OPT
-		if (m < 0)
-			return EXIT_USAGE;
-		if (m > 0)
-			continue;
-		if (cli_flag(argv, &i, "--csv"))
-			csv = 1;
-		else if (argv[i][0] == '-' && argv[i][1] != '\0')
-			return cli_error(EXIT_USAGE, "unknown option \"%s\" (see relvec stitch --help)", argv[i]);
-		else
-		{
-			if (npos++ == 0)
-				file = argv[i];
-			i++;
-		}
+		if ((rc = cli_parse_args(argc, argv, opts, usage, &file, &npos)) != CLI_GO_ON)
+			return rc;
 	}
 	if (npos != 1 || !qtable || !qspace || !ctable || !cspace || !set)
 		return cli_error(EXIT_USAGE, "expected FILE.db, --queries-table, --query-space, --corpus-table, "

@@ -133,6 +133,35 @@ typedef struct space_row
 	rvsq_vec	mean;			/* dims == 0 when none is stored */
 } space_row;
 
+/*
+ * Run sql, a lookup by name (?1), of a catalog object of kind what ("space", "anchor
+ * set"): *st is left on its row, to read and finalize; an error when name is NULL or no
+ * row matches ("<what> "x" does not exist").
+ */
+static int
+lookup_row(rvsq_conn *c, const char *sql, const char *what, const char *name, sqlite3_stmt **st)
+{
+	int			rc;
+
+	*st = NULL;
+	if (name == NULL)
+		return rvsq_fail(c, "%s must not be null", what);
+	rc = prepare(c, sql, st);
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_bind_text(*st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(*st);
+	if (rc == SQLITE_ROW)
+		return SQLITE_OK;
+	if (rc == SQLITE_DONE)
+		rc = rvsq_fail(c, "%s \"%s\" does not exist", what, name);
+	else
+		rc = rvsq_sqlite_fail(c, rc);
+	sqlite3_finalize(*st);
+	*st = NULL;
+	return rc;
+}
+
 /* Look a space up by name (want_mean: also read its mean). */
 static int
 lookup_space(rvsq_conn *c, const char *name, int want_mean, space_row *out)
@@ -141,19 +170,13 @@ lookup_space(rvsq_conn *c, const char *name, int want_mean, space_row *out)
 	int			rc;
 
 	memset(out, 0, sizeof(*out));
-	if (name == NULL)
-		return rvsq_fail(c, "space must not be null");
-	rc = prepare(c, "SELECT space_id, dims, mean_version, mean FROM relvec_spaces WHERE name = ?1", &st);
-	if (rc != SQLITE_OK)
-		return rc;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	rc = lookup_row(c, "SELECT space_id, dims, mean_version, mean FROM relvec_spaces WHERE name = ?1", "space",
+					name, &st);
+	if (rc == SQLITE_OK)
 	{
 		out->id = sqlite3_column_int64(st, 0);
 		out->dims = sqlite3_column_int(st, 1);
 		out->mean_version = sqlite3_column_int(st, 2);
-		rc = SQLITE_OK;
 		if (want_mean && sqlite3_column_type(st, 3) != SQLITE_NULL)
 			rc = rvsq_value_vec(c, sqlite3_column_value(st, 3), "space mean", &out->mean);
 		/* the value dies with the statement: keep a copy */
@@ -168,12 +191,8 @@ lookup_space(rvsq_conn *c, const char *name, int want_mean, space_row *out)
 				out->mean.x = out->mean.owned;
 			}
 		}
+		sqlite3_finalize(st);
 	}
-	else if (rc == SQLITE_DONE)
-		rc = rvsq_fail(c, "space \"%s\" does not exist", name);
-	else
-		rc = rvsq_sqlite_fail(c, rc);
-	sqlite3_finalize(st);
 	return rc;
 }
 
@@ -205,25 +224,15 @@ lookup_set(rvsq_conn *c, const char *name, int want_keys, set_row *out)
 	int			rc;
 
 	memset(out, 0, sizeof(*out));
-	if (name == NULL)
-		return rvsq_fail(c, "anchor set must not be null");
-	rc = prepare(c, "SELECT set_id, frozen, json_array_length(keys) FROM relvec_anchor_sets WHERE name = ?1", &st);
-	if (rc != SQLITE_OK)
-		return rc;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	rc = lookup_row(c, "SELECT set_id, frozen, json_array_length(keys) FROM relvec_anchor_sets WHERE name = ?1",
+					"anchor set", name, &st);
+	if (rc == SQLITE_OK)
 	{
 		out->id = sqlite3_column_int64(st, 0);
 		out->frozen = sqlite3_column_int(st, 1) != 0;
 		out->nkeys = (size_t) sqlite3_column_int64(st, 2);
-		rc = SQLITE_OK;
+		sqlite3_finalize(st);
 	}
-	else if (rc == SQLITE_DONE)
-		rc = rvsq_fail(c, "anchor set \"%s\" does not exist", name);
-	else
-		rc = rvsq_sqlite_fail(c, rc);
-	sqlite3_finalize(st);
 	if (rc != SQLITE_OK || !want_keys)
 		return rc;
 

@@ -38,11 +38,7 @@ typedef struct compare_cursor
 	sqlite3_value *args[C_NARGS];
 } compare_cursor;
 
-typedef struct compare_vtab
-{
-	sqlite3_vtab base;
-	rvsq_conn  *c;
-} compare_vtab;
+typedef rvsq_vtab compare_vtab;
 
 static const rvsq_source items_source = {"items", "items must return three columns, (key, embedding_a, embedding_b)",
 	"items returns a row with a null key or embedding", NULL, NULL, NULL, 0};
@@ -287,33 +283,12 @@ static int
 compare_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out,
 				char **err)
 {
-	compare_vtab *t;
-	int			rc;
-
 	(void) argc;
 	(void) argv;
 	(void) err;
-	rc = sqlite3_declare_vtab(db, "CREATE TABLE x(jaccard REAL, mrr REAL, cosine REAL, cka REAL, "
-							  "anchor_set HIDDEN, space_a HIDDEN, space_b HIDDEN, items HIDDEN, k HIDDEN, "
-							  "via HIDDEN, center HIDDEN)");
-	if (rc != SQLITE_OK)
-		return rc;
-	t = sqlite3_malloc(sizeof(compare_vtab));
-	if (t == NULL)
-		return SQLITE_NOMEM;
-	memset(t, 0, sizeof(*t));
-	t->c = aux;
-	/* runs a query given as text and reads the catalog */
-	sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
-	*out = &t->base;
-	return SQLITE_OK;
-}
-
-static int
-compare_disconnect(sqlite3_vtab *vt)
-{
-	sqlite3_free(vt);
-	return SQLITE_OK;
+	return rvsq_tvf_connect(db, aux, "CREATE TABLE x(jaccard REAL, mrr REAL, cosine REAL, cka REAL, "
+							"anchor_set HIDDEN, space_a HIDDEN, space_b HIDDEN, items HIDDEN, k HIDDEN, "
+							"via HIDDEN, center HIDDEN)", sizeof(compare_vtab), out);
 }
 
 static int
@@ -363,19 +338,12 @@ compare_filter(sqlite3_vtab_cursor *vc, int idxNum, const char *idxStr, int argc
 	compare_cursor *cur = (compare_cursor *) vc;
 	rvsq_conn  *c = ((compare_vtab *) vc->pVtab)->c;
 	sqlite3_value *arg[C_NARGS];
-	int			i,
-				j = 0;
+	int			i;
 	int			rc;
 
 	(void) idxStr;
 	compare_reset(cur);
-	memset(arg, 0, sizeof(arg));
-	for (i = 0; i < C_NARGS; i++)
-		if ((idxNum & (1 << i)) && j < argc)
-		{
-			arg[i] = argv[j++];
-			cur->args[i] = sqlite3_value_dup(arg[i]);
-		}
+	rvsq_tvf_args(idxNum, argc, argv, C_NARGS, arg, cur->args);
 	for (i = 0; i < 4; i++)
 		if (arg[i] == NULL)
 		{
@@ -448,8 +416,8 @@ sqlite3_module rvsq_compare_spaces_module = {
 	.xCreate = NULL,			/* eponymous only: SELECT * FROM relvec_compare_spaces(...) */
 	.xConnect = compare_connect,
 	.xBestIndex = compare_best_index,
-	.xDisconnect = compare_disconnect,
-	.xDestroy = compare_disconnect,
+	.xDisconnect = rvsq_tvf_disconnect,
+	.xDestroy = rvsq_tvf_disconnect,
 	.xOpen = compare_open,
 	.xClose = compare_close,
 	.xFilter = compare_filter,

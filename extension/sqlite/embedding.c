@@ -42,6 +42,17 @@ rvsq_text(sqlite3_value *v)
 	return (const char *) sqlite3_value_text(v);
 }
 
+int
+rvsq_any_null(int argc, sqlite3_value **argv)
+{
+	int			i;
+
+	for (i = 0; i < argc; i++)
+		if (sqlite3_value_type(argv[i]) == SQLITE_NULL)
+			return 1;
+	return 0;
+}
+
 void
 rvsq_vec_free(rvsq_vec *v)
 {

@@ -277,6 +277,28 @@ rvsq_knn_cursor_settle(rvsq_knn_cursor *cur)
 	}
 }
 
+/* Give the cursor the keys of the queries in q (relvec_knn, relvec_stitch_knn). */
+void
+rvsq_knn_cursor_take_keys(rvsq_knn_cursor *cur, rvsq_rows *q)
+{
+	cur->qkeys = q->keys;
+	q->keys = NULL;
+	q->n = 0;
+}
+
+/* End xFilter with the outcome rc of its run: the error, or the cursor on the first row. */
+int
+rvsq_knn_filter_end(rvsq_knn_cursor *cur, rvsq_conn *c, int rc)
+{
+	if (rc != SQLITE_OK)
+	{
+		rvsq_knn_cursor_reset(cur);
+		return rvsq_vtab_error(cur->base.pVtab, c, rc);
+	}
+	rvsq_knn_cursor_settle(cur);
+	return SQLITE_OK;
+}
+
 int
 rvsq_knn_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **out)
 {
@@ -333,8 +355,7 @@ enum
 
 typedef struct knn_vtab
 {
-	sqlite3_vtab base;
-	rvsq_conn  *c;
+	rvsq_vtab	v;
 	/* relvec_knn_index only */
 	char	   *table;
 	char	   *column;
@@ -346,24 +367,11 @@ static int
 knn_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out,
 			char **err)
 {
-	knn_vtab   *t;
-	int			rc;
-
 	(void) argc;
 	(void) argv;
 	(void) err;
-	rc = sqlite3_declare_vtab(db, "CREATE TABLE x(query_key TEXT, rank INTEGER, corpus_key TEXT, distance REAL, "
-							  "queries HIDDEN, corpus HIDDEN, k HIDDEN, metric HIDDEN)");
-	if (rc != SQLITE_OK)
-		return rc;
-	t = sqlite3_malloc(sizeof(knn_vtab));
-	if (t == NULL)
-		return SQLITE_NOMEM;
-	memset(t, 0, sizeof(*t));
-	t->c = aux;
-	sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
-	*out = &t->base;
-	return SQLITE_OK;
+	return rvsq_tvf_connect(db, aux, "CREATE TABLE x(query_key TEXT, rank INTEGER, corpus_key TEXT, distance REAL, "
+							"queries HIDDEN, corpus HIDDEN, k HIDDEN, metric HIDDEN)", sizeof(knn_vtab), out);
 }
 
 static int
@@ -395,27 +403,19 @@ static const rvsq_source corpus_source = {"the corpus", "the corpus must return 
 static int
 knn_run(knn_vtab *t, rvsq_knn_cursor *cur, int idxNum, int argc, sqlite3_value **argv)
 {
-	rvsq_conn  *c = t->c;
-	sqlite3_value *arg[4] = {NULL, NULL, NULL, NULL};
+	rvsq_conn  *c = t->v.c;
+	sqlite3_value *arg[4];
 	rv_metric	metric;
 	sqlite3_int64 k;
 	sqlite3_stmt *qs = NULL;
 	sqlite3_stmt *cs = NULL;
 	rvsq_rows	qrows;
 	int			finished;
-	int			i,
-				j = 0;
+	int			i;
 	int			rc;
 
 	memset(&qrows, 0, sizeof(qrows));
-	for (i = 0; i < 4; i++)
-		if (idxNum & (1 << i))
-		{
-			if (j >= argc)
-				break;
-			arg[i] = argv[j++];
-			cur->args[i] = sqlite3_value_dup(arg[i]);
-		}
+	rvsq_tvf_args(idxNum, argc, argv, 4, arg, cur->args);
 	for (i = 0; i < 3; i++)
 		if (arg[i] == NULL)
 			return rvsq_fail(c, "relvec_knn needs queries, corpus and k");
@@ -437,12 +437,7 @@ knn_run(knn_vtab *t, rvsq_knn_cursor *cur, int idxNum, int argc, sqlite3_value *
 		rc = rvsq_knn_search(c, qrows.x, qrows.n, qrows.d, cs, &corpus_source, qrows.d, NULL, NULL, (size_t) k,
 							 metric, &cur->res);
 	if (rc == SQLITE_OK)
-	{
-		/* the cursor keeps the query keys */
-		cur->qkeys = qrows.keys;
-		qrows.keys = NULL;
-		qrows.n = 0;
-	}
+		rvsq_knn_cursor_take_keys(cur, &qrows);
 done:
 	sqlite3_finalize(qs);
 	sqlite3_finalize(cs);
@@ -455,18 +450,10 @@ knn_filter(sqlite3_vtab_cursor *vc, int idxNum, const char *idxStr, int argc, sq
 {
 	rvsq_knn_cursor *cur = (rvsq_knn_cursor *) vc;
 	knn_vtab   *t = (knn_vtab *) vc->pVtab;
-	int			rc;
 
 	(void) idxStr;
 	rvsq_knn_cursor_reset(cur);
-	rc = knn_run(t, cur, idxNum, argc, argv);
-	if (rc != SQLITE_OK)
-	{
-		rvsq_knn_cursor_reset(cur);
-		return rvsq_vtab_error(vc->pVtab, t->c, rc);
-	}
-	rvsq_knn_cursor_settle(cur);
-	return SQLITE_OK;
+	return rvsq_knn_filter_end(cur, t->v.c, knn_run(t, cur, idxNum, argc, argv));
 }
 
 int
@@ -579,7 +566,7 @@ index_init(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vt
 	if (t == NULL)
 		return SQLITE_NOMEM;
 	memset(t, 0, sizeof(*t));
-	t->c = c;
+	t->v.c = c;
 	t->metric = RV_METRIC_COSINE;
 	t->table = unquote(argv[3]);
 	t->column = unquote(argv[4]);
@@ -647,10 +634,10 @@ index_init(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vt
 		rc = sqlite3_declare_vtab(db, "CREATE TABLE x(key, distance REAL, rank INTEGER, query HIDDEN, k HIDDEN)");
 	if (rc != SQLITE_OK)
 	{
-		knn_disconnect(&t->base);
+		knn_disconnect(&t->v.base);
 		return rc;
 	}
-	*out = &t->base;
+	*out = &t->v.base;
 	return SQLITE_OK;
 }
 
@@ -689,7 +676,7 @@ static const rvsq_source index_source = {"the corpus", "the corpus must return t
 static int
 index_run(knn_vtab *t, rvsq_knn_cursor *cur, int idxNum, int argc, sqlite3_value **argv)
 {
-	rvsq_conn  *c = t->c;
+	rvsq_conn  *c = t->v.c;
 	sqlite3_value *query = NULL;
 	sqlite3_int64 k = KNN_DEFAULT_K;
 	sqlite3_stmt *cs = NULL;
@@ -730,18 +717,10 @@ index_filter(sqlite3_vtab_cursor *vc, int idxNum, const char *idxStr, int argc, 
 {
 	rvsq_knn_cursor *cur = (rvsq_knn_cursor *) vc;
 	knn_vtab   *t = (knn_vtab *) vc->pVtab;
-	int			rc;
 
 	(void) idxStr;
 	rvsq_knn_cursor_reset(cur);
-	rc = index_run(t, cur, idxNum, argc, argv);
-	if (rc != SQLITE_OK)
-	{
-		rvsq_knn_cursor_reset(cur);
-		return rvsq_vtab_error(vc->pVtab, t->c, rc);
-	}
-	rvsq_knn_cursor_settle(cur);
-	return SQLITE_OK;
+	return rvsq_knn_filter_end(cur, t->v.c, index_run(t, cur, idxNum, argc, argv));
 }
 
 static int

@@ -9,18 +9,6 @@
 
 #include "relvec_sqlite.h"
 
-/* Nonzero when any argument is NULL (the function then returns NULL). */
-static int
-any_null(int argc, sqlite3_value **argv)
-{
-	int			i;
-
-	for (i = 0; i < argc; i++)
-		if (sqlite3_value_type(argv[i]) == SQLITE_NULL)
-			return 1;
-	return 0;
-}
-
 /* Read two embeddings; with same_dims, their dimensions must be equal. */
 static int
 get_pair(rvsq_conn *c, sqlite3_value **argv, int same_dims, rvsq_vec *a, rvsq_vec *b)
@@ -42,25 +30,38 @@ get_pair(rvsq_conn *c, sqlite3_value **argv, int same_dims, rvsq_vec *a, rvsq_ve
 	return rc;
 }
 
+/*
+ * Read the two embedding arguments of ctx's call (same_dims: of equal dimensions), or
+ * deliver their error; 0 when the result is set (NULL for a NULL argument).
+ */
+static int
+get_two(sqlite3_context *ctx, sqlite3_value **argv, int same_dims, rvsq_vec *a, rvsq_vec *b)
+{
+	rvsq_conn  *c = sqlite3_user_data(ctx);
+	int			rc;
+
+	if (rvsq_any_null(2, argv))
+		return 0;
+	rc = get_pair(c, argv, same_dims, a, b);
+	if (rc != SQLITE_OK)
+	{
+		rvsq_result_error(ctx, c, rc);
+		return 0;
+	}
+	return 1;
+}
+
 typedef double (*distance_fn) (const float *, const float *, size_t);
 
 /* A distance of two embeddings of equal dimensions; negate flips the sign. */
 static void
 distance(sqlite3_context *ctx, sqlite3_value **argv, distance_fn fn, int negate)
 {
-	rvsq_conn  *c = sqlite3_user_data(ctx);
 	rvsq_vec	a,
 				b;
-	int			rc;
 
-	if (any_null(2, argv))
+	if (!get_two(ctx, argv, 1, &a, &b))
 		return;
-	rc = get_pair(c, argv, 1, &a, &b);
-	if (rc != SQLITE_OK)
-	{
-		rvsq_result_error(ctx, c, rc);
-		return;
-	}
 	{
 		double		d = fn(a.x, b.x, a.dims);
 
@@ -70,53 +71,32 @@ distance(sqlite3_context *ctx, sqlite3_value **argv, distance_fn fn, int negate)
 	rvsq_vec_free(&b);
 }
 
+/* Define SQL function name as distance() with fn (negate: with the sign flipped). */
+#define DISTANCE_FUNCTION(name, fn, negate) \
+	void \
+	name(sqlite3_context *ctx, int argc, sqlite3_value **argv) \
+	{ \
+		(void) argc; \
+		distance(ctx, argv, fn, negate); \
+	}
+
 /* l2_distance(a, b): Euclidean distance. */
-void
-rvsq_l2_distance(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	(void) argc;
-	distance(ctx, argv, rv_l2_distance, 0);
-}
+DISTANCE_FUNCTION(rvsq_l2_distance, rv_l2_distance, 0)
 
 /* embedding_l2_squared_distance(a, b). */
-void
-rvsq_l2_squared_distance(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	(void) argc;
-	distance(ctx, argv, rv_l2_squared, 0);
-}
+DISTANCE_FUNCTION(rvsq_l2_squared_distance, rv_l2_squared, 0)
 
 /* inner_product(a, b). */
-void
-rvsq_inner_product(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	(void) argc;
-	distance(ctx, argv, rv_inner_product, 0);
-}
+DISTANCE_FUNCTION(rvsq_inner_product, rv_inner_product, 0)
 
 /* embedding_negative_inner_product(a, b): PostgreSQL's <#>. */
-void
-rvsq_negative_inner_product(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	(void) argc;
-	distance(ctx, argv, rv_inner_product, 1);
-}
+DISTANCE_FUNCTION(rvsq_negative_inner_product, rv_inner_product, 1)
 
 /* cosine_distance(a, b): 1 - cos; 1 when either is a zero vector. */
-void
-rvsq_cosine_distance(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	(void) argc;
-	distance(ctx, argv, rv_cosine_distance, 0);
-}
+DISTANCE_FUNCTION(rvsq_cosine_distance, rv_cosine_distance, 0)
 
 /* l1_distance(a, b): Manhattan distance. */
-void
-rvsq_l1_distance(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	(void) argc;
-	distance(ctx, argv, rv_l1_distance, 0);
-}
+DISTANCE_FUNCTION(rvsq_l1_distance, rv_l1_distance, 0)
 
 /* Read the one embedding argument, or deliver its error; 0 when the result is set. */
 static int
@@ -194,7 +174,7 @@ rvsq_subvector(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 				count,
 				end;
 
-	if (any_null(argc, argv) || !get_one(ctx, argv, &v))
+	if (rvsq_any_null(argc, argv) || !get_one(ctx, argv, &v))
 		return;
 	start = sqlite3_value_int64(argv[1]);
 	count = sqlite3_value_int64(argv[2]);
@@ -232,16 +212,9 @@ elementwise(sqlite3_context *ctx, sqlite3_value **argv, elementwise_fn fn)
 				b;
 	float	   *out;
 	rv_status	s;
-	int			rc;
 
-	if (any_null(2, argv))
+	if (!get_two(ctx, argv, 1, &a, &b))
 		return;
-	rc = get_pair(c, argv, 1, &a, &b);
-	if (rc != SQLITE_OK)
-	{
-		rvsq_result_error(ctx, c, rc);
-		return;
-	}
 	out = sqlite3_malloc64(sizeof(float) * a.dims);
 	if (out == NULL)
 		sqlite3_result_error_nomem(ctx);
@@ -254,29 +227,23 @@ elementwise(sqlite3_context *ctx, sqlite3_value **argv, elementwise_fn fn)
 	rvsq_vec_free(&b);
 }
 
+/* Define SQL function name as elementwise() with fn. */
+#define ELEMENTWISE_FUNCTION(name, fn) \
+	void \
+	name(sqlite3_context *ctx, int argc, sqlite3_value **argv) \
+	{ \
+		(void) argc; \
+		elementwise(ctx, argv, fn); \
+	}
+
 /* embedding_add(a, b): PostgreSQL's +. */
-void
-rvsq_embedding_add(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	(void) argc;
-	elementwise(ctx, argv, rv_add);
-}
+ELEMENTWISE_FUNCTION(rvsq_embedding_add, rv_add)
 
 /* embedding_sub(a, b): PostgreSQL's -. */
-void
-rvsq_embedding_sub(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	(void) argc;
-	elementwise(ctx, argv, rv_sub);
-}
+ELEMENTWISE_FUNCTION(rvsq_embedding_sub, rv_sub)
 
 /* embedding_mul(a, b): PostgreSQL's * (element-wise). */
-void
-rvsq_embedding_mul(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	(void) argc;
-	elementwise(ctx, argv, rv_mul);
-}
+ELEMENTWISE_FUNCTION(rvsq_embedding_mul, rv_mul)
 
 /* embedding_concat(a, b): PostgreSQL's ||. */
 void
@@ -286,17 +253,10 @@ rvsq_embedding_concat(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	rvsq_vec	a,
 				b;
 	float	   *out;
-	int			rc;
 
 	(void) argc;
-	if (any_null(2, argv))
+	if (!get_two(ctx, argv, 0, &a, &b))
 		return;
-	rc = get_pair(c, argv, 0, &a, &b);
-	if (rc != SQLITE_OK)
-	{
-		rvsq_result_error(ctx, c, rc);
-		return;
-	}
 	if (a.dims + b.dims > RV_MAX_DIMS)
 	{
 		rvsq_fail(c, "embedding cannot have more than %d dimensions", RV_MAX_DIMS);
@@ -319,20 +279,12 @@ rvsq_embedding_concat(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 void
 rvsq_embedding_cmp(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
-	rvsq_conn  *c = sqlite3_user_data(ctx);
 	rvsq_vec	a,
 				b;
-	int			rc;
 
 	(void) argc;
-	if (any_null(2, argv))
+	if (!get_two(ctx, argv, 0, &a, &b))
 		return;
-	rc = get_pair(c, argv, 0, &a, &b);
-	if (rc != SQLITE_OK)
-	{
-		rvsq_result_error(ctx, c, rc);
-		return;
-	}
 	sqlite3_result_int(ctx, rv_compare(a.x, a.dims, b.x, b.dims));
 	rvsq_vec_free(&a);
 	rvsq_vec_free(&b);

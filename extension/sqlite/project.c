@@ -48,12 +48,10 @@ rvsq_project(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	rvsq_vec	x;
 	float	   *out;
 	int			rc;
-	int			i;
 
 	/* STRICT in PostgreSQL: any NULL argument gives NULL */
-	for (i = 0; i < argc; i++)
-		if (sqlite3_value_type(argv[i]) == SQLITE_NULL)
-			return;
+	if (rvsq_any_null(argc, argv))
+		return;
 	args = sqlite3_mprintf("%s\x1f%s\x1f%s\x1f%s\x1f%d", set, space, sim, center, normalize);
 	if (args == NULL)
 	{
@@ -164,11 +162,7 @@ enum
 	PQ_NORMALIZE, PQ_NCOLS
 };
 
-typedef struct pq_vtab
-{
-	sqlite3_vtab base;
-	rvsq_conn  *c;
-} pq_vtab;
+typedef rvsq_vtab pq_vtab;
 
 typedef struct pq_cursor
 {
@@ -189,70 +183,12 @@ static int
 pq_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out,
 		   char **err)
 {
-	pq_vtab    *t;
-	int			rc;
-
 	(void) argc;
 	(void) argv;
 	(void) err;
-	rc = sqlite3_declare_vtab(db, "CREATE TABLE x(key TEXT, relative BLOB, query HIDDEN, anchor_set HIDDEN, "
-							  "space HIDDEN, similarity HIDDEN, center HIDDEN, normalize HIDDEN)");
-	if (rc != SQLITE_OK)
-		return rc;
-	t = sqlite3_malloc(sizeof(pq_vtab));
-	if (t == NULL)
-		return SQLITE_NOMEM;
-	memset(t, 0, sizeof(*t));
-	t->c = aux;
-	sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
-	*out = &t->base;
-	return SQLITE_OK;
-}
-
-static int
-pq_disconnect(sqlite3_vtab *vt)
-{
-	sqlite3_free(vt);
-	return SQLITE_OK;
-}
-
-/*
- * Hidden columns are the arguments: each usable equality constraint on one becomes an
- * argv entry, and idxNum has a bit per argument present. Missing required arguments are
- * reported by xFilter, with a message, rather than as "no query solution".
- */
-int
-rvsq_tvf_best_index(sqlite3_index_info *info, int first_hidden, int ncols)
-{
-	int			i;
-	int			bits = 0;
-	int			n = 0;
-	int			slot[32];
-
-	for (i = 0; i < ncols - first_hidden && i < 32; i++)
-		slot[i] = -1;
-	for (i = 0; i < info->nConstraint; i++)
-	{
-		const struct sqlite3_index_constraint *k = &info->aConstraint[i];
-		int			col = k->iColumn - first_hidden;
-
-		if (col < 0 || col >= ncols - first_hidden || k->op != SQLITE_INDEX_CONSTRAINT_EQ)
-			continue;
-		if (!k->usable)
-			return SQLITE_CONSTRAINT;
-		slot[col] = i;
-	}
-	for (i = 0; i < ncols - first_hidden; i++)
-		if (slot[i] >= 0)
-		{
-			info->aConstraintUsage[slot[i]].argvIndex = ++n;
-			info->aConstraintUsage[slot[i]].omit = 1;
-			bits |= 1 << i;
-		}
-	info->idxNum = bits;
-	info->estimatedCost = 1000.0;
-	info->estimatedRows = 1000;
-	return SQLITE_OK;
+	return rvsq_tvf_connect(db, aux, "CREATE TABLE x(key TEXT, relative BLOB, query HIDDEN, anchor_set HIDDEN, "
+							"space HIDDEN, similarity HIDDEN, center HIDDEN, normalize HIDDEN)",
+							sizeof(pq_vtab), out);
 }
 
 static int
@@ -455,8 +391,8 @@ sqlite3_module rvsq_project_query_module = {
 	.xCreate = NULL,			/* eponymous only: SELECT * FROM relvec_project_query(...) */
 	.xConnect = pq_connect,
 	.xBestIndex = pq_best_index,
-	.xDisconnect = pq_disconnect,
-	.xDestroy = pq_disconnect,
+	.xDisconnect = rvsq_tvf_disconnect,
+	.xDestroy = rvsq_tvf_disconnect,
 	.xOpen = pq_open,
 	.xClose = pq_close,
 	.xFilter = pq_filter,

@@ -79,6 +79,8 @@ void		rvsq_result_vec(sqlite3_context *ctx, const float *x, size_t dims);
 
 /* A text argument, or NULL for SQL NULL. */
 const char *rvsq_text(sqlite3_value *v);
+/* Nonzero when any of the argc arguments is NULL (a STRICT function then returns NULL). */
+int			rvsq_any_null(int argc, sqlite3_value **argv);
 
 /*
  * How the messages about a user's (key, embedding) query name it, as PostgreSQL does:
@@ -213,6 +215,10 @@ int			rvsq_knn_rowid(sqlite3_vtab_cursor *vc, sqlite3_int64 *rowid);
 int			rvsq_knn_column(sqlite3_vtab_cursor *vc, sqlite3_context *ctx, int col);
 void		rvsq_knn_cursor_reset(rvsq_knn_cursor *cur);
 void		rvsq_knn_cursor_settle(rvsq_knn_cursor *cur);
+/* Move the query keys of q into the cursor (q keeps its buffers, and no rows). */
+void		rvsq_knn_cursor_take_keys(rvsq_knn_cursor *cur, rvsq_rows *q);
+/* End xFilter with its run's outcome rc: the error (cursor reset), or the first row. */
+int			rvsq_knn_filter_end(rvsq_knn_cursor *cur, rvsq_conn *c, int rc);
 
 /* ---- SQL entry points, registered by relvec.c -------------------------------------- */
 void		rvsq_embedding(sqlite3_context *, int, sqlite3_value **);
@@ -254,11 +260,28 @@ void		rvsq_translate(sqlite3_context *, int, sqlite3_value **);
 void		rvsq_device(sqlite3_context *, int, sqlite3_value **);
 void		rvsq_backend(sqlite3_context *, int, sqlite3_value **);
 
+/* ---- table-valued functions (tvf.c) ----------------------------------------------- */
+
+/* The table object of a table-valued function; a module's own struct starts with it. */
+typedef struct rvsq_vtab
+{
+	sqlite3_vtab base;
+	rvsq_conn  *c;
+} rvsq_vtab;
+
+/* xConnect's work: declare schema, make a zeroed size-byte table object for c. */
+int			rvsq_tvf_connect(sqlite3 *db, rvsq_conn *c, const char *schema, size_t size,
+							 sqlite3_vtab **out);
+int			rvsq_tvf_disconnect(sqlite3_vtab *vt);
+
 /*
  * xBestIndex of a table-valued function whose hidden columns first_hidden .. ncols-1 are
  * its arguments: idxNum gets a bit per argument given, argv holds them in column order.
  */
 int			rvsq_tvf_best_index(sqlite3_index_info *info, int first_hidden, int ncols);
+/* xFilter's arguments in column order (NULL when absent), with copies the cursor keeps. */
+void		rvsq_tvf_args(int idxNum, int argc, sqlite3_value **argv, int nargs, sqlite3_value **arg,
+						  sqlite3_value **keep);
 
 /* Virtual table modules; pAux of each is the rvsq_conn. */
 extern sqlite3_module rvsq_project_query_module;

@@ -32,11 +32,7 @@ enum
 static const char *const stitch_arg_names[] = {"queries", "query_space", "corpus", "corpus_space",
 "anchor_set", "k", "via", "similarity", "center"};
 
-typedef struct stitch_vtab
-{
-	sqlite3_vtab base;
-	rvsq_conn  *c;
-} stitch_vtab;
+typedef rvsq_vtab stitch_vtab;
 
 static int
 map_project(rvsq_conn *c, void *arg, const float *in, size_t n, float *out)
@@ -164,12 +160,7 @@ stitch_run(rvsq_conn *c, rvsq_knn_cursor *cur, sqlite3_value **arg)
 							 &cur->res);
 	}
 	if (rc == SQLITE_OK)
-	{
-		/* the cursor keeps the query keys */
-		cur->qkeys = qrows.keys;
-		qrows.keys = NULL;
-		qrows.n = 0;
-	}
+		rvsq_knn_cursor_take_keys(cur, &qrows);
 done:
 	sqlite3_finalize(qs);
 	sqlite3_finalize(cs);
@@ -190,33 +181,13 @@ static int
 stitch_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out,
 			   char **err)
 {
-	stitch_vtab *t;
-	int			rc;
-
 	(void) argc;
 	(void) argv;
 	(void) err;
-	rc = sqlite3_declare_vtab(db, "CREATE TABLE x(query_key TEXT, rank INTEGER, corpus_key TEXT, distance REAL, "
-							  "queries HIDDEN, query_space HIDDEN, corpus HIDDEN, corpus_space HIDDEN, "
-							  "anchor_set HIDDEN, k HIDDEN, via HIDDEN, similarity HIDDEN, center HIDDEN)");
-	if (rc != SQLITE_OK)
-		return rc;
-	t = sqlite3_malloc(sizeof(stitch_vtab));
-	if (t == NULL)
-		return SQLITE_NOMEM;
-	memset(t, 0, sizeof(*t));
-	t->c = aux;
-	/* runs queries given as text and reads the catalog */
-	sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
-	*out = &t->base;
-	return SQLITE_OK;
-}
-
-static int
-stitch_disconnect(sqlite3_vtab *vt)
-{
-	sqlite3_free(vt);
-	return SQLITE_OK;
+	return rvsq_tvf_connect(db, aux, "CREATE TABLE x(query_key TEXT, rank INTEGER, corpus_key TEXT, distance REAL, "
+							"queries HIDDEN, query_space HIDDEN, corpus HIDDEN, corpus_space HIDDEN, "
+							"anchor_set HIDDEN, k HIDDEN, via HIDDEN, similarity HIDDEN, center HIDDEN)",
+							sizeof(stitch_vtab), out);
 }
 
 static int
@@ -232,19 +203,12 @@ stitch_filter(sqlite3_vtab_cursor *vc, int idxNum, const char *idxStr, int argc,
 	rvsq_knn_cursor *cur = (rvsq_knn_cursor *) vc;
 	rvsq_conn  *c = ((stitch_vtab *) vc->pVtab)->c;
 	sqlite3_value *arg[S_NARGS];
-	int			i,
-				j = 0;
+	int			i;
 	int			rc = SQLITE_OK;
 
 	(void) idxStr;
 	rvsq_knn_cursor_reset(cur);
-	memset(arg, 0, sizeof(arg));
-	for (i = 0; i < S_NARGS; i++)
-		if ((idxNum & (1 << i)) && j < argc)
-		{
-			arg[i] = argv[j++];
-			cur->args[i] = sqlite3_value_dup(arg[i]);
-		}
+	rvsq_tvf_args(idxNum, argc, argv, S_NARGS, arg, cur->args);
 	for (i = 0; i < 6 && rc == SQLITE_OK; i++)
 		if (arg[i] == NULL)
 			rc = rvsq_fail(c, "relvec_stitch_knn needs queries, query_space, corpus, corpus_space, anchor_set and k");
@@ -253,13 +217,7 @@ stitch_filter(sqlite3_vtab_cursor *vc, int idxNum, const char *idxStr, int argc,
 			rc = rvsq_fail(c, "%s must not be null", stitch_arg_names[i]);
 	if (rc == SQLITE_OK)
 		rc = stitch_run(c, cur, arg);
-	if (rc != SQLITE_OK)
-	{
-		rvsq_knn_cursor_reset(cur);
-		return rvsq_vtab_error(vc->pVtab, c, rc);
-	}
-	rvsq_knn_cursor_settle(cur);
-	return SQLITE_OK;
+	return rvsq_knn_filter_end(cur, c, rc);
 }
 
 sqlite3_module rvsq_stitch_knn_module = {
@@ -267,8 +225,8 @@ sqlite3_module rvsq_stitch_knn_module = {
 	.xCreate = NULL,			/* eponymous only: SELECT * FROM relvec_stitch_knn(...) */
 	.xConnect = stitch_connect,
 	.xBestIndex = stitch_best_index,
-	.xDisconnect = stitch_disconnect,
-	.xDestroy = stitch_disconnect,
+	.xDisconnect = rvsq_tvf_disconnect,
+	.xDestroy = rvsq_tvf_disconnect,
 	.xOpen = rvsq_knn_open,
 	.xClose = rvsq_knn_close,
 	.xFilter = stitch_filter,

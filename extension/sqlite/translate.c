@@ -512,12 +512,10 @@ rvsq_fit_translation(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	rvsq_conn  *c = sqlite3_user_data(ctx);
 	double		quality = 0;
 	int			rc;
-	int			i;
 
 	/* STRICT in PostgreSQL: any NULL argument gives NULL */
-	for (i = 0; i < argc; i++)
-		if (sqlite3_value_type(argv[i]) == SQLITE_NULL)
-			return;
+	if (rvsq_any_null(argc, argv))
+		return;
 	rc = rvsq_catalog_init(c);
 	if (rc == SQLITE_OK && (rc = rvsq_begin(c)) == SQLITE_OK)
 		rc = rvsq_end(c, fit_translation(c, rvsq_text(argv[0]), rvsq_text(argv[1]), rvsq_text(argv[2]),
@@ -560,12 +558,10 @@ rvsq_translate(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	float	   *out;
 	rv_status	s;
 	int			rc;
-	int			i;
 
 	/* STRICT in PostgreSQL: any NULL argument gives NULL */
-	for (i = 0; i < argc; i++)
-		if (sqlite3_value_type(argv[i]) == SQLITE_NULL)
-			return;
+	if (rvsq_any_null(argc, argv))
+		return;
 	args = sqlite3_mprintf("%s\x1f%s\x1f%s", set_name, from, to);
 	if (args == NULL)
 	{
