@@ -330,13 +330,13 @@ ok "query with an unknown metric: exit 2 with the extension's message" fails_wit
 
 stitch_how="relvec_stitch_knn"
 has_fn relvec_stitch_knn || stitch_how="relvec_project + relvec_knn (no relvec_stitch_knn yet)"
-# stitch_vs_server CENTER [PGFUNC]: mlp_b test queries against the mlp_a train corpus, 5 neighbours
+# stitch_vs_server CENTER [PGFUNC [VIA]]: mlp_b test queries against the mlp_a train corpus, 5 neighbours
 # offline, 7 on the server (PGFUNC CENTER prints the server's rows; by default relvec_project on
 # both sides and the cosine operator, ties by key)
 stitch_vs_server() {
 	run "$RELVEC" stitch "$F" --queries-table fmnist --queries-column b --query-space mlp_b \
 		--queries-where "split = 'test' AND idx % 50 = 0" --corpus-table fmnist --corpus-column a --corpus-space mlp_a \
-		--corpus-where "split = 'train'" --anchor-set fm300 -k 5 --center "$1" --csv
+		--corpus-where "split = 'train'" --anchor-set fm300 -k 5 --center "$1" --via "${3:-relative}" --csv
 	[ "$rc" -eq 0 ] || { echo "# exit status $rc: $(head -c 300 "$T/err")"; return 1; }
 	if [ -n "${2:-}" ]; then
 		"$2" "$1" >"$T/pg_stitch.csv" || return 1
@@ -374,6 +374,16 @@ if [ "$have_pg_stitch" = t ]; then
 	}
 	ok "stitch offline = the server's relvec_stitch_knn" stitch_vs_server none pg_stitch_knn
 	ok "stitch --center anchors offline = the server's relvec_stitch_knn" stitch_vs_server anchors pg_stitch_knn
+	if [ "$have_translations" = t ] && has_fn relvec_fit_translation; then
+		# the translation fitted on the server (mlp_b -> mlp_a), used offline as pulled
+		pg_stitch_translation() {
+			q "SELECT query_key || ',' || rank || ',' || corpus_key || ',' || distance FROM relvec_stitch_knn(
+				'SELECT idx, b FROM fixtures.fmnist WHERE split = ''test'' AND idx % 50 = 0', 'mlp_b',
+				'SELECT idx, a FROM fixtures.fmnist WHERE split = ''train''', 'mlp_a', 'fm300', 7, via => 'translation')"
+		}
+		ok "stitch --via translation offline (the pulled translation) = the server's relvec_stitch_knn" \
+			stitch_vs_server none pg_stitch_translation translation
+	fi
 else
 	skip "stitch offline = the server's relvec_stitch_knn" "the server has no relvec_stitch_knn"
 	skip "stitch --center anchors offline = the server's relvec_stitch_knn" "the server has no relvec_stitch_knn"
