@@ -2,7 +2,7 @@
 -- Fashion-MNIST fixtures (two independently trained 64-d encoders, 300 anchors) and on a
 -- second words space made from fastText by a known signed permutation, rescaling and shift.
 BEGIN;
-SELECT plan(41);
+SELECT plan(42);
 
 SELECT relvec_create_space('mlp_a', 64);
 SELECT relvec_create_space('mlp_b', 64);
@@ -89,6 +89,34 @@ SELECT ok((SELECT count(*) FROM (SELECT idx, a FROM tr ORDER BY idx LIMIT 50) q
 	'ORDER BY b <=> relvec_translate(q) LIMIT 10 finds the item itself for most queries');
 SELECT ok((SELECT count(*) FROM (SELECT idx, a FROM tr ORDER BY idx LIMIT 50) q
 	WHERE q.idx IN (SELECT c.idx FROM tr c ORDER BY c.b <=> q.a LIMIT 10)) <= 5, 'the untranslated query rarely does');
+
+-- ... and so does an rvflat index of the target space: the plan scans it, rows as a seq scan
+CREATE INDEX tr_b_rvflat ON tr USING rvflat (b embedding_cosine_ops);
+ANALYZE tr;
+CREATE FUNCTION pg_temp.translated_top5(use_index bool) RETURNS int[] LANGUAGE plpgsql AS $f$
+DECLARE
+	sql text := $q$SELECT idx FROM tr ORDER BY b <=> relvec_translate((SELECT a FROM tr WHERE idx = 60001),
+		'fm300', 'mlp_a', 'mlp_b') %s LIMIT 5$q$;
+	line text;
+	found bool := false;
+	ids int[];
+BEGIN
+	PERFORM set_config('enable_seqscan', (NOT use_index)::text, true);
+	PERFORM set_config('enable_indexscan', use_index::text, true);
+	sql := format(sql, CASE WHEN use_index THEN '' ELSE ', ctid' END);
+	FOR line IN EXECUTE 'EXPLAIN ' || sql LOOP
+		found := found OR line ~ 'Index Scan using tr_b_rvflat';
+	END LOOP;
+	EXECUTE format('SELECT array_agg(idx) FROM (%s) s', sql) INTO ids;
+	PERFORM set_config('enable_seqscan', 'on', true);
+	PERFORM set_config('enable_indexscan', 'on', true);
+	IF found <> use_index THEN
+		RAISE EXCEPTION 'plan does not match use_index = %', use_index;
+	END IF;
+	RETURN ids;
+END $f$;
+SELECT is(pg_temp.translated_top5(true), pg_temp.translated_top5(false),
+	'ORDER BY b <=> relvec_translate(q) LIMIT 5 through an rvflat index = the seq scan');
 
 -- a pgvector column searched with a translated query, by the text cast (skipped without pgvector)
 CREATE FUNCTION pg_temp.pgvector_check() RETURNS SETOF text LANGUAGE plpgsql AS $f$
