@@ -49,7 +49,7 @@ answers() {   # the index answers of every operator, for comparing two servers
 	for op in '<->' '<#>' '<=>' '<+>'; do q "$@" -c "$(knn_sql "$op" 1)" | tail -n 1; done
 }
 
-echo "1..8"
+echo "1..9"
 RV_PG_OPTS="-c wal_level=replica -c max_wal_senders=4 -c checkpoint_timeout=1h" rv_cluster_start >/dev/null || exit 1
 PRIMARY_DIR=$RV_CLUSTER_DIR
 # a plain restart (and pg_basebackup's copy, which overrides them) keeps these settings
@@ -127,4 +127,26 @@ check "the replica caught up with the primary" test "$caught" = t
 check "on the replica: the index is used and equals a seq scan" same_as_seq -h "$REPLICA_DIR" -p "$rport"
 check "the replica answers through its index exactly as the primary" \
 	test "$(answers -h "$REPLICA_DIR" -p "$rport")" = "$(answers)"
+
+# build progress: an expression index whose expression sleeps 2 ms a row, so that another
+# session sees the build in pg_stat_progress_create_index while it loads the tuples
+q -c "CREATE FUNCTION slow_id(x embedding) RETURNS embedding LANGUAGE plpgsql IMMUTABLE AS
+	\$\$ BEGIN PERFORM pg_sleep(0.002); RETURN x; END \$\$" \
+	-c "CREATE TABLE prog AS SELECT g AS id, ('[' || g || ',1,2]')::embedding AS e FROM generate_series(1, 1500) g" \
+	-c "ANALYZE prog"
+q -c "CREATE INDEX prog_idx ON prog USING rvflat (slow_id(e) embedding_l2_ops)" &
+build=$!
+seen=""
+for _ in $(seq 1 200); do
+	s=$(q -c "SELECT phase || '|' || tuples_done || '|' || tuples_total FROM pg_stat_progress_create_index
+		WHERE relid = 'prog'::regclass AND tuples_done > 0")
+	[ -n "$s" ] && seen=$s
+	kill -0 "$build" 2>/dev/null || break
+	sleep 0.05
+done
+wait "$build"
+build_rc=$?
+echo "# last progress row seen: ${seen:-none}"
+check "pg_stat_progress_create_index shows the build loading tuples (tuples_done of tuples_total = 1500)" \
+	bash -c "[ $build_rc -eq 0 ] && [[ '$seen' == 'building index: loading tuples|'*'|1500' ]] && [ \$(cut -d'|' -f2 <<<'$seen') -le 1500 ]"
 [ "$failed" -eq 0 ]
