@@ -132,7 +132,7 @@ check-meta:
 # --- benchmarks ------------------------------------------------------------------------
 BENCH_PROGS := $(patsubst bench/%.c,build/bench/%,$(sort $(wildcard bench/*.c)))
 
-build/bench/%: bench/%.c $(BRIDGE_OBJS)
+build/bench/%: bench/%.c bench/bench_util.h $(BRIDGE_OBJS)
 	@mkdir -p build/bench
 	$(CC) $(TEST_CFLAGS) -O3 -o $@ $< $(BRIDGE_OBJS) tests/unit/testhost.c $(TEST_LIBS)
 

@@ -17,27 +17,7 @@
 
 #include "internal.h"
 #include "testhost.h"
-
-static uint64_t rng = 0x9E3779B97F4A7C15ULL;
-
-/* xorshift64: uniform in [-1, 1) */
-static float
-frand(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (float) ((double) (rng >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-}
-
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
+#include "bench_util.h"
 
 static float *
 alloc_floats(size_t count)
@@ -50,25 +30,6 @@ alloc_floats(size_t count)
 		exit(1);
 	}
 	return p;
-}
-
-/* Sum of all floats, in lanes so that it streams at memory speed. */
-static double
-stream_sum(const float *restrict v, size_t count)
-{
-	float		acc[32] = {0};
-	double		s = 0;
-	size_t		i = 0;
-	int			l;
-
-	for (; i + 32 <= count; i += 32)
-		for (l = 0; l < 32; l++)
-			acc[l] += v[i + l];
-	for (; i < count; i++)
-		s += v[i];
-	for (l = 0; l < 32; l++)
-		s += acc[l];
-	return s;
 }
 
 /* Indices of the 10 largest values of s[0..n) (plain insertion into a sorted array). */

@@ -28,30 +28,10 @@
 
 #include "internal.h"
 #include "testhost.h"
+#include "bench_util.h"
 
 #define KNN_SLACK 8
 #define CHUNK_BYTES ((size_t) 16 << 20)
-
-static uint64_t rng = 0x9E3779B97F4A7C15ULL;
-
-/* xorshift64: uniform in [-1, 1) */
-static float
-frand(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (float) ((double) (rng >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-}
-
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static void *
 xmalloc(size_t bytes)

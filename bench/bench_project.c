@@ -9,15 +9,7 @@
 #include <time.h>
 
 #include "testhost.h"
-
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
+#include "bench_util.h"
 
 static size_t
 env_size(const char *name, size_t dflt)

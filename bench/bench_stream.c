@@ -10,33 +10,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-/* Sum of all floats, in lanes so that it streams at memory speed. */
-static double
-stream_sum(const float *restrict v, size_t count)
-{
-	float		acc[32] = {0};
-	double		s = 0;
-	size_t		i = 0;
-	int			l;
-
-	for (; i + 32 <= count; i += 32)
-		for (l = 0; l < 32; l++)
-			acc[l] += v[i + l];
-	for (; i < count; i++)
-		s += v[i];
-	for (l = 0; l < 32; l++)
-		s += acc[l];
-	return s;
-}
+#include "bench_util.h"
 
 int
 main(void)

@@ -183,11 +183,12 @@ note_vulkan(rv_ctx *ctx, int dev)
 }
 
 /*
- * After RV_E_DEVICE_LOST: release the device (the next call opens it afresh), tell the
- * host, and note the fallback with the VkResult name the detail starts with.
+ * After RV_E_DEVICE_LOST: note the CPU fallback with the VkResult name the detail starts
+ * with, and release the device (which releases every resident corpus; the next call
+ * opens it afresh). The error stays for the caller.
  */
-static void
-note_fallback(rv_ctx *ctx)
+void
+rv_note_device_lost(rv_ctx *ctx)
 {
 	char		result[64];
 	size_t		len = strcspn(ctx->errdetail, " ");
@@ -196,10 +197,17 @@ note_fallback(rv_ctx *ctx)
 		len = sizeof(result) - 1;
 	memcpy(result, ctx->errdetail, len);
 	result[len] = '\0';
-	rv_log(ctx, RV_LOG_NOTICE, "%s, running on the CPU instead (%s)", ctx->errmsg,
-		   ctx->errdetail);
 	rv_note_backend(ctx, "cpu (fallback after %s)", len > 0 ? result : "device loss");
 	rvk_shutdown(ctx);
+}
+
+/* After RV_E_DEVICE_LOST in a kernel the CPU then runs: tell the host, note, release. */
+static void
+note_fallback(rv_ctx *ctx)
+{
+	rv_log(ctx, RV_LOG_NOTICE, "%s, running on the CPU instead (%s)", ctx->errmsg,
+		   ctx->errdetail);
+	rv_note_device_lost(ctx);
 	rv_clear_error(ctx);
 }
 

@@ -58,6 +58,12 @@ struct rv_ctx
 void		rv_note_backend(rv_ctx *ctx, const char *fmt,...)
 			__attribute__((format(printf, 2, 3)));
 
+/*
+ * After RV_E_DEVICE_LOST (device.c): note the CPU fallback in rv_last_backend and release
+ * the device and every resident corpus; the error stays for the caller.
+ */
+void		rv_note_device_lost(rv_ctx *ctx);
+
 /* CPU backend (cpu/): the reference for every kernel. */
 rv_status	rvc_simmatrix(rv_ctx *ctx, const rv_simmatrix_args *args);
 rv_status	rvc_topk(rv_ctx *ctx, const rv_topk_args *args);

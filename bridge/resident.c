@@ -49,23 +49,6 @@ rv_set_resident_staging(rv_ctx *ctx, int force)
 	ctx->resident_staging = force;
 }
 
-/*
- * After RV_E_DEVICE_LOST: release the device (which releases every resident corpus; the
- * next call opens it afresh), keep the error for the host, note the CPU fallback.
- */
-static void
-device_lost(rv_ctx *ctx)
-{
-	char		result[64];
-	size_t		len = strcspn(ctx->errdetail, " ");
-
-	if (len >= sizeof(result))
-		len = sizeof(result) - 1;
-	memcpy(result, ctx->errdetail, len);
-	result[len] = '\0';
-	rv_note_backend(ctx, "cpu (fallback after %s)", len > 0 ? result : "device loss");
-	rvk_shutdown(ctx);
-}
 
 /* Upload x (n x d) and return the handle in *out. */
 rv_status
@@ -139,7 +122,7 @@ fail:
 	/* not in the list yet: release it here, before a lost device goes */
 	rvk_resident_release(ctx, r);
 	if (st == RV_E_DEVICE_LOST)
-		device_lost(ctx);
+		rv_note_device_lost(ctx);
 	rv_free(ctx, r->norms);
 	rv_free(ctx, r);
 	return st;
@@ -274,7 +257,7 @@ rv_resident_distances(rv_ctx *ctx, rv_resident *r, rv_metric m, const float *q, 
 	st = rvk_resident_distances(ctx, r, m, q, nq, out);
 	if (st == RV_E_DEVICE_LOST)
 	{
-		device_lost(ctx);
+		rv_note_device_lost(ctx);
 		return st;
 	}
 	if (st != RV_OK)

@@ -22,6 +22,9 @@
 #define RV_PUSH_END(name) } name;
 #endif
 
+/* Edge of the square output tile one simmatrix workgroup computes (the grid's unit). */
+#define RV_SIM_TILE 64
+
 /* Similarity matrix over one block: out[i * out_stride + j] for i < n, j < k. */
 #if !defined(VULKAN) || defined(RV_PUSH_SIMMATRIX)
 RV_PUSH_BEGIN(rvk_push_simmatrix)

@@ -37,7 +37,7 @@ const uint SIM_NEG_L2 = 2u;
 const uint SIM_NEG_L1 = 3u;
 const uint SIM_NEG_LINF = 4u;
 
-const uint TILE = 64u;
+const uint TILE = uint(RV_SIM_TILE);
 const uint SLICE = 16u;
 
 shared float xs[SLICE][TILE + 1u];

@@ -1,9 +1,11 @@
 /*
- * vk/memory.c — storage buffers for the kernels. Every buffer lives in host-visible
+ * vk/memory.c — storage buffers for the kernels. A kernel's buffer lives in host-visible
  * memory and stays mapped, so uploads and downloads are plain copies: device-local
  * host-visible memory first (unified memory, resizable BAR), then host-visible coherent
  * memory, then any host-visible memory (flushed and invalidated by hand). When the
- * preferred type is exhausted the next one is tried before giving up.
+ * preferred type is exhausted the next one is tried before giving up. rvk_buffer_make is
+ * the general form (any usage and memory preferences, mapped or not) that the resident
+ * corpora (resident.c) use for device-local memory and staging.
  */
 #include <string.h>
 
@@ -19,9 +21,15 @@ static const VkMemoryPropertyFlags mem_prefs[] = {
 	VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT
 };
 
-/* Create a mapped storage buffer of size bytes; *out is destroyed by rvk_buffer_destroy. */
+/*
+ * A buffer of size bytes with the given usage, in the first memory type that has all the
+ * flags of one of the nprefs property sets (tried best first; a type whose heap is out of
+ * memory passes the turn to the next); mapped when map is nonzero. Destroyed by
+ * rvk_buffer_destroy, also after a failure.
+ */
 rv_status
-rvk_buffer_create(rv_ctx *ctx, VkDeviceSize size, rvk_buffer *out)
+rvk_buffer_make(rv_ctx *ctx, VkDeviceSize size, VkBufferUsageFlags usage,
+				const VkMemoryPropertyFlags *prefs, size_t nprefs, int map, rvk_buffer *out)
 {
 	rvk_state  *s = ctx->vk;
 	VkBufferCreateInfo bi;
@@ -35,12 +43,12 @@ rvk_buffer_create(rv_ctx *ctx, VkDeviceSize size, rvk_buffer *out)
 	memset(&bi, 0, sizeof(bi));
 	bi.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO;
 	bi.size = size;
-	bi.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT;
+	bi.usage = usage;
 	bi.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
 	RVK_TRY(s->fn.vkCreateBuffer(s->device, &bi, NULL, &out->buf));
 	s->fn.vkGetBufferMemoryRequirements(s->device, out->buf, &req);
 
-	for (p = 0; p < sizeof(mem_prefs) / sizeof(mem_prefs[0]) && out->mem == VK_NULL_HANDLE; p++)
+	for (p = 0; p < nprefs && out->mem == VK_NULL_HANDLE; p++)
 	{
 		uint32_t	t;
 
@@ -49,7 +57,7 @@ rvk_buffer_create(rv_ctx *ctx, VkDeviceSize size, rvk_buffer *out)
 			VkMemoryPropertyFlags f = s->memprops.memoryTypes[t].propertyFlags;
 			VkMemoryAllocateInfo ai;
 
-			if (!(req.memoryTypeBits & (1u << t)) || (f & mem_prefs[p]) != mem_prefs[p])
+			if (!(req.memoryTypeBits & (1u << t)) || (f & prefs[p]) != prefs[p])
 				continue;
 			memset(&ai, 0, sizeof(ai));
 			ai.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO;
@@ -68,14 +76,23 @@ rvk_buffer_create(rv_ctx *ctx, VkDeviceSize size, rvk_buffer *out)
 		}
 	}
 	if (out->mem == VK_NULL_HANDLE)
-		RVK_TRY(r);
+		RVK_TRY(r);				/* out of device memory (or no such type): a lost device */
 	RVK_TRY(s->fn.vkBindBufferMemory(s->device, out->buf, out->mem, 0));
-	RVK_TRY(s->fn.vkMapMemory(s->device, out->mem, 0, VK_WHOLE_SIZE, 0, &out->map));
+	if (map)
+		RVK_TRY(s->fn.vkMapMemory(s->device, out->mem, 0, VK_WHOLE_SIZE, 0, &out->map));
 
 cleanup:
 	if (st != RV_OK)
 		rvk_buffer_destroy(ctx, out);
 	return st;
+}
+
+/* Create a mapped storage buffer of size bytes; *out is destroyed by rvk_buffer_destroy. */
+rv_status
+rvk_buffer_create(rv_ctx *ctx, VkDeviceSize size, rvk_buffer *out)
+{
+	return rvk_buffer_make(ctx, size, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, mem_prefs,
+						   sizeof(mem_prefs) / sizeof(mem_prefs[0]), 1, out);
 }
 
 /* Unmap and free a buffer; accepts a zeroed or half-made one. */

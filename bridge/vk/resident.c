@@ -16,8 +16,6 @@
 
 #include "vk_internal.h"
 
-#define SIM_TILE 64				/* output tile edge of simmatrix.comp */
-
 struct rvk_resident_mem
 {
 	size_t		block_rows;		/* rows per block (the last may hold fewer) */
@@ -25,78 +23,22 @@ struct rvk_resident_mem
 	rvk_buffer *blocks;
 };
 
-/* The smaller of two sizes. */
-static size_t
-min_sz(size_t a, size_t b)
-{
-	return a < b ? a : b;
-}
-
-/* Rows per block: one binding, and a grid of SIM_TILE-row workgroups along y. */
+/* Rows per block: one binding, and a grid of RV_SIM_TILE-row workgroups along y. */
 static size_t
 block_rows(rv_ctx *ctx, size_t n, size_t d)
 {
 	size_t		nr = rvk_binding_limit(ctx) / (d * sizeof(float));
 
-	nr = min_sz(nr, (size_t) ctx->vk->props.limits.maxComputeWorkGroupCount[1] * SIM_TILE);
-	return min_sz(nr, n);
+	nr = rvk_min_size(nr, (size_t) ctx->vk->props.limits.maxComputeWorkGroupCount[1] * RV_SIM_TILE);
+	return rvk_min_size(nr, n);
 }
 
-/*
- * A buffer of size bytes with the given usage in a memory type that has all of `want`;
- * mapped when map is nonzero. Destroyed by rvk_buffer_destroy.
- */
+/* A buffer in a memory type with all the flags of want; mapped when map is nonzero. */
 static rv_status
 make_buffer(rv_ctx *ctx, VkDeviceSize size, VkBufferUsageFlags usage,
 			VkMemoryPropertyFlags want, int map, rvk_buffer *out)
 {
-	rvk_state  *s = ctx->vk;
-	VkBufferCreateInfo bi;
-	VkMemoryRequirements req;
-	VkMemoryAllocateInfo ai;
-	VkResult	r = VK_ERROR_OUT_OF_DEVICE_MEMORY;
-	rv_status	st = RV_OK;
-	uint32_t	t;
-
-	memset(out, 0, sizeof(*out));
-	out->size = size;
-	memset(&bi, 0, sizeof(bi));
-	bi.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO;
-	bi.size = size;
-	bi.usage = usage;
-	bi.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
-	RVK_TRY(s->fn.vkCreateBuffer(s->device, &bi, NULL, &out->buf));
-	s->fn.vkGetBufferMemoryRequirements(s->device, out->buf, &req);
-	for (t = 0; t < s->memprops.memoryTypeCount; t++)
-	{
-		VkMemoryPropertyFlags f = s->memprops.memoryTypes[t].propertyFlags;
-
-		if (!(req.memoryTypeBits & (1u << t)) || (f & want) != want)
-			continue;
-		memset(&ai, 0, sizeof(ai));
-		ai.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO;
-		ai.allocationSize = req.size;
-		ai.memoryTypeIndex = t;
-		r = s->fn.vkAllocateMemory(s->device, &ai, NULL, &out->mem);
-		if (r == VK_SUCCESS)
-		{
-			out->coherent = (f & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT) != 0;
-			break;
-		}
-		out->mem = VK_NULL_HANDLE;
-		if (r != VK_ERROR_OUT_OF_DEVICE_MEMORY)
-			RVK_TRY(r);
-	}
-	if (out->mem == VK_NULL_HANDLE)
-		RVK_TRY(r);				/* out of device memory (or no such type): a lost device */
-	RVK_TRY(s->fn.vkBindBufferMemory(s->device, out->buf, out->mem, 0));
-	if (map)
-		RVK_TRY(s->fn.vkMapMemory(s->device, out->mem, 0, VK_WHOLE_SIZE, 0, &out->map));
-
-cleanup:
-	if (st != RV_OK)
-		rvk_buffer_destroy(ctx, out);
-	return st;
+	return rvk_buffer_make(ctx, size, usage, &want, 1, map, out);
 }
 
 /* Does the open device share the host's memory (so mapped buffers are its own memory)? */
@@ -180,7 +122,7 @@ rvk_resident_upload(rv_ctx *ctx, rv_resident *r, const float *x)
 	for (b = 0; b < mem->nblocks; b++)
 	{
 		size_t		r0 = b * mem->block_rows;
-		size_t		rn = min_sz(mem->block_rows, r->n - r0);
+		size_t		rn = rvk_min_size(mem->block_rows, r->n - r0);
 
 		if (rv_interrupted(ctx))
 		{
@@ -283,9 +225,9 @@ rvk_resident_distances(rv_ctx *ctx, rv_resident *r, rv_metric m, const float *q,
 	memset(&bc, 0, sizeof(bc));
 	memset(&bo, 0, sizeof(bo));
 	/* queries per dispatch: one binding, an output block in one binding, grid x */
-	kc = min_sz(nq, range / row_bytes);
-	kc = min_sz(kc, range / (nr * sizeof(float)));
-	kc = min_sz(kc, (size_t) lim->maxComputeWorkGroupCount[0] * SIM_TILE);
+	kc = rvk_min_size(nq, range / row_bytes);
+	kc = rvk_min_size(kc, range / (nr * sizeof(float)));
+	kc = rvk_min_size(kc, (size_t) lim->maxComputeWorkGroupCount[0] * RV_SIM_TILE);
 	if (kc == 0)
 		return rv_fail(ctx, RV_E_INTERNAL, "resident block of %zu rows leaves no room for a query",
 					   nr);
@@ -299,13 +241,13 @@ rvk_resident_distances(rv_ctx *ctx, rv_resident *r, rv_metric m, const float *q,
 
 	for (q0 = 0; q0 < nq; q0 += kc)
 	{
-		size_t		cn = min_sz(kc, nq - q0);
+		size_t		cn = rvk_min_size(kc, nq - q0);
 
 		RVK_CHECK(rvk_buffer_upload(ctx, &bq, q + q0 * d, cn * row_bytes));
 		for (b = 0; b < mem->nblocks; b++)
 		{
 			size_t		r0 = b * nr;
-			size_t		rn = min_sz(nr, n - r0);
+			size_t		rn = rvk_min_size(nr, n - r0);
 			rvk_push_simmatrix ps;
 			rvk_buffer *bufs[4];
 			VkDeviceSize bytes[4];
@@ -326,8 +268,8 @@ rvk_resident_distances(rv_ctx *ctx, rv_resident *r, rv_metric m, const float *q,
 			bytes[1] = cn * row_bytes;
 			bytes[2] = row_bytes;
 			bytes[3] = rn * cn * sizeof(float);
-			groups[0] = (uint32_t) ((cn + SIM_TILE - 1) / SIM_TILE);
-			groups[1] = (uint32_t) ((rn + SIM_TILE - 1) / SIM_TILE);
+			groups[0] = (uint32_t) ((cn + RV_SIM_TILE - 1) / RV_SIM_TILE);
+			groups[1] = (uint32_t) ((rn + RV_SIM_TILE - 1) / RV_SIM_TILE);
 			groups[2] = 1;
 			RVK_CHECK(rvk_begin(ctx));
 			RVK_CHECK(rvk_record(ctx, RVK_K_SIMMATRIX, pipe, bufs, bytes, &ps, groups));

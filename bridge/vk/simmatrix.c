@@ -16,15 +16,6 @@
 
 #include "vk_internal.h"
 
-#define SIM_TILE 64				/* output tile edge of simmatrix.comp */
-
-/* The smaller of two sizes. */
-static size_t
-min_sz(size_t a, size_t b)
-{
-	return a < b ? a : b;
-}
-
 /* L2-normalize each of n rows of k floats in place (a zero row stays zero). */
 static void
 host_normalize(float *out, size_t n, size_t k)
@@ -88,13 +79,13 @@ rvk_simmatrix(rv_ctx *ctx, const rv_simmatrix_args *args)
 		return st;
 	}
 	/* column block: anchors in one binding, an output row in one binding, grid x */
-	kc = min_sz(k, range / row_bytes);
-	kc = min_sz(kc, range / sizeof(float));
-	kc = min_sz(kc, (size_t) lim->maxComputeWorkGroupCount[0] * SIM_TILE);
+	kc = rvk_min_size(k, range / row_bytes);
+	kc = rvk_min_size(kc, range / sizeof(float));
+	kc = rvk_min_size(kc, (size_t) lim->maxComputeWorkGroupCount[0] * RV_SIM_TILE);
 	/* row block: rows in one binding, the output block in one binding, grid y */
-	nr = min_sz(n, range / row_bytes);
-	nr = min_sz(nr, range / (kc * sizeof(float)));
-	nr = min_sz(nr, (size_t) lim->maxComputeWorkGroupCount[1] * SIM_TILE);
+	nr = rvk_min_size(n, range / row_bytes);
+	nr = rvk_min_size(nr, range / (kc * sizeof(float)));
+	nr = rvk_min_size(nr, (size_t) lim->maxComputeWorkGroupCount[1] * RV_SIM_TILE);
 	gpu_norm = args->normalize && kc == k;
 
 	spec[0] = (uint32_t) args->sim;
@@ -114,12 +105,12 @@ rvk_simmatrix(rv_ctx *ctx, const rv_simmatrix_args *args)
 
 	for (r0 = 0; r0 < n; r0 += nr)
 	{
-		size_t		rn = min_sz(nr, n - r0);
+		size_t		rn = rvk_min_size(nr, n - r0);
 
 		RVK_CHECK(rvk_buffer_upload(ctx, &bx, args->x + r0 * d, rn * row_bytes));
 		for (c0 = 0; c0 < k; c0 += kc)
 		{
-			size_t		cn = min_sz(kc, k - c0);
+			size_t		cn = rvk_min_size(kc, k - c0);
 			rvk_push_simmatrix ps;
 			rvk_buffer *bufs[4];
 			VkDeviceSize bytes[4];
@@ -141,8 +132,8 @@ rvk_simmatrix(rv_ctx *ctx, const rv_simmatrix_args *args)
 			bytes[1] = cn * row_bytes;
 			bytes[2] = row_bytes;
 			bytes[3] = rn * cn * sizeof(float);
-			groups[0] = (uint32_t) ((cn + SIM_TILE - 1) / SIM_TILE);
-			groups[1] = (uint32_t) ((rn + SIM_TILE - 1) / SIM_TILE);
+			groups[0] = (uint32_t) ((cn + RV_SIM_TILE - 1) / RV_SIM_TILE);
+			groups[1] = (uint32_t) ((rn + RV_SIM_TILE - 1) / RV_SIM_TILE);
 			groups[2] = 1;
 
 			RVK_CHECK(rvk_begin(ctx));
@@ -157,7 +148,7 @@ rvk_simmatrix(rv_ctx *ctx, const rv_simmatrix_args *args)
 				pn.n = (uint32_t) rn;
 				pn.k = (uint32_t) cn;
 				pn.stride = (uint32_t) cn;
-				pn.groups_x = (uint32_t) min_sz(rn, lim->maxComputeWorkGroupCount[0]);
+				pn.groups_x = (uint32_t) rvk_min_size(rn, lim->maxComputeWorkGroupCount[0]);
 				nbufs[0] = &bo;
 				nbytes[0] = bytes[3];
 				ngroups[0] = pn.groups_x;

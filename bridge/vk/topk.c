@@ -23,13 +23,6 @@
 #define TOPK_TARGET_GROUPS 256
 #define TOPK_NONE 0xffffffffu
 
-/* The smaller of two sizes. */
-static size_t
-min_sz(size_t a, size_t b)
-{
-	return a < b ? a : b;
-}
-
 /* rv_topk on the open device; args were checked by the dispatcher. */
 rv_status
 rvk_topk(rv_ctx *ctx, const rv_topk_args *args)
@@ -84,19 +77,19 @@ rvk_topk(rv_ctx *ctx, const rv_topk_args *args)
 	}
 
 	/* the plan, made once for the largest corpus block */
-	nb = min_sz(n, range / row_bytes);
-	nqb = min_sz(nq, range / row_bytes);
-	nqb = min_sz(nqb, lim->maxComputeWorkGroupCount[1]);
+	nb = rvk_min_size(n, range / row_bytes);
+	nqb = rvk_min_size(nq, range / row_bytes);
+	nqb = rvk_min_size(nqb, lim->maxComputeWorkGroupCount[1]);
 	cand_cap = range / (p * sizeof(float));	/* (query, segment) lists per binding */
 	nseg_max = (nb + fresh - 1) / fresh;
-	nseg_max = min_sz(nseg_max, TOPK_TARGET_GROUPS / nqb > 0 ? TOPK_TARGET_GROUPS / nqb : 1);
-	nseg_max = min_sz(nseg_max, cand_cap);
-	nseg_max = min_sz(nseg_max, lim->maxComputeWorkGroupCount[0]);
+	nseg_max = rvk_min_size(nseg_max, TOPK_TARGET_GROUPS / nqb > 0 ? TOPK_TARGET_GROUPS / nqb : 1);
+	nseg_max = rvk_min_size(nseg_max, cand_cap);
+	nseg_max = rvk_min_size(nseg_max, lim->maxComputeWorkGroupCount[0]);
 	if (nseg_max == 0)
 		nseg_max = 1;
 	seg_rows = (nb + nseg_max - 1) / nseg_max;
 	nseg_max = (nb + seg_rows - 1) / seg_rows;
-	nqb = min_sz(nqb, cand_cap / nseg_max);
+	nqb = rvk_min_size(nqb, cand_cap / nseg_max);
 	per_q = nseg_max * p;
 	/* the smallest sort buffer that takes a whole segment in one round, if it can */
 	slots = 2 * p;
@@ -122,13 +115,13 @@ rvk_topk(rv_ctx *ctx, const rv_topk_args *args)
 
 	for (x0 = 0; x0 < n; x0 += nb)
 	{
-		size_t		xn = min_sz(nb, n - x0);
+		size_t		xn = rvk_min_size(nb, n - x0);
 		size_t		nseg = (xn + seg_rows - 1) / seg_rows;
 
 		RVK_CHECK(rvk_buffer_upload(ctx, &bx, args->x + x0 * d, xn * row_bytes));
 		for (q0 = 0; q0 < nq; q0 += nqb)
 		{
-			size_t		qn = min_sz(nqb, nq - q0);
+			size_t		qn = rvk_min_size(nqb, nq - q0);
 			rvk_push_topk pt;
 			rvk_buffer *bufs[4];
 			VkDeviceSize bytes[4];
@@ -174,7 +167,7 @@ rvk_topk(rv_ctx *ctx, const rv_topk_args *args)
 				{
 					size_t		off = (qi * nseg + sg) * p;
 
-					size_t		m = min_sz(p, k);
+					size_t		m = rvk_min_size(p, k);
 					size_t		c;
 
 					/* block-local rows -> row numbers; the padding ends the list */

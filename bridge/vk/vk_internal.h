@@ -202,7 +202,17 @@ rv_status	rvk_open_instance(rv_ctx *ctx);
 rv_status	rvk_open_device(rv_ctx *ctx, int index);
 void		rvk_close_device(rv_ctx *ctx);
 
+/* The smaller of two sizes (splitting work at device limits). */
+static inline size_t
+rvk_min_size(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
 /* memory.c */
+rv_status	rvk_buffer_make(rv_ctx *ctx, VkDeviceSize size, VkBufferUsageFlags usage,
+							const VkMemoryPropertyFlags *prefs, size_t nprefs, int map,
+							rvk_buffer *out);
 rv_status	rvk_buffer_create(rv_ctx *ctx, VkDeviceSize size, rvk_buffer *out);
 void		rvk_buffer_destroy(rv_ctx *ctx, rvk_buffer *b);
 rv_status	rvk_buffer_upload(rv_ctx *ctx, rvk_buffer *b, const void *src, size_t bytes);

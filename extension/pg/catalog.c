@@ -39,8 +39,8 @@ static uint64 cache_clock = 0;
  * The quoted name of relvec's schema, to qualify the catalog tables. Needs SPI.
  * (PostgreSQL 15 does not export get_extension_schema, so ask pg_extension.)
  */
-static char *
-catalog_schema(void)
+char *
+rvpg_catalog_schema(void)
 {
 	bool		isnull;
 
@@ -53,8 +53,8 @@ catalog_schema(void)
 }
 
 /* Run a one-row catalog lookup by name; false when there is no such row. Needs SPI. */
-static bool
-lookup_row(const char *sql, const char *name)
+bool
+rvpg_catalog_row(const char *sql, const char *name)
 {
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1];
@@ -74,44 +74,38 @@ get_int(int col)
 	return isnull ? 0 : DatumGetInt32(d);
 }
 
-/* Load the anchors of (set, space) and prepare a projection with parsed options; needs SPI. */
-static rv_projection *
-load_projection(const rvpg_projection_key *key, const char *anchors_table, int set_id,
-				int space_id, int dims, Embedding *mean, int nkeys,
-				const rv_sim *sims, int nsims, rv_center center)
+/*
+ * The nkeys x dims anchors of (set, space) in the set's order, allocated in mcxt. Raises
+ * 55000 when the space has none or not all of them. Needs SPI.
+ */
+float *
+rvpg_load_anchors(const char *schema, const char *anchor_set, int set_id, int nkeys,
+				  const char *space, int space_id, int dims, MemoryContext mcxt)
 {
-	rv_ctx	   *ctx = rvpg_ctx();
 	Oid			argtypes[2] = {INT4OID, INT4OID};
 	Datum		args[2];
 	float	   *anchors;
-	rv_projection *proj;
 	uint64		i;
-
-	if (center == RV_CENTER_SPACE && mean == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("space \"%s\" has no stored mean", key->space),
-				 errhint("Store one with relvec_set_space_mean().")));
 
 	args[0] = Int32GetDatum(set_id);
 	args[1] = Int32GetDatum(space_id);
-	if (SPI_execute_with_args(psprintf("SELECT e FROM %s WHERE set_id = $1 AND space_id = $2 ORDER BY ord",
-									   anchors_table),
+	if (SPI_execute_with_args(psprintf("SELECT e FROM %s.relvec_anchors WHERE set_id = $1 AND space_id = $2 "
+									   "ORDER BY ord", schema),
 							  2, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "relvec: anchor lookup failed");
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("anchor set \"%s\" has no embeddings in space \"%s\"", key->anchor_set, key->space),
+				 errmsg("anchor set \"%s\" has no embeddings in space \"%s\"", anchor_set, space),
 				 errhint("Store them with relvec_set_anchors() before freezing the set.")));
 	if ((int) SPI_processed != nkeys)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("anchor set \"%s\" has %d of %d anchors in space \"%s\"",
-						key->anchor_set, (int) SPI_processed, nkeys, key->space),
+						anchor_set, (int) SPI_processed, nkeys, space),
 				 errhint("Anchors were added to the frozen set outside relvec_set_anchors().")));
 
-	anchors = palloc(sizeof(float) * dims * SPI_processed);
+	anchors = MemoryContextAllocHuge(mcxt, sizeof(float) * dims * SPI_processed);
 	for (i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
@@ -122,7 +116,26 @@ load_projection(const rvpg_projection_key *key, const char *anchors_table, int s
 			elog(ERROR, "relvec: anchor of the wrong dimensions in a frozen set");
 		memcpy(anchors + i * dims, e->x, sizeof(float) * dims);
 	}
-	RVPG_CHECK(rv_projection_create(ctx, anchors, SPI_processed, dims, sims, nsims, center,
+	return anchors;
+}
+
+/* Load the anchors of (set, space) and prepare a projection with parsed options; needs SPI. */
+static rv_projection *
+load_projection(const rvpg_projection_key *key, const char *schema, int set_id,
+				int space_id, int dims, Embedding *mean, int nkeys,
+				const rv_sim *sims, int nsims, rv_center center)
+{
+	float	   *anchors;
+	rv_projection *proj;
+
+	if (center == RV_CENTER_SPACE && mean == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("space \"%s\" has no stored mean", key->space),
+				 errhint("Store one with relvec_set_space_mean().")));
+	anchors = rvpg_load_anchors(schema, key->anchor_set, set_id, nkeys, key->space, space_id, dims,
+								CurrentMemoryContext);
+	RVPG_CHECK(rv_projection_create(rvpg_ctx(), anchors, nkeys, dims, sims, nsims, center,
 									mean ? mean->x : NULL, key->normalize, &proj));
 	pfree(anchors);
 	return proj;
@@ -162,8 +175,8 @@ rvpg_get_projection(const rvpg_projection_key *key, int *input_dims, uint64 *tok
 		   strlen(key->center) < sizeof(victim->center));
 
 	SPI_connect();
-	schema = catalog_schema();
-	if (!lookup_row(psprintf("SELECT set_id, frozen, cardinality(keys) FROM %s.relvec_anchor_sets WHERE name = $1",
+	schema = rvpg_catalog_schema();
+	if (!rvpg_catalog_row(psprintf("SELECT set_id, frozen, cardinality(keys) FROM %s.relvec_anchor_sets WHERE name = $1",
 							 schema), key->anchor_set))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -171,7 +184,7 @@ rvpg_get_projection(const rvpg_projection_key *key, int *input_dims, uint64 *tok
 	set_id = get_int(1);
 	frozen = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	nkeys = get_int(3);
-	if (!lookup_row(psprintf("SELECT space_id, dims, mean_version, mean FROM %s.relvec_spaces WHERE name = $1",
+	if (!rvpg_catalog_row(psprintf("SELECT space_id, dims, mean_version, mean FROM %s.relvec_spaces WHERE name = $1",
 							 schema), key->space))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -205,7 +218,7 @@ rvpg_get_projection(const rvpg_projection_key *key, int *input_dims, uint64 *tok
 
 		if (!isnull)
 			mean = DatumGetEmbedding(md);
-		proj = load_projection(key, psprintf("%s.relvec_anchors", schema), set_id, space_id, dims,
+		proj = load_projection(key, schema, set_id, space_id, dims,
 							   mean, nkeys, sims, nsims, center);
 		if (victim->used)
 			rv_projection_destroy(rvpg_ctx(), victim->proj);

@@ -38,6 +38,19 @@ extern rv_projection *rvpg_cached_projection(uint64 token);
 extern rv_translation *rvpg_get_translation(const char *anchor_set, const char *from_space,
 											const char *to_space);
 
+/* The quoted name of relvec's schema, to qualify catalog tables (catalog.c). Needs SPI. */
+extern char *rvpg_catalog_schema(void);
+
+/* Run sql (one $1 text parameter: name); true when it returns exactly one row. Needs SPI. */
+extern bool rvpg_catalog_row(const char *sql, const char *name);
+
+/*
+ * The nkeys x dims anchors of (set, space) in the set's order, allocated in mcxt; 55000 when
+ * the space has none or not all of them (catalog.c). Needs SPI.
+ */
+extern float *rvpg_load_anchors(const char *schema, const char *anchor_set, int set_id, int nkeys,
+								const char *space, int space_id, int dims, MemoryContext mcxt);
+
 /* The dimensions of a space (translate.c); 42704 if there is no such space. Uses SPI. */
 extern int	rvpg_space_dims(const char *space);
 

@@ -231,6 +231,13 @@ rvflat_distance(RvflatMetric m, const float *a, const float *b, int dims)
 	return 0.0;
 }
 
+/* qsort comparator of heap TIDs (the rows with a NULL distance come out in TID order). */
+int
+rvflat_tid_cmp(const void *a, const void *b)
+{
+	return ItemPointerCompare((ItemPointer) a, (ItemPointer) b);
+}
+
 /* Initialize an empty page of the given type. */
 void
 rvflat_init_page(Page page, uint16 type)

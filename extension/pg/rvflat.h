@@ -105,6 +105,7 @@ extern PGDLLEXPORT Datum embedding_l1_distance(PG_FUNCTION_ARGS);
 /* rvflat.c */
 extern RvflatMetric rvflat_index_metric(Relation index);
 extern double rvflat_distance(RvflatMetric m, const float *a, const float *b, int dims);
+extern int	rvflat_tid_cmp(const void *a, const void *b);
 extern void rvflat_init_page(Page page, uint16 type);
 extern void rvflat_init_meta(Page page, int dims);
 extern void rvflat_check_dims(Relation index, int index_dims, int value_dims);

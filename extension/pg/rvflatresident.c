@@ -242,13 +242,6 @@ read_index(Relation index, int dims)
 	return e;
 }
 
-/* qsort comparator of heap TIDs. */
-static int
-tid_cmp(const void *a, const void *b)
-{
-	return ItemPointerCompare((ItemPointer) a, (ItemPointer) b);
-}
-
 /* Report a lost device and go on without it. */
 static void
 notice_fallback(rv_ctx *ctx)
@@ -332,7 +325,7 @@ rvflat_resident_get(Relation index, int dims, MemoryContext pin_cxt)
 		return NULL;
 	}
 	if (e->nnulls > 1)
-		qsort(e->nulls, e->nnulls, sizeof(ItemPointerData), tid_cmp);
+		qsort(e->nulls, e->nnulls, sizeof(ItemPointerData), rvflat_tid_cmp);
 
 	make_room(e->bytes, budget);
 	st = dev < 0 ? RV_OK : rv_resident_create(ctx, e->x, e->n, dims, &e->dev);

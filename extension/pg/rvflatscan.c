@@ -277,13 +277,6 @@ resident_refine(RvflatScanOpaque so)
 	}
 }
 
-/* qsort comparator of heap TIDs. */
-static int
-tid_cmp(const void *a, const void *b)
-{
-	return ItemPointerCompare((ItemPointer) a, (ItemPointer) b);
-}
-
 /* Append to a growing array of elements of elsize bytes in cxt. */
 static void *
 grow(MemoryContext cxt, void *arr, Size *cap, Size need, Size elsize)
@@ -390,7 +383,7 @@ compute_candidates(IndexScanDesc scan)
 		for (i = so->ncands / 2; i-- > 0;)
 			sift_down(so->cands, so->ncands, i);
 	if (so->nnulls > 1)
-		qsort(so->nulls, so->nnulls, sizeof(ItemPointerData), tid_cmp);
+		qsort(so->nulls, so->nnulls, sizeof(ItemPointerData), rvflat_tid_cmp);
 }
 
 /* Start a scan. */

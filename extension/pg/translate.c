@@ -38,20 +38,6 @@ typedef struct trans_entry
 static trans_entry tcache[TRANS_CACHE_SIZE];
 static uint64 tcache_clock = 0;
 
-/* The quoted name of relvec's schema, to qualify the catalog tables. Needs SPI. */
-static char *
-ext_schema(void)
-{
-	bool		isnull;
-
-	if (SPI_execute("SELECT n.nspname::text FROM pg_catalog.pg_extension e "
-					"JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'relvec'",
-					true, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "relvec: extension schema not found");
-	return pstrdup(quote_identifier(TextDatumGetCString(
-		SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull))));
-}
-
 /* Column col of the first result row (NULL datum when null). Needs SPI. */
 static Datum
 col(int c, bool *isnull)
@@ -70,16 +56,11 @@ typedef struct set_info
 static set_info
 lookup_set(const char *schema, const char *name)
 {
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		args[1] = {CStringGetTextDatum(name)};
 	set_info	s;
 	bool		isnull;
 
-	if (SPI_execute_with_args(psprintf("SELECT set_id, frozen, cardinality(keys) FROM %s.relvec_anchor_sets "
-									   "WHERE name = $1", schema),
-							  1, argtypes, args, NULL, true, 2) != SPI_OK_SELECT)
-		elog(ERROR, "relvec: catalog lookup failed");
-	if (SPI_processed != 1)
+	if (!rvpg_catalog_row(psprintf("SELECT set_id, frozen, cardinality(keys) FROM %s.relvec_anchor_sets "
+								   "WHERE name = $1", schema), name))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("anchor set \"%s\" does not exist", name)));
@@ -93,14 +74,10 @@ lookup_set(const char *schema, const char *name)
 static int
 lookup_space(const char *schema, const char *name, int *dims)
 {
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		args[1] = {CStringGetTextDatum(name)};
 	bool		isnull;
 
-	if (SPI_execute_with_args(psprintf("SELECT space_id, dims FROM %s.relvec_spaces WHERE name = $1", schema),
-							  1, argtypes, args, NULL, true, 2) != SPI_OK_SELECT)
-		elog(ERROR, "relvec: catalog lookup failed");
-	if (SPI_processed != 1)
+	if (!rvpg_catalog_row(psprintf("SELECT space_id, dims FROM %s.relvec_spaces WHERE name = $1", schema),
+						  name))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("space \"%s\" does not exist", name)));
@@ -115,52 +92,9 @@ rvpg_space_dims(const char *space)
 	int			dims;
 
 	SPI_connect();
-	(void) lookup_space(ext_schema(), space, &dims);
+	(void) lookup_space(rvpg_catalog_schema(), space, &dims);
 	SPI_finish();
 	return dims;
-}
-
-/*
- * The k x dims anchors of a frozen set in a space, in the set's order (palloc'd in the
- * caller's context). Raises 55000, in the catalog's words, when the space is missing from
- * the set or incomplete. Needs SPI.
- */
-static float *
-load_anchors(const char *schema, const char *set_name, const set_info *set, const char *space,
-			 int space_id, int dims, MemoryContext mcxt)
-{
-	Oid			argtypes[2] = {INT4OID, INT4OID};
-	Datum		args[2] = {Int32GetDatum(set->set_id), Int32GetDatum(space_id)};
-	float	   *a;
-	uint64		i;
-
-	if (SPI_execute_with_args(psprintf("SELECT e FROM %s.relvec_anchors WHERE set_id = $1 AND space_id = $2 "
-									   "ORDER BY ord", schema),
-							  2, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "relvec: anchor lookup failed");
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("anchor set \"%s\" has no embeddings in space \"%s\"", set_name, space),
-				 errhint("Store them with relvec_set_anchors() before freezing the set.")));
-	if ((int) SPI_processed != set->nkeys)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("anchor set \"%s\" has %d of %d anchors in space \"%s\"",
-						set_name, (int) SPI_processed, set->nkeys, space),
-				 errhint("Anchors were added to the frozen set outside relvec_set_anchors().")));
-	a = MemoryContextAllocHuge(mcxt, sizeof(float) * dims * SPI_processed);
-	for (i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-		Embedding  *e = DatumGetEmbedding(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
-														1, &isnull));
-
-		if (e->dim != dims)
-			elog(ERROR, "relvec: anchor of the wrong dimensions in a frozen set");
-		memcpy(a + i * dims, e->x, sizeof(float) * dims);
-	}
-	return a;
 }
 
 /* A new embedding holding n floats. */
@@ -289,7 +223,7 @@ rvpg_get_translation(const char *anchor_set, const char *from_space, const char 
 	int			i;
 
 	SPI_connect();
-	schema = ext_schema();
+	schema = rvpg_catalog_schema();
 	set = lookup_set(schema, anchor_set);
 	from_id = lookup_space(schema, from_space, &d_from);
 	to_id = lookup_space(schema, to_space, &d_to);
@@ -376,7 +310,7 @@ relvec_fit_translation(PG_FUNCTION_ARGS)
 	RVPG_CHECK(rv_translate_method_parse(rvpg_ctx(), method_name, &method));
 
 	SPI_connect();
-	schema = ext_schema();
+	schema = rvpg_catalog_schema();
 	set = lookup_set(schema, set_name);
 	if (!set.frozen)
 		ereport(ERROR,
@@ -390,8 +324,10 @@ relvec_fit_translation(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cannot fit a translation from space \"%s\" to itself", from)));
 	k = set.nkeys;
-	a_from = load_anchors(schema, set_name, &set, from, from_id, d_from, CurrentMemoryContext);
-	a_to = load_anchors(schema, set_name, &set, to, to_id, d_to, CurrentMemoryContext);
+	a_from = rvpg_load_anchors(schema, set_name, set.set_id, set.nkeys, from, from_id, d_from,
+							   CurrentMemoryContext);
+	a_to = rvpg_load_anchors(schema, set_name, set.set_id, set.nkeys, to, to_id, d_to,
+							 CurrentMemoryContext);
 
 	RVPG_CHECK(rv_translation_fit(rvpg_ctx(), a_from, a_to, k, d_from, d_to, method, &t));
 	/* copy everything out of bridge memory before anything can raise */
