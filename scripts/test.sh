@@ -24,6 +24,10 @@ suite() {   # suite NAME COMMAND...: run one suite verbosely, keep its TAP lines
 }
 
 suite "unit (bridge, counting allocator)" make -s unit PROVE_FLAGS=-v
+# OpenBLAS picks its sgemm kernel by CPU (AVX-512 or AVX2); results must not depend on it.
+# Haswell's AVX2 kernel runs on every machine of this kind, so both are always exercised.
+suite "unit (OPENBLAS_CORETYPE=Haswell: the AVX2 sgemm kernel)" \
+	env OPENBLAS_CORETYPE=Haswell make -s unit PROVE_FLAGS=-v
 if ls tests/gpu/test_*.c >/dev/null 2>&1; then
 	suite "gpu (Vulkan kernels vs CPU twin)" make -s gpu-test PROVE_FLAGS=-v
 fi

@@ -296,7 +296,13 @@ finish_gemm_block(rv_sim sim, float *restrict out, size_t rows, size_t k, size_t
 				double		scale = xn2[i] + an2[j];
 				double		sq = scale - 2.0 * (double) o[j];
 
-				if (!(sq >= RVC_L2_EXACT_BELOW * scale) || !(scale <= DBL_MAX))
+				/*
+				 * A non-finite sgemm sum is recomputed whatever sq says: kernels disagree
+				 * on what overflow gives (NaN from AVX-512 kernels, +-inf from Haswell's),
+				 * and -inf would pass the test below with sq = +inf.
+				 */
+				if (!(fabsf(o[j]) <= FLT_MAX) || !(sq >= RVC_L2_EXACT_BELOW * scale) ||
+					!(scale <= DBL_MAX))
 					o[j] = (float) exact_pair(sim, xi, araw + j * d, c, d);
 				else
 					o[j] = (float) (0.0 - sqrt(sq));

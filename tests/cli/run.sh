@@ -60,7 +60,10 @@ PY
 trap 'rv_cluster_stop; [ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 rv_cluster_start >/dev/null || { echo "Bail out! cannot start a cluster"; exit 1; }
 psql -q -X -d postgres -c "CREATE DATABASE $DB" || exit 1
-q "CREATE EXTENSION relvec; CREATE EXTENSION IF NOT EXISTS vector" >/dev/null || exit 1
+q "CREATE EXTENSION relvec" >/dev/null || exit 1
+# pgvector has no Debian package: the one case that needs it is skipped when it is absent
+have_pgvector=$(q "SELECT count(*) > 0 FROM pg_available_extensions WHERE name = 'vector'")
+if [ "$have_pgvector" = t ]; then q "CREATE EXTENSION IF NOT EXISTS vector" >/dev/null || exit 1; fi
 bash tests/load-fixtures.sh "$DB" || exit 1
 psql -q -X -v ON_ERROR_STOP=1 -d "$DB" -o /dev/null <<'SQL' || exit 1
 SELECT relvec_create_space('mlp_a', 64, 'Fashion-MNIST encoder A');
@@ -71,17 +74,22 @@ SELECT relvec_set_anchors('fm300', 'mlp_b', 'SELECT idx, b FROM fixtures.fmnist 
 SELECT relvec_freeze_anchor_set('fm300');
 SELECT relvec_set_space_mean('mlp_a', 'SELECT a FROM fixtures.fmnist');
 CREATE TABLE misc (id int8, small int2, flag bool, r real, d float8, t text, num numeric, ts timestamptz,
-	b bytea, e embedding, v vector(3), arr int[], "odd ""name""" varchar(5));
+	b bytea, e embedding, arr int[], "odd ""name""" varchar(5));
 INSERT INTO misc VALUES
 	(1, -3, true, 1.5, 0.1, 'héllo, "world"', 12345678901234567890.5, '2024-01-02 03:04:05+00', '\x00ff10',
-	 '[1,-2.5,3e-7]', '[1,2,3]', '{1,2}', 'x'),
-	(2, NULL, false, -0.0, 1e300, '', NULL, NULL, '\x', '[0]', NULL, NULL, NULL),
-	(9223372036854775807, 32767, NULL, NULL, NULL, NULL, -1, NULL, NULL, NULL, '[0.5,0.25,-1]', '{}', '');
+	 '[1,-2.5,3e-7]', '{1,2}', 'x'),
+	(2, NULL, false, -0.0, 1e300, '', NULL, NULL, '\x', '[0]', NULL, NULL),
+	(9223372036854775807, 32767, NULL, NULL, NULL, NULL, -1, NULL, NULL, NULL, '{}', '');
 -- each row costs 5 ms on the server: long enough to interrupt a pull in the middle
 CREATE TABLE public.words (x int);
 CREATE TABLE tiny (x int);
 CREATE VIEW slow AS SELECT i, pg_sleep(0.005)::text AS z FROM generate_series(1, 2000) i;
 SQL
+if [ "$have_pgvector" = t ]; then
+	q "ALTER TABLE misc ADD COLUMN v vector(3);
+	   UPDATE misc SET v = CASE id WHEN 1 THEN '[1,2,3]' WHEN 9223372036854775807 THEN '[0.5,0.25,-1]' END::vector" \
+		>/dev/null || exit 1
+fi
 have_translations=$(q "SELECT to_regclass('relvec_translations') IS NOT NULL")
 have_pg_stitch=$(q "SELECT to_regproc('relvec_stitch_knn') IS NOT NULL")
 have_pg_compare=$(q "SELECT to_regproc('relvec_compare_spaces') IS NOT NULL")
@@ -145,8 +153,12 @@ ok "mixed types: integers, booleans, reals, text, numeric, timestamptz, bytea, a
 	= "1|-3|1|1.5|0.1|'héllo, \"world\"'|'12345678901234567890.5'|'2024-01-02 03:04:05+00'|X'00FF10'|'{1,2}'|'x';2|NULL|0|0.0|1.0e+300|''|NULL|NULL|X''|NULL|NULL;9223372036854775807|32767|NULL|NULL|NULL|NULL|'-1'|NULL|NULL|'{}'|''"
 q "SELECT id, e FROM misc" >"$T/me.txt"
 ok "mixed types: relvec embedding column" same_embeddings "$T/me.txt" "$F" "SELECT id, e FROM misc"
-q "SELECT id, v FROM misc" >"$T/mv.txt"
-ok "mixed types: pgvector vector column becomes an embedding BLOB" same_embeddings "$T/mv.txt" "$F" "SELECT id, v FROM misc"
+if [ "$have_pgvector" = t ]; then
+	q "SELECT id, v FROM misc" >"$T/mv.txt"
+	ok "mixed types: pgvector vector column becomes an embedding BLOB" same_embeddings "$T/mv.txt" "$F" "SELECT id, v FROM misc"
+else
+	skip "mixed types: pgvector vector column becomes an embedding BLOB" "pgvector is not installed"
+fi
 ok "catalog: spaces with dims, description, mean_version" test \
 	"$(lite "$F" "SELECT group_concat(name || ':' || dims || ':' || coalesce(description, '') || ':' || mean_version, ';') FROM (SELECT * FROM relvec_spaces ORDER BY name)")" \
 	= "$(q "SELECT string_agg(name || ':' || dims || ':' || coalesce(description, '') || ':' || mean_version, ';' ORDER BY name) FROM relvec_spaces")"
