@@ -145,6 +145,52 @@ rv_clear_error(rv_ctx *ctx)
 	ctx->errdetail[0] = '\0';
 }
 
+size_t
+rv_utf8_prefix(const char *s, size_t max)
+{
+	const unsigned char *u = (const unsigned char *) s;
+	size_t		i = 0;
+
+	while (i < max && u[i] != '\0')
+	{
+		size_t		len = u[i] < 0x80 ? 1 : u[i] >= 0xF0 && u[i] < 0xF8 ? 4 :
+			u[i] >= 0xE0 ? 3 : u[i] >= 0xC0 ? 2 : 1;
+		size_t		j;
+
+		if (len > 1)
+		{
+			/*
+			 * A sequence cut off by the end of the string or by max is left out; a lead
+			 * byte followed by a byte that does not continue it is not UTF-8 (LATIN1 text,
+			 * say) and counts as one byte.
+			 */
+			for (j = 1; j < len && i + j < max && (u[i + j] & 0xC0) == 0x80; j++)
+				;
+			if (j < len && (i + j >= max || u[i + j] == '\0'))
+				break;
+			if (j < len)
+				len = 1;
+		}
+		if (i + len > max)
+			break;
+		i += len;
+	}
+	return i;
+}
+
+/* Format into buf; a message cut at the buffer's end loses its last partial character. */
+static void format_clipped(char *buf, size_t size, const char *fmt, va_list ap)
+			__attribute__((format(printf, 3, 0)));
+
+static void
+format_clipped(char *buf, size_t size, const char *fmt, va_list ap)
+{
+	int			n = vsnprintf(buf, size, fmt, ap);
+
+	if (n >= (int) size)
+		buf[rv_utf8_prefix(buf, size - 1)] = '\0';
+}
+
 /* Record a failure message and return the status, so callers write `return rv_fail(...)`. */
 rv_status
 rv_fail(rv_ctx *ctx, rv_status s, const char *fmt,...)
@@ -152,7 +198,7 @@ rv_fail(rv_ctx *ctx, rv_status s, const char *fmt,...)
 	va_list		ap;
 
 	va_start(ap, fmt);
-	vsnprintf(ctx->errmsg, sizeof(ctx->errmsg), fmt, ap);
+	format_clipped(ctx->errmsg, sizeof(ctx->errmsg), fmt, ap);
 	va_end(ap);
 	ctx->errdetail[0] = '\0';
 	return s;
@@ -164,7 +210,7 @@ rv_set_detail(rv_ctx *ctx, const char *fmt,...)
 	va_list		ap;
 
 	va_start(ap, fmt);
-	vsnprintf(ctx->errdetail, sizeof(ctx->errdetail), fmt, ap);
+	format_clipped(ctx->errdetail, sizeof(ctx->errdetail), fmt, ap);
 	va_end(ap);
 }
 

@@ -59,8 +59,8 @@ rv_set_device(rv_ctx *ctx, const char *spec)
 	}
 	else
 	{
-		rv_status	st = rv_fail(ctx, RV_E_INVALID_PARAM, "invalid relvec.device \"%.64s\"",
-								 spec);
+		rv_status	st = rv_fail(ctx, RV_E_INVALID_PARAM, "invalid relvec.device \"%.*s\"",
+								 (int) rv_utf8_prefix(spec, 64), spec);
 
 		rv_set_detail(ctx, "valid values are \"auto\", \"cpu\", \"gpu\" and \"vulkan:N\"");
 		return st;

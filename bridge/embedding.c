@@ -50,7 +50,8 @@ syntax_error(rv_ctx *ctx, const char *text, const char *detail)
 	size_t		len = strlen(text);
 
 	if (len > 40)
-		rv_fail(ctx, RV_E_SYNTAX, "invalid input syntax for type embedding: \"%.40s...\"", text);
+		rv_fail(ctx, RV_E_SYNTAX, "invalid input syntax for type embedding: \"%.*s...\"",
+				(int) rv_utf8_prefix(text, 40), text);
 	else
 		rv_fail(ctx, RV_E_SYNTAX, "invalid input syntax for type embedding: \"%s\"", text);
 	rv_set_detail(ctx, "%s", detail);

@@ -127,6 +127,13 @@ rv_status	rv_fail(rv_ctx *ctx, rv_status s, const char *fmt,...)
 void		rv_set_detail(rv_ctx *ctx, const char *fmt,...)
 			__attribute__((format(printf, 2, 3)));
 
+/*
+ * Length of the longest prefix of s of at most max bytes that does not end inside a UTF-8
+ * character (bytes that are not UTF-8 are taken one at a time). Messages quote user input
+ * shortened with "%.*s" and this length, so a cut never leaves half a character.
+ */
+size_t		rv_utf8_prefix(const char *s, size_t max);
+
 /* Allocation through the host; NULL on failure (callers return RV_E_NOMEM). */
 void	   *rv_alloc(rv_ctx *ctx, size_t size);
 void		rv_free(rv_ctx *ctx, void *ptr);

@@ -9,6 +9,7 @@
 #include <limits.h>
 
 #include "miscadmin.h"
+#include "mb/pg_wchar.h"
 #include "catalog/pg_type.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -152,6 +153,14 @@ rvpg_raise(rv_status s)
 	rv_clear_error(ctx);
 	if (msg[0] == '\0')
 		strlcpy(msg, rv_status_name(s), sizeof(msg));
+
+	/*
+	 * The bridge cuts quoted input at a UTF-8 character boundary; in a database of another
+	 * multi-byte encoding keep only the valid prefix, so that converting the message to the
+	 * client's encoding cannot replace this error with an encoding error.
+	 */
+	msg[pg_encoding_verifymbstr(GetDatabaseEncoding(), msg, strlen(msg))] = '\0';
+	detail[pg_encoding_verifymbstr(GetDatabaseEncoding(), detail, strlen(detail))] = '\0';
 	ereport(ERROR,
 			(errcode(class_sqlstate(rv_status_class(s))),
 			 errmsg("%s", msg),
