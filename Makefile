@@ -13,7 +13,7 @@
 #   scripts/test.sh   everything, against a throwaway PostgreSQL cluster
 
 EXTENSION  = relvec
-EXTVERSION = 0.1.0
+EXTVERSION = 0.2.0
 
 MODULE_big = relvec
 
@@ -23,7 +23,9 @@ BRIDGE_OBJS := $(BRIDGE_SRCS:.c=.o)
 OBJS         = $(BRIDGE_OBJS) $(PG_SRCS:.c=.o)
 
 DATA_built  = sql/$(EXTENSION)--$(EXTVERSION).sql
-DATA        = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
+# Upgrade scripts, and the install script of 0.1.0 as released (for CREATE EXTENSION relvec
+# VERSION '0.1.0', which the upgrade test starts from).
+DATA        = $(wildcard sql/$(EXTENSION)--*--*.sql) sql/$(EXTENSION)--0.1.0.sql
 EXTRA_CLEAN = build sql/$(EXTENSION)--$(EXTVERSION).sql
 
 SPV_DIR     = build/spv

@@ -1,4 +1,4 @@
--- relvec: the install script (installed as relvec--0.1.0.sql).
+-- relvec: the install script (installed as relvec--0.2.0.sql; relvec--0.1.0--0.2.0.sql upgrades 0.1.0).
 -- Every function carries its volatility, strictness, parallel safety and a comment.
 
 \echo Use "CREATE EXTENSION relvec" to load this file. \quit
@@ -231,8 +231,14 @@ COMMENT ON AGGREGATE sum(embedding) IS 'element-wise sum (summed in double preci
 -- =======================================================================================
 -- Latent spaces, parallel anchor sets, relative projection
 -- =======================================================================================
--- The catalog is three extension-owned tables, kept by pg_dump (pg_extension_config_dump).
--- Write them only through the functions below; triggers keep frozen sets unchanged.
+-- The catalog is four extension-owned tables (relvec_translations is further down), kept by
+-- pg_dump (pg_extension_config_dump). Spaces, anchor sets and translations have owners: the
+-- role that created them. Only a role with the owner's privileges may change, freeze, re-fit
+-- or drop one; every role may use them. The tables are readable by every role (a database
+-- owner can pg_dump) and written only by the functions below, which check the caller's rights
+-- and then write as the tables' owner (catalogwrite.c). Direct INSERT, UPDATE, DELETE and
+-- TRUNCATE are refused, even for a role someone granted them to, unless it has the tables'
+-- owner's privileges (a superuser restoring a dump).
 
 CREATE TABLE relvec_spaces (
 	space_id serial PRIMARY KEY,
@@ -240,7 +246,9 @@ CREATE TABLE relvec_spaces (
 	dims integer NOT NULL CHECK (dims BETWEEN 1 AND 16000),
 	description text,
 	mean embedding CHECK (mean IS NULL OR embedding_dims(mean) = dims),
-	mean_version integer NOT NULL DEFAULT 0
+	mean_version integer NOT NULL DEFAULT 0,
+	-- rows restored from a dump of 0.1.0, which had no owners, belong to the restoring role
+	owner regrole NOT NULL DEFAULT pg_catalog.quote_ident(CURRENT_USER)::pg_catalog.regrole
 );
 COMMENT ON TABLE relvec_spaces IS 'relvec: latent spaces (one per embedding model)';
 
@@ -248,7 +256,8 @@ CREATE TABLE relvec_anchor_sets (
 	set_id serial PRIMARY KEY,
 	name text NOT NULL UNIQUE CHECK (name <> ''),
 	keys text[] NOT NULL CHECK (cardinality(keys) >= 1),
-	frozen boolean NOT NULL DEFAULT false
+	frozen boolean NOT NULL DEFAULT false,
+	owner regrole NOT NULL DEFAULT pg_catalog.quote_ident(CURRENT_USER)::pg_catalog.regrole
 );
 COMMENT ON TABLE relvec_anchor_sets IS 'relvec: anchor sets (ordered anchor keys)';
 
@@ -270,9 +279,10 @@ SELECT pg_catalog.pg_extension_config_dump('relvec_anchor_sets_set_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('relvec_anchors', '');
 
 -- A frozen set and its anchors never change (stored relative vectors stay valid).
--- search_path is pinned: pg_restore loads the catalog rows with an empty search_path.
+-- search_path is pinned: pg_restore loads the catalog rows with an empty search_path, and a
+-- role that can create objects in a schema on the caller's path must not reach into this.
 CREATE FUNCTION relvec_guard_frozen() RETURNS trigger LANGUAGE plpgsql
-	SET search_path = @extschema@, pg_catalog AS $$
+	SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	IF TG_TABLE_NAME = 'relvec_anchor_sets' THEN
 		IF OLD.frozen AND (NEW.frozen IS DISTINCT FROM OLD.frozen OR NEW.keys IS DISTINCT FROM OLD.keys
@@ -284,16 +294,18 @@ BEGIN
 	-- Inserts into a frozen set are refused once that space is complete: pg_restore loads the
 	-- frozen set row first and its anchors after it, into an empty space.
 	IF TG_OP = 'INSERT' THEN
-		IF EXISTS (SELECT 1 FROM relvec_anchor_sets s WHERE s.set_id = NEW.set_id AND s.frozen
-		           AND (SELECT count(*) FROM relvec_anchors a WHERE a.set_id = NEW.set_id
+		IF EXISTS (SELECT 1 FROM @extschema@.relvec_anchor_sets s WHERE s.set_id = NEW.set_id AND s.frozen
+		           AND (SELECT count(*) FROM @extschema@.relvec_anchors a WHERE a.set_id = NEW.set_id
 		                AND a.space_id = NEW.space_id) >= cardinality(s.keys)) THEN
-			RAISE EXCEPTION 'anchor set "%" is frozen', (SELECT name FROM relvec_anchor_sets WHERE set_id = NEW.set_id)
+			RAISE EXCEPTION 'anchor set "%" is frozen',
+				(SELECT name FROM @extschema@.relvec_anchor_sets WHERE set_id = NEW.set_id)
 				USING ERRCODE = '55000';
 		END IF;
 		RETURN NEW;
 	END IF;
-	IF EXISTS (SELECT 1 FROM relvec_anchor_sets s WHERE s.frozen AND s.set_id = OLD.set_id) THEN
-		RAISE EXCEPTION 'anchor set "%" is frozen', (SELECT name FROM relvec_anchor_sets WHERE set_id = OLD.set_id)
+	IF EXISTS (SELECT 1 FROM @extschema@.relvec_anchor_sets s WHERE s.frozen AND s.set_id = OLD.set_id) THEN
+		RAISE EXCEPTION 'anchor set "%" is frozen',
+			(SELECT name FROM @extschema@.relvec_anchor_sets WHERE set_id = OLD.set_id)
 			USING ERRCODE = '55000';
 	END IF;
 	RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
@@ -303,6 +315,31 @@ CREATE TRIGGER relvec_anchor_sets_frozen BEFORE UPDATE ON relvec_anchor_sets
 CREATE TRIGGER relvec_anchors_frozen BEFORE INSERT OR UPDATE OR DELETE ON relvec_anchors
 	FOR EACH ROW EXECUTE FUNCTION relvec_guard_frozen();
 COMMENT ON FUNCTION relvec_guard_frozen() IS 'relvec: trigger keeping frozen anchor sets unchanged';
+
+-- Writes come from relvec's functions, which run them as the tables' owner: any other
+-- writer is refused, whatever was granted to it (0.1.0 needed such grants).
+CREATE FUNCTION relvec_guard_catalog() RETURNS trigger LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF NOT pg_has_role(current_user, (SELECT c.relowner FROM pg_class c WHERE c.oid = TG_RELID), 'USAGE') THEN
+		RAISE EXCEPTION 'permission denied for table %', TG_TABLE_NAME USING ERRCODE = '42501',
+			DETAIL = 'relvec''s catalog is changed only through relvec''s functions, which check who owns what.',
+			HINT = 'Use relvec_create_space(), relvec_set_anchors(), relvec_drop_anchor_set() and the like.';
+	END IF;
+	RETURN NULL;
+END $$;
+COMMENT ON FUNCTION relvec_guard_catalog() IS
+	'relvec: trigger refusing direct writes to the catalog tables by roles other than their owner';
+CREATE TRIGGER relvec_spaces_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON relvec_spaces
+	FOR EACH STATEMENT EXECUTE FUNCTION relvec_guard_catalog();
+CREATE TRIGGER relvec_anchor_sets_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON relvec_anchor_sets
+	FOR EACH STATEMENT EXECUTE FUNCTION relvec_guard_catalog();
+CREATE TRIGGER relvec_anchors_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON relvec_anchors
+	FOR EACH STATEMENT EXECUTE FUNCTION relvec_guard_catalog();
+
+REVOKE ALL ON relvec_spaces, relvec_anchor_sets, relvec_anchors FROM PUBLIC;
+GRANT SELECT ON relvec_spaces, relvec_anchor_sets, relvec_anchors TO PUBLIC;
+GRANT SELECT ON SEQUENCE relvec_spaces_space_id_seq, relvec_anchor_sets_set_id_seq TO PUBLIC;
 
 -- Internal helpers written in C --------------------------------------------------------------
 CREATE FUNCTION relvec_check_query(query text, shape text) RETURNS void
@@ -315,234 +352,54 @@ CREATE FUNCTION relvec_pick_anchors(query text, k integer, method text, seed int
 COMMENT ON FUNCTION relvec_pick_anchors(text, integer, text, integer) IS
 	'relvec internal: choose k anchor keys among the (key, embedding) rows of query';
 
--- Not-null checks shared by the functions below.
-CREATE FUNCTION relvec_require(val anyelement, what text) RETURNS void LANGUAGE plpgsql IMMUTABLE AS $$
-BEGIN
-	IF val IS NULL THEN
-		RAISE EXCEPTION '% must not be null', what USING ERRCODE = '22004';
-	END IF;
-END $$;
-COMMENT ON FUNCTION relvec_require(anyelement, text) IS 'relvec internal: raise 22004 when an argument is null';
-
-CREATE FUNCTION relvec_space_id(space text) RETURNS integer LANGUAGE plpgsql STABLE AS $$
-DECLARE id integer;
-BEGIN
-	PERFORM relvec_require(space, 'space');
-	SELECT space_id INTO id FROM relvec_spaces WHERE name = space;
-	IF id IS NULL THEN
-		RAISE EXCEPTION 'space "%" does not exist', space USING ERRCODE = '42704';
-	END IF;
-	RETURN id;
-END $$;
-COMMENT ON FUNCTION relvec_space_id(text) IS 'relvec internal: the id of a space, 42704 if unknown';
-
-CREATE FUNCTION relvec_set_id(anchor_set text) RETURNS integer LANGUAGE plpgsql STABLE AS $$
-DECLARE id integer;
-BEGIN
-	PERFORM relvec_require(anchor_set, 'anchor set');
-	SELECT set_id INTO id FROM relvec_anchor_sets WHERE name = anchor_set;
-	IF id IS NULL THEN
-		RAISE EXCEPTION 'anchor set "%" does not exist', anchor_set USING ERRCODE = '42704';
-	END IF;
-	RETURN id;
-END $$;
-COMMENT ON FUNCTION relvec_set_id(text) IS 'relvec internal: the id of an anchor set, 42704 if unknown';
-
 -- Spaces ------------------------------------------------------------------------------------
+-- The catalog functions are not STRICT: a null argument is the error 22004 naming it.
 CREATE FUNCTION relvec_create_space(name text, dims integer, description text DEFAULT NULL)
-	RETURNS void LANGUAGE plpgsql VOLATILE AS $$
-BEGIN
-	PERFORM relvec_require(name, 'space name');
-	PERFORM relvec_require(dims, 'dims');
-	IF name = '' THEN
-		RAISE EXCEPTION 'space name must not be empty' USING ERRCODE = '22023';
-	END IF;
-	IF dims < 1 THEN
-		RAISE EXCEPTION 'dimensions of space "%" must be at least 1', name USING ERRCODE = '22023';
-	END IF;
-	IF dims > 16000 THEN
-		RAISE EXCEPTION 'dimensions of space "%" cannot exceed 16000', name USING ERRCODE = '54000';
-	END IF;
-	IF EXISTS (SELECT 1 FROM relvec_spaces s WHERE s.name = relvec_create_space.name) THEN
-		RAISE EXCEPTION 'space "%" already exists', name USING ERRCODE = '42710';
-	END IF;
-	INSERT INTO relvec_spaces (name, dims, description) VALUES (name, dims, description);
-END $$;
+	RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION relvec_create_space(text, integer, text) IS
-	'register a latent space (one embedding model) with its dimensions';
+	'register a latent space (one embedding model) with its dimensions, owned by the caller';
 
 CREATE FUNCTION relvec_set_space_mean(space text, query text) RETURNS embedding
-	LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-	sid integer := relvec_space_id(space);
-	d integer;
-	m embedding;
-	bad bigint;
-BEGIN
-	PERFORM relvec_require(query, 'query');
-	PERFORM relvec_check_query(query, 'embedding');
-	SELECT dims INTO d FROM relvec_spaces WHERE space_id = sid;
-	EXECUTE format('SELECT count(*) FILTER (WHERE embedding_dims(e) <> %s), avg(e) FROM (%s) q(e)', d, query)
-		INTO bad, m;
-	IF bad > 0 THEN
-		RAISE EXCEPTION 'query returns % embeddings whose dimensions differ from the % of space "%"', bad, d, space
-			USING ERRCODE = '22000';
-	END IF;
-	IF m IS NULL THEN
-		RAISE EXCEPTION 'query returns no embeddings to average' USING ERRCODE = '22000';
-	END IF;
-	UPDATE relvec_spaces SET mean = m, mean_version = mean_version + 1 WHERE space_id = sid;
-	RETURN m;
-END $$;
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION relvec_set_space_mean(text, text) IS
-	'store the mean of the embeddings a query returns as the space''s mean (for center => ''space'')';
+	'store the mean of the embeddings a query returns as the space''s mean (for center => ''space''); owner only';
+
+CREATE FUNCTION relvec_drop_space(space text, "cascade" boolean DEFAULT false) RETURNS void
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION relvec_drop_space(text, boolean) IS
+	'drop a space; with cascade, also the unfrozen sets'' anchors and the translations using it; owner only';
 
 -- Anchor sets ---------------------------------------------------------------------------------
 CREATE FUNCTION relvec_create_anchor_set(name text, keys text[]) RETURNS void
-	LANGUAGE plpgsql VOLATILE AS $$
-DECLARE dup text;
-BEGIN
-	PERFORM relvec_require(name, 'anchor set name');
-	PERFORM relvec_require(keys, 'keys');
-	IF name = '' THEN
-		RAISE EXCEPTION 'anchor set name must not be empty' USING ERRCODE = '22023';
-	END IF;
-	IF cardinality(keys) < 1 THEN
-		RAISE EXCEPTION 'anchor set "%" needs at least one key', name USING ERRCODE = '22023';
-	END IF;
-	IF array_ndims(keys) <> 1 THEN
-		RAISE EXCEPTION 'anchor keys must be a one-dimensional array' USING ERRCODE = '22000';
-	END IF;
-	IF array_position(keys, NULL) IS NOT NULL THEN
-		RAISE EXCEPTION 'anchor keys must not contain nulls' USING ERRCODE = '22004';
-	END IF;
-	SELECT k INTO dup FROM unnest(keys) k GROUP BY k HAVING count(*) > 1 ORDER BY k LIMIT 1;
-	IF dup IS NOT NULL THEN
-		RAISE EXCEPTION 'anchor key "%" appears more than once', dup USING ERRCODE = '23505';
-	END IF;
-	IF EXISTS (SELECT 1 FROM relvec_anchor_sets s WHERE s.name = relvec_create_anchor_set.name) THEN
-		RAISE EXCEPTION 'anchor set "%" already exists', name USING ERRCODE = '42710';
-	END IF;
-	INSERT INTO relvec_anchor_sets (name, keys) VALUES (name, keys);
-END $$;
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION relvec_create_anchor_set(text, text[]) IS
-	'create an anchor set: the anchor items'' keys, in order';
+	'create an anchor set: the anchor items'' keys, in order; owned by the caller';
 
 CREATE FUNCTION relvec_set_anchors(anchor_set text, space text, query text) RETURNS integer
-	LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-	setid integer := relvec_set_id(anchor_set);
-	sid integer := relvec_space_id(space);
-	setkeys text[];
-	d integer;
-	k text;
-	n bigint;
-BEGIN
-	PERFORM relvec_require(query, 'query');
-	IF (SELECT frozen FROM relvec_anchor_sets WHERE set_id = setid) THEN
-		RAISE EXCEPTION 'anchor set "%" is frozen', anchor_set USING ERRCODE = '55000';
-	END IF;
-	PERFORM relvec_check_query(query, 'key_embedding');
-	SELECT dims INTO d FROM relvec_spaces WHERE space_id = sid;
-	SELECT keys INTO setkeys FROM relvec_anchor_sets WHERE set_id = setid;
-	IF to_regclass('pg_temp.relvec_anchor_load') IS NULL THEN
-		CREATE TEMP TABLE relvec_anchor_load (key text, e embedding) ON COMMIT DROP;
-	END IF;
-	TRUNCATE relvec_anchor_load;
-	EXECUTE format('INSERT INTO relvec_anchor_load SELECT q.k::text, q.e FROM (%s) q(k, e)', query);
-
-	SELECT l.key INTO k FROM relvec_anchor_load l WHERE l.key IS NULL OR l.e IS NULL LIMIT 1;
-	IF FOUND THEN
-		RAISE EXCEPTION 'query returns a row with a null key or embedding' USING ERRCODE = '22004';
-	END IF;
-	SELECT l.key INTO k FROM relvec_anchor_load l GROUP BY l.key HAVING count(*) > 1 ORDER BY l.key LIMIT 1;
-	IF FOUND THEN
-		RAISE EXCEPTION 'query returns anchor key "%" more than once', k USING ERRCODE = '23505';
-	END IF;
-	SELECT l.key INTO k FROM relvec_anchor_load l
-		WHERE l.key <> ALL (setkeys) ORDER BY l.key LIMIT 1;
-	IF FOUND THEN
-		RAISE EXCEPTION 'key "%" is not an anchor of set "%"', k, anchor_set USING ERRCODE = '22000';
-	END IF;
-	SELECT s.k INTO k FROM unnest(setkeys) s(k)
-		WHERE NOT EXISTS (SELECT 1 FROM relvec_anchor_load l WHERE l.key = s.k) LIMIT 1;
-	IF FOUND THEN
-		RAISE EXCEPTION 'query does not return anchor "%" of set "%"', k, anchor_set USING ERRCODE = '22000';
-	END IF;
-	SELECT l.key INTO k FROM relvec_anchor_load l WHERE embedding_dims(l.e) <> d ORDER BY l.key LIMIT 1;
-	IF FOUND THEN
-		RAISE EXCEPTION 'anchor "%" has % dimensions, space "%" has %', k,
-			(SELECT embedding_dims(e) FROM relvec_anchor_load WHERE key = k), space, d USING ERRCODE = '22000';
-	END IF;
-
-	DELETE FROM relvec_anchors WHERE set_id = setid AND space_id = sid;
-	INSERT INTO relvec_anchors (set_id, space_id, ord, key, e)
-		SELECT setid, sid, s.ord, s.k, l.e
-		FROM unnest(setkeys) WITH ORDINALITY s(k, ord)
-		JOIN relvec_anchor_load l ON l.key = s.k;
-	GET DIAGNOSTICS n = ROW_COUNT;
-	TRUNCATE relvec_anchor_load;
-	RETURN n;
-END $$;
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION relvec_set_anchors(text, text, text) IS
-	'store the anchors of a set in a space from a query returning (key, embedding), every key exactly once';
+	'store the anchors of a set in a space from a query returning (key, embedding), every key exactly once; owner only';
 
 CREATE FUNCTION relvec_choose_anchors(anchor_set text, space text, query text, k integer,
 		method text DEFAULT 'random', seed integer DEFAULT 0) RETURNS text[]
-	LANGUAGE plpgsql VOLATILE AS $$
-DECLARE chosen text[];
-BEGIN
-	PERFORM relvec_require(anchor_set, 'anchor set name');
-	PERFORM relvec_require(query, 'query');
-	PERFORM relvec_require(k, 'k');
-	PERFORM relvec_require(method, 'method');
-	PERFORM relvec_require(seed, 'seed');
-	PERFORM relvec_space_id(space);
-	PERFORM relvec_check_query(query, 'key_embedding');
-	SELECT array_agg(p.key ORDER BY p.anchor_no) INTO chosen FROM relvec_pick_anchors(query, k, method, seed) p;
-	PERFORM relvec_create_anchor_set(anchor_set, chosen);
-	PERFORM relvec_set_anchors(anchor_set, space,
-		format('SELECT q.k::text, q.e FROM (%s) q(k, e) WHERE q.k::text = ANY (%L::text[])', query, chosen));
-	RETURN chosen;
-END $$;
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION relvec_choose_anchors(text, text, text, integer, text, integer) IS
 	'create an anchor set of k items chosen from a query''s (key, embedding) rows: random, fps or kmeans, seeded';
 
-CREATE FUNCTION relvec_freeze_anchor_set(anchor_set text) RETURNS void LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-	setid integer := relvec_set_id(anchor_set);
-	r record;
-	nkeys integer;
-BEGIN
-	SELECT cardinality(keys) INTO nkeys FROM relvec_anchor_sets WHERE set_id = setid;
-	IF (SELECT frozen FROM relvec_anchor_sets WHERE set_id = setid) THEN
-		RETURN;
-	END IF;
-	IF NOT EXISTS (SELECT 1 FROM relvec_anchors WHERE set_id = setid) THEN
-		RAISE EXCEPTION 'anchor set "%" has no embeddings in any space', anchor_set
-			USING ERRCODE = '55000', HINT = 'Store them with relvec_set_anchors().';
-	END IF;
-	FOR r IN SELECT sp.name, sp.dims, count(*) AS n, count(*) FILTER (WHERE embedding_dims(a.e) <> sp.dims) AS bad_dims,
-	                min(a.key) FILTER (WHERE embedding_norm(a.e) = 0) AS zero_key
-	         FROM relvec_anchors a JOIN relvec_spaces sp USING (space_id)
-	         WHERE a.set_id = setid GROUP BY sp.name, sp.dims ORDER BY sp.name LOOP
-		IF r.n <> nkeys THEN
-			RAISE EXCEPTION 'anchor set "%" has % of % anchors in space "%"', anchor_set, r.n, nkeys, r.name
-				USING ERRCODE = '55000';
-		END IF;
-		IF r.bad_dims > 0 THEN
-			RAISE EXCEPTION 'anchor set "%" has anchors of the wrong dimensions in space "%"', anchor_set, r.name
-				USING ERRCODE = '22000';
-		END IF;
-		IF r.zero_key IS NOT NULL THEN
-			RAISE EXCEPTION 'anchor "%" of set "%" is a zero vector in space "%"', r.zero_key, anchor_set, r.name
-				USING ERRCODE = '22000';
-		END IF;
-	END LOOP;
-	UPDATE relvec_anchor_sets SET frozen = true WHERE set_id = setid;
-END $$;
+CREATE FUNCTION relvec_freeze_anchor_set(anchor_set text) RETURNS void
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION relvec_freeze_anchor_set(text) IS
-	'check an anchor set is complete in every attached space (no zero vectors) and freeze it';
+	'check an anchor set is complete in every attached space (no zero vectors) and freeze it; owner only';
+
+CREATE FUNCTION relvec_drop_anchor_set(anchor_set text, "cascade" boolean DEFAULT false) RETURNS void
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION relvec_drop_anchor_set(text, boolean) IS
+	'drop an anchor set, frozen or not, with its anchors; with cascade, also the translations fitted on it; owner only';
+
+CREATE FUNCTION relvec_reassign_owned(old_role regrole, new_role regrole) RETURNS bigint
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION relvec_reassign_owned(regrole, regrole) IS
+	'give every space, anchor set and translation old_role owns to new_role (before DROP ROLE); returns how many';
 
 -- Projection ------------------------------------------------------------------------------------
 CREATE FUNCTION relvec_project(x embedding, anchor_set text, space text, similarity text DEFAULT 'cosine',
@@ -589,17 +446,27 @@ CREATE TABLE relvec_translations (
 	matrix real[] NOT NULL,			-- dim x dim, row-major, one-dimensional; dim = max of the two dims
 	bias embedding,					-- affine only
 	fitted_at timestamptz NOT NULL DEFAULT now(),
+	owner regrole NOT NULL DEFAULT pg_catalog.quote_ident(CURRENT_USER)::pg_catalog.regrole,
 	PRIMARY KEY (set_id, from_space_id, to_space_id)
 );
 COMMENT ON TABLE relvec_translations IS
 	'relvec: translations between two spaces fitted on the parallel anchors of a frozen set';
 SELECT pg_catalog.pg_extension_config_dump('relvec_translations', '');
+CREATE TRIGGER relvec_translations_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON relvec_translations
+	FOR EACH STATEMENT EXECUTE FUNCTION relvec_guard_catalog();
+REVOKE ALL ON relvec_translations FROM PUBLIC;
+GRANT SELECT ON relvec_translations TO PUBLIC;
 
 CREATE FUNCTION relvec_fit_translation(anchor_set text, from_space text, to_space text,
 		method text DEFAULT 'orthogonal') RETURNS float8
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION relvec_fit_translation(text, text, text, text) IS
-	'fit a translation (orthogonal, linear or affine) from one space to another on the anchors of a frozen set, store it, return the mean cosine of the translated anchors to their counterparts';
+	'fit a translation (orthogonal, linear or affine) from one space to another on the anchors of a frozen set, store it (owned by the caller; re-fitting needs its owner''s privileges), return the mean cosine of the translated anchors to their counterparts';
+
+CREATE FUNCTION relvec_drop_translation(anchor_set text, from_space text, to_space text) RETURNS void
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION relvec_drop_translation(text, text, text) IS
+	'drop the translation fitted on an anchor set from one space to another; owner only';
 
 CREATE FUNCTION relvec_translate(x embedding, anchor_set text, from_space text, to_space text)
 	RETURNS embedding

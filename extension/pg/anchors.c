@@ -12,6 +12,7 @@
 #include "utils/builtins.h"
 
 #include "relvec_pg.h"
+#include "relvec_catalog.h"
 
 /* The columns of a query, without running it. */
 static TupleDesc
@@ -54,6 +55,12 @@ check_shape(TupleDesc desc, const char *shape, Oid emb)
 	}
 	else
 		elog(ERROR, "relvec: unknown query shape \"%s\"", shape);
+}
+
+void
+rvpg_check_query_shape(const char *query, const char *shape, Oid emb)
+{
+	check_shape(describe_query(query), shape, emb);
 }
 
 PG_FUNCTION_INFO_V1(relvec_check_query);

@@ -54,4 +54,37 @@ extern float *rvpg_load_anchors(const char *schema, const char *anchor_set, int 
 /* The dimensions of a space (translate.c); 42704 if there is no such space. Uses SPI. */
 extern int	rvpg_space_dims(const char *space);
 
+/*
+ * Changing the catalog (catalogwrite.c). The tables are writable only by their owner; a
+ * function checks the caller's rights, then runs its own fixed statements as that owner
+ * between rvpg_catalog_enter and rvpg_catalog_leave: search_path is pg_catalog, pg_temp
+ * there, in a security-restricted operation. An error in between restores both.
+ */
+typedef struct rvpg_catalog_scope
+{
+	Oid			caller;			/* the role that called, the owner of what it creates */
+	Oid			userid;			/* saved user id and security context */
+	int			sec_context;
+	int			guc_level;
+} rvpg_catalog_scope;
+
+extern void rvpg_catalog_enter(Oid catalog_owner, rvpg_catalog_scope *scope);
+extern void rvpg_catalog_leave(const rvpg_catalog_scope *scope);
+
+/* The owner of relvec's catalog tables (the role that installed relvec). */
+extern Oid	rvpg_catalog_owner(Oid nsp);
+
+/* Raise 42501 "must be owner of <kind> "<name>"" unless the caller has owner's privileges. */
+extern void rvpg_check_owner(Oid owner, const char *kind, const char *name);
+
+/* The same for a translation, named by its set and spaces. */
+extern void rvpg_check_translation_owner(Oid owner, const char *set_name, const char *from,
+										 const char *to);
+
+/*
+ * Raise 42804 unless query is one statement returning rows of the shape "embedding" (one
+ * embedding column) or "key_embedding" (key, embedding) (anchors.c). Needs SPI.
+ */
+extern void rvpg_check_query_shape(const char *query, const char *shape, Oid emb);
+
 #endif

@@ -304,7 +304,9 @@ relvec_fit_translation(PG_FUNCTION_ARGS)
 	Datum		values[11];
 	char		nulls[11];
 	Oid			emb = rvpg_embedding_type(fcinfo);
-	Oid			argtypes[11] = {INT4OID, INT4OID, INT4OID, TEXTOID, emb, emb, emb, emb, FLOAT4ARRAYOID, emb};
+	Oid			argtypes[11] = {INT4OID, INT4OID, INT4OID, TEXTOID, emb, emb, emb, emb, FLOAT4ARRAYOID, emb,
+	REGROLEOID};
+	rvpg_catalog_scope scope;
 	Datum	   *mat;
 
 	RVPG_CHECK(rv_translate_method_parse(rvpg_ctx(), method_name, &method));
@@ -323,6 +325,19 @@ relvec_fit_translation(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cannot fit a translation from space \"%s\" to itself", from)));
+	/* re-fitting another role's translation needs its owner's privileges */
+	{
+		Oid			t3[3] = {INT4OID, INT4OID, INT4OID};
+		Datum		v3[3] = {Int32GetDatum(set.set_id), Int32GetDatum(from_id), Int32GetDatum(to_id)};
+		bool		isnull;
+
+		if (SPI_execute_with_args(psprintf("SELECT owner FROM %s.relvec_translations WHERE set_id = $1 "
+										   "AND from_space_id = $2 AND to_space_id = $3", schema),
+								  3, t3, v3, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "relvec: translation lookup failed");
+		if (SPI_processed == 1)
+			rvpg_check_translation_owner(DatumGetObjectId(col(1, &isnull)), set_name, from, to);
+	}
 	k = set.nkeys;
 	a_from = rvpg_load_anchors(schema, set_name, set.set_id, set.nkeys, from, from_id, d_from,
 							   CurrentMemoryContext);
@@ -358,16 +373,29 @@ relvec_fit_translation(PG_FUNCTION_ARGS)
 	memset(nulls, ' ', sizeof(nulls));
 	if (method != RV_TRANSLATE_AFFINE)
 		nulls[9] = 'n';
-	if (SPI_execute_with_args(psprintf("INSERT INTO %s.relvec_translations (set_id, from_space_id, to_space_id, "
-									   "method, from_mean, from_std, to_mean, to_std, matrix, bias, fitted_at) "
-									   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now()) "
+	/*
+	 * Stored as the catalog's owner; the caller owns a new row. The owner test is repeated
+	 * in the statement itself, so a row another role stored meanwhile is not overwritten.
+	 */
+	rvpg_catalog_enter(rvpg_catalog_owner(get_func_namespace(fcinfo->flinfo->fn_oid)), &scope);
+	values[10] = ObjectIdGetDatum(scope.caller);
+	if (SPI_execute_with_args(psprintf("INSERT INTO %s.relvec_translations AS t (set_id, from_space_id, to_space_id, "
+									   "method, from_mean, from_std, to_mean, to_std, matrix, bias, fitted_at, owner) "
+									   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, pg_catalog.now(), $11) "
 									   "ON CONFLICT (set_id, from_space_id, to_space_id) DO UPDATE SET "
 									   "method = EXCLUDED.method, from_mean = EXCLUDED.from_mean, "
 									   "from_std = EXCLUDED.from_std, to_mean = EXCLUDED.to_mean, "
 									   "to_std = EXCLUDED.to_std, matrix = EXCLUDED.matrix, "
-									   "bias = EXCLUDED.bias, fitted_at = EXCLUDED.fitted_at", schema),
-							  10, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
+									   "bias = EXCLUDED.bias, fitted_at = EXCLUDED.fitted_at "
+									   "WHERE pg_catalog.pg_has_role($11, t.owner, 'USAGE')", schema),
+							  11, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "relvec: could not store the translation");
+	if (SPI_processed != 1)		/* another role's row, stored since the check above */
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of the translation from space \"%s\" to space \"%s\" in anchor set \"%s\"",
+						from, to, set_name)));
+	rvpg_catalog_leave(&scope);
 	SPI_finish();
 	PG_RETURN_FLOAT8(quality);
 }

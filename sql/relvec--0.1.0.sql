@@ -1,0 +1,668 @@
+-- relvec: the install script (installed as relvec--0.1.0.sql).
+-- Every function carries its volatility, strictness, parallel safety and a comment.
+
+\echo Use "CREATE EXTENSION relvec" to load this file. \quit
+
+-- ---------------------------------------------------------------------------------------
+-- The embedding type
+-- ---------------------------------------------------------------------------------------
+CREATE TYPE embedding;
+
+CREATE FUNCTION embedding_in(cstring, oid, integer) RETURNS embedding
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_out(embedding) RETURNS cstring
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_typmod_in(cstring[]) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_typmod_out(integer) RETURNS cstring
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_recv(internal, oid, integer) RETURNS embedding
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_send(embedding) RETURNS bytea
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- STORAGE = main: values stay inline in the heap tuple (compression is tried first, and
+-- fails fast on float data), and move out of line only when a row would not fit a page.
+-- A 768-d embedding (3,076 bytes) is over the 2 kB TOAST threshold, so with "extended" or
+-- "external" every such row would be read through the TOAST table during a scan.
+CREATE TYPE embedding (
+	INPUT = embedding_in,
+	OUTPUT = embedding_out,
+	TYPMOD_IN = embedding_typmod_in,
+	TYPMOD_OUT = embedding_typmod_out,
+	RECEIVE = embedding_recv,
+	SEND = embedding_send,
+	STORAGE = main,
+	ALIGNMENT = int4
+);
+COMMENT ON TYPE embedding IS
+	'an embedding: up to 16000 float4 values, text form [1,2,3] as pgvector''s vector';
+
+-- ---------------------------------------------------------------------------------------
+-- Type modifier coercion and casts
+-- ---------------------------------------------------------------------------------------
+CREATE FUNCTION embedding(embedding, integer, boolean) RETURNS embedding
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION embedding(embedding, integer, boolean) IS
+	'coerce an embedding to embedding(n); an error if it does not have n dimensions';
+
+CREATE FUNCTION array_to_embedding(real[], integer, boolean) RETURNS embedding
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION array_to_embedding(double precision[], integer, boolean) RETURNS embedding
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION array_to_embedding(integer[], integer, boolean) RETURNS embedding
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION array_to_embedding(numeric[], integer, boolean) RETURNS embedding
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_to_float4(embedding, integer, boolean) RETURNS real[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION array_to_embedding(real[], integer, boolean) IS 'cast real[] to embedding';
+COMMENT ON FUNCTION array_to_embedding(double precision[], integer, boolean) IS
+	'cast double precision[] to embedding (values must fit float4)';
+COMMENT ON FUNCTION array_to_embedding(integer[], integer, boolean) IS 'cast integer[] to embedding';
+COMMENT ON FUNCTION array_to_embedding(numeric[], integer, boolean) IS
+	'cast numeric[] to embedding (values must fit float4)';
+COMMENT ON FUNCTION embedding_to_float4(embedding, integer, boolean) IS 'cast embedding to real[]';
+
+CREATE CAST (embedding AS embedding) WITH FUNCTION embedding(embedding, integer, boolean) AS IMPLICIT;
+CREATE CAST (real[] AS embedding) WITH FUNCTION array_to_embedding(real[], integer, boolean) AS ASSIGNMENT;
+CREATE CAST (double precision[] AS embedding)
+	WITH FUNCTION array_to_embedding(double precision[], integer, boolean) AS ASSIGNMENT;
+CREATE CAST (integer[] AS embedding) WITH FUNCTION array_to_embedding(integer[], integer, boolean) AS ASSIGNMENT;
+CREATE CAST (numeric[] AS embedding) WITH FUNCTION array_to_embedding(numeric[], integer, boolean) AS ASSIGNMENT;
+CREATE CAST (embedding AS real[]) WITH FUNCTION embedding_to_float4(embedding, integer, boolean) AS IMPLICIT;
+
+-- ---------------------------------------------------------------------------------------
+-- Distances and vector functions
+-- ---------------------------------------------------------------------------------------
+CREATE FUNCTION l2_distance(embedding, embedding) RETURNS float8
+	AS 'MODULE_PATHNAME', 'embedding_l2_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION inner_product(embedding, embedding) RETURNS float8
+	AS 'MODULE_PATHNAME', 'embedding_inner_product' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION cosine_distance(embedding, embedding) RETURNS float8
+	AS 'MODULE_PATHNAME', 'embedding_cosine_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION l1_distance(embedding, embedding) RETURNS float8
+	AS 'MODULE_PATHNAME', 'embedding_l1_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_l2_squared_distance(embedding, embedding) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_negative_inner_product(embedding, embedding) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_dims(embedding) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_norm(embedding) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION l2_normalize(embedding) RETURNS embedding
+	AS 'MODULE_PATHNAME', 'embedding_l2_normalize' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION subvector(embedding, integer, integer) RETURNS embedding
+	AS 'MODULE_PATHNAME', 'embedding_subvector' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION l2_distance(embedding, embedding) IS 'Euclidean distance (operator <->)';
+COMMENT ON FUNCTION inner_product(embedding, embedding) IS 'inner product (operator <#> is its negative)';
+COMMENT ON FUNCTION cosine_distance(embedding, embedding) IS
+	'1 - cosine similarity, in [0, 2]; 1 when either embedding is a zero vector (operator <=>)';
+COMMENT ON FUNCTION l1_distance(embedding, embedding) IS 'Manhattan distance (operator <+>)';
+COMMENT ON FUNCTION embedding_l2_squared_distance(embedding, embedding) IS 'squared Euclidean distance';
+COMMENT ON FUNCTION embedding_negative_inner_product(embedding, embedding) IS
+	'negative inner product (operator <#>)';
+COMMENT ON FUNCTION embedding_dims(embedding) IS 'number of dimensions';
+COMMENT ON FUNCTION embedding_norm(embedding) IS 'Euclidean norm';
+COMMENT ON FUNCTION l2_normalize(embedding) IS 'the embedding scaled to unit length; a zero vector stays zero';
+COMMENT ON FUNCTION subvector(embedding, integer, integer) IS
+	'subvector(e, start, count): count elements from 1-based position start, clipped to the embedding';
+
+-- ---------------------------------------------------------------------------------------
+-- Element-wise arithmetic and concatenation
+-- ---------------------------------------------------------------------------------------
+CREATE FUNCTION embedding_add(embedding, embedding) RETURNS embedding
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_sub(embedding, embedding) RETURNS embedding
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_mul(embedding, embedding) RETURNS embedding
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_concat(embedding, embedding) RETURNS embedding
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION embedding_add(embedding, embedding) IS 'element-wise sum (operator +)';
+COMMENT ON FUNCTION embedding_sub(embedding, embedding) IS 'element-wise difference (operator -)';
+COMMENT ON FUNCTION embedding_mul(embedding, embedding) IS 'element-wise product (operator *)';
+COMMENT ON FUNCTION embedding_concat(embedding, embedding) IS 'concatenation (operator ||)';
+
+-- ---------------------------------------------------------------------------------------
+-- Comparison and hashing
+-- ---------------------------------------------------------------------------------------
+CREATE FUNCTION embedding_lt(embedding, embedding) RETURNS bool
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_le(embedding, embedding) RETURNS bool
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_eq(embedding, embedding) RETURNS bool
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_ne(embedding, embedding) RETURNS bool
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_ge(embedding, embedding) RETURNS bool
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_gt(embedding, embedding) RETURNS bool
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_cmp(embedding, embedding) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_hash(embedding) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION embedding_cmp(embedding, embedding) IS
+	'btree order: element by element, then fewer dimensions first';
+COMMENT ON FUNCTION embedding_hash(embedding) IS 'hash consistent with =';
+COMMENT ON FUNCTION embedding_lt(embedding, embedding) IS 'operator <';
+COMMENT ON FUNCTION embedding_le(embedding, embedding) IS 'operator <=';
+COMMENT ON FUNCTION embedding_eq(embedding, embedding) IS 'operator =';
+COMMENT ON FUNCTION embedding_ne(embedding, embedding) IS 'operator <>';
+COMMENT ON FUNCTION embedding_ge(embedding, embedding) IS 'operator >=';
+COMMENT ON FUNCTION embedding_gt(embedding, embedding) IS 'operator >';
+
+-- ---------------------------------------------------------------------------------------
+-- Operators
+-- ---------------------------------------------------------------------------------------
+CREATE OPERATOR <-> (LEFTARG = embedding, RIGHTARG = embedding,
+	FUNCTION = l2_distance, COMMUTATOR = '<->');
+CREATE OPERATOR <#> (LEFTARG = embedding, RIGHTARG = embedding,
+	FUNCTION = embedding_negative_inner_product, COMMUTATOR = '<#>');
+CREATE OPERATOR <=> (LEFTARG = embedding, RIGHTARG = embedding,
+	FUNCTION = cosine_distance, COMMUTATOR = '<=>');
+CREATE OPERATOR <+> (LEFTARG = embedding, RIGHTARG = embedding,
+	FUNCTION = l1_distance, COMMUTATOR = '<+>');
+
+CREATE OPERATOR + (LEFTARG = embedding, RIGHTARG = embedding,
+	FUNCTION = embedding_add, COMMUTATOR = +);
+CREATE OPERATOR - (LEFTARG = embedding, RIGHTARG = embedding, FUNCTION = embedding_sub);
+CREATE OPERATOR * (LEFTARG = embedding, RIGHTARG = embedding,
+	FUNCTION = embedding_mul, COMMUTATOR = *);
+CREATE OPERATOR || (LEFTARG = embedding, RIGHTARG = embedding, FUNCTION = embedding_concat);
+
+CREATE OPERATOR < (LEFTARG = embedding, RIGHTARG = embedding, FUNCTION = embedding_lt,
+	COMMUTATOR = >, NEGATOR = >=, RESTRICT = scalarltsel, JOIN = scalarltjoinsel);
+CREATE OPERATOR <= (LEFTARG = embedding, RIGHTARG = embedding, FUNCTION = embedding_le,
+	COMMUTATOR = >=, NEGATOR = >, RESTRICT = scalarlesel, JOIN = scalarlejoinsel);
+CREATE OPERATOR = (LEFTARG = embedding, RIGHTARG = embedding, FUNCTION = embedding_eq,
+	COMMUTATOR = =, NEGATOR = <>, RESTRICT = eqsel, JOIN = eqjoinsel, HASHES, MERGES);
+CREATE OPERATOR <> (LEFTARG = embedding, RIGHTARG = embedding, FUNCTION = embedding_ne,
+	COMMUTATOR = <>, NEGATOR = =, RESTRICT = neqsel, JOIN = neqjoinsel);
+CREATE OPERATOR >= (LEFTARG = embedding, RIGHTARG = embedding, FUNCTION = embedding_ge,
+	COMMUTATOR = <=, NEGATOR = <, RESTRICT = scalargesel, JOIN = scalargejoinsel);
+CREATE OPERATOR > (LEFTARG = embedding, RIGHTARG = embedding, FUNCTION = embedding_gt,
+	COMMUTATOR = <, NEGATOR = <=, RESTRICT = scalargtsel, JOIN = scalargtjoinsel);
+
+CREATE OPERATOR CLASS embedding_ops
+	DEFAULT FOR TYPE embedding USING btree AS
+	OPERATOR 1 <,
+	OPERATOR 2 <=,
+	OPERATOR 3 =,
+	OPERATOR 4 >=,
+	OPERATOR 5 >,
+	FUNCTION 1 embedding_cmp(embedding, embedding);
+
+CREATE OPERATOR CLASS embedding_hash_ops
+	DEFAULT FOR TYPE embedding USING hash AS
+	OPERATOR 1 =,
+	FUNCTION 1 embedding_hash(embedding);
+
+-- ---------------------------------------------------------------------------------------
+-- Aggregates: the state is float8[] = [count, sums...], combined by addition
+-- ---------------------------------------------------------------------------------------
+CREATE FUNCTION embedding_accum(float8[], embedding) RETURNS float8[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION embedding_combine(float8[], float8[]) RETURNS float8[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION embedding_avg(float8[]) RETURNS embedding
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION embedding_sum(float8[]) RETURNS embedding
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION embedding_accum(float8[], embedding) IS 'aggregate transition of sum/avg(embedding)';
+COMMENT ON FUNCTION embedding_combine(float8[], float8[]) IS 'aggregate combine of sum/avg(embedding)';
+COMMENT ON FUNCTION embedding_avg(float8[]) IS 'aggregate final of avg(embedding)';
+COMMENT ON FUNCTION embedding_sum(float8[]) IS 'aggregate final of sum(embedding)';
+
+CREATE AGGREGATE avg(embedding) (
+	SFUNC = embedding_accum, STYPE = float8[], FINALFUNC = embedding_avg,
+	COMBINEFUNC = embedding_combine, PARALLEL = SAFE
+);
+CREATE AGGREGATE sum(embedding) (
+	SFUNC = embedding_accum, STYPE = float8[], FINALFUNC = embedding_sum,
+	COMBINEFUNC = embedding_combine, PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE avg(embedding) IS 'element-wise mean (summed in double precision)';
+COMMENT ON AGGREGATE sum(embedding) IS 'element-wise sum (summed in double precision)';
+
+-- =======================================================================================
+-- Latent spaces, parallel anchor sets, relative projection
+-- =======================================================================================
+-- The catalog is three extension-owned tables, kept by pg_dump (pg_extension_config_dump).
+-- Write them only through the functions below; triggers keep frozen sets unchanged.
+
+CREATE TABLE relvec_spaces (
+	space_id serial PRIMARY KEY,
+	name text NOT NULL UNIQUE CHECK (name <> ''),
+	dims integer NOT NULL CHECK (dims BETWEEN 1 AND 16000),
+	description text,
+	mean embedding CHECK (mean IS NULL OR embedding_dims(mean) = dims),
+	mean_version integer NOT NULL DEFAULT 0
+);
+COMMENT ON TABLE relvec_spaces IS 'relvec: latent spaces (one per embedding model)';
+
+CREATE TABLE relvec_anchor_sets (
+	set_id serial PRIMARY KEY,
+	name text NOT NULL UNIQUE CHECK (name <> ''),
+	keys text[] NOT NULL CHECK (cardinality(keys) >= 1),
+	frozen boolean NOT NULL DEFAULT false
+);
+COMMENT ON TABLE relvec_anchor_sets IS 'relvec: anchor sets (ordered anchor keys)';
+
+CREATE TABLE relvec_anchors (
+	set_id integer NOT NULL REFERENCES relvec_anchor_sets ON DELETE CASCADE,
+	space_id integer NOT NULL REFERENCES relvec_spaces ON DELETE CASCADE,
+	ord integer NOT NULL,
+	key text NOT NULL,
+	e embedding NOT NULL,
+	PRIMARY KEY (set_id, space_id, ord),
+	UNIQUE (set_id, space_id, key)
+);
+COMMENT ON TABLE relvec_anchors IS 'relvec: parallel anchors, the anchor items embedded in each space';
+
+SELECT pg_catalog.pg_extension_config_dump('relvec_spaces', '');
+SELECT pg_catalog.pg_extension_config_dump('relvec_spaces_space_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('relvec_anchor_sets', '');
+SELECT pg_catalog.pg_extension_config_dump('relvec_anchor_sets_set_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('relvec_anchors', '');
+
+-- A frozen set and its anchors never change (stored relative vectors stay valid).
+-- search_path is pinned: pg_restore loads the catalog rows with an empty search_path.
+CREATE FUNCTION relvec_guard_frozen() RETURNS trigger LANGUAGE plpgsql
+	SET search_path = @extschema@, pg_catalog AS $$
+BEGIN
+	IF TG_TABLE_NAME = 'relvec_anchor_sets' THEN
+		IF OLD.frozen AND (NEW.frozen IS DISTINCT FROM OLD.frozen OR NEW.keys IS DISTINCT FROM OLD.keys
+				OR NEW.name IS DISTINCT FROM OLD.name) THEN
+			RAISE EXCEPTION 'anchor set "%" is frozen', OLD.name USING ERRCODE = '55000';
+		END IF;
+		RETURN NEW;
+	END IF;
+	-- Inserts into a frozen set are refused once that space is complete: pg_restore loads the
+	-- frozen set row first and its anchors after it, into an empty space.
+	IF TG_OP = 'INSERT' THEN
+		IF EXISTS (SELECT 1 FROM relvec_anchor_sets s WHERE s.set_id = NEW.set_id AND s.frozen
+		           AND (SELECT count(*) FROM relvec_anchors a WHERE a.set_id = NEW.set_id
+		                AND a.space_id = NEW.space_id) >= cardinality(s.keys)) THEN
+			RAISE EXCEPTION 'anchor set "%" is frozen', (SELECT name FROM relvec_anchor_sets WHERE set_id = NEW.set_id)
+				USING ERRCODE = '55000';
+		END IF;
+		RETURN NEW;
+	END IF;
+	IF EXISTS (SELECT 1 FROM relvec_anchor_sets s WHERE s.frozen AND s.set_id = OLD.set_id) THEN
+		RAISE EXCEPTION 'anchor set "%" is frozen', (SELECT name FROM relvec_anchor_sets WHERE set_id = OLD.set_id)
+			USING ERRCODE = '55000';
+	END IF;
+	RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+END $$;
+CREATE TRIGGER relvec_anchor_sets_frozen BEFORE UPDATE ON relvec_anchor_sets
+	FOR EACH ROW EXECUTE FUNCTION relvec_guard_frozen();
+CREATE TRIGGER relvec_anchors_frozen BEFORE INSERT OR UPDATE OR DELETE ON relvec_anchors
+	FOR EACH ROW EXECUTE FUNCTION relvec_guard_frozen();
+COMMENT ON FUNCTION relvec_guard_frozen() IS 'relvec: trigger keeping frozen anchor sets unchanged';
+
+-- Internal helpers written in C --------------------------------------------------------------
+CREATE FUNCTION relvec_check_query(query text, shape text) RETURNS void
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION relvec_check_query(text, text) IS
+	'relvec internal: raise 42804 unless query returns (key, embedding) (shape ''key_embedding'') or one embedding (shape ''embedding'')';
+CREATE FUNCTION relvec_pick_anchors(query text, k integer, method text, seed integer)
+	RETURNS TABLE (anchor_no integer, key text)
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION relvec_pick_anchors(text, integer, text, integer) IS
+	'relvec internal: choose k anchor keys among the (key, embedding) rows of query';
+
+-- Not-null checks shared by the functions below.
+CREATE FUNCTION relvec_require(val anyelement, what text) RETURNS void LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+	IF val IS NULL THEN
+		RAISE EXCEPTION '% must not be null', what USING ERRCODE = '22004';
+	END IF;
+END $$;
+COMMENT ON FUNCTION relvec_require(anyelement, text) IS 'relvec internal: raise 22004 when an argument is null';
+
+CREATE FUNCTION relvec_space_id(space text) RETURNS integer LANGUAGE plpgsql STABLE AS $$
+DECLARE id integer;
+BEGIN
+	PERFORM relvec_require(space, 'space');
+	SELECT space_id INTO id FROM relvec_spaces WHERE name = space;
+	IF id IS NULL THEN
+		RAISE EXCEPTION 'space "%" does not exist', space USING ERRCODE = '42704';
+	END IF;
+	RETURN id;
+END $$;
+COMMENT ON FUNCTION relvec_space_id(text) IS 'relvec internal: the id of a space, 42704 if unknown';
+
+CREATE FUNCTION relvec_set_id(anchor_set text) RETURNS integer LANGUAGE plpgsql STABLE AS $$
+DECLARE id integer;
+BEGIN
+	PERFORM relvec_require(anchor_set, 'anchor set');
+	SELECT set_id INTO id FROM relvec_anchor_sets WHERE name = anchor_set;
+	IF id IS NULL THEN
+		RAISE EXCEPTION 'anchor set "%" does not exist', anchor_set USING ERRCODE = '42704';
+	END IF;
+	RETURN id;
+END $$;
+COMMENT ON FUNCTION relvec_set_id(text) IS 'relvec internal: the id of an anchor set, 42704 if unknown';
+
+-- Spaces ------------------------------------------------------------------------------------
+CREATE FUNCTION relvec_create_space(name text, dims integer, description text DEFAULT NULL)
+	RETURNS void LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+	PERFORM relvec_require(name, 'space name');
+	PERFORM relvec_require(dims, 'dims');
+	IF name = '' THEN
+		RAISE EXCEPTION 'space name must not be empty' USING ERRCODE = '22023';
+	END IF;
+	IF dims < 1 THEN
+		RAISE EXCEPTION 'dimensions of space "%" must be at least 1', name USING ERRCODE = '22023';
+	END IF;
+	IF dims > 16000 THEN
+		RAISE EXCEPTION 'dimensions of space "%" cannot exceed 16000', name USING ERRCODE = '54000';
+	END IF;
+	IF EXISTS (SELECT 1 FROM relvec_spaces s WHERE s.name = relvec_create_space.name) THEN
+		RAISE EXCEPTION 'space "%" already exists', name USING ERRCODE = '42710';
+	END IF;
+	INSERT INTO relvec_spaces (name, dims, description) VALUES (name, dims, description);
+END $$;
+COMMENT ON FUNCTION relvec_create_space(text, integer, text) IS
+	'register a latent space (one embedding model) with its dimensions';
+
+CREATE FUNCTION relvec_set_space_mean(space text, query text) RETURNS embedding
+	LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+	sid integer := relvec_space_id(space);
+	d integer;
+	m embedding;
+	bad bigint;
+BEGIN
+	PERFORM relvec_require(query, 'query');
+	PERFORM relvec_check_query(query, 'embedding');
+	SELECT dims INTO d FROM relvec_spaces WHERE space_id = sid;
+	EXECUTE format('SELECT count(*) FILTER (WHERE embedding_dims(e) <> %s), avg(e) FROM (%s) q(e)', d, query)
+		INTO bad, m;
+	IF bad > 0 THEN
+		RAISE EXCEPTION 'query returns % embeddings whose dimensions differ from the % of space "%"', bad, d, space
+			USING ERRCODE = '22000';
+	END IF;
+	IF m IS NULL THEN
+		RAISE EXCEPTION 'query returns no embeddings to average' USING ERRCODE = '22000';
+	END IF;
+	UPDATE relvec_spaces SET mean = m, mean_version = mean_version + 1 WHERE space_id = sid;
+	RETURN m;
+END $$;
+COMMENT ON FUNCTION relvec_set_space_mean(text, text) IS
+	'store the mean of the embeddings a query returns as the space''s mean (for center => ''space'')';
+
+-- Anchor sets ---------------------------------------------------------------------------------
+CREATE FUNCTION relvec_create_anchor_set(name text, keys text[]) RETURNS void
+	LANGUAGE plpgsql VOLATILE AS $$
+DECLARE dup text;
+BEGIN
+	PERFORM relvec_require(name, 'anchor set name');
+	PERFORM relvec_require(keys, 'keys');
+	IF name = '' THEN
+		RAISE EXCEPTION 'anchor set name must not be empty' USING ERRCODE = '22023';
+	END IF;
+	IF cardinality(keys) < 1 THEN
+		RAISE EXCEPTION 'anchor set "%" needs at least one key', name USING ERRCODE = '22023';
+	END IF;
+	IF array_ndims(keys) <> 1 THEN
+		RAISE EXCEPTION 'anchor keys must be a one-dimensional array' USING ERRCODE = '22000';
+	END IF;
+	IF array_position(keys, NULL) IS NOT NULL THEN
+		RAISE EXCEPTION 'anchor keys must not contain nulls' USING ERRCODE = '22004';
+	END IF;
+	SELECT k INTO dup FROM unnest(keys) k GROUP BY k HAVING count(*) > 1 ORDER BY k LIMIT 1;
+	IF dup IS NOT NULL THEN
+		RAISE EXCEPTION 'anchor key "%" appears more than once', dup USING ERRCODE = '23505';
+	END IF;
+	IF EXISTS (SELECT 1 FROM relvec_anchor_sets s WHERE s.name = relvec_create_anchor_set.name) THEN
+		RAISE EXCEPTION 'anchor set "%" already exists', name USING ERRCODE = '42710';
+	END IF;
+	INSERT INTO relvec_anchor_sets (name, keys) VALUES (name, keys);
+END $$;
+COMMENT ON FUNCTION relvec_create_anchor_set(text, text[]) IS
+	'create an anchor set: the anchor items'' keys, in order';
+
+CREATE FUNCTION relvec_set_anchors(anchor_set text, space text, query text) RETURNS integer
+	LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+	setid integer := relvec_set_id(anchor_set);
+	sid integer := relvec_space_id(space);
+	setkeys text[];
+	d integer;
+	k text;
+	n bigint;
+BEGIN
+	PERFORM relvec_require(query, 'query');
+	IF (SELECT frozen FROM relvec_anchor_sets WHERE set_id = setid) THEN
+		RAISE EXCEPTION 'anchor set "%" is frozen', anchor_set USING ERRCODE = '55000';
+	END IF;
+	PERFORM relvec_check_query(query, 'key_embedding');
+	SELECT dims INTO d FROM relvec_spaces WHERE space_id = sid;
+	SELECT keys INTO setkeys FROM relvec_anchor_sets WHERE set_id = setid;
+	IF to_regclass('pg_temp.relvec_anchor_load') IS NULL THEN
+		CREATE TEMP TABLE relvec_anchor_load (key text, e embedding) ON COMMIT DROP;
+	END IF;
+	TRUNCATE relvec_anchor_load;
+	EXECUTE format('INSERT INTO relvec_anchor_load SELECT q.k::text, q.e FROM (%s) q(k, e)', query);
+
+	SELECT l.key INTO k FROM relvec_anchor_load l WHERE l.key IS NULL OR l.e IS NULL LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'query returns a row with a null key or embedding' USING ERRCODE = '22004';
+	END IF;
+	SELECT l.key INTO k FROM relvec_anchor_load l GROUP BY l.key HAVING count(*) > 1 ORDER BY l.key LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'query returns anchor key "%" more than once', k USING ERRCODE = '23505';
+	END IF;
+	SELECT l.key INTO k FROM relvec_anchor_load l
+		WHERE l.key <> ALL (setkeys) ORDER BY l.key LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'key "%" is not an anchor of set "%"', k, anchor_set USING ERRCODE = '22000';
+	END IF;
+	SELECT s.k INTO k FROM unnest(setkeys) s(k)
+		WHERE NOT EXISTS (SELECT 1 FROM relvec_anchor_load l WHERE l.key = s.k) LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'query does not return anchor "%" of set "%"', k, anchor_set USING ERRCODE = '22000';
+	END IF;
+	SELECT l.key INTO k FROM relvec_anchor_load l WHERE embedding_dims(l.e) <> d ORDER BY l.key LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'anchor "%" has % dimensions, space "%" has %', k,
+			(SELECT embedding_dims(e) FROM relvec_anchor_load WHERE key = k), space, d USING ERRCODE = '22000';
+	END IF;
+
+	DELETE FROM relvec_anchors WHERE set_id = setid AND space_id = sid;
+	INSERT INTO relvec_anchors (set_id, space_id, ord, key, e)
+		SELECT setid, sid, s.ord, s.k, l.e
+		FROM unnest(setkeys) WITH ORDINALITY s(k, ord)
+		JOIN relvec_anchor_load l ON l.key = s.k;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	TRUNCATE relvec_anchor_load;
+	RETURN n;
+END $$;
+COMMENT ON FUNCTION relvec_set_anchors(text, text, text) IS
+	'store the anchors of a set in a space from a query returning (key, embedding), every key exactly once';
+
+CREATE FUNCTION relvec_choose_anchors(anchor_set text, space text, query text, k integer,
+		method text DEFAULT 'random', seed integer DEFAULT 0) RETURNS text[]
+	LANGUAGE plpgsql VOLATILE AS $$
+DECLARE chosen text[];
+BEGIN
+	PERFORM relvec_require(anchor_set, 'anchor set name');
+	PERFORM relvec_require(query, 'query');
+	PERFORM relvec_require(k, 'k');
+	PERFORM relvec_require(method, 'method');
+	PERFORM relvec_require(seed, 'seed');
+	PERFORM relvec_space_id(space);
+	PERFORM relvec_check_query(query, 'key_embedding');
+	SELECT array_agg(p.key ORDER BY p.anchor_no) INTO chosen FROM relvec_pick_anchors(query, k, method, seed) p;
+	PERFORM relvec_create_anchor_set(anchor_set, chosen);
+	PERFORM relvec_set_anchors(anchor_set, space,
+		format('SELECT q.k::text, q.e FROM (%s) q(k, e) WHERE q.k::text = ANY (%L::text[])', query, chosen));
+	RETURN chosen;
+END $$;
+COMMENT ON FUNCTION relvec_choose_anchors(text, text, text, integer, text, integer) IS
+	'create an anchor set of k items chosen from a query''s (key, embedding) rows: random, fps or kmeans, seeded';
+
+CREATE FUNCTION relvec_freeze_anchor_set(anchor_set text) RETURNS void LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+	setid integer := relvec_set_id(anchor_set);
+	r record;
+	nkeys integer;
+BEGIN
+	SELECT cardinality(keys) INTO nkeys FROM relvec_anchor_sets WHERE set_id = setid;
+	IF (SELECT frozen FROM relvec_anchor_sets WHERE set_id = setid) THEN
+		RETURN;
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM relvec_anchors WHERE set_id = setid) THEN
+		RAISE EXCEPTION 'anchor set "%" has no embeddings in any space', anchor_set
+			USING ERRCODE = '55000', HINT = 'Store them with relvec_set_anchors().';
+	END IF;
+	FOR r IN SELECT sp.name, sp.dims, count(*) AS n, count(*) FILTER (WHERE embedding_dims(a.e) <> sp.dims) AS bad_dims,
+	                min(a.key) FILTER (WHERE embedding_norm(a.e) = 0) AS zero_key
+	         FROM relvec_anchors a JOIN relvec_spaces sp USING (space_id)
+	         WHERE a.set_id = setid GROUP BY sp.name, sp.dims ORDER BY sp.name LOOP
+		IF r.n <> nkeys THEN
+			RAISE EXCEPTION 'anchor set "%" has % of % anchors in space "%"', anchor_set, r.n, nkeys, r.name
+				USING ERRCODE = '55000';
+		END IF;
+		IF r.bad_dims > 0 THEN
+			RAISE EXCEPTION 'anchor set "%" has anchors of the wrong dimensions in space "%"', anchor_set, r.name
+				USING ERRCODE = '22000';
+		END IF;
+		IF r.zero_key IS NOT NULL THEN
+			RAISE EXCEPTION 'anchor "%" of set "%" is a zero vector in space "%"', r.zero_key, anchor_set, r.name
+				USING ERRCODE = '22000';
+		END IF;
+	END LOOP;
+	UPDATE relvec_anchor_sets SET frozen = true WHERE set_id = setid;
+END $$;
+COMMENT ON FUNCTION relvec_freeze_anchor_set(text) IS
+	'check an anchor set is complete in every attached space (no zero vectors) and freeze it';
+
+-- Projection ------------------------------------------------------------------------------------
+CREATE FUNCTION relvec_project(x embedding, anchor_set text, space text, similarity text DEFAULT 'cosine',
+		center text DEFAULT 'none', "normalize" boolean DEFAULT false) RETURNS embedding
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION relvec_project(embedding, text, text, text, text, boolean) IS
+	'relative representation of x: its similarities to the anchors of a frozen set in its space';
+
+CREATE FUNCTION relvec_project_query(query text, anchor_set text, space text, similarity text DEFAULT 'cosine',
+		center text DEFAULT 'none', "normalize" boolean DEFAULT false)
+	RETURNS TABLE (key text, relative embedding)
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION relvec_project_query(text, text, text, text, text, boolean) IS
+	'project the (key, embedding) rows of a query in batches: one kernel call per chunk';
+
+-- =======================================================================================
+-- Devices
+-- =======================================================================================
+CREATE FUNCTION relvec_devices()
+	RETURNS TABLE (index integer, name text, type text, driver text, memory_bytes bigint, auto_pick boolean)
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION relvec_devices() IS
+	'the Vulkan devices this backend sees; auto_pick marks the one relvec.device = auto would use';
+CREATE FUNCTION relvec_backend() RETURNS text
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION relvec_backend() IS
+	'which backend (cpu or a Vulkan device) ran the last heavy operation in this session, and why';
+
+-- =======================================================================================
+-- Translation between spaces, comparing spaces
+-- =======================================================================================
+-- A translation is fitted on the parallel anchors of a frozen set (Maiorca et al. 2023) and
+-- kept here, one per (set, from space, to space); pg_dump keeps it. Write it only through
+-- relvec_fit_translation. Columns are copied as they are by the SQLite port and relvec pull.
+CREATE TABLE relvec_translations (
+	set_id integer REFERENCES relvec_anchor_sets ON DELETE CASCADE,
+	from_space_id integer REFERENCES relvec_spaces ON DELETE CASCADE,
+	to_space_id integer REFERENCES relvec_spaces ON DELETE CASCADE,
+	method text NOT NULL CHECK (method IN ('orthogonal', 'linear', 'affine')),
+	from_mean embedding NOT NULL,
+	from_std embedding NOT NULL,
+	to_mean embedding NOT NULL,
+	to_std embedding NOT NULL,
+	matrix real[] NOT NULL,			-- dim x dim, row-major, one-dimensional; dim = max of the two dims
+	bias embedding,					-- affine only
+	fitted_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (set_id, from_space_id, to_space_id)
+);
+COMMENT ON TABLE relvec_translations IS
+	'relvec: translations between two spaces fitted on the parallel anchors of a frozen set';
+SELECT pg_catalog.pg_extension_config_dump('relvec_translations', '');
+
+CREATE FUNCTION relvec_fit_translation(anchor_set text, from_space text, to_space text,
+		method text DEFAULT 'orthogonal') RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION relvec_fit_translation(text, text, text, text) IS
+	'fit a translation (orthogonal, linear or affine) from one space to another on the anchors of a frozen set, store it, return the mean cosine of the translated anchors to their counterparts';
+
+CREATE FUNCTION relvec_translate(x embedding, anchor_set text, from_space text, to_space text)
+	RETURNS embedding
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION relvec_translate(embedding, text, text, text) IS
+	'x translated into another space with the translation fitted on an anchor set';
+
+CREATE FUNCTION relvec_compare_spaces(anchor_set text, space_a text, space_b text, items text,
+		k integer DEFAULT 10, via text DEFAULT 'relative', center text DEFAULT 'none')
+	RETURNS TABLE (jaccard float8, mrr float8, cosine float8, cka float8)
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION relvec_compare_spaces(text, text, text, text, integer, text, text) IS
+	'agreement of two spaces over the (key, embedding_a, embedding_b) rows of items: mean Jaccard of the k-neighbourhoods, MRR of the true item, mean cosine (via relative, translation or absolute) and linear CKA';
+-- Exact kNN index: rvflat
+-- =======================================================================================
+CREATE FUNCTION relvec_rvflat_handler(internal) RETURNS index_am_handler
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION relvec_rvflat_handler(internal) IS 'the handler of index access method rvflat';
+CREATE ACCESS METHOD rvflat TYPE INDEX HANDLER relvec_rvflat_handler;
+COMMENT ON ACCESS METHOD rvflat IS
+	'exact kNN index: vectors packed in index pages, ORDER BY col <op> query LIMIT k answered exactly';
+
+-- Ordering operators only (FOR ORDER BY); support function 1 is the operator's distance.
+CREATE OPERATOR CLASS embedding_l2_ops FOR TYPE embedding USING rvflat AS
+	OPERATOR 1 <-> (embedding, embedding) FOR ORDER BY float_ops,
+	FUNCTION 1 l2_distance(embedding, embedding);
+CREATE OPERATOR CLASS embedding_ip_ops FOR TYPE embedding USING rvflat AS
+	OPERATOR 1 <#> (embedding, embedding) FOR ORDER BY float_ops,
+	FUNCTION 1 embedding_negative_inner_product(embedding, embedding);
+CREATE OPERATOR CLASS embedding_cosine_ops FOR TYPE embedding USING rvflat AS
+	OPERATOR 1 <=> (embedding, embedding) FOR ORDER BY float_ops,
+	FUNCTION 1 cosine_distance(embedding, embedding);
+CREATE OPERATOR CLASS embedding_l1_ops FOR TYPE embedding USING rvflat AS
+	OPERATOR 1 <+> (embedding, embedding) FOR ORDER BY float_ops,
+	FUNCTION 1 l1_distance(embedding, embedding);
+COMMENT ON OPERATOR CLASS embedding_l2_ops USING rvflat IS 'rvflat: ORDER BY col <-> query (Euclidean)';
+COMMENT ON OPERATOR CLASS embedding_ip_ops USING rvflat IS 'rvflat: ORDER BY col <#> query (negative inner product)';
+COMMENT ON OPERATOR CLASS embedding_cosine_ops USING rvflat IS 'rvflat: ORDER BY col <=> query (cosine distance)';
+COMMENT ON OPERATOR CLASS embedding_l1_ops USING rvflat IS 'rvflat: ORDER BY col <+> query (Manhattan)';
+-- =======================================================================================
+-- Batched kNN and cross-space (stitched) kNN
+-- =======================================================================================
+CREATE FUNCTION relvec_knn(queries text, corpus text, k integer, metric text DEFAULT 'cosine')
+	RETURNS TABLE (query_key text, rank integer, corpus_key text, distance float8)
+	AS 'MODULE_PATHNAME', 'relvec_knn' LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1000;
+COMMENT ON FUNCTION relvec_knn(text, text, integer, text) IS
+	'exact k nearest corpus rows of every query, in one pass over the corpus per chunk of queries (metrics l2, ip, cosine, l1)';
+CREATE FUNCTION relvec_knn_chunked(queries text, corpus text, k integer, metric text,
+		query_chunk integer, corpus_chunk integer)
+	RETURNS TABLE (query_key text, rank integer, corpus_key text, distance float8)
+	AS 'MODULE_PATHNAME', 'relvec_knn' LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1000;
+COMMENT ON FUNCTION relvec_knn_chunked(text, text, integer, text, integer, integer) IS
+	'relvec internal: relvec_knn with explicit query and corpus chunk sizes (tests cross chunk boundaries with it)';
+CREATE FUNCTION relvec_stitch_knn(queries text, query_space text, corpus text, corpus_space text,
+		anchor_set text, k integer, via text DEFAULT 'relative', similarity text DEFAULT 'cosine',
+		center text DEFAULT 'none')
+	RETURNS TABLE (query_key text, rank integer, corpus_key text, distance float8)
+	AS 'MODULE_PATHNAME', 'relvec_stitch_knn' LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1000;
+COMMENT ON FUNCTION relvec_stitch_knn(text, text, text, text, text, integer, text, text, text) IS
+	'k nearest corpus rows (corpus_space) of every query (query_space) across two spaces: via relative vectors over the set''s parallel anchors, a fitted translation, or absolute vectors; cosine distances';
+CREATE FUNCTION relvec_stitch_knn_chunked(queries text, query_space text, corpus text, corpus_space text,
+		anchor_set text, k integer, via text, similarity text, center text, query_chunk integer, corpus_chunk integer)
+	RETURNS TABLE (query_key text, rank integer, corpus_key text, distance float8)
+	AS 'MODULE_PATHNAME', 'relvec_stitch_knn' LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1000;
+COMMENT ON FUNCTION relvec_stitch_knn_chunked(text, text, text, text, text, integer, text, text, text, integer, integer) IS
+	'relvec internal: relvec_stitch_knn with explicit query and corpus chunk sizes (tests cross chunk boundaries with it)';
