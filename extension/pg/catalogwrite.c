@@ -76,6 +76,14 @@ rvpg_catalog_owner(Oid nsp)
 	return owner;
 }
 
+bool
+rvpg_catalog_has_owners(Oid nsp)
+{
+	Oid			rel = get_relname_relid("relvec_translations", nsp);
+
+	return OidIsValid(rel) && get_attnum(rel, "owner") != InvalidAttrNumber;
+}
+
 void
 rvpg_catalog_enter(Oid catalog_owner, rvpg_catalog_scope *scope)
 {

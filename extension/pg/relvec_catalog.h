@@ -71,6 +71,9 @@ typedef struct rvpg_catalog_scope
 extern void rvpg_catalog_enter(Oid catalog_owner, rvpg_catalog_scope *scope);
 extern void rvpg_catalog_leave(const rvpg_catalog_scope *scope);
 
+/* False in a database still at 0.1.0, whose catalog has no owners (the update adds them). */
+extern bool rvpg_catalog_has_owners(Oid nsp);
+
 /* The owner of relvec's catalog tables (the role that installed relvec). */
 extern Oid	rvpg_catalog_owner(Oid nsp);
 

@@ -307,6 +307,7 @@ relvec_fit_translation(PG_FUNCTION_ARGS)
 	Oid			argtypes[11] = {INT4OID, INT4OID, INT4OID, TEXTOID, emb, emb, emb, emb, FLOAT4ARRAYOID, emb,
 	REGROLEOID};
 	rvpg_catalog_scope scope;
+	bool		owners;
 	Datum	   *mat;
 
 	RVPG_CHECK(rv_translate_method_parse(rvpg_ctx(), method_name, &method));
@@ -325,7 +326,13 @@ relvec_fit_translation(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cannot fit a translation from space \"%s\" to itself", from)));
-	/* re-fitting another role's translation needs its owner's privileges */
+	/*
+	 * Re-fitting another role's translation needs its owner's privileges. (A database
+	 * still at 0.1.0, before ALTER EXTENSION relvec UPDATE, has no owners: nothing to
+	 * check, and it stores the row as 0.1.0 did, as the caller.)
+	 */
+	owners = rvpg_catalog_has_owners(get_func_namespace(fcinfo->flinfo->fn_oid));
+	if (owners)
 	{
 		Oid			t3[3] = {INT4OID, INT4OID, INT4OID};
 		Datum		v3[3] = {Int32GetDatum(set.set_id), Int32GetDatum(from_id), Int32GetDatum(to_id)};
@@ -377,6 +384,21 @@ relvec_fit_translation(PG_FUNCTION_ARGS)
 	 * Stored as the catalog's owner; the caller owns a new row. The owner test is repeated
 	 * in the statement itself, so a row another role stored meanwhile is not overwritten.
 	 */
+	if (!owners)
+	{
+		if (SPI_execute_with_args(psprintf("INSERT INTO %s.relvec_translations AS t (set_id, from_space_id, "
+										   "to_space_id, method, from_mean, from_std, to_mean, to_std, matrix, "
+										   "bias, fitted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+										   "pg_catalog.now()) ON CONFLICT (set_id, from_space_id, to_space_id) "
+										   "DO UPDATE SET method = EXCLUDED.method, from_mean = EXCLUDED.from_mean, "
+										   "from_std = EXCLUDED.from_std, to_mean = EXCLUDED.to_mean, "
+										   "to_std = EXCLUDED.to_std, matrix = EXCLUDED.matrix, "
+										   "bias = EXCLUDED.bias, fitted_at = EXCLUDED.fitted_at", schema),
+								  10, argtypes, values, nulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "relvec: could not store the translation");
+		SPI_finish();
+		PG_RETURN_FLOAT8(quality);
+	}
 	rvpg_catalog_enter(rvpg_catalog_owner(get_func_namespace(fcinfo->flinfo->fn_oid)), &scope);
 	values[10] = ObjectIdGetDatum(scope.caller);
 	if (SPI_execute_with_args(psprintf("INSERT INTO %s.relvec_translations AS t (set_id, from_space_id, to_space_id, "

@@ -1,0 +1,158 @@
+-- relvec 0.1.0 -> 0.2.0
+\echo Use "ALTER EXTENSION relvec UPDATE TO '0.2.0'" to load this file. \quit
+
+-- ---------------------------------------------------------------------------------------
+-- Owners and privileges of the catalog (see relvec.sql). Rows stored under 0.1.0 belong to
+-- the role running the update; relvec_reassign_owned() gives them to their real owners.
+-- ---------------------------------------------------------------------------------------
+ALTER TABLE relvec_spaces
+	ADD COLUMN owner regrole NOT NULL DEFAULT pg_catalog.quote_ident(CURRENT_USER)::pg_catalog.regrole;
+ALTER TABLE relvec_anchor_sets
+	ADD COLUMN owner regrole NOT NULL DEFAULT pg_catalog.quote_ident(CURRENT_USER)::pg_catalog.regrole;
+ALTER TABLE relvec_translations
+	ADD COLUMN owner regrole NOT NULL DEFAULT pg_catalog.quote_ident(CURRENT_USER)::pg_catalog.regrole;
+
+CREATE OR REPLACE FUNCTION relvec_guard_frozen() RETURNS trigger LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF TG_TABLE_NAME = 'relvec_anchor_sets' THEN
+		IF OLD.frozen AND (NEW.frozen IS DISTINCT FROM OLD.frozen OR NEW.keys IS DISTINCT FROM OLD.keys
+				OR NEW.name IS DISTINCT FROM OLD.name) THEN
+			RAISE EXCEPTION 'anchor set "%" is frozen', OLD.name USING ERRCODE = '55000';
+		END IF;
+		RETURN NEW;
+	END IF;
+	-- Inserts into a frozen set are refused once that space is complete: pg_restore loads the
+	-- frozen set row first and its anchors after it, into an empty space.
+	IF TG_OP = 'INSERT' THEN
+		IF EXISTS (SELECT 1 FROM @extschema@.relvec_anchor_sets s WHERE s.set_id = NEW.set_id AND s.frozen
+		           AND (SELECT count(*) FROM @extschema@.relvec_anchors a WHERE a.set_id = NEW.set_id
+		                AND a.space_id = NEW.space_id) >= cardinality(s.keys)) THEN
+			RAISE EXCEPTION 'anchor set "%" is frozen',
+				(SELECT name FROM @extschema@.relvec_anchor_sets WHERE set_id = NEW.set_id)
+				USING ERRCODE = '55000';
+		END IF;
+		RETURN NEW;
+	END IF;
+	IF EXISTS (SELECT 1 FROM @extschema@.relvec_anchor_sets s WHERE s.frozen AND s.set_id = OLD.set_id) THEN
+		RAISE EXCEPTION 'anchor set "%" is frozen',
+			(SELECT name FROM @extschema@.relvec_anchor_sets WHERE set_id = OLD.set_id)
+			USING ERRCODE = '55000';
+	END IF;
+	RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+END $$;
+
+-- Writes come from relvec's functions, which run them as the tables' owner: any other
+-- writer is refused, whatever was granted to it (0.1.0 needed such grants).
+CREATE FUNCTION relvec_guard_catalog() RETURNS trigger LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF NOT pg_has_role(current_user, (SELECT c.relowner FROM pg_class c WHERE c.oid = TG_RELID), 'USAGE') THEN
+		RAISE EXCEPTION 'permission denied for table %', TG_TABLE_NAME USING ERRCODE = '42501',
+			DETAIL = 'relvec''s catalog is changed only through relvec''s functions, which check who owns what.',
+			HINT = 'Use relvec_create_space(), relvec_set_anchors(), relvec_drop_anchor_set() and the like.';
+	END IF;
+	RETURN NULL;
+END $$;
+COMMENT ON FUNCTION relvec_guard_catalog() IS
+	'relvec: trigger refusing direct writes to the catalog tables by roles other than their owner';
+CREATE TRIGGER relvec_spaces_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON relvec_spaces
+	FOR EACH STATEMENT EXECUTE FUNCTION relvec_guard_catalog();
+CREATE TRIGGER relvec_anchor_sets_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON relvec_anchor_sets
+	FOR EACH STATEMENT EXECUTE FUNCTION relvec_guard_catalog();
+CREATE TRIGGER relvec_anchors_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON relvec_anchors
+	FOR EACH STATEMENT EXECUTE FUNCTION relvec_guard_catalog();
+
+CREATE TRIGGER relvec_translations_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON relvec_translations
+	FOR EACH STATEMENT EXECUTE FUNCTION relvec_guard_catalog();
+
+-- 0.1.0 needed direct grants on the catalog tables; the functions no longer do, and the
+-- guard triggers refuse writes by anyone but the tables' owner whatever was granted.
+-- Those grants are revoked: SELECT is PUBLIC's now, and no role writes the tables directly.
+DO $$
+DECLARE
+	r record;
+BEGIN
+	FOR r IN SELECT DISTINCT c.oid::pg_catalog.regclass AS rel, c.relkind, a.grantee::pg_catalog.regrole AS grantee
+			FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
+			WHERE c.oid IN ('@extschema@.relvec_spaces'::pg_catalog.regclass,
+			                '@extschema@.relvec_anchor_sets'::pg_catalog.regclass,
+			                '@extschema@.relvec_anchors'::pg_catalog.regclass,
+			                '@extschema@.relvec_translations'::pg_catalog.regclass,
+			                '@extschema@.relvec_spaces_space_id_seq'::pg_catalog.regclass,
+			                '@extschema@.relvec_anchor_sets_set_id_seq'::pg_catalog.regclass)
+			  AND a.grantee <> 0 AND a.grantee OPERATOR(pg_catalog.<>) c.relowner
+	LOOP
+		EXECUTE pg_catalog.format('REVOKE ALL ON %s %s FROM %s',
+			CASE WHEN r.relkind = 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, r.rel, r.grantee);
+	END LOOP;
+END $$;
+REVOKE ALL ON relvec_spaces, relvec_anchor_sets, relvec_anchors, relvec_translations FROM PUBLIC;
+GRANT SELECT ON relvec_spaces, relvec_anchor_sets, relvec_anchors, relvec_translations TO PUBLIC;
+GRANT SELECT ON SEQUENCE relvec_spaces_space_id_seq, relvec_anchor_sets_set_id_seq TO PUBLIC;
+
+-- ---------------------------------------------------------------------------------------
+-- The catalog functions are C now (a role able to create functions in the extension's
+-- schema could hijack the plpgsql ones and their unqualified helpers).
+-- ---------------------------------------------------------------------------------------
+-- Spaces ------------------------------------------------------------------------------------
+-- The catalog functions are not STRICT: a null argument is the error 22004 naming it.
+CREATE OR REPLACE FUNCTION relvec_create_space(name text, dims integer, description text DEFAULT NULL)
+	RETURNS void AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION relvec_create_space(text, integer, text) IS
+	'register a latent space (one embedding model) with its dimensions, owned by the caller';
+
+CREATE OR REPLACE FUNCTION relvec_set_space_mean(space text, query text) RETURNS embedding
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION relvec_set_space_mean(text, text) IS
+	'store the mean of the embeddings a query returns as the space''s mean (for center => ''space''); owner only';
+
+CREATE FUNCTION relvec_drop_space(space text, "cascade" boolean DEFAULT false) RETURNS void
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION relvec_drop_space(text, boolean) IS
+	'drop a space; with cascade, also the unfrozen sets'' anchors and the translations using it; owner only';
+
+-- Anchor sets ---------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION relvec_create_anchor_set(name text, keys text[]) RETURNS void
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION relvec_create_anchor_set(text, text[]) IS
+	'create an anchor set: the anchor items'' keys, in order; owned by the caller';
+
+CREATE OR REPLACE FUNCTION relvec_set_anchors(anchor_set text, space text, query text) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION relvec_set_anchors(text, text, text) IS
+	'store the anchors of a set in a space from a query returning (key, embedding), every key exactly once; owner only';
+
+CREATE OR REPLACE FUNCTION relvec_choose_anchors(anchor_set text, space text, query text, k integer,
+		method text DEFAULT 'random', seed integer DEFAULT 0) RETURNS text[]
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION relvec_choose_anchors(text, text, text, integer, text, integer) IS
+	'create an anchor set of k items chosen from a query''s (key, embedding) rows: random, fps or kmeans, seeded';
+
+CREATE OR REPLACE FUNCTION relvec_freeze_anchor_set(anchor_set text) RETURNS void
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION relvec_freeze_anchor_set(text) IS
+	'check an anchor set is complete in every attached space (no zero vectors) and freeze it; owner only';
+
+CREATE FUNCTION relvec_drop_anchor_set(anchor_set text, "cascade" boolean DEFAULT false) RETURNS void
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION relvec_drop_anchor_set(text, boolean) IS
+	'drop an anchor set, frozen or not, with its anchors; with cascade, also the translations fitted on it; owner only';
+
+CREATE FUNCTION relvec_reassign_owned(old_role regrole, new_role regrole) RETURNS bigint
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION relvec_reassign_owned(regrole, regrole) IS
+	'give every space, anchor set and translation old_role owns to new_role (before DROP ROLE); returns how many';
+
+DROP FUNCTION relvec_require(anyelement, text);
+DROP FUNCTION relvec_space_id(text);
+DROP FUNCTION relvec_set_id(text);
+
+COMMENT ON FUNCTION relvec_fit_translation(text, text, text, text) IS
+	'fit a translation (orthogonal, linear or affine) from one space to another on the anchors of a frozen set, store it (owned by the caller; re-fitting needs its owner''s privileges), return the mean cosine of the translated anchors to their counterparts';
+
+CREATE FUNCTION relvec_drop_translation(anchor_set text, from_space text, to_space text) RETURNS void
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION relvec_drop_translation(text, text, text) IS
+	'drop the translation fitted on an anchor set from one space to another; owner only';
+
