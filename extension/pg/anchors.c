@@ -115,7 +115,7 @@ relvec_pick_anchors(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	check_shape(describe_query(query), "key_embedding", rvpg_embedding_type(fcinfo));
-	if (SPI_execute(psprintf("SELECT q.k::text COLLATE \"C\", q.e FROM (%s) q(k, e) ORDER BY 1", query),
+	if (SPI_execute(psprintf("SELECT q.k::pg_catalog.text COLLATE pg_catalog.\"C\", q.e FROM (%s) q(k, e) ORDER BY 1", query),
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "relvec: could not run the anchor query");
 	n = SPI_processed;

@@ -44,8 +44,9 @@ rvpg_catalog_schema(void)
 {
 	bool		isnull;
 
-	if (SPI_execute("SELECT n.nspname::text FROM pg_catalog.pg_extension e "
-					"JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'relvec'",
+	if (SPI_execute("SELECT n.nspname::pg_catalog.text FROM pg_catalog.pg_extension e "
+					"JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace "
+					"WHERE e.extname OPERATOR(pg_catalog.=) 'relvec'",
 					true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "relvec: extension schema not found");
 	return pstrdup(quote_identifier(TextDatumGetCString(
@@ -89,7 +90,8 @@ rvpg_load_anchors(const char *schema, const char *anchor_set, int set_id, int nk
 
 	args[0] = Int32GetDatum(set_id);
 	args[1] = Int32GetDatum(space_id);
-	if (SPI_execute_with_args(psprintf("SELECT e FROM %s.relvec_anchors WHERE set_id = $1 AND space_id = $2 "
+	if (SPI_execute_with_args(psprintf("SELECT e FROM %s.relvec_anchors WHERE set_id OPERATOR(pg_catalog.=) $1 "
+									   "AND space_id OPERATOR(pg_catalog.=) $2 "
 									   "ORDER BY ord", schema),
 							  2, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "relvec: anchor lookup failed");
@@ -176,7 +178,8 @@ rvpg_get_projection(const rvpg_projection_key *key, int *input_dims, uint64 *tok
 
 	SPI_connect();
 	schema = rvpg_catalog_schema();
-	if (!rvpg_catalog_row(psprintf("SELECT set_id, frozen, cardinality(keys) FROM %s.relvec_anchor_sets WHERE name = $1",
+	if (!rvpg_catalog_row(psprintf("SELECT set_id, frozen, pg_catalog.cardinality(keys) FROM %s.relvec_anchor_sets "
+								   "WHERE name OPERATOR(pg_catalog.=) $1",
 							 schema), key->anchor_set))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -184,7 +187,8 @@ rvpg_get_projection(const rvpg_projection_key *key, int *input_dims, uint64 *tok
 	set_id = get_int(1);
 	frozen = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	nkeys = get_int(3);
-	if (!rvpg_catalog_row(psprintf("SELECT space_id, dims, mean_version, mean FROM %s.relvec_spaces WHERE name = $1",
+	if (!rvpg_catalog_row(psprintf("SELECT space_id, dims, mean_version, mean FROM %s.relvec_spaces "
+								   "WHERE name OPERATOR(pg_catalog.=) $1",
 							 schema), key->space))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),

@@ -44,6 +44,8 @@ typedef struct catalog_env
 	char	   *schema;			/* its quoted name, to qualify tables and functions */
 	Oid			emb;			/* type embedding */
 	Oid			owner;			/* owner of the catalog tables */
+	char	   *caller_path;	/* the caller's search_path, for the caller's queries */
+	int			guc_level;		/* where catalog_connect pinned search_path */
 } catalog_env;
 
 /* Look up relvec's schema, the embedding type and the catalog's owner, without SPI. */
@@ -56,7 +58,37 @@ catalog_env_get(FunctionCallInfo fcinfo)
 	env.schema = pstrdup(quote_identifier(get_namespace_name(env.nsp)));
 	env.emb = rvpg_embedding_type(fcinfo);
 	env.owner = rvpg_catalog_owner(env.nsp);
+	env.caller_path = pstrdup(GetConfigOption("search_path", false, false));
+	env.guc_level = -1;
 	return env;
+}
+
+/* Set search_path for the rest of the current GUC nest level. */
+static void
+set_path(const char *path)
+{
+	(void) set_config_option("search_path", path, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+}
+
+/*
+ * Connect to SPI with search_path pinned to pg_catalog, pg_temp: every statement of ours
+ * qualifies relvec's objects, and nothing a caller's path holds can stand in for a
+ * built-in function, operator or type. catalog_finish undoes both.
+ */
+static void
+catalog_connect(catalog_env *env)
+{
+	SPI_connect();
+	env->guc_level = NewGUCNestLevel();
+	set_path("pg_catalog, pg_temp");
+}
+
+static void
+catalog_finish(catalog_env *env)
+{
+	AtEOXact_GUC(true, env->guc_level);
+	SPI_finish();
 }
 
 Oid
@@ -180,6 +212,33 @@ run(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls, in
 		elog(ERROR, "relvec: catalog statement failed: %s", SPI_result_code_string(rc));
 }
 
+/*
+ * Run a statement that holds the caller's query text, as the caller and under the caller's
+ * own search_path (the query means what it means in the caller's session). The parts of
+ * the statement that are ours qualify everything with pg_catalog or relvec's schema.
+ */
+static void
+run_as_caller(const catalog_env *env, const char *sql, int nargs, Oid *types, Datum *values,
+			  int want)
+{
+	int			level = NewGUCNestLevel();
+
+	set_path(env->caller_path);
+	run(sql, nargs, types, values, NULL, want);
+	AtEOXact_GUC(true, level);
+}
+
+/* rvpg_check_query_shape under the caller's search_path. */
+static void
+check_shape_as_caller(const catalog_env *env, const char *query, const char *shape)
+{
+	int			level = NewGUCNestLevel();
+
+	set_path(env->caller_path);
+	rvpg_check_query_shape(query, shape, env->emb);
+	AtEOXact_GUC(true, level);
+}
+
 /* A space's row: id, dims and owner. */
 typedef struct space_row
 {
@@ -290,7 +349,7 @@ relvec_create_space(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("dimensions of space \"%s\" cannot exceed %d", name, RV_MAX_DIMS)));
 
-	SPI_connect();
+	catalog_connect(&env);
 	rvpg_catalog_enter(env.owner, &scope);
 	values[0] = CStringGetTextDatum(name);
 	run(psprintf("SELECT 1 FROM %s.relvec_spaces WHERE name = $1", env.schema), 1, types, values,
@@ -308,7 +367,7 @@ relvec_create_space(PG_FUNCTION_ARGS)
 	run(psprintf("INSERT INTO %s.relvec_spaces (name, dims, description, owner) VALUES ($1, $2, $3, $4)",
 				 env.schema), 4, types, values, nulls, SPI_OK_INSERT);
 	rvpg_catalog_leave(&scope);
-	SPI_finish();
+	catalog_finish(&env);
 	PG_RETURN_VOID();
 }
 
@@ -335,16 +394,17 @@ relvec_set_space_mean(PG_FUNCTION_ARGS)
 
 	require(fcinfo, 0, "space");
 	space = arg_text(fcinfo, 0);
-	SPI_connect();
+	catalog_connect(&env);
 	sp = lookup_space(&env, space);
 	require(fcinfo, 1, "query");
 	query = arg_text(fcinfo, 1);
 	rvpg_check_owner(sp.owner, "space", space);
-	rvpg_check_query_shape(query, "embedding", env.emb);
+	check_shape_as_caller(&env, query, "embedding");
 
 	/* the caller's query, as the caller */
-	run(psprintf("SELECT count(*) FILTER (WHERE %s.embedding_dims(q.e) <> %d), %s.avg(q.e) FROM (%s) q(e)",
-				 env.schema, sp.dims, env.schema, query), 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	run_as_caller(&env, psprintf("SELECT pg_catalog.count(*) FILTER (WHERE %s.embedding_dims(q.e) "
+								 "OPERATOR(pg_catalog.<>) %d), %s.avg(q.e) FROM (%s) q(e)",
+								 env.schema, sp.dims, env.schema, query), 0, NULL, NULL, SPI_OK_SELECT);
 	bad = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	m = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
 	if (bad > 0)
@@ -373,7 +433,7 @@ relvec_set_space_mean(PG_FUNCTION_ARGS)
 	run(psprintf("UPDATE %s.relvec_spaces SET mean = $1, mean_version = mean_version + 1 WHERE space_id = $2",
 				 env.schema), 2, types, values, NULL, SPI_OK_UPDATE);
 	rvpg_catalog_leave(&scope);
-	SPI_finish();
+	catalog_finish(&env);
 	PG_RETURN_EMBEDDING_P(mean);
 }
 
@@ -400,7 +460,7 @@ relvec_drop_space(PG_FUNCTION_ARGS)
 	require(fcinfo, 1, "cascade");
 	space = arg_text(fcinfo, 0);
 	cascade = PG_GETARG_BOOL(1);
-	SPI_connect();
+	catalog_connect(&env);
 	sp = lookup_space(&env, space);
 	rvpg_check_owner(sp.owner, "space", space);
 	rvpg_catalog_enter(env.owner, &scope);
@@ -431,7 +491,7 @@ relvec_drop_space(PG_FUNCTION_ARGS)
 	run(psprintf("DELETE FROM %s.relvec_spaces WHERE space_id = $1", env.schema), 1, types, values,
 		NULL, SPI_OK_DELETE);
 	rvpg_catalog_leave(&scope);
-	SPI_finish();
+	catalog_finish(&env);
 	PG_RETURN_VOID();
 }
 
@@ -526,9 +586,9 @@ relvec_create_anchor_set(PG_FUNCTION_ARGS)
 
 	require(fcinfo, 0, "anchor set name");
 	require(fcinfo, 1, "keys");
-	SPI_connect();
+	catalog_connect(&env);
 	create_anchor_set(&env, arg_text(fcinfo, 0), PG_GETARG_ARRAYTYPE_P(1));
-	SPI_finish();
+	catalog_finish(&env);
 	PG_RETURN_VOID();
 }
 
@@ -580,10 +640,10 @@ store_anchors(const catalog_env *env, const char *set_name, const set_row *set,
 	Oid			types[5] = {INT4OID, INT4OID, INT4OID, TEXTOID, env->emb};
 	Datum		values[5];
 
-	rvpg_check_query_shape(query, "key_embedding", env->emb);
+	check_shape_as_caller(env, query, "key_embedding");
 
 	/* the caller's query, as the caller */
-	run(psprintf("SELECT q.k::text, q.e FROM (%s) q(k, e)", query), 0, NULL, NULL, NULL,
+	run_as_caller(env, psprintf("SELECT q.k::pg_catalog.text, q.e FROM (%s) q(k, e)", query), 0, NULL, NULL,
 		SPI_OK_SELECT);
 	if (SPI_processed > (uint64) INT_MAX / 2)
 		ereport(ERROR,
@@ -707,7 +767,7 @@ relvec_set_anchors(PG_FUNCTION_ARGS)
 
 	require(fcinfo, 0, "anchor set");
 	set_name = arg_text(fcinfo, 0);
-	SPI_connect();
+	catalog_connect(&env);
 	set = lookup_set(&env, set_name, true, CurrentMemoryContext);
 	require(fcinfo, 1, "space");
 	space = arg_text(fcinfo, 1);
@@ -720,7 +780,7 @@ relvec_set_anchors(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("anchor set \"%s\" is frozen", set_name)));
 	n = store_anchors(&env, set_name, &set, space, &sp, query);
-	SPI_finish();
+	catalog_finish(&env);
 	PG_RETURN_INT32(n);
 }
 
@@ -752,19 +812,20 @@ relvec_choose_anchors(PG_FUNCTION_ARGS)
 	require(fcinfo, 5, "seed");
 	set_name = arg_text(fcinfo, 0);
 	query = arg_text(fcinfo, 2);
-	SPI_connect();
+	catalog_connect(&env);
 	require(fcinfo, 1, "space");
 	space = arg_text(fcinfo, 1);
 	sp = lookup_space(&env, space);
-	rvpg_check_query_shape(query, "key_embedding", env.emb);
+	check_shape_as_caller(&env, query, "key_embedding");
 
 	/* the choice runs the caller's query, as the caller */
 	values[0] = CStringGetTextDatum(query);
 	values[1] = PG_GETARG_DATUM(3);
 	values[2] = PG_GETARG_DATUM(4);
 	values[3] = PG_GETARG_DATUM(5);
-	run(psprintf("SELECT pg_catalog.array_agg(p.key ORDER BY p.anchor_no) FROM %s.relvec_pick_anchors($1, $2, $3, $4) p",
-				 env.schema), 4, types, values, NULL, SPI_OK_SELECT);
+	run_as_caller(&env, psprintf("SELECT pg_catalog.array_agg(p.key ORDER BY p.anchor_no) "
+								 "FROM %s.relvec_pick_anchors($1, $2, $3, $4) p", env.schema),
+				  4, types, values, SPI_OK_SELECT);
 	{
 		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 		MemoryContext old = MemoryContextSwitchTo(outer);
@@ -778,10 +839,11 @@ relvec_choose_anchors(PG_FUNCTION_ARGS)
 	create_anchor_set(&env, set_name, chosen);
 	set = lookup_set(&env, set_name, true, outer);
 	(void) store_anchors(&env, set_name, &set, space, &sp,
-						 psprintf("SELECT q.k::text, q.e FROM (%s) q(k, e) WHERE q.k::text = ANY (%s::text[])",
+						 psprintf("SELECT q.k::pg_catalog.text, q.e FROM (%s) q(k, e) WHERE q.k::pg_catalog.text "
+										  "OPERATOR(pg_catalog.=) ANY (%s::pg_catalog.text[])",
 								  query, quote_literal_cstr(DatumGetCString(
 									  OidFunctionCall1(F_ARRAY_OUT, PointerGetDatum(chosen))))));
-	SPI_finish();
+	catalog_finish(&env);
 	PG_RETURN_ARRAYTYPE_P(chosen);
 }
 
@@ -803,12 +865,12 @@ relvec_freeze_anchor_set(PG_FUNCTION_ARGS)
 
 	require(fcinfo, 0, "anchor set");
 	set_name = arg_text(fcinfo, 0);
-	SPI_connect();
+	catalog_connect(&env);
 	set = lookup_set(&env, set_name, true, CurrentMemoryContext);
 	rvpg_check_owner(set.owner, "anchor set", set_name);
 	if (set.frozen)
 	{
-		SPI_finish();
+		catalog_finish(&env);
 		PG_RETURN_VOID();
 	}
 	rvpg_catalog_enter(env.owner, &scope);
@@ -848,7 +910,7 @@ relvec_freeze_anchor_set(PG_FUNCTION_ARGS)
 	run(psprintf("UPDATE %s.relvec_anchor_sets SET frozen = true WHERE set_id = $1", env.schema),
 		1, types, values, NULL, SPI_OK_UPDATE);
 	rvpg_catalog_leave(&scope);
-	SPI_finish();
+	catalog_finish(&env);
 	PG_RETURN_VOID();
 }
 
@@ -871,7 +933,7 @@ relvec_drop_anchor_set(PG_FUNCTION_ARGS)
 	require(fcinfo, 0, "anchor set");
 	require(fcinfo, 1, "cascade");
 	set_name = arg_text(fcinfo, 0);
-	SPI_connect();
+	catalog_connect(&env);
 	set = lookup_set(&env, set_name, false, CurrentMemoryContext);
 	rvpg_check_owner(set.owner, "anchor set", set_name);
 	rvpg_catalog_enter(env.owner, &scope);
@@ -889,7 +951,7 @@ relvec_drop_anchor_set(PG_FUNCTION_ARGS)
 	run(psprintf("DELETE FROM %s.relvec_anchor_sets WHERE set_id = $1", env.schema), 1, types,
 		values, NULL, SPI_OK_DELETE);
 	rvpg_catalog_leave(&scope);
-	SPI_finish();
+	catalog_finish(&env);
 	PG_RETURN_VOID();
 }
 
@@ -919,7 +981,7 @@ relvec_drop_translation(PG_FUNCTION_ARGS)
 	set_name = arg_text(fcinfo, 0);
 	from = arg_text(fcinfo, 1);
 	to = arg_text(fcinfo, 2);
-	SPI_connect();
+	catalog_connect(&env);
 	set = lookup_set(&env, set_name, false, CurrentMemoryContext);
 	f = lookup_space(&env, from);
 	t = lookup_space(&env, to);
@@ -938,7 +1000,7 @@ relvec_drop_translation(PG_FUNCTION_ARGS)
 	run(psprintf("DELETE FROM %s.relvec_translations WHERE set_id = $1 AND from_space_id = $2 "
 				 "AND to_space_id = $3", env.schema), 3, types, values, NULL, SPI_OK_DELETE);
 	rvpg_catalog_leave(&scope);
-	SPI_finish();
+	catalog_finish(&env);
 	PG_RETURN_VOID();
 }
 
@@ -970,7 +1032,7 @@ relvec_reassign_owned(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to reassign objects"),
 				 errdetail("Only roles with privileges of both roles may reassign their relvec objects.")));
-	SPI_connect();
+	catalog_connect(&env);
 	rvpg_catalog_enter(env.owner, &scope);
 	values[0] = ObjectIdGetDatum(old_role);
 	values[1] = ObjectIdGetDatum(new_role);
@@ -981,6 +1043,6 @@ relvec_reassign_owned(PG_FUNCTION_ARGS)
 		n += (int64) SPI_processed;
 	}
 	rvpg_catalog_leave(&scope);
-	SPI_finish();
+	catalog_finish(&env);
 	PG_RETURN_INT64(n);
 }

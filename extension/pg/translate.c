@@ -59,8 +59,8 @@ lookup_set(const char *schema, const char *name)
 	set_info	s;
 	bool		isnull;
 
-	if (!rvpg_catalog_row(psprintf("SELECT set_id, frozen, cardinality(keys) FROM %s.relvec_anchor_sets "
-								   "WHERE name = $1", schema), name))
+	if (!rvpg_catalog_row(psprintf("SELECT set_id, frozen, pg_catalog.cardinality(keys) FROM %s.relvec_anchor_sets "
+								   "WHERE name OPERATOR(pg_catalog.=) $1", schema), name))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("anchor set \"%s\" does not exist", name)));
@@ -76,7 +76,7 @@ lookup_space(const char *schema, const char *name, int *dims)
 {
 	bool		isnull;
 
-	if (!rvpg_catalog_row(psprintf("SELECT space_id, dims FROM %s.relvec_spaces WHERE name = $1", schema),
+	if (!rvpg_catalog_row(psprintf("SELECT space_id, dims FROM %s.relvec_spaces WHERE name OPERATOR(pg_catalog.=) $1", schema),
 						  name))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -230,9 +230,11 @@ rvpg_get_translation(const char *anchor_set, const char *from_space, const char 
 	args[0] = Int32GetDatum(set.set_id);
 	args[1] = Int32GetDatum(from_id);
 	args[2] = Int32GetDatum(to_id);
-	if (SPI_execute_with_args(psprintf("SELECT xmin::text || ctid::text, method, from_mean, from_std, to_mean, "
-									   "to_std, matrix, bias FROM %s.relvec_translations "
-									   "WHERE set_id = $1 AND from_space_id = $2 AND to_space_id = $3", schema),
+	if (SPI_execute_with_args(psprintf("SELECT xmin::pg_catalog.text OPERATOR(pg_catalog.||) ctid::pg_catalog.text, "
+									   "method, from_mean, from_std, to_mean, to_std, matrix, bias "
+									   "FROM %s.relvec_translations WHERE set_id OPERATOR(pg_catalog.=) $1 "
+									   "AND from_space_id OPERATOR(pg_catalog.=) $2 "
+									   "AND to_space_id OPERATOR(pg_catalog.=) $3", schema),
 							  3, argtypes, args, NULL, true, 2) != SPI_OK_SELECT)
 		elog(ERROR, "relvec: translation lookup failed");
 	if (SPI_processed != 1)
@@ -338,8 +340,10 @@ relvec_fit_translation(PG_FUNCTION_ARGS)
 		Datum		v3[3] = {Int32GetDatum(set.set_id), Int32GetDatum(from_id), Int32GetDatum(to_id)};
 		bool		isnull;
 
-		if (SPI_execute_with_args(psprintf("SELECT owner FROM %s.relvec_translations WHERE set_id = $1 "
-										   "AND from_space_id = $2 AND to_space_id = $3", schema),
+		if (SPI_execute_with_args(psprintf("SELECT owner FROM %s.relvec_translations "
+										   "WHERE set_id OPERATOR(pg_catalog.=) $1 "
+										   "AND from_space_id OPERATOR(pg_catalog.=) $2 "
+										   "AND to_space_id OPERATOR(pg_catalog.=) $3", schema),
 								  3, t3, v3, NULL, true, 1) != SPI_OK_SELECT)
 			elog(ERROR, "relvec: translation lookup failed");
 		if (SPI_processed == 1)
