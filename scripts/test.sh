@@ -41,6 +41,7 @@ suite "pgtap (PostgreSQL $(pg_config --version | awk '{print $2}'))" \
 	pg_prove -v -d relvec_test --ext .sql tests/pgtap/
 export RV_DUMP_FILE="$RV_CLUSTER_DIR/relvec.dump"
 suite "dump (pg_dump / pg_restore)" bash tests/dump/run.sh
+suite "security (pg_dump by a database owner, owners kept by a restore, LATIN1 client)" bash tests/security/run.sh
 suite "upgrade (ALTER EXTENSION relvec UPDATE from 0.1.0 with data, indexes and catalog)" bash tests/upgrade/run.sh
 suite "crash (rvflat: crash recovery, streaming replica, build progress; own clusters)" bash tests/crash/run.sh
 suite "reference numbers (../shared/data through SQL)" bash tests/reference/run.sh relvec_test
