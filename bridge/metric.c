@@ -358,6 +358,44 @@ rv_l2_normalize(const float *a, size_t n, float *out)
 		out[i] = (float) (a[i] / norm);
 }
 
+/* Check a state received from outside (see relvec_bridge.h). */
+rv_status
+rv_accum_check(rv_ctx *ctx, const double *state, size_t len, int flags)
+{
+	const char *msg = "invalid aggregate state for avg(embedding) or sum(embedding)";
+	double		count;
+	size_t		i;
+
+	if (state == NULL || len < 2 || len - 1 > RV_MAX_DIMS)
+	{
+		rv_fail(ctx, RV_E_INVALID_PARAM, "%s", msg);
+		rv_set_detail(ctx, "The state has %zu element%s, expected a row count and 1 to %d sums.",
+					  state == NULL ? (size_t) 0 : len, len == 1 ? "" : "s", RV_MAX_DIMS);
+		return RV_E_INVALID_PARAM;
+	}
+	count = state[0];
+	if (!isfinite(count) || count < 0.0 || count != floor(count) ||
+		((flags & RV_ACCUM_ROWS) && count == 0.0))
+	{
+		rv_fail(ctx, RV_E_INVALID_PARAM, "%s", msg);
+		if (isfinite(count))
+			rv_set_detail(ctx, "Its row count %g is not a %s whole number.", count,
+						  (flags & RV_ACCUM_ROWS) ? "positive" : "nonnegative");
+		else
+			rv_set_detail(ctx, "Its row count is %s.", isnan(count) ? "NaN" : "infinite");
+		return RV_E_INVALID_PARAM;
+	}
+	if (flags & RV_ACCUM_SUMS)
+		for (i = 1; i < len; i++)
+			if (!isfinite(state[i]))
+			{
+				rv_fail(ctx, RV_E_INVALID_PARAM, "%s", msg);
+				rv_set_detail(ctx, "Its sum %zu is %s.", i, isnan(state[i]) ? "NaN" : "infinite");
+				return RV_E_INVALID_PARAM;
+			}
+	return RV_OK;
+}
+
 /* Add one embedding to a running sum (state[0] counts rows). */
 void
 rv_accum(double *state, const float *v, size_t dims)

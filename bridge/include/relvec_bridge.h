@@ -163,6 +163,7 @@ size_t		rv_format_text_size(size_t dims);
 /*
  * Write the text form of v into buf (at least rv_format_text_size(dims) bytes): each value
  * in the shortest decimal form that reads back to the same float32. Returns the length.
+ * Non-finite values (never in a valid embedding) are written NaN, Infinity, -Infinity.
  */
 size_t		rv_format_text(const float *v, size_t dims, char *buf);
 
@@ -213,9 +214,24 @@ void		rv_l2_normalize(const float *a, size_t n, float *out);
  * Aggregates (metric.c): a double-precision running sum
  * state layout: state[0] = count, state[1..dims] = sums.
  * ------------------------------------------------------------------------------------ */
+
+/* What rv_accum_check requires beyond the layout (flags, or-ed). */
+#define RV_ACCUM_ROWS	1		/* a count of at least one row (else zero is allowed) */
+#define RV_ACCUM_SUMS	2		/* finite sums */
+
+/*
+ * Check a state of len doubles that a host received from outside (SQL can hand-make one):
+ * 1..RV_MAX_DIMS sums after the count, a count that is a finite whole number >= 0 (> 0
+ * with RV_ACCUM_ROWS), finite sums with RV_ACCUM_SUMS. RV_E_INVALID_PARAM "invalid
+ * aggregate state for avg(embedding) or sum(embedding)", the detail saying what is wrong.
+ */
+rv_status	rv_accum_check(rv_ctx *ctx, const double *state, size_t len, int flags);
 void		rv_accum(double *state, const float *v, size_t dims);
 void		rv_combine(double *state, const double *other, size_t dims);
-/* Write sum (avg = 0) or mean (avg = 1) into out; RV_E_OUT_OF_RANGE if a value overflows. */
+/*
+ * Write sum (avg = 0) or mean (avg = 1) into out; RV_E_OUT_OF_RANGE if a value overflows.
+ * The state must pass rv_accum_check(RV_ACCUM_ROWS | RV_ACCUM_SUMS).
+ */
 rv_status	rv_accum_final(rv_ctx *ctx, const double *state, size_t dims, int avg, float *out);
 
 /* ------------------------------------------------------------------------------------

@@ -213,7 +213,7 @@ relvec_project_query(PG_FUNCTION_ARGS)
 
 			memcpy(r->x, obuf + i * width, sizeof(float) * width);
 			values[0] = CStringGetTextDatum(keys[i]);
-			values[1] = PointerGetDatum(r);
+			values[1] = PointerGetDatum(rvpg_checked(r));
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 			pfree(r);
 			pfree(DatumGetPointer(values[0]));

@@ -73,6 +73,20 @@ raise_dims(rvpg_reader *r, uint64 i, int dim)
 					r->label, key, dim, r->dims_from, r->dims)));
 }
 
+/* Raise the error rv_check_values left for row i's embedding, naming its key. */
+static void
+raise_value(rvpg_reader *r, uint64 i)
+{
+	char		msg[RV_ERRMSG_LEN];
+
+	strlcpy(msg, rv_errmsg(rvpg_ctx()), sizeof(msg));
+	rv_clear_error(rvpg_ctx());
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_EXCEPTION),
+			 errmsg("%s", msg),
+			 errdetail("It is the embedding of %s key \"%s\".", r->label, rvpg_reader_key(r, i))));
+}
+
 /*
  * The receiver the cursor's rows go to. SPI_cursor_fetch would copy every row into a
  * tuple table first (3 kB for a 768-d row) and we would copy the vector again; this one
@@ -118,6 +132,9 @@ receive_row(TupleTableSlot *slot, DestReceiver *self)
 		r->dims = e->dim;
 	if (e->dim != r->dims)
 		raise_dims(r, i, e->dim);
+	/* a NaN or infinity stored by an older version would give distances that order nothing */
+	if (unlikely(rv_check_values(rvpg_ctx(), e->x, e->dim) != RV_OK))
+		raise_value(r, i);
 	if (r->buf == NULL)
 		r->buf = MemoryContextAllocHuge(r->cxt, sizeof(float) * (Size) r->dims * r->cap);
 	memcpy(r->buf + i * r->dims, e->x, sizeof(float) * r->dims);

@@ -154,6 +154,48 @@ main(void)
 		is_int(rv_accum_final(ctx, st, 2, 0, r), RV_E_OUT_OF_RANGE, "sum beyond float4 fails");
 	}
 
+	/* aggregate states handed in from outside */
+	{
+		const int	full = RV_ACCUM_ROWS | RV_ACCUM_SUMS;
+		double		good[] = {2, 1, 2};
+		double		st[4];
+		double	   *big = calloc(RV_MAX_DIMS + 2, sizeof(double));
+
+		is_int(rv_accum_check(ctx, good, 3, full), RV_OK, "a state of 2 rows over 2 dims");
+		is_int(rv_accum_check(ctx, good, 1, full), RV_E_INVALID_PARAM, "a state without sums");
+		is_str(rv_errmsg(ctx), "invalid aggregate state for avg(embedding) or sum(embedding)", "state message");
+		is_str(rv_errdetail(ctx), "The state has 1 element, expected a row count and 1 to 16000 sums.", "state detail");
+		is_int(rv_accum_check(ctx, NULL, 0, 0), RV_E_INVALID_PARAM, "no state");
+		big[0] = 1;
+		is_int(rv_accum_check(ctx, big, RV_MAX_DIMS + 1, full), RV_OK, "16000 sums");
+		is_int(rv_accum_check(ctx, big, RV_MAX_DIMS + 2, full), RV_E_INVALID_PARAM, "16001 sums");
+		free(big);
+		st[1] = 1;
+		st[2] = 2;
+		st[0] = -1;
+		is_int(rv_accum_check(ctx, st, 3, 0), RV_E_INVALID_PARAM, "a negative count");
+		is_str(rv_errdetail(ctx), "Its row count -1 is not a nonnegative whole number.", "negative count detail");
+		st[0] = 0.5;
+		is_int(rv_accum_check(ctx, st, 3, 0), RV_E_INVALID_PARAM, "a fractional count");
+		st[0] = NAN;
+		is_int(rv_accum_check(ctx, st, 3, 0), RV_E_INVALID_PARAM, "a NaN count");
+		is_str(rv_errdetail(ctx), "Its row count is NaN.", "NaN count detail");
+		st[0] = INFINITY;
+		is_int(rv_accum_check(ctx, st, 3, 0), RV_E_INVALID_PARAM, "an infinite count");
+		st[0] = 0;
+		is_int(rv_accum_check(ctx, st, 3, 0), RV_OK, "a zero count before the first row");
+		is_int(rv_accum_check(ctx, st, 3, full), RV_E_INVALID_PARAM, "a zero count where rows are needed");
+		is_str(rv_errdetail(ctx), "Its row count 0 is not a positive whole number.", "zero count detail");
+		st[0] = 1;
+		st[2] = NAN;
+		is_int(rv_accum_check(ctx, st, 3, 0), RV_OK, "sums are not read without RV_ACCUM_SUMS");
+		is_int(rv_accum_check(ctx, st, 3, full), RV_E_INVALID_PARAM, "a NaN sum");
+		is_str(rv_errdetail(ctx), "Its sum 2 is NaN.", "NaN sum detail");
+		st[2] = -INFINITY;
+		is_int(rv_accum_check(ctx, st, 3, full), RV_E_INVALID_PARAM, "an infinite sum");
+		is_int(rv_status_class(RV_E_INVALID_PARAM), RV_CLASS_INVALID_PARAM, "a bad state is an invalid parameter");
+	}
+
 	/* names */
 	{
 		rv_sim		sm;
