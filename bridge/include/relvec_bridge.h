@@ -192,22 +192,31 @@ void		rv_blob_header(void *hdr, size_t dims);
 double		rv_l2_squared(const float *a, const float *b, size_t n);
 double		rv_l2_distance(const float *a, const float *b, size_t n);
 double		rv_inner_product(const float *a, const float *b, size_t n);
-/* 1 - cos(a, b); defined as 1 when either vector is zero (cosine similarity 0). */
+/*
+ * 1 - cos(a, b); defined as 1 when either vector is zero (cosine similarity 0). Vectors of
+ * tiny or subnormal values are computed in double, so only an exact zero vector gives 1.
+ */
 double		rv_cosine_distance(const float *a, const float *b, size_t n);
 double		rv_l1_distance(const float *a, const float *b, size_t n);
 double		rv_linf_distance(const float *a, const float *b, size_t n);
+/* |a|; exact for tiny and subnormal values too (their squares are summed in double). */
 double		rv_norm(const float *a, size_t n);
 /* Three-way comparison for btree: element-wise, then by dimensions. */
 int			rv_compare(const float *a, size_t na, const float *b, size_t nb);
 /* Hash of the values, equal for values that rv_compare calls equal (-0 == +0). */
 uint32_t	rv_hash(const float *a, size_t n);
 
-/* out = a + b, a - b, a * b element-wise; RV_E_OUT_OF_RANGE on overflow to infinity. */
+/*
+ * out = a + b, a - b, a * b element-wise; RV_E_OUT_OF_RANGE "value out of range: overflow"
+ * when a value overflows to infinity, and for rv_mul "value out of range: underflow" when
+ * the product of two nonzero values rounds to zero (as pgvector). A nonzero subnormal
+ * result is kept. Sums and differences of floats cannot underflow to zero.
+ */
 rv_status	rv_add(rv_ctx *ctx, const float *a, const float *b, size_t n, float *out);
 rv_status	rv_sub(rv_ctx *ctx, const float *a, const float *b, size_t n, float *out);
 rv_status	rv_mul(rv_ctx *ctx, const float *a, const float *b, size_t n, float *out);
 
-/* out = a / |a|; a zero vector stays zero. */
+/* out = a / |a|; a zero vector stays zero. The norm is exact for subnormal values too. */
 void		rv_l2_normalize(const float *a, size_t n, float *out);
 
 /* ------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
 -- relvec function checks them on the way in), and the errors every such case raises.
 -- scripts/test.sh also checks that no backend died during the whole suite.
 BEGIN;
-SELECT plan(51);
+SELECT plan(68);
 
 CREATE TEMP TABLE backend AS SELECT pg_backend_pid() AS pid;
 
@@ -129,6 +129,43 @@ SELECT throws_ok($$CREATE INDEX ON bad USING rvflat (e embedding_l2_ops)$$, '220
 	'invalid embedding value of 0 dimensions', 'and an rvflat build over one');
 SELECT lives_ok($$DELETE FROM bad WHERE id <> 4 AND embedding_dims(e) NOT BETWEEN 1 AND 16000$$,
 	'such rows can be found and removed');
+
+-- numbers: norms of tiny and subnormal values, the underflow rule of * ------------------------
+CREATE TEMP TABLE tiny AS SELECT array_fill(1e-40::real, ARRAY[16])::embedding AS e16,
+	array_fill(1e-40::real, ARRAY[64])::embedding AS e64;
+SELECT ok((SELECT abs(embedding_norm(e16) - 4e-40) < 1e-44 FROM tiny), 'norm of sixteen 1e-40 values is 4e-40 (pgvector''s too)');
+SELECT ok((SELECT abs(embedding_norm(e64) - 8e-40) < 1e-44 FROM tiny), 'norm of 64 values of 1e-40 is 8e-40');
+SELECT is((SELECT l2_normalize(e16)::text FROM tiny), '[' || array_to_string(array_fill('0.25'::text, ARRAY[16]), ',') || ']',
+	'l2_normalize scales subnormal values to unit length');
+SELECT ok((SELECT abs(embedding_norm(l2_normalize(e64)) - 1) < 1e-6 FROM tiny), 'and 64 of them to norm 1');
+SELECT is((SELECT e64 <=> e64 FROM tiny), 0::float8, 'cosine distance of a subnormal vector to itself is 0');
+SELECT ok((SELECT abs((e16 <=> ('[' || array_to_string(array_fill('1'::text, ARRAY[16]), ',') || ']')::embedding)) < 1e-12 FROM tiny),
+	'and to a normal vector of the same direction');
+SELECT ok(abs((array_fill(1e-20::real, ARRAY[100])::embedding <=> array_fill(-1e-20::real, ARRAY[100])::embedding) - 2) < 1e-12,
+	'opposite vectors of 1e-20 values: cosine distance 2');
+-- 40 dimensions, so that the float lanes of every loop see them
+CREATE TEMP TABLE tiny_corpus AS SELECT i AS id,
+	(array_fill(1e-39::real * i, ARRAY[20]) || array_fill(1e-39::real * (50 - i), ARRAY[20]))::embedding AS e
+	FROM generate_series(1, 49) i;
+CREATE TEMP TABLE tiny_query AS SELECT 0 AS id, array_fill(1e-39::real, ARRAY[40])::embedding AS e;
+SELECT is((SELECT array_agg(corpus_key::int ORDER BY rank) FROM relvec_knn('SELECT id, e FROM tiny_query',
+		'SELECT id, e FROM tiny_corpus', 5, 'cosine')),
+	(SELECT array_agg(id) FROM (SELECT c.id FROM tiny_corpus c, tiny_query q ORDER BY c.e <=> q.e, c.id LIMIT 5) t),
+	'relvec_knn by cosine over subnormal vectors equals ORDER BY <=>');
+SELECT is((SELECT corpus_key FROM relvec_knn('SELECT id, e FROM tiny_query', 'SELECT id, e FROM tiny_corpus', 1, 'cosine')),
+	'25', 'the nearest direction comes first');
+SELECT throws_ok($$SELECT '[1e-37]'::embedding * '[1e-37]'$$, '22003', 'value out of range: underflow',
+	'a nonzero product that underflows to zero (pgvector raises the same)');
+SELECT throws_ok($$SELECT '[1,1e-30]'::embedding * '[1,-1e-30]'$$, '22003', 'value out of range: underflow',
+	'in any position, of any sign');
+SELECT is(('[0,2]'::embedding * '[1e-37,3]')::text, '[0,6]', 'a zero factor gives a plain zero');
+SELECT ok((SELECT x[1] > 0 AND x[1] < 1.2e-38 FROM (SELECT ('[1e-20]'::embedding * '[1e-20]')::real[] AS x) v),
+	'a subnormal product is kept');
+SELECT throws_ok($$SELECT '[3e38,1]'::embedding + '[3e38,1]'$$, '22003', 'value out of range: overflow', '+ overflow');
+SELECT throws_ok($$SELECT '[-3e38]'::embedding - '[3e38]'$$, '22003', 'value out of range: overflow', '- overflow');
+SELECT throws_ok($$SELECT '[2e19]'::embedding * '[-2e19]'$$, '22003', 'value out of range: overflow', '* overflow');
+SELECT ok((SELECT x[1] = (1e-38::real - 9e-39::real) AND x[1] > 0 FROM (SELECT ('[1e-38]'::embedding - '[9e-39]')::real[] AS x) v),
+	'a difference in the subnormal range is exact, no error');
 
 SELECT is((SELECT pid FROM backend), pg_backend_pid(), 'the backend that ran all of the above is still the same');
 
