@@ -68,11 +68,17 @@ bridge_log(void *ud pg_attribute_unused(), rv_log_level level, const char *msg)
 	ereport(elevel, (errmsg_internal("relvec: %s", msg)));
 }
 
-/* Cancel and statement_timeout set InterruptPending; the bridge then stops and returns. */
+/*
+ * Cancel, statement_timeout and termination: the bridge then stops and returns, and
+ * rvpg_raise lets CHECK_FOR_INTERRUPTS raise PostgreSQL's own error. Not InterruptPending
+ * alone: it is also set for interrupts that are served and forgotten (the messages parallel
+ * workers send after a parallel query, a barrier, a memory-context dump), and stopping on
+ * those made the next bridge call of the session fail with a spurious "interrupted".
+ */
 static int
 bridge_interrupted(void *ud pg_attribute_unused())
 {
-	return InterruptPending ? 1 : 0;
+	return InterruptPending && (QueryCancelPending || ProcDiePending) ? 1 : 0;
 }
 
 rv_ctx *

@@ -18,11 +18,12 @@
 #include "spiread.h"
 
 SPIPlanPtr
-rvpg_prepare_key_embedding(const char *query, const char *whole, Oid emb)
+rvpg_prepare_query(const char *query, const char *whole, TupleDesc *desc)
 {
 	SPIPlanPtr	plan = SPI_prepare(query, 0, NULL);
 	List	   *sources;
-	TupleDesc	desc;
+	CachedPlanSource *ps;
+	ListCell   *lc;
 
 	if (plan == NULL)
 		elog(ERROR, "relvec: could not prepare query: %s", SPI_result_code_string(SPI_result));
@@ -31,7 +32,31 @@ rvpg_prepare_key_embedding(const char *query, const char *whole, Oid emb)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("%s must be a single statement that returns rows", whole)));
-	desc = ((CachedPlanSource *) linitial(sources))->resultDesc;
+	ps = (CachedPlanSource *) linitial(sources);
+	foreach(lc, ps->query_list)
+	{
+		Query	   *q = lfirst_node(Query, lc);
+
+		if (q->commandType != CMD_SELECT || q->hasModifyingCTE || q->rowMarks != NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must be a read-only query", whole),
+					 q->hasModifyingCTE ? errdetail("Its WITH clause changes data.") :
+					 q->rowMarks != NIL ? errdetail("It locks rows (FOR UPDATE or FOR SHARE).") :
+					 errdetail("Its command is %s, which changes data.",
+							   GetCommandTagName(ps->commandTag))));
+	}
+	if (desc != NULL)
+		*desc = ps->resultDesc;
+	return plan;
+}
+
+SPIPlanPtr
+rvpg_prepare_key_embedding(const char *query, const char *whole, Oid emb)
+{
+	TupleDesc	desc;
+	SPIPlanPtr	plan = rvpg_prepare_query(query, whole, &desc);
+
 	if (desc->natts != 2 || TupleDescAttr(desc, 1)->atttypid != emb)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),

@@ -4,7 +4,7 @@
 -- relvec function checks them on the way in), and the errors every such case raises.
 -- scripts/test.sh also checks that no backend died during the whole suite.
 BEGIN;
-SELECT plan(68);
+SELECT plan(92);
 
 CREATE TEMP TABLE backend AS SELECT pg_backend_pid() AS pid;
 
@@ -76,11 +76,30 @@ SET LOCAL parallel_setup_cost = 0;
 SET LOCAL parallel_tuple_cost = 0;
 SET LOCAL min_parallel_table_scan_size = 0;
 SET LOCAL max_parallel_workers_per_gather = 2;
+CREATE FUNCTION pg_temp.explain_analyze(q text) RETURNS text LANGUAGE plpgsql AS $f$
+DECLARE r text := ''; l text;
+BEGIN
+	FOR l IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q LOOP r := r || l || E'\n'; END LOOP;
+	RETURN r;
+END $f$;
 SET LOCAL ROLE relvec_hardening_plain;
-SELECT is((SELECT avg(e)::text || sum(e)::text FROM hard_par), (SELECT a || s FROM hard_serial),
-	'avg and sum in parallel as a plain role');
+-- (pgTAP's functions are parallel unsafe: a query under is() never runs in parallel)
+CREATE TEMP TABLE hard_par_res AS SELECT avg(e)::text AS a, sum(e)::text AS s FROM hard_par;
+SELECT is((SELECT a || s FROM hard_par_res), (SELECT a || s FROM hard_serial), 'avg and sum in parallel as a plain role');
+SELECT matches(pg_temp.explain_analyze('SELECT avg(e), sum(e) FROM hard_par'), 'Workers Launched: [1-9]',
+	'in parallel workers indeed (combine function included)');
 RESET ROLE;
 RESET max_parallel_workers_per_gather;
+
+-- an interrupt that is served and forgotten is not a cancel: parallel workers' last messages
+-- (after a parallel query, at any time), a barrier or, here deterministically, a request to
+-- log memory contexts set InterruptPending; a bridge call that polled it stopped and raised
+-- 57014 "top-k search interrupted". The signal comes while the corpus chunk's last row is
+-- made, so no CHECK_FOR_INTERRUPTS serves it before the bridge polls.
+SELECT is((SELECT count(*) FROM relvec_knn_chunked('SELECT 0, ''[1,1]''::embedding',
+		$q$SELECT i, CASE WHEN i = 5 AND pg_log_backend_memory_contexts(pg_backend_pid()) THEN ARRAY[i, 1]::embedding
+			ELSE ARRAY[i, 2]::embedding END FROM generate_series(1, 5) i$q$, 2, 'l2', 1, 5)), 2::bigint,
+	'a bridge call polled while an interrupt other than a cancel is pending goes on');
 
 -- values that break the invariants, as an older version could have stored them --------------
 CREATE CAST (bytea AS embedding) WITHOUT FUNCTION;
@@ -166,6 +185,67 @@ SELECT throws_ok($$SELECT '[-3e38]'::embedding - '[3e38]'$$, '22003', 'value out
 SELECT throws_ok($$SELECT '[2e19]'::embedding * '[-2e19]'$$, '22003', 'value out of range: overflow', '* overflow');
 SELECT ok((SELECT x[1] = (1e-38::real - 9e-39::real) AND x[1] > 0 FROM (SELECT ('[1e-38]'::embedding - '[9e-39]')::real[] AS x) v),
 	'a difference in the subnormal range is exact, no error');
+
+-- query text arguments: DML, several statements, empty, syntax errors ------------------------
+CREATE TABLE hq (k text, e embedding);
+INSERT INTO hq SELECT 'k' || i, ARRAY[i, i * i % 7, 1 + i % 3]::embedding FROM generate_series(1, 20) i;
+CREATE TABLE hq2 (k text, e embedding);
+INSERT INTO hq2 SELECT 'k' || i, ARRAY[i % 5, 1 + i * i % 3]::embedding FROM generate_series(1, 20) i;
+SELECT throws_ok($$SELECT * FROM relvec_knn('INSERT INTO hq VALUES (''x'', ''[1,2,3]'') RETURNING k, e', 'SELECT k, e FROM hq', 1)$$,
+	'22023', 'the queries must be a read-only query', 'relvec_knn: DML with RETURNING as the queries');
+SELECT throws_ok($$SELECT * FROM relvec_knn('SELECT k, e FROM hq', 'WITH d AS (DELETE FROM hq RETURNING *) SELECT k, e FROM d', 1)$$,
+	'22023', 'the corpus must be a read-only query', 'relvec_knn: a WITH clause that deletes');
+SELECT throws_ok($$SELECT * FROM relvec_knn('SELECT k, e FROM hq FOR UPDATE', 'SELECT k, e FROM hq', 1)$$,
+	'22023', 'the queries must be a read-only query', 'relvec_knn: SELECT FOR UPDATE');
+SELECT is((SELECT count(*) FROM hq), 20::bigint, 'and none of them ran');
+SELECT throws_ok($$SELECT * FROM relvec_knn('', 'SELECT k, e FROM hq', 1)$$,
+	'42804', 'the queries must be a single statement that returns rows', 'relvec_knn: an empty query');
+SELECT throws_ok($$SELECT * FROM relvec_knn('SELECT k, e FROM hq; SELECT k, e FROM hq', 'SELECT k, e FROM hq', 1)$$,
+	'42804', 'the queries must be a single statement that returns rows', 'relvec_knn: two statements');
+SELECT throws_ok($$SELECT * FROM relvec_knn('SELECT k, e FROM hq', 'SELEC k', 1)$$, '42601', NULL, 'relvec_knn: a syntax error');
+SELECT is((SELECT count(*) FROM relvec_knn_chunked('SELECT k, e FROM hq', 'SELECT k, e FROM hq', 3, 'l2', 2147483647, 2147483647)),
+	60::bigint, 'chunk sizes of INT_MAX only cap the chunks (no huge allocation)');
+SELECT throws_ok($$SELECT relvec_check_query('DELETE FROM hq RETURNING k, e', 'key_embedding')$$,
+	'22023', 'query must be a read-only query', 'relvec_check_query (behind the catalog functions): DML');
+SELECT throws_ok($$SELECT relvec_check_query('SELECT k, e FROM hq', 'keys')$$,
+	'22023', 'unknown query shape "keys": expected embedding or key_embedding', 'relvec_check_query: an unknown shape (was XX000)');
+SELECT throws_ok($$SELECT relvec_check_query('SELECT k, e FROM hq', NULL)$$,
+	'22004', 'shape must not be null', 'relvec_check_query: a null shape');
+SELECT throws_ok($$SELECT * FROM relvec_pick_anchors('SELECT k, e FROM hq', 2147483647, 'random', 0)$$,
+	'22023', 'cannot choose 2147483647 anchors from 20 items', 'relvec_pick_anchors: k = INT_MAX (was XX000, an alloc of 16 GB)');
+SELECT throws_ok($$SELECT relvec_choose_anchors('hs', 'nowhere', 'SELECT k, e FROM hq', 2147483647)$$,
+	'42704', 'space "nowhere" does not exist', 'relvec_choose_anchors checks its space first');
+SELECT is((SELECT count(*) FROM relvec_pick_anchors('SELECT k, e FROM hq -- the anchors', 3, 'kmeans', 7)), 3::bigint,
+	'relvec_pick_anchors: a query ending in a comment');
+
+-- a frozen set whose space changed under it, a NaN anchor -----------------------------------
+SELECT relvec_create_space('h3', 3);
+SELECT relvec_create_space('h2', 2);
+SELECT relvec_create_anchor_set('hs', ARRAY['k1', 'k2', 'k3', 'k4', 'k5']);
+SELECT relvec_set_anchors('hs', 'h3', 'SELECT k, e FROM hq WHERE k IN (''k1'', ''k2'', ''k3'', ''k4'', ''k5'')');
+SELECT relvec_set_anchors('hs', 'h2', 'SELECT k, e FROM hq2 WHERE k IN (''k1'', ''k2'', ''k3'', ''k4'', ''k5'')');
+SELECT relvec_freeze_anchor_set('hs');
+SELECT lives_ok($$SELECT relvec_project('[1,2,3]', 'hs', 'h3')$$, 'the set projects');
+SELECT throws_ok($$SELECT count(*) FROM relvec_project_query('DELETE FROM hq RETURNING k, e', 'hs', 'h3')$$,
+	'22023', 'query must be a read-only query', 'relvec_project_query: DML');
+SELECT throws_ok($$SELECT count(*) FROM relvec_project_query('', 'hs', 'h3')$$,
+	'42804', 'query must be a single statement that returns rows', 'relvec_project_query: an empty query');
+SELECT throws_ok($$SELECT * FROM relvec_compare_spaces('hs', 'h3', 'h2', 'UPDATE hq SET k = k RETURNING k, e, e', 2)$$,
+	'22023', 'items must be a read-only query', 'relvec_compare_spaces: DML');
+UPDATE relvec_spaces SET dims = 4 WHERE name = 'h3';
+SELECT throws_ok($$SELECT relvec_project('[1,2,3,4]', 'hs', 'h3', 'cosine', 'anchors')$$,
+	'22000', 'anchor "k1" of set "hs" has 3 dimensions, space "h3" has 4', 'anchors of other dimensions than their space (was XX000)');
+SELECT throws_ok($$SELECT relvec_fit_translation('hs', 'h3', 'h2')$$,
+	'22000', 'anchor "k1" of set "hs" has 3 dimensions, space "h3" has 4', 'and when fitting a translation');
+UPDATE relvec_spaces SET dims = 3 WHERE name = 'h3';
+SELECT relvec_create_anchor_set('hn', ARRAY['k1', 'k2']);
+SELECT relvec_set_anchors('hn', 'h2', $q$SELECT 'k1', '\x020000000000c07f0000803f'::bytea::embedding UNION ALL SELECT 'k2', '[1,2]'$q$);
+SELECT relvec_freeze_anchor_set('hn');
+SELECT throws_ok($$SELECT relvec_project('[1,2]', 'hn', 'h2')$$, '22000', 'NaN not allowed in embedding',
+	'a NaN anchor an older version stored');
+SELECT throws_ok($$SELECT * FROM relvec_compare_spaces('hs', 'h3', 'h2',
+		$q$SELECT k, hq.e, CASE WHEN k = 'k7' THEN '\x020000000000c07f0000803f'::bytea::embedding ELSE b.e END FROM hq JOIN hq2 b USING (k)$q$, 2)$$,
+	'22000', 'NaN not allowed in embedding', 'relvec_compare_spaces over a stored NaN');
 
 SELECT is((SELECT pid FROM backend), pg_backend_pid(), 'the backend that ran all of the above is still the same');
 
