@@ -111,7 +111,7 @@ relvec_pick_anchors(PG_FUNCTION_ARGS)
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "relvec: could not run the anchor query");
 	n = SPI_processed;
-	keys = MemoryContextAlloc(outer, sizeof(char *) * Max(n, 1));
+	keys = MemoryContextAllocHuge(outer, sizeof(char *) * Max(n, 1));
 	for (i = 0; i < n; i++)
 	{
 		bool		isnull;

@@ -229,8 +229,8 @@ read_index(Relation index, int dims)
 				{
 					nullcap = Max(nullcap * 2, (Size) 64);
 					e->nulls = e->nulls == NULL
-						? MemoryContextAlloc(cxt, nullcap * sizeof(ItemPointerData))
-						: repalloc(e->nulls, nullcap * sizeof(ItemPointerData));
+						? MemoryContextAllocHuge(cxt, nullcap * sizeof(ItemPointerData))
+						: repalloc_huge(e->nulls, nullcap * sizeof(ItemPointerData));
 				}
 				e->nulls[e->nnulls++] = item->tid;
 				continue;
