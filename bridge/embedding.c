@@ -12,6 +12,7 @@
  * header; SQLite keeps them as a BLOB, so a file and the server exchange embeddings as is.
  */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,6 +173,14 @@ format_value(float f, char *buf)
 
 	if (f == 0.0f)
 		return (size_t) sprintf(buf, signbit(f) ? "-0" : "0");
+	/*
+	 * Never in a valid embedding, but a value stored by an older version may hold one and
+	 * its text must not run off the digit loop below (it looks for an 'e').
+	 */
+	if (isnan(f))
+		return (size_t) sprintf(buf, "NaN");
+	if (isinf(f))
+		return (size_t) sprintf(buf, f < 0 ? "-Infinity" : "Infinity");
 
 	/* Most model values need 7-9 digits; short ones are found by walking down from 6. */
 	if (roundtrips(f, 6, tmp, sizeof(tmp)))
@@ -262,12 +271,18 @@ rv_status
 rv_check_values(rv_ctx *ctx, const float *v, size_t dims)
 {
 	size_t		i;
+	int			bad = 0;
 
 	if (dims < 1)
 		return rv_fail(ctx, RV_E_EMPTY, "embedding must have at least 1 dimension");
 	if (dims > RV_MAX_DIMS)
 		return rv_fail(ctx, RV_E_TOO_MANY_DIMS,
 					   "embedding cannot have more than %d dimensions", RV_MAX_DIMS);
+	/* a branch-free pass that vectorizes (NaN compares false); the loop below names it */
+	for (i = 0; i < dims; i++)
+		bad |= !(fabsf(v[i]) <= FLT_MAX);
+	if (!bad)
+		return RV_OK;
 	for (i = 0; i < dims; i++)
 	{
 		if (isnan(v[i]))

@@ -140,6 +140,22 @@ void		rvc_blas_init(void);
  * otherwise come from metric.c.
  */
 double		rvc_norm2(const float *a, size_t d);
+
+/*
+ * A sum of float32 squares (or products) below this may have lost digits to underflow: a
+ * square under FLT_MIN (about 1.2e-38) is subnormal or zero in float32. Such sums, zero
+ * included, are recomputed in double, where no product of two floats underflows. Above it
+ * the absolute underflow error (at most 2^-150 per term) is below 1e-11 relative for
+ * 16000 terms. The Vulkan error bounds (resident.c) use the same limit.
+ */
+#define RV_NORM2_TINY 0x1p-100
+
+/*
+ * Absolute slack of the CPU top-k filters for d terms (cpu/topk.c): the error of products
+ * that underflow, or that a kernel flushes to zero (under 2^-126 each), which the relative
+ * bounds do not cover.
+ */
+#define RV_UNDERFLOW_SLACK(d) (4.0 * (double) (d) * 0x1p-120)
 double		rvc_linf(const float *a, const float *b, size_t d);
 
 /* True when entry (da, ra) comes before (db, rb): distance ascending, then row ascending. */

@@ -8,7 +8,9 @@
  * Accumulation is in float within lanes and the lanes are summed in double, which keeps
  * the error of a 16000-dimension dot product near float epsilon while staying as fast as
  * a pure float loop. Values beyond about 1e19 overflow a float lane; then (and only then)
- * the sum is recomputed in double, so large inputs give finite, correct distances.
+ * the sum is recomputed in double, so large inputs give finite, correct distances. Norms
+ * and cosines are recomputed in double at the other end too, when a squared norm is below
+ * RV_NORM2_TINY, so tiny and subnormal vectors have their true norm and direction.
  */
 #include <math.h>
 #include <string.h>
@@ -171,7 +173,8 @@ dot_and_norms(const float *restrict a, const float *restrict b, size_t n,
 		saa += aa1[l];
 		sbb += bb1[l];
 	}
-	if (isinf(saa) || isinf(sbb) || !isfinite(sab))
+	if (isinf(saa) || isinf(sbb) || !isfinite(sab) ||
+		saa < RV_NORM2_TINY || sbb < RV_NORM2_TINY)
 	{
 		sab = inner_product_double(a, b, n);
 		saa = inner_product_double(a, a, n);
@@ -247,11 +250,11 @@ rv_linf_distance(const float *a, const float *b, size_t n)
 	return m;
 }
 
-/* Euclidean norm. */
+/* Euclidean norm (rvc_norm2 is exact at both ends of the float range). */
 double
 rv_norm(const float *a, size_t n)
 {
-	return sqrt(rv_inner_product(a, a, n));
+	return sqrt(rvc_norm2(a, n));
 }
 
 /* Three-way comparison: element-wise up to the shorter length, then the shorter first. */
@@ -332,13 +335,19 @@ rv_sub(rv_ctx *ctx, const float *a, const float *b, size_t n, float *out)
 	return check_overflow(ctx, out, n);
 }
 
+/* A product of two nonzero values that rounds to zero is an error, as in pgvector. */
 rv_status
 rv_mul(rv_ctx *ctx, const float *a, const float *b, size_t n, float *out)
 {
 	size_t		i;
+	int			bad = 0;
 
 	for (i = 0; i < n; i++)
 		out[i] = a[i] * b[i];
+	for (i = 0; i < n; i++)
+		bad |= out[i] == 0.0f && a[i] != 0.0f && b[i] != 0.0f;
+	if (bad)
+		return rv_fail(ctx, RV_E_OUT_OF_RANGE, "value out of range: underflow");
 	return check_overflow(ctx, out, n);
 }
 
@@ -356,6 +365,44 @@ rv_l2_normalize(const float *a, size_t n, float *out)
 	}
 	for (i = 0; i < n; i++)
 		out[i] = (float) (a[i] / norm);
+}
+
+/* Check a state received from outside (see relvec_bridge.h). */
+rv_status
+rv_accum_check(rv_ctx *ctx, const double *state, size_t len, int flags)
+{
+	const char *msg = "invalid aggregate state for avg(embedding) or sum(embedding)";
+	double		count;
+	size_t		i;
+
+	if (state == NULL || len < 2 || len - 1 > RV_MAX_DIMS)
+	{
+		rv_fail(ctx, RV_E_INVALID_PARAM, "%s", msg);
+		rv_set_detail(ctx, "The state has %zu element%s, expected a row count and 1 to %d sums.",
+					  state == NULL ? (size_t) 0 : len, len == 1 ? "" : "s", RV_MAX_DIMS);
+		return RV_E_INVALID_PARAM;
+	}
+	count = state[0];
+	if (!isfinite(count) || count < 0.0 || count != floor(count) ||
+		((flags & RV_ACCUM_ROWS) && count == 0.0))
+	{
+		rv_fail(ctx, RV_E_INVALID_PARAM, "%s", msg);
+		if (isfinite(count))
+			rv_set_detail(ctx, "Its row count %g is not a %s whole number.", count,
+						  (flags & RV_ACCUM_ROWS) ? "positive" : "nonnegative");
+		else
+			rv_set_detail(ctx, "Its row count is %s.", isnan(count) ? "NaN" : "infinite");
+		return RV_E_INVALID_PARAM;
+	}
+	if (flags & RV_ACCUM_SUMS)
+		for (i = 1; i < len; i++)
+			if (!isfinite(state[i]))
+			{
+				rv_fail(ctx, RV_E_INVALID_PARAM, "%s", msg);
+				rv_set_detail(ctx, "Its sum %zu is %s.", i, isnan(state[i]) ? "NaN" : "infinite");
+				return RV_E_INVALID_PARAM;
+			}
+	return RV_OK;
 }
 
 /* Add one embedding to a running sum (state[0] counts rows). */

@@ -23,6 +23,20 @@ suite() {   # suite NAME COMMAND...: run one suite verbosely, keep its TAP lines
 	if ! "$@" 2>&1 | tee -a "$LOG"; then status=1; echo "== $name: FAILED"; fi
 }
 
+# no_crash SERVER_LOG: one TAP test that no server process died while the suites ran on the
+# shared cluster. A backend killed by a signal (SIGSEGV, SIGFPE) makes the postmaster end
+# every session and run crash recovery; a pgTAP file whose own backend died fails, but one
+# killed as a bystander of another's crash might not say why, and a crash in a suite without
+# TAP checks (dump, reference, parity) would pass unseen.
+no_crash() {
+	echo "1..1"
+	if grep -E "terminated by signal|terminated by exception|terminating any other active server processes" "$1"; then
+		echo "not ok 1 - a server process died (the server log lines above)"
+		return 1
+	fi
+	echo "ok 1 - no server process died while the suites ran on the shared cluster"
+}
+
 suite "unit (bridge, counting allocator)" make -s unit PROVE_FLAGS=-v
 # OpenBLAS picks its sgemm kernel by CPU (AVX-512 or AVX2); results must not depend on it.
 # Haswell's AVX2 kernel runs on every machine of this kind, so both are always exercised.
@@ -46,6 +60,7 @@ suite "upgrade (ALTER EXTENSION relvec UPDATE from 0.1.0 with data, indexes and 
 suite "crash (rvflat: crash recovery, streaming replica, build progress; own clusters)" bash tests/crash/run.sh
 suite "reference numbers (../shared/data through SQL)" bash tests/reference/run.sh relvec_test
 suite "parity (PostgreSQL vs SQLite)" tests/parity/run.sh
+suite "server (no backend crashed during the suites above)" no_crash "$RV_CLUSTER_DIR/server.log"
 rv_cluster_stop
 
 if ls tests/sqlite/*.sql >/dev/null 2>&1 && [ -x tests/sqlite/run.sh ]; then

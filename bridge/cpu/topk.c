@@ -59,7 +59,9 @@
 
 /*
  * |a|^2 in float lanes summed in double; recomputed in double when a lane overflows
- * (values beyond about 1e19), so the result is finite for every finite input.
+ * (values beyond about 1e19), so the result is finite for every finite input, and when it
+ * is below RV_NORM2_TINY, where float squares may have underflowed (subnormal values), so
+ * a tiny vector has its true norm and only a zero vector has norm 0.
  */
 RVC_CLONES
 double
@@ -77,7 +79,7 @@ rvc_norm2(const float *restrict a, size_t d)
 		s += (double) a[i] * a[i];
 	for (l = 0; l < RVC_LANES; l++)
 		s += acc[l];
-	if (isinf(s))
+	if (isinf(s) || s < RV_NORM2_TINY)
 		for (s = 0.0, i = 0; i < d; i++)
 			s += (double) a[i] * a[i];
 	return s;
@@ -389,11 +391,14 @@ approx_dot_norm2(const float *restrict a, const float *restrict b, size_t d, dou
  * True when the direct path may skip row x for query q. The bounds cover the float-lane
  * error of the loops above and of metric.c's (m terms per lane cost at most m u relative
  * to the sum of the terms' magnitudes): g relative to the distance (L2 squared, L1, all
- * terms nonnegative) or to |q| |x| (IP), and twice that for cosine, whose norms add theirs.
+ * terms nonnegative) or to |q| |x| (IP), and twice that for cosine, whose norms add theirs;
+ * eta is the absolute slack for products that underflow (L1 has none: a difference that
+ * is subnormal is exact). A tiny vector's cosine is never skipped: metric.c redoes it in
+ * double.
  */
 static inline int
 direct_skip(rv_metric metric, const rvc_query *q, const float *x, size_t d, double g,
-			int64_t row)
+			double eta, int64_t row)
 {
 	double		v;
 	double		xn2;
@@ -402,19 +407,20 @@ direct_skip(rv_metric metric, const rvc_query *q, const float *x, size_t d, doub
 	{
 		case RV_METRIC_L2:
 			v = approx_l2sq(q->q, x, d);
-			return v <= DBL_MAX && skip_lb2(q, v * (1.0 - g), row);
+			return v <= DBL_MAX && skip_lb2(q, v * (1.0 - g) - eta, row);
 		case RV_METRIC_L1:
 			v = approx_l1(q->q, x, d);
 			return v <= DBL_MAX && skip_lb(q, v * (1.0 - g), row);
 		case RV_METRIC_IP:
 			approx_dot_norm2(q->q, x, d, &v, &xn2);
 			return fabs(v) <= DBL_MAX && xn2 <= DBL_MAX &&
-				skip_lb(q, -v - g * q->qnorm * sqrt(xn2), row);
+				skip_lb(q, -v - g * q->qnorm * sqrt(xn2) - eta, row);
 		case RV_METRIC_COSINE:
 			approx_dot_norm2(q->q, x, d, &v, &xn2);
-			if (!(fabs(v) <= DBL_MAX && xn2 <= DBL_MAX) || xn2 == 0.0 || q->qn2 == 0.0)
+			if (!(fabs(v) <= DBL_MAX && xn2 <= DBL_MAX) || xn2 < RV_NORM2_TINY ||
+				q->qn2 < RV_NORM2_TINY)
 				return 0;
-			return skip_lb(q, 1.0 - v / (q->qnorm * sqrt(xn2)) - 2.0 * g, row);
+			return skip_lb(q, 1.0 - (v + eta) / (q->qnorm * sqrt(xn2)) - 2.0 * g, row);
 	}
 	return 0;
 }
@@ -429,6 +435,7 @@ walk_direct(rv_ctx *ctx, const rv_topk_args *args, rvc_query *st, size_t nb, siz
 	size_t		d = args->d;
 	size_t		block = RVC_DIRECT_BLOCK_BYTES / (d * sizeof(float));
 	double		g = ((double) d / 4.0 + 64.0) * RVC_U;
+	double		eta = RV_UNDERFLOW_SLACK(d);
 	size_t		r0;
 
 	if (block < 16)
@@ -449,7 +456,7 @@ walk_direct(rv_ctx *ctx, const rv_topk_args *args, rvc_query *st, size_t nb, siz
 				const float *x = args->x + r * d;
 				int64_t		row = args->row_base + (int64_t) r;
 
-				if (!direct_skip(args->metric, &st[i], x, d, g, row))
+				if (!direct_skip(args->metric, &st[i], x, d, g, eta, row))
 					offer(&st[i], cap, exact_dist(args->metric, &st[i], x, d), row);
 			}
 		}
@@ -459,35 +466,39 @@ walk_direct(rv_ctx *ctx, const rv_topk_args *args, rvc_query *st, size_t nb, siz
 
 /*
  * Lower bounds of one query's distances to a corpus block from its sgemm inner products
- * s: the approximate distance minus the error bound. A branch-free loop that vectorizes;
- * for L2 the bound is on the squared distance. xaux per row: |x|^2 (L2), g |x| (IP),
- * 1/|x| or 0 (cosine).
+ * s: the approximate distance minus the error bound, relative (g) and absolute (eta, the
+ * underflow slack). A branch-free loop that vectorizes; for L2 the bound is on the squared
+ * distance. xaux per row: |x|^2 (L2), g |x| (IP), 1/|x| or 0 (cosine).
  */
 RVC_CLONES
 static void
 lower_bounds(rv_metric metric, const rvc_query *q, const float *restrict s,
-			 const double *restrict xaux, size_t nr, double g, double *restrict lb)
+			 const double *restrict xaux, size_t nr, double g, double eta,
+			 double *restrict lb)
 {
 	size_t		r;
 
 	if (metric == RV_METRIC_L2)
 	{
 		for (r = 0; r < nr; r++)
-			lb[r] = (q->qn2 + xaux[r]) * (1.0 - g) - 2.0 * (double) s[r];
+			lb[r] = (q->qn2 + xaux[r]) * (1.0 - g) - 2.0 * (double) s[r] - eta;
 	}
 	else if (metric == RV_METRIC_IP)
 	{
 		for (r = 0; r < nr; r++)
-			lb[r] = -(double) s[r] - q->qnorm * xaux[r];
+			lb[r] = -(double) s[r] - q->qnorm * xaux[r] - eta;
 	}
 	else
 	{
-		double		qinv = q->qn2 > 0.0 ? 1.0 / q->qnorm : 0.0;
+		/*
+		 * A zero or tiny vector on either side: no bound (metric.c computes its cosine in
+		 * double, where float32 sums may have underflowed).
+		 */
+		double		qinv = q->qn2 >= RV_NORM2_TINY ? 1.0 / q->qnorm : 0.0;
 
-		/* a zero vector on either side: no bound (its exact distance is 1) */
 		for (r = 0; r < nr; r++)
 			lb[r] = qinv == 0.0 || xaux[r] == 0.0 ? -INFINITY :
-				1.0 - (double) s[r] * qinv * xaux[r] - g;
+				1.0 - ((double) s[r] + eta) * qinv * xaux[r] - g;
 	}
 	/* an sgemm sum that overflowed float bounds nothing: -inf is never skipped */
 	for (r = 0; r < nr; r++)
@@ -511,6 +522,7 @@ walk_gemm(rv_ctx *ctx, const rv_topk_args *args, rvc_query *st, const float *qbl
 	 */
 	double		g = metric == RV_METRIC_L2 ?
 		(4.0 * (double) d + 256.0) * RVC_U : (2.0 * (double) d + 128.0) * RVC_U;
+	double		eta = RV_UNDERFLOW_SLACK(d);
 	size_t		r0;
 
 	for (r0 = 0; r0 < args->n; r0 += block)
@@ -533,14 +545,14 @@ walk_gemm(rv_ctx *ctx, const rv_topk_args *args, rvc_query *st, const float *qbl
 			else if (metric == RV_METRIC_IP)
 				xaux[r] = g * sqrt(xn2);
 			else
-				xaux[r] = xn2 > 0.0 ? 1.0 / sqrt(xn2) : 0.0;
+				xaux[r] = xn2 >= RV_NORM2_TINY ? 1.0 / sqrt(xn2) : 0.0;
 		}
 
 		for (i = 0; i < nb; i++)
 		{
 			rvc_query  *q = &st[i];
 
-			lower_bounds(metric, q, sims + i * nr, xaux, nr, g, lb);
+			lower_bounds(metric, q, sims + i * nr, xaux, nr, g, eta, lb);
 			for (r = 0; r < nr; r++)
 			{
 				int64_t		row = args->row_base + (int64_t) (r0 + r);

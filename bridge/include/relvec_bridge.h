@@ -170,6 +170,7 @@ size_t		rv_format_text_size(size_t dims);
 /*
  * Write the text form of v into buf (at least rv_format_text_size(dims) bytes): each value
  * in the shortest decimal form that reads back to the same float32. Returns the length.
+ * Non-finite values (never in a valid embedding) are written NaN, Infinity, -Infinity.
  */
 size_t		rv_format_text(const float *v, size_t dims, char *buf);
 
@@ -198,31 +199,55 @@ void		rv_blob_header(void *hdr, size_t dims);
 double		rv_l2_squared(const float *a, const float *b, size_t n);
 double		rv_l2_distance(const float *a, const float *b, size_t n);
 double		rv_inner_product(const float *a, const float *b, size_t n);
-/* 1 - cos(a, b); defined as 1 when either vector is zero (cosine similarity 0). */
+/*
+ * 1 - cos(a, b); defined as 1 when either vector is zero (cosine similarity 0). Vectors of
+ * tiny or subnormal values are computed in double, so only an exact zero vector gives 1.
+ */
 double		rv_cosine_distance(const float *a, const float *b, size_t n);
 double		rv_l1_distance(const float *a, const float *b, size_t n);
 double		rv_linf_distance(const float *a, const float *b, size_t n);
+/* |a|; exact for tiny and subnormal values too (their squares are summed in double). */
 double		rv_norm(const float *a, size_t n);
 /* Three-way comparison for btree: element-wise, then by dimensions. */
 int			rv_compare(const float *a, size_t na, const float *b, size_t nb);
 /* Hash of the values, equal for values that rv_compare calls equal (-0 == +0). */
 uint32_t	rv_hash(const float *a, size_t n);
 
-/* out = a + b, a - b, a * b element-wise; RV_E_OUT_OF_RANGE on overflow to infinity. */
+/*
+ * out = a + b, a - b, a * b element-wise; RV_E_OUT_OF_RANGE "value out of range: overflow"
+ * when a value overflows to infinity, and for rv_mul "value out of range: underflow" when
+ * the product of two nonzero values rounds to zero (as pgvector). A nonzero subnormal
+ * result is kept. Sums and differences of floats cannot underflow to zero.
+ */
 rv_status	rv_add(rv_ctx *ctx, const float *a, const float *b, size_t n, float *out);
 rv_status	rv_sub(rv_ctx *ctx, const float *a, const float *b, size_t n, float *out);
 rv_status	rv_mul(rv_ctx *ctx, const float *a, const float *b, size_t n, float *out);
 
-/* out = a / |a|; a zero vector stays zero. */
+/* out = a / |a|; a zero vector stays zero. The norm is exact for subnormal values too. */
 void		rv_l2_normalize(const float *a, size_t n, float *out);
 
 /* ------------------------------------------------------------------------------------
  * Aggregates (metric.c): a double-precision running sum
  * state layout: state[0] = count, state[1..dims] = sums.
  * ------------------------------------------------------------------------------------ */
+
+/* What rv_accum_check requires beyond the layout (flags, or-ed). */
+#define RV_ACCUM_ROWS	1		/* a count of at least one row (else zero is allowed) */
+#define RV_ACCUM_SUMS	2		/* finite sums */
+
+/*
+ * Check a state of len doubles that a host received from outside (SQL can hand-make one):
+ * 1..RV_MAX_DIMS sums after the count, a count that is a finite whole number >= 0 (> 0
+ * with RV_ACCUM_ROWS), finite sums with RV_ACCUM_SUMS. RV_E_INVALID_PARAM "invalid
+ * aggregate state for avg(embedding) or sum(embedding)", the detail saying what is wrong.
+ */
+rv_status	rv_accum_check(rv_ctx *ctx, const double *state, size_t len, int flags);
 void		rv_accum(double *state, const float *v, size_t dims);
 void		rv_combine(double *state, const double *other, size_t dims);
-/* Write sum (avg = 0) or mean (avg = 1) into out; RV_E_OUT_OF_RANGE if a value overflows. */
+/*
+ * Write sum (avg = 0) or mean (avg = 1) into out; RV_E_OUT_OF_RANGE if a value overflows.
+ * The state must pass rv_accum_check(RV_ACCUM_ROWS | RV_ACCUM_SUMS).
+ */
 rv_status	rv_accum_final(rv_ctx *ctx, const double *state, size_t dims, int avg, float *out);
 
 /* ------------------------------------------------------------------------------------

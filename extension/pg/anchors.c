@@ -13,22 +13,16 @@
 
 #include "relvec_pg.h"
 #include "relvec_catalog.h"
+#include "spiread.h"
 
-/* The columns of a query, without running it. */
+/* The columns of a query, without running it (rvpg_prepare_query's checks). */
 static TupleDesc
 describe_query(const char *query)
 {
-	SPIPlanPtr	plan = SPI_prepare(query, 0, NULL);
-	List	   *sources;
+	TupleDesc	desc;
 
-	if (plan == NULL)
-		elog(ERROR, "relvec: could not prepare query: %s", SPI_result_code_string(SPI_result));
-	sources = SPI_plan_get_plan_sources(plan);
-	if (list_length(sources) != 1 || ((CachedPlanSource *) linitial(sources))->resultDesc == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("query must be a single statement that returns rows")));
-	return ((CachedPlanSource *) linitial(sources))->resultDesc;
+	(void) rvpg_prepare_query(query, "query", &desc);
+	return desc;
 }
 
 /* Raise 42804 unless desc has the shape: "embedding" or "key_embedding". */
@@ -54,7 +48,9 @@ check_shape(TupleDesc desc, const char *shape, Oid emb)
 							   desc->natts == 2 ? ", the second not of type embedding" : "")));
 	}
 	else
-		elog(ERROR, "relvec: unknown query shape \"%s\"", shape);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown query shape \"%s\": expected embedding or key_embedding", shape)));
 }
 
 void
@@ -74,7 +70,7 @@ relvec_check_query(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("query must not be null")));
+				 errmsg("%s must not be null", PG_ARGISNULL(0) ? "query" : "shape")));
 	query = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	shape = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	SPI_connect();
@@ -115,11 +111,16 @@ relvec_pick_anchors(PG_FUNCTION_ARGS)
 
 	SPI_connect();
 	check_shape(describe_query(query), "key_embedding", rvpg_embedding_type(fcinfo));
-	if (SPI_execute(psprintf("SELECT q.k::pg_catalog.text COLLATE pg_catalog.\"C\", q.e FROM (%s) q(k, e) ORDER BY 1", query),
+	/*
+	 * Keys as ::text gives them (relvec_choose_anchors matches them so); the newline ends a
+	 * trailing -- comment of the query before the closing parenthesis.
+	 */
+	if (SPI_execute(psprintf("SELECT q.k::pg_catalog.text COLLATE pg_catalog.\"C\", q.e FROM (%s\n) q(k, e) "
+							 "ORDER BY 1", query),
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "relvec: could not run the anchor query");
 	n = SPI_processed;
-	keys = MemoryContextAlloc(outer, sizeof(char *) * Max(n, 1));
+	keys = MemoryContextAllocHuge(outer, sizeof(char *) * Max(n, 1));
 	for (i = 0; i < n; i++)
 	{
 		bool		isnull;
@@ -145,12 +146,17 @@ relvec_pick_anchors(PG_FUNCTION_ARGS)
 		}
 		else if (e->dim != d)
 			RVPG_CHECK(rv_check_same_dims(ctx, d, e->dim));
+		/* a NaN stored by an older version would steer fps and k-means anywhere */
 		if (x != NULL)
+		{
+			RVPG_CHECK(rv_check_values(ctx, e->x, d));
 			memcpy(x + i * d, e->x, sizeof(float) * d);
+		}
 	}
 	SPI_finish();
 
-	picked = palloc(sizeof(size_t) * k);
+	/* k may be anything up to INT_MAX: the bridge refuses more than n before writing */
+	picked = palloc(sizeof(size_t) * Max(Min((uint64) k, n), 1));
 	RVPG_CHECK(rv_choose_anchors(ctx, x, n, d, k, method, (uint64) (uint32) seed, picked));
 	for (i = 0; i < (uint64) k; i++)
 	{

@@ -90,7 +90,7 @@ rvpg_load_anchors(const char *schema, const char *anchor_set, int set_id, int nk
 
 	args[0] = Int32GetDatum(set_id);
 	args[1] = Int32GetDatum(space_id);
-	if (SPI_execute_with_args(psprintf("SELECT e FROM %s.relvec_anchors WHERE set_id OPERATOR(pg_catalog.=) $1 "
+	if (SPI_execute_with_args(psprintf("SELECT e, key FROM %s.relvec_anchors WHERE set_id OPERATOR(pg_catalog.=) $1 "
 									   "AND space_id OPERATOR(pg_catalog.=) $2 "
 									   "ORDER BY ord", schema),
 							  2, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
@@ -114,8 +114,30 @@ rvpg_load_anchors(const char *schema, const char *anchor_set, int set_id, int nk
 		Embedding  *e = DatumGetEmbedding(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
 														1, &isnull));
 
+		/*
+		 * Freezing checked both, but relvec_spaces.dims can be changed afterwards, and an
+		 * older version could store a NaN.
+		 */
 		if (e->dim != dims)
-			elog(ERROR, "relvec: anchor of the wrong dimensions in a frozen set");
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("anchor \"%s\" of set \"%s\" has %d dimensions, space \"%s\" has %d",
+							SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2),
+							anchor_set, e->dim, space, dims),
+					 errhint("The space's dimensions were changed after the set was frozen; restore them.")));
+		if (rv_check_values(rvpg_ctx(), e->x, dims) != RV_OK)
+		{
+			char		msg[RV_ERRMSG_LEN];
+
+			strlcpy(msg, rv_errmsg(rvpg_ctx()), sizeof(msg));
+			rv_clear_error(rvpg_ctx());
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("%s", msg),
+					 errdetail("It is anchor \"%s\" of set \"%s\" in space \"%s\".",
+							   SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2),
+							   anchor_set, space)));
+		}
 		memcpy(anchors + i * dims, e->x, sizeof(float) * dims);
 	}
 	return anchors;
@@ -135,6 +157,13 @@ load_projection(const rvpg_projection_key *key, const char *schema, int set_id,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("space \"%s\" has no stored mean", key->space),
 				 errhint("Store one with relvec_set_space_mean().")));
+	/* the table's CHECK keeps them equal; the projection reads dims values of it */
+	if (center == RV_CENTER_SPACE && mean->dim != dims)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("the stored mean of space \"%s\" has %d dimensions, the space has %d",
+						key->space, mean->dim, dims),
+				 errhint("Store it again with relvec_set_space_mean().")));
 	anchors = rvpg_load_anchors(schema, key->anchor_set, set_id, nkeys, key->space, space_id, dims,
 								CurrentMemoryContext);
 	RVPG_CHECK(rv_projection_create(rvpg_ctx(), anchors, nkeys, dims, sims, nsims, center,

@@ -403,7 +403,7 @@ relvec_set_space_mean(PG_FUNCTION_ARGS)
 
 	/* the caller's query, as the caller */
 	run_as_caller(&env, psprintf("SELECT pg_catalog.count(*) FILTER (WHERE %s.embedding_dims(q.e) "
-								 "OPERATOR(pg_catalog.<>) %d), %s.avg(q.e) FROM (%s) q(e)",
+								 "OPERATOR(pg_catalog.<>) %d), %s.avg(q.e) FROM (%s\n) q(e)",
 								 env.schema, sp.dims, env.schema, query), 0, NULL, NULL, SPI_OK_SELECT);
 	bad = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	m = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
@@ -643,7 +643,7 @@ store_anchors(const catalog_env *env, const char *set_name, const set_row *set,
 	check_shape_as_caller(env, query, "key_embedding");
 
 	/* the caller's query, as the caller */
-	run_as_caller(env, psprintf("SELECT q.k::pg_catalog.text, q.e FROM (%s) q(k, e)", query), 0, NULL, NULL,
+	run_as_caller(env, psprintf("SELECT q.k::pg_catalog.text, q.e FROM (%s\n) q(k, e)", query), 0, NULL, NULL,
 		SPI_OK_SELECT);
 	if (SPI_processed > (uint64) INT_MAX / 2)
 		ereport(ERROR,
@@ -839,7 +839,7 @@ relvec_choose_anchors(PG_FUNCTION_ARGS)
 	create_anchor_set(&env, set_name, chosen);
 	set = lookup_set(&env, set_name, true, outer);
 	(void) store_anchors(&env, set_name, &set, space, &sp,
-						 psprintf("SELECT q.k::pg_catalog.text, q.e FROM (%s) q(k, e) WHERE q.k::pg_catalog.text "
+						 psprintf("SELECT q.k::pg_catalog.text, q.e FROM (%s\n) q(k, e) WHERE q.k::pg_catalog.text "
 										  "OPERATOR(pg_catalog.=) ANY (%s::pg_catalog.text[])",
 								  query, quote_literal_cstr(DatumGetCString(
 									  OidFunctionCall1(F_ARRAY_OUT, PointerGetDatum(chosen))))));

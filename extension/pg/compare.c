@@ -14,8 +14,8 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
-#include "relvec_pg.h"
 #include "relvec_catalog.h"
+#include "spiread.h"
 
 /* Item rows fetched per cursor round trip. */
 #define COMPARE_FETCH_ROWS 4096
@@ -41,29 +41,25 @@ read_items(const char *items, Oid emb, const char *space_a, int da, const char *
 				cap = 1024;
 	float	   *a = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * cap * da);
 	float	   *b = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * cap * db);
-	bool		first = true;
 
-	plan = SPI_prepare(items, 0, NULL);
-	if (plan == NULL)
-		elog(ERROR, "relvec: could not prepare query: %s", SPI_result_code_string(SPI_result));
+	TupleDesc	desc;
+
+	plan = rvpg_prepare_query(items, "items", &desc);
+	if (desc->natts != 3 || TupleDescAttr(desc, 1)->atttypid != emb ||
+		TupleDescAttr(desc, 2)->atttypid != emb)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("items must return three columns, (key, embedding_a, embedding_b)"),
+				 errdetail("It returns %d column%s.", desc->natts, desc->natts == 1 ? "" : "s")));
 	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
 	for (;;)
 	{
 		uint64		i;
-		TupleDesc	desc;
 
 		SPI_cursor_fetch(portal, true, COMPARE_FETCH_ROWS);
-		desc = SPI_tuptable ? SPI_tuptable->tupdesc : NULL;
-		if (first && desc != NULL &&
-			(desc->natts != 3 || TupleDescAttr(desc, 1)->atttypid != emb ||
-			 TupleDescAttr(desc, 2)->atttypid != emb))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("items must return three columns, (key, embedding_a, embedding_b)"),
-					 errdetail("It returns %d column%s.", desc->natts, desc->natts == 1 ? "" : "s")));
-		first = false;
 		if (SPI_processed == 0)
 			break;
+		desc = SPI_tuptable->tupdesc;
 		if (n + SPI_processed > cap)
 		{
 			while (cap < n + SPI_processed)
@@ -96,6 +92,19 @@ read_items(const char *items, Oid emb, const char *space_a, int da, const char *
 								ea->dim != da ? "a" : "b", SPI_getvalue(tup, desc, 1),
 								ea->dim != da ? ea->dim : eb->dim,
 								ea->dim != da ? space_a : space_b, ea->dim != da ? da : db)));
+			/* a NaN stored by an older version would make every measure NaN */
+			if (rv_check_values(rvpg_ctx(), ea->x, da) != RV_OK ||
+				rv_check_values(rvpg_ctx(), eb->x, db) != RV_OK)
+			{
+				char		msg[RV_ERRMSG_LEN];
+
+				strlcpy(msg, rv_errmsg(rvpg_ctx()), sizeof(msg));
+				rv_clear_error(rvpg_ctx());
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_EXCEPTION),
+						 errmsg("%s", msg),
+						 errdetail("It is in the row of key \"%s\".", SPI_getvalue(tup, desc, 1))));
+			}
 			memcpy(a + (n + i) * da, ea->x, sizeof(float) * da);
 			memcpy(b + (n + i) * db, eb->x, sizeof(float) * db);
 		}

@@ -20,12 +20,10 @@
 
 /* Check the values and the declared dimensions of a finished embedding. */
 static void
-check_embedding(const Embedding *e, int32 typmod)
+check_embedding(Embedding *e, int32 typmod)
 {
-	rv_ctx	   *ctx = rvpg_ctx();
-
-	RVPG_CHECK(rv_check_values(ctx, e->x, e->dim));
-	RVPG_CHECK(rv_check_typmod(ctx, e->dim, typmod));
+	rvpg_checked(e);
+	RVPG_CHECK(rv_check_typmod(rvpg_ctx(), e->dim, typmod));
 }
 
 PG_FUNCTION_INFO_V1(embedding_in);
@@ -48,11 +46,15 @@ embedding_in(PG_FUNCTION_ARGS)
 }
 
 PG_FUNCTION_INFO_V1(embedding_out);
-/* An embedding to its text form, each value in its shortest round-trip decimal form. */
+/*
+ * An embedding to its text form, each value in its shortest round-trip decimal form. A
+ * value that breaks the invariants (stored by an older version) is an error here, so that
+ * COPY and pg_dump stop on it instead of writing text that cannot be read back.
+ */
 Datum
 embedding_out(PG_FUNCTION_ARGS)
 {
-	Embedding  *e = PG_GETARG_EMBEDDING_P(0);
+	Embedding  *e = rvpg_checked(PG_GETARG_EMBEDDING_P(0));
 	char	   *buf = palloc(rv_format_text_size(e->dim));
 
 	rv_format_text(e->x, e->dim, buf);
@@ -146,11 +148,11 @@ embedding_recv(PG_FUNCTION_ARGS)
 }
 
 PG_FUNCTION_INFO_V1(embedding_send);
-/* Binary output in the same layout as embedding_recv reads. */
+/* Binary output in the same layout as embedding_recv reads (checked as embedding_out). */
 Datum
 embedding_send(PG_FUNCTION_ARGS)
 {
-	Embedding  *e = PG_GETARG_EMBEDDING_P(0);
+	Embedding  *e = rvpg_checked(PG_GETARG_EMBEDDING_P(0));
 	StringInfoData buf;
 	int			i;
 
@@ -249,11 +251,14 @@ array_to_embedding(PG_FUNCTION_ARGS)
 }
 
 PG_FUNCTION_INFO_V1(embedding_to_float4);
-/* An embedding to real[]. */
+/*
+ * An embedding to real[]. It accepts a stored value of any dimensions, so that one an
+ * older version stored with none or too many can still be read and repaired.
+ */
 Datum
 embedding_to_float4(PG_FUNCTION_ARGS)
 {
-	Embedding  *e = PG_GETARG_EMBEDDING_P(0);
+	Embedding  *e = DatumGetEmbeddingAnyDims(PG_GETARG_DATUM(0));
 	Datum	   *d = palloc(sizeof(Datum) * e->dim);
 	int			i;
 

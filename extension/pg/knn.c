@@ -82,30 +82,40 @@ rvpg_knn_check_k(int k)
 				 errmsg("k %d exceeds the maximum of %d", k, RV_MAX_K)));
 }
 
-/* Queries per chunk: the option, or what the memory budget holds. */
+/*
+ * Queries per chunk: what the memory budget holds, or the option when it is smaller (it
+ * only ever shrinks chunks: buffers are allocated for a whole chunk, so INT_MAX must not
+ * size them).
+ */
 static uint64
 query_chunk_rows(const rvpg_knn_opts *o, int in_dims, int out_dims, size_t kint)
 {
 	Size		budget = Max((Size) work_mem * 1024, KNN_MIN_BUDGET);
 	Size		per;
+	uint64		rows;
 
-	if (o->query_chunk > 0)
-		return (uint64) o->query_chunk;
 	per = sizeof(float) * ((Size) in_dims + out_dims) + sizeof(char *) + 64 +
 		kint * (2 * sizeof(int64_t) + sizeof(float) + sizeof(char *) + sizeof(double));
-	return Max(budget / per, 1);
+	rows = Max(budget / per, 1);
+	if (o->query_chunk > 0)
+		rows = Min(rows, (uint64) o->query_chunk);
+	return rows;
 }
 
-/* Corpus rows per bridge call: the option, or about KNN_CORPUS_CHUNK_BYTES of vectors. */
+/*
+ * Corpus rows per bridge call: about KNN_CORPUS_CHUNK_BYTES of vectors, or the option when
+ * it is smaller (as above).
+ */
 static uint64
 corpus_chunk_rows(const rvpg_knn_opts *o, int in_dims, int out_dims)
 {
 	Size		rows;
 
-	if (o->corpus_chunk > 0)
-		return (uint64) o->corpus_chunk;
 	rows = KNN_CORPUS_CHUNK_BYTES / (sizeof(float) * Max(in_dims, out_dims));
-	return Min(Max(rows, KNN_CORPUS_CHUNK_MIN), KNN_CORPUS_CHUNK_MAX);
+	rows = Min(Max(rows, KNN_CORPUS_CHUNK_MIN), KNN_CORPUS_CHUNK_MAX);
+	if (o->corpus_chunk > 0)
+		rows = Min(rows, (Size) o->corpus_chunk);
+	return rows;
 }
 
 /*

@@ -74,11 +74,11 @@ embedding_l1_distance(PG_FUNCTION_ARGS)
 }
 
 PG_FUNCTION_INFO_V1(embedding_dims);
-/* Number of dimensions. */
+/* Number of dimensions; also of a stored value outside 1..16000, to find and repair it. */
 Datum
 embedding_dims(PG_FUNCTION_ARGS)
 {
-	Embedding  *a = PG_GETARG_EMBEDDING_P(0);
+	Embedding  *a = DatumGetEmbeddingAnyDims(PG_GETARG_DATUM(0));
 
 	PG_RETURN_INT32(a->dim);
 }
@@ -268,17 +268,40 @@ embedding_hash(PG_FUNCTION_ARGS)
 /*
  * Aggregates. The transition state is a float8[]: [count, sum_1 .. sum_d], so partial
  * states from parallel workers combine by addition and the sum keeps double precision.
+ *
+ * The support functions are callable by anyone, with hand-made states too, so each checks
+ * the state it is given: a one-dimensional float8[] without NULLs (here), a whole row
+ * count and 1..16000 sums (rv_accum_check; finite sums and at least one row where the
+ * result depends on them), all 22023. Inside an aggregate the transition and combine
+ * functions update their first state in place, as PostgreSQL's own float8_accum does;
+ * called directly they work on a copy, so a constant is never changed under its plan.
  */
+
+/* The values of a state after checking its array shape and rv_accum_check(flags). */
 static float8 *
-state_values(ArrayType *state, int *dims)
+state_values(ArrayType *state, int flags, int *dims)
 {
-	if (ARR_NDIM(state) != 1 || ARR_HASNULL(state) || ARR_ELEMTYPE(state) != FLOAT8OID)
-		elog(ERROR, "relvec: malformed aggregate state");
+	const char *bad = NULL;
+
+	if (ARR_ELEMTYPE(state) != FLOAT8OID)
+		bad = "The state is not a double precision array.";
+	else if (ARR_NDIM(state) != 1)
+		bad = ARR_NDIM(state) == 0 ? "The state is an empty array." :
+			psprintf("The state is a %d-dimensional array.", ARR_NDIM(state));
+	else if (ARR_HASNULL(state) && array_contains_nulls(state))
+		bad = "The state contains nulls.";
+	if (bad != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid aggregate state for avg(embedding) or sum(embedding)"),
+				 errdetail("%s", bad)));
+	RVPG_CHECK(rv_accum_check(rvpg_ctx(), (const double *) ARR_DATA_PTR(state),
+							  (size_t) ARR_DIMS(state)[0], flags));
 	*dims = ARR_DIMS(state)[0] - 1;
 	return (float8 *) ARR_DATA_PTR(state);
 }
 
-/* A new state array of dims+1 zeros in the aggregate's memory context. */
+/* A new state array of dims+1 zeros in the current memory context. */
 static ArrayType *
 new_state(int dims)
 {
@@ -288,39 +311,41 @@ new_state(int dims)
 	for (i = 0; i <= dims; i++)
 		zeros[i] = Float8GetDatum(0.0);
 	return construct_array(zeros, dims + 1, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL,
-							TYPALIGN_DOUBLE);
+						   TYPALIGN_DOUBLE);
 }
 
 PG_FUNCTION_INFO_V1(embedding_accum);
-/* Transition: add one embedding to the running sum (state modified in place). */
+/* Transition: add one embedding to the running sum. */
 Datum
 embedding_accum(PG_FUNCTION_ARGS)
 {
+	MemoryContext aggcxt;
+	bool		in_agg = AggCheckCallContext(fcinfo, &aggcxt);
 	ArrayType  *state;
 	Embedding  *e;
 	int			dims;
-	MemoryContext aggcxt;
 
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "embedding_accum called in non-aggregate context");
 	/* NULL inputs are skipped, as by the built-in sum and avg. */
 	if (PG_ARGISNULL(1))
 	{
 		if (PG_ARGISNULL(0))
 			PG_RETURN_NULL();
+		(void) state_values(PG_GETARG_ARRAYTYPE_P(0), 0, &dims);
 		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	}
-	e = PG_GETARG_EMBEDDING_P(1);
+	/* a NaN stored by an older version is named here, not later as a bad sum */
+	e = rvpg_checked(PG_GETARG_EMBEDDING_P(1));
 	if (PG_ARGISNULL(0))
 	{
-		MemoryContext old = MemoryContextSwitchTo(aggcxt);
+		MemoryContext old = MemoryContextSwitchTo(in_agg ? aggcxt : CurrentMemoryContext);
 
 		state = new_state(e->dim);
 		MemoryContextSwitchTo(old);
 	}
 	else
-		state = PG_GETARG_ARRAYTYPE_P(0);
-	state_values(state, &dims);
+		state = in_agg ? PG_GETARG_ARRAYTYPE_P(0) : PG_GETARG_ARRAYTYPE_P_COPY(0);
+	/* the running sums are read only by the final function, which checks them */
+	(void) state_values(state, 0, &dims);
 	if (dims != e->dim)
 		RVPG_CHECK(rv_check_same_dims(rvpg_ctx(), dims, e->dim));
 	rv_accum((double *) ARR_DATA_PTR(state), e->x, dims);
@@ -332,50 +357,47 @@ PG_FUNCTION_INFO_V1(embedding_combine);
 Datum
 embedding_combine(PG_FUNCTION_ARGS)
 {
+	const int	full = RV_ACCUM_ROWS | RV_ACCUM_SUMS;
+	MemoryContext aggcxt;
+	bool		in_agg = AggCheckCallContext(fcinfo, &aggcxt);
 	ArrayType  *s1;
 	ArrayType  *s2;
 	int			d1;
 	int			d2;
-	MemoryContext aggcxt;
 
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "embedding_combine called in non-aggregate context");
 	if (PG_ARGISNULL(1))
+	{
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		(void) state_values(PG_GETARG_ARRAYTYPE_P(0), full, &d1);
 		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	}
 	s2 = PG_GETARG_ARRAYTYPE_P(1);
+	(void) state_values(s2, full, &d2);
 	if (PG_ARGISNULL(0))
 	{
-		MemoryContext old = MemoryContextSwitchTo(aggcxt);
+		MemoryContext old = MemoryContextSwitchTo(in_agg ? aggcxt : CurrentMemoryContext);
 
 		s1 = DatumGetArrayTypePCopy(PG_GETARG_DATUM(1));
 		MemoryContextSwitchTo(old);
 		PG_RETURN_ARRAYTYPE_P(s1);
 	}
-	s1 = PG_GETARG_ARRAYTYPE_P(0);
-	state_values(s1, &d1);
-	state_values(s2, &d2);
+	s1 = in_agg ? PG_GETARG_ARRAYTYPE_P(0) : PG_GETARG_ARRAYTYPE_P_COPY(0);
+	(void) state_values(s1, full, &d1);
 	if (d1 != d2)
 		RVPG_CHECK(rv_check_same_dims(rvpg_ctx(), d1, d2));
 	rv_combine((double *) ARR_DATA_PTR(s1), (const double *) ARR_DATA_PTR(s2), d1);
 	PG_RETURN_ARRAYTYPE_P(s1);
 }
 
-/* Final function shared by sum and avg. */
+/* Final function shared by sum and avg (STRICT: a NULL state, no rows, never gets here). */
 static Datum
 accum_final(FunctionCallInfo fcinfo, int avg)
 {
-	ArrayType  *state;
 	int			dims;
-	float8	   *v;
-	Embedding  *r;
+	float8	   *v = state_values(PG_GETARG_ARRAYTYPE_P(0), RV_ACCUM_ROWS | RV_ACCUM_SUMS, &dims);
+	Embedding  *r = rvpg_new_embedding(dims);
 
-	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
-	state = PG_GETARG_ARRAYTYPE_P(0);
-	v = state_values(state, &dims);
-	if (v[0] == 0.0)
-		PG_RETURN_NULL();
-	r = rvpg_new_embedding(dims);
 	RVPG_CHECK(rv_accum_final(rvpg_ctx(), v, dims, avg, r->x));
 	PG_RETURN_EMBEDDING_P(r);
 }

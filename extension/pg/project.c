@@ -13,8 +13,8 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
-#include "relvec_pg.h"
 #include "relvec_catalog.h"
+#include "spiread.h"
 
 /* Rows fetched from the query and projected per bridge call. */
 #define PROJECT_QUERY_CHUNK 4096
@@ -140,6 +140,7 @@ relvec_project_query(PG_FUNCTION_ARGS)
 	uint64		token;
 	size_t		width;
 	SPIPlanPtr	plan;
+	TupleDesc	desc;
 	Portal		portal;
 	float	   *xbuf;
 	float	   *obuf;
@@ -165,9 +166,8 @@ relvec_project_query(PG_FUNCTION_ARGS)
 									  ALLOCSET_DEFAULT_SIZES);
 
 	SPI_connect();
-	plan = SPI_prepare(query, 0, NULL);
-	if (plan == NULL)
-		elog(ERROR, "relvec: could not prepare query: %s", SPI_result_code_string(SPI_result));
+	plan = rvpg_prepare_query(query, "query", &desc);
+	check_key_embedding_desc(desc, rvpg_embedding_type(fcinfo));
 	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
 	for (;;)
 	{
@@ -177,8 +177,6 @@ relvec_project_query(PG_FUNCTION_ARGS)
 
 		SPI_cursor_fetch(portal, true, PROJECT_QUERY_CHUNK);
 		n = SPI_processed;
-		if (total == 0 && SPI_tuptable != NULL)
-			check_key_embedding_desc(SPI_tuptable->tupdesc, rvpg_embedding_type(fcinfo));
 		if (n == 0)
 			break;
 		old = MemoryContextSwitchTo(chunk_cxt);
@@ -213,7 +211,7 @@ relvec_project_query(PG_FUNCTION_ARGS)
 
 			memcpy(r->x, obuf + i * width, sizeof(float) * width);
 			values[0] = CStringGetTextDatum(keys[i]);
-			values[1] = PointerGetDatum(r);
+			values[1] = PointerGetDatum(rvpg_checked(r));
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 			pfree(r);
 			pfree(DatumGetPointer(values[0]));

@@ -69,11 +69,17 @@ bridge_log(void *ud pg_attribute_unused(), rv_log_level level, const char *msg)
 	ereport(elevel, (errmsg_internal("relvec: %s", msg)));
 }
 
-/* Cancel and statement_timeout set InterruptPending; the bridge then stops and returns. */
+/*
+ * Cancel, statement_timeout and termination: the bridge then stops and returns, and
+ * rvpg_raise lets CHECK_FOR_INTERRUPTS raise PostgreSQL's own error. Not InterruptPending
+ * alone: it is also set for interrupts that are served and forgotten (the messages parallel
+ * workers send after a parallel query, a barrier, a memory-context dump), and stopping on
+ * those made the next bridge call of the session fail with a spurious "interrupted".
+ */
 static int
 bridge_interrupted(void *ud pg_attribute_unused())
 {
-	return InterruptPending ? 1 : 0;
+	return InterruptPending && (QueryCancelPending || ProcDiePending) ? 1 : 0;
 }
 
 rv_ctx *
@@ -171,11 +177,43 @@ rvpg_raise(rv_status s)
 Embedding *
 rvpg_new_embedding(int dim)
 {
-	Embedding  *e = (Embedding *) palloc0(EMBEDDING_SIZE(dim));
+	Embedding  *e;
 
+	/* the dimension errors of rv_check_values, before dim is cut to int16 */
+	if (dim < 1 || dim > RV_MAX_DIMS)
+		RVPG_CHECK(rv_check_values(rvpg_ctx(), NULL, dim < 1 ? 0 : (size_t) dim));
+	e = (Embedding *) palloc0(EMBEDDING_SIZE(dim));
 	SET_VARSIZE(e, EMBEDDING_SIZE(dim));
 	e->dim = (int16) dim;
 	return e;
+}
+
+Embedding *
+rvpg_checked(Embedding *e)
+{
+	/* every builder sizes through rvpg_new_embedding: a wrong size is a bug here */
+	if (e->dim >= 1 && e->dim <= RV_MAX_DIMS && VARSIZE(e) != EMBEDDING_SIZE(e->dim))
+		elog(ERROR, "relvec: embedding of %d dimensions built with %u bytes",
+			 e->dim, (unsigned) VARSIZE(e));
+	RVPG_CHECK(rv_check_values(rvpg_ctx(), e->x, e->dim < 0 ? 0 : (size_t) e->dim));
+	return e;
+}
+
+void
+rvpg_invalid_embedding(const Embedding *e)
+{
+	if (e->dim < 1 || e->dim > RV_MAX_DIMS)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("invalid embedding value of %d dimensions", e->dim),
+				 errdetail("An embedding has 1 to %d dimensions; this value was probably stored by an earlier version of relvec.",
+						   RV_MAX_DIMS),
+				 errhint("Find such rows with embedding_dims() and delete or replace them.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_EXCEPTION),
+			 errmsg("invalid embedding value of %u bytes for %d dimensions",
+					(unsigned) VARSIZE(e), e->dim),
+			 errdetail("It should have %u bytes.", (unsigned) EMBEDDING_SIZE(e->dim < 0 ? 0 : e->dim))));
 }
 
 void

@@ -23,11 +23,57 @@ typedef struct Embedding
 } Embedding;
 
 #define EMBEDDING_SIZE(d)			(offsetof(Embedding, x) + sizeof(float) * (d))
-#define DatumGetEmbedding(d)		((Embedding *) PG_DETOAST_DATUM(d))
-#define PG_GETARG_EMBEDDING_P(n)	DatumGetEmbedding(PG_GETARG_DATUM(n))
-#define PG_RETURN_EMBEDDING_P(e)	PG_RETURN_POINTER(e)
 
-/* A new zeroed embedding of dim dimensions, palloc'd in the current memory context. */
+/* Raise 22000 for a datum whose header breaks the type's invariants; never returns. */
+extern void rvpg_invalid_embedding(const Embedding *e) pg_attribute_noreturn();
+
+/*
+ * Detoast an embedding datum and check its header: 1..RV_MAX_DIMS dimensions and a size
+ * that matches them. Every embedding argument and every embedding read from a table goes
+ * through here, so a value that an older version stored with 0 or 16001 dimensions (or a
+ * damaged one) is a 22000 error where it is read, never a read past its end or a
+ * division by zero. Its values are checked where a value leaves or is built
+ * (rvpg_checked): a NaN read from disk gives NaN distances, never a crash.
+ */
+static inline Embedding *
+DatumGetEmbedding(Datum d)
+{
+	Embedding  *e = (Embedding *) PG_DETOAST_DATUM(d);
+
+	if (unlikely(e->dim < 1 || e->dim > RV_MAX_DIMS || VARSIZE(e) != EMBEDDING_SIZE(e->dim)))
+		rvpg_invalid_embedding(e);
+	return e;
+}
+
+/*
+ * The same for the two readers that must still work on such a value, so that it can be
+ * found and repaired (embedding_dims, the cast to real[]): only the size is checked.
+ */
+static inline Embedding *
+DatumGetEmbeddingAnyDims(Datum d)
+{
+	Embedding  *e = (Embedding *) PG_DETOAST_DATUM(d);
+
+	if (unlikely(e->dim < 0 || VARSIZE(e) != EMBEDDING_SIZE(e->dim)))
+		rvpg_invalid_embedding(e);
+	return e;
+}
+
+/*
+ * The type's invariants on a value a function built to return or store: 1..RV_MAX_DIMS
+ * dimensions, a size that matches, finite values. Raises 22000 (no dimensions, NaN,
+ * infinity) or 54000 (too many dimensions); returns e. Every function that returns an
+ * embedding does so through here (PG_RETURN_EMBEDDING_P, or directly for rows of a set).
+ */
+extern Embedding *rvpg_checked(Embedding *e);
+
+#define PG_GETARG_EMBEDDING_P(n)	DatumGetEmbedding(PG_GETARG_DATUM(n))
+#define PG_RETURN_EMBEDDING_P(e)	PG_RETURN_POINTER(rvpg_checked(e))
+
+/*
+ * A new zeroed embedding of dim dimensions, palloc'd in the current memory context; raises
+ * the dimension errors of rvpg_checked when dim is outside 1..RV_MAX_DIMS.
+ */
 extern Embedding *rvpg_new_embedding(int dim);
 
 /* The backend's bridge context, created on first use in a long-lived memory context. */

@@ -286,6 +286,29 @@ rvflat_check_dims(Relation index, int index_dims, int value_dims)
 						   RelationGetRelationName(index), index_dims)));
 }
 
+/*
+ * Check an item read from a data page of an index of dims dimensions: a NULL marker, or
+ * exactly dims (>= 1) values. Inserts check every vector, but an index that an older
+ * version built may hold a 0-dimension vector next to others; a scan must report it, not
+ * read dims values past its end.
+ */
+void
+rvflat_check_item(Relation index, ItemId iid, const RvflatItem *item, int dims)
+{
+	Size		len = ItemIdGetLength(iid);
+
+	if (len < RVFLAT_ITEM_SIZE(0) ||
+		(!(item->flags & RVFLAT_ITEM_NULL) && (dims < 1 || len != RVFLAT_ITEM_SIZE(dims))))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("index \"%s\" holds an embedding of %d dimensions, expected %d",
+						RelationGetRelationName(index),
+						len < RVFLAT_ITEM_SIZE(0) ? -1 :
+						(int) ((len - RVFLAT_ITEM_SIZE(0)) / sizeof(float)), dims),
+				 errdetail("An rvflat index holds embeddings of one dimension count, at least 1."),
+				 errhint("It was probably built by an earlier version of relvec: delete or replace the invalid values (see embedding_dims()) and REINDEX it.")));
+}
+
 /* The dimensions declared by the indexed column's type modifier, or 0. */
 int
 rvflat_typmod_dims(Relation index)

@@ -110,6 +110,7 @@ extern void rvflat_init_page(Page page, uint16 type);
 extern void rvflat_init_meta(Page page, int dims);
 extern void rvflat_check_dims(Relation index, int index_dims, int value_dims);
 extern int	rvflat_typmod_dims(Relation index);
+extern void rvflat_check_item(Relation index, ItemId iid, const RvflatItem *item, int dims);
 extern Embedding *rvflat_value(Datum d);
 
 /* rvflatbuild.c */

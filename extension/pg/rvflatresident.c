@@ -167,11 +167,15 @@ read_meta(Relation index, int *dims, uint64 *change_count)
 	UnlockReleaseBuffer(buf);
 }
 
-/* Read every data page of index into a new, unlisted entry. */
+/*
+ * Read every data page of index into a new, unlisted entry. Its context lives under the
+ * caller's until the entry is listed, so an error while reading (a cancel, an invalid
+ * item) frees it.
+ */
 static RvflatResident *
 read_index(Relation index, int dims)
 {
-	MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "rvflat resident",
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "rvflat resident",
 											  ALLOCSET_DEFAULT_SIZES);
 	RvflatResident *e = MemoryContextAllocZero(cxt, sizeof(RvflatResident));
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
@@ -218,14 +222,15 @@ read_index(Relation index, int dims)
 			if (!ItemIdIsNormal(iid))
 				continue;
 			item = (RvflatItem *) PageGetItem(page, iid);
+			rvflat_check_item(index, iid, item, dims);
 			if (item->flags & RVFLAT_ITEM_NULL)
 			{
 				if (e->nnulls >= nullcap)
 				{
 					nullcap = Max(nullcap * 2, (Size) 64);
 					e->nulls = e->nulls == NULL
-						? MemoryContextAlloc(cxt, nullcap * sizeof(ItemPointerData))
-						: repalloc(e->nulls, nullcap * sizeof(ItemPointerData));
+						? MemoryContextAllocHuge(cxt, nullcap * sizeof(ItemPointerData))
+						: repalloc_huge(e->nulls, nullcap * sizeof(ItemPointerData));
 				}
 				e->nulls[e->nnulls++] = item->tid;
 				continue;
@@ -341,6 +346,7 @@ rvflat_resident_get(Relation index, int dims, MemoryContext pin_cxt)
 		rvpg_raise(st);
 	}
 	e->listed = true;
+	MemoryContextSetParent(e->cxt, TopMemoryContext);
 	entries[nentries++] = e;
 	pin(e, pin_cxt);
 	return e;

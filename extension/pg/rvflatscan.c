@@ -360,6 +360,7 @@ compute_candidates(IndexScanDesc scan)
 			if (!ItemIdIsNormal(iid))
 				continue;
 			item = (RvflatItem *) PageGetItem(page, iid);
+			rvflat_check_item(index, iid, item, dims);
 			if (q != NULL && !(item->flags & RVFLAT_ITEM_NULL))
 			{
 				RvflatCand *c = &so->cands[so->ncands++];

@@ -18,11 +18,12 @@
 #include "spiread.h"
 
 SPIPlanPtr
-rvpg_prepare_key_embedding(const char *query, const char *whole, Oid emb)
+rvpg_prepare_query(const char *query, const char *whole, TupleDesc *desc)
 {
 	SPIPlanPtr	plan = SPI_prepare(query, 0, NULL);
 	List	   *sources;
-	TupleDesc	desc;
+	CachedPlanSource *ps;
+	ListCell   *lc;
 
 	if (plan == NULL)
 		elog(ERROR, "relvec: could not prepare query: %s", SPI_result_code_string(SPI_result));
@@ -31,7 +32,31 @@ rvpg_prepare_key_embedding(const char *query, const char *whole, Oid emb)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("%s must be a single statement that returns rows", whole)));
-	desc = ((CachedPlanSource *) linitial(sources))->resultDesc;
+	ps = (CachedPlanSource *) linitial(sources);
+	foreach(lc, ps->query_list)
+	{
+		Query	   *q = lfirst_node(Query, lc);
+
+		if (q->commandType != CMD_SELECT || q->hasModifyingCTE || q->rowMarks != NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must be a read-only query", whole),
+					 q->hasModifyingCTE ? errdetail("Its WITH clause changes data.") :
+					 q->rowMarks != NIL ? errdetail("It locks rows (FOR UPDATE or FOR SHARE).") :
+					 errdetail("Its command is %s, which changes data.",
+							   GetCommandTagName(ps->commandTag))));
+	}
+	if (desc != NULL)
+		*desc = ps->resultDesc;
+	return plan;
+}
+
+SPIPlanPtr
+rvpg_prepare_key_embedding(const char *query, const char *whole, Oid emb)
+{
+	TupleDesc	desc;
+	SPIPlanPtr	plan = rvpg_prepare_query(query, whole, &desc);
+
 	if (desc->natts != 2 || TupleDescAttr(desc, 1)->atttypid != emb)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
@@ -71,6 +96,20 @@ raise_dims(rvpg_reader *r, uint64 i, int dim)
 			(errcode(ERRCODE_DATA_EXCEPTION),
 			 errmsg("embedding of %s key \"%s\" has %d dimensions, %s %d",
 					r->label, key, dim, r->dims_from, r->dims)));
+}
+
+/* Raise the error rv_check_values left for row i's embedding, naming its key. */
+static void
+raise_value(rvpg_reader *r, uint64 i)
+{
+	char		msg[RV_ERRMSG_LEN];
+
+	strlcpy(msg, rv_errmsg(rvpg_ctx()), sizeof(msg));
+	rv_clear_error(rvpg_ctx());
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_EXCEPTION),
+			 errmsg("%s", msg),
+			 errdetail("It is the embedding of %s key \"%s\".", r->label, rvpg_reader_key(r, i))));
 }
 
 /*
@@ -118,6 +157,9 @@ receive_row(TupleTableSlot *slot, DestReceiver *self)
 		r->dims = e->dim;
 	if (e->dim != r->dims)
 		raise_dims(r, i, e->dim);
+	/* a NaN or infinity stored by an older version would give distances that order nothing */
+	if (unlikely(rv_check_values(rvpg_ctx(), e->x, e->dim) != RV_OK))
+		raise_value(r, i);
 	if (r->buf == NULL)
 		r->buf = MemoryContextAllocHuge(r->cxt, sizeof(float) * (Size) r->dims * r->cap);
 	memcpy(r->buf + i * r->dims, e->x, sizeof(float) * r->dims);

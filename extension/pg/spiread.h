@@ -36,9 +36,19 @@ typedef struct rvpg_reader
 } rvpg_reader;
 
 /*
- * Prepare query and raise 42804 unless it returns (key of any type, embedding); whole names
- * the argument in the message ("the corpus must return two columns, (key, embedding)").
- * Needs SPI.
+ * Prepare a user's query text, the one way every relvec function takes one: PostgreSQL's own
+ * errors for a syntax error or an unknown table; 42804 "<whole> must be a single statement
+ * that returns rows" for an empty string, several statements or a utility command; 22023
+ * "<whole> must be a read-only query" for INSERT/UPDATE/DELETE ... RETURNING, a WITH clause
+ * that changes data or SELECT FOR UPDATE (relvec reads it through a read-only cursor, a
+ * corpus once per chunk of queries). *desc, if not NULL, gets its columns. Needs SPI.
+ */
+extern SPIPlanPtr rvpg_prepare_query(const char *query, const char *whole, TupleDesc *desc);
+
+/*
+ * Prepare query as rvpg_prepare_query does and raise 42804 unless it returns (key of any
+ * type, embedding); whole names the argument in the message ("the corpus must return two
+ * columns, (key, embedding)"). Needs SPI.
  */
 extern SPIPlanPtr rvpg_prepare_key_embedding(const char *query, const char *whole, Oid emb);
 

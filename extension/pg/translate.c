@@ -97,7 +97,7 @@ rvpg_space_dims(const char *space)
 	return dims;
 }
 
-/* A new embedding holding n floats. */
+/* A new embedding holding n floats (the caller checks it with rvpg_checked). */
 static Datum
 floats_datum(const float *v, int n)
 {
@@ -358,13 +358,14 @@ relvec_fit_translation(PG_FUNCTION_ARGS)
 	RVPG_CHECK(rv_translation_fit(rvpg_ctx(), a_from, a_to, k, d_from, d_to, method, &t));
 	/* copy everything out of bridge memory before anything can raise */
 	dim = (int) t->dim;
-	translated = palloc(sizeof(float) * (Size) k * d_to);
+	translated = palloc_extended(sizeof(float) * (Size) k * d_to, MCXT_ALLOC_HUGE);
 	s = rv_translate(rvpg_ctx(), t, a_from, k, translated);
 	values[4] = floats_datum(t->mean_from, d_from);
 	values[5] = floats_datum(t->std_from, d_from);
 	values[6] = floats_datum(t->mean_to, d_to);
 	values[7] = floats_datum(t->std_to, d_to);
-	mat = palloc(sizeof(Datum) * dim * dim);
+	/* 8 bytes a value: beyond 11,585 dimensions that is more than a plain palloc takes */
+	mat = palloc_extended(sizeof(Datum) * (Size) dim * dim, MCXT_ALLOC_HUGE);
 	for (i = 0; i < dim * dim; i++)
 		mat[i] = Float4GetDatum(t->matrix[i]);
 	values[8] = PointerGetDatum(construct_array(mat, dim * dim, FLOAT4OID, sizeof(float4), true,
@@ -373,6 +374,11 @@ relvec_fit_translation(PG_FUNCTION_ARGS)
 	rv_translation_destroy(rvpg_ctx(), t);
 	if (s != RV_OK)
 		rvpg_raise(s);
+	/* the stored embeddings are checked as any embedding a function builds */
+	for (i = 4; i <= 7; i++)
+		rvpg_checked((Embedding *) DatumGetPointer(values[i]));
+	if (method == RV_TRANSLATE_AFFINE)
+		rvpg_checked((Embedding *) DatumGetPointer(values[9]));
 	for (i = 0; i < k; i++)
 		quality += 1.0 - rv_cosine_distance(translated + (Size) i * d_to, a_to + (Size) i * d_to, d_to);
 	quality /= k;

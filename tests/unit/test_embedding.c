@@ -129,6 +129,13 @@ main(void)
 		is_int(mismatches, 0, "200000 random bit patterns round-trip exactly");
 		ok(rv_format_text_size(1) >= strlen("[-1.2345678e-38]") + 1, "format size bound holds");
 	}
+	/* non-finite values (a value stored by an older version) are written, not run off */
+	{
+		float		nf[] = {NAN, INFINITY, -INFINITY, 1.5f};
+
+		check_format(nf, 4, "[NaN,Infinity,-Infinity,1.5]");
+		ok(rv_format_text_size(4) >= strlen("[NaN,Infinity,-Infinity,1.5]") + 1, "size bound holds for them");
+	}
 
 	/* checks */
 	{

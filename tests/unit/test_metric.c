@@ -95,6 +95,50 @@ main(void)
 		free(y);
 	}
 
+	/*
+	 * Tiny and subnormal values: squares underflow float32 (1e-40 is subnormal, its square
+	 * 0), so norms and cosines are summed in double. pgvector's vector_norm gives 4e-40 for
+	 * sixteen 1e-40 values.
+	 */
+	{
+		float		t[16];
+		float		u[16];
+		float		w[16];
+		float		nt[16];
+		double		ref = 0;
+		size_t		i;
+
+		for (i = 0; i < 16; i++)
+		{
+			t[i] = 1e-40f;
+			u[i] = i % 2 ? 1e-40f : -1e-40f;
+			w[i] = 1e-20f * (float) (i + 1);
+			ref += (double) t[i] * t[i];
+		}
+		is_double(rv_norm(t, 16) / sqrt(ref), 1.0, 1e-12, "norm of sixteen 1e-40 values");
+		ok(rv_norm(t, 16) > 3.9e-40 && rv_norm(t, 16) < 4.1e-40, "norm of sixteen 1e-40 values is 4e-40");
+		rv_l2_normalize(t, 16, nt);
+		ok(fabsf(nt[0] - 0.25f) < 1e-7f && fabsf(nt[15] - 0.25f) < 1e-7f, "normalize subnormal values");
+		{
+			/* long enough for the float lanes of every loop */
+			float		t64[64];
+			float		n64[64];
+
+			for (i = 0; i < 64; i++)
+				t64[i] = 1e-40f;
+			ok(rv_norm(t64, 64) > 7.9e-40 && rv_norm(t64, 64) < 8.1e-40, "norm of 64 values of 1e-40 is 8e-40");
+			rv_l2_normalize(t64, 64, n64);
+			ok(fabsf(n64[0] - 0.125f) < 1e-7f && fabsf(n64[63] - 0.125f) < 1e-7f, "normalize 64 subnormal values");
+			is_double(rv_cosine_distance(t64, t64, 64), 0.0, 1e-12, "cosine of 64 subnormal values with themselves");
+		}
+		is_double(rv_cosine_distance(t, t, 16), 0.0, 1e-12, "cosine of a subnormal vector with itself is 0");
+		is_double(rv_cosine_distance(t, u, 16), 1.0, 1e-12, "subnormal orthogonal vectors: cosine distance 1");
+		is_double(rv_cosine_distance(w, w, 16), 0.0, 1e-12, "cosine of 1e-20 values with themselves is 0");
+		is_double(rv_cosine_distance(t, b, 3), 1.0 - 18.0 / (sqrt(3.0) * sqrt(116.0)), 1e-7,
+				  "cosine of a subnormal vector and a normal one");
+		is_double(rv_norm(z, 3), 0.0, 0, "a zero vector still has norm 0");
+	}
+
 	/* ordering and hashing */
 	{
 		float		p[] = {1, 2};
@@ -126,6 +170,17 @@ main(void)
 		is_int(rv_mul(ctx, big, big, 1, out), RV_E_OUT_OF_RANGE, "mul overflow");
 	}
 	{
+		float		tiny[] = {1e-37f, 0.0f, 1e-20f};
+		float		tiny2[] = {1e-37f, 1e-37f, 1e-20f};
+
+		is_int(rv_mul(ctx, tiny, tiny2, 1, out), RV_E_OUT_OF_RANGE, "mul underflow to zero fails");
+		is_str(rv_errmsg(ctx), "value out of range: underflow", "underflow message");
+		is_int(rv_mul(ctx, tiny + 1, tiny2 + 1, 1, out), RV_OK, "zero times tiny is a plain zero");
+		ok(out[0] == 0.0f, "zero product");
+		is_int(rv_mul(ctx, tiny + 2, tiny2 + 2, 1, out), RV_OK, "a subnormal product is kept");
+		ok(out[0] > 0.0f && out[0] < 1.2e-38f, "subnormal product value");
+	}
+	{
 		float		v[] = {3, 4};
 
 		rv_l2_normalize(v, 2, out);
@@ -152,6 +207,48 @@ main(void)
 		ok(r[0] == 4 && r[1] == 7, "sum values");
 		st[1] = 1e39;
 		is_int(rv_accum_final(ctx, st, 2, 0, r), RV_E_OUT_OF_RANGE, "sum beyond float4 fails");
+	}
+
+	/* aggregate states handed in from outside */
+	{
+		const int	full = RV_ACCUM_ROWS | RV_ACCUM_SUMS;
+		double		good[] = {2, 1, 2};
+		double		st[4];
+		double	   *big = calloc(RV_MAX_DIMS + 2, sizeof(double));
+
+		is_int(rv_accum_check(ctx, good, 3, full), RV_OK, "a state of 2 rows over 2 dims");
+		is_int(rv_accum_check(ctx, good, 1, full), RV_E_INVALID_PARAM, "a state without sums");
+		is_str(rv_errmsg(ctx), "invalid aggregate state for avg(embedding) or sum(embedding)", "state message");
+		is_str(rv_errdetail(ctx), "The state has 1 element, expected a row count and 1 to 16000 sums.", "state detail");
+		is_int(rv_accum_check(ctx, NULL, 0, 0), RV_E_INVALID_PARAM, "no state");
+		big[0] = 1;
+		is_int(rv_accum_check(ctx, big, RV_MAX_DIMS + 1, full), RV_OK, "16000 sums");
+		is_int(rv_accum_check(ctx, big, RV_MAX_DIMS + 2, full), RV_E_INVALID_PARAM, "16001 sums");
+		free(big);
+		st[1] = 1;
+		st[2] = 2;
+		st[0] = -1;
+		is_int(rv_accum_check(ctx, st, 3, 0), RV_E_INVALID_PARAM, "a negative count");
+		is_str(rv_errdetail(ctx), "Its row count -1 is not a nonnegative whole number.", "negative count detail");
+		st[0] = 0.5;
+		is_int(rv_accum_check(ctx, st, 3, 0), RV_E_INVALID_PARAM, "a fractional count");
+		st[0] = NAN;
+		is_int(rv_accum_check(ctx, st, 3, 0), RV_E_INVALID_PARAM, "a NaN count");
+		is_str(rv_errdetail(ctx), "Its row count is NaN.", "NaN count detail");
+		st[0] = INFINITY;
+		is_int(rv_accum_check(ctx, st, 3, 0), RV_E_INVALID_PARAM, "an infinite count");
+		st[0] = 0;
+		is_int(rv_accum_check(ctx, st, 3, 0), RV_OK, "a zero count before the first row");
+		is_int(rv_accum_check(ctx, st, 3, full), RV_E_INVALID_PARAM, "a zero count where rows are needed");
+		is_str(rv_errdetail(ctx), "Its row count 0 is not a positive whole number.", "zero count detail");
+		st[0] = 1;
+		st[2] = NAN;
+		is_int(rv_accum_check(ctx, st, 3, 0), RV_OK, "sums are not read without RV_ACCUM_SUMS");
+		is_int(rv_accum_check(ctx, st, 3, full), RV_E_INVALID_PARAM, "a NaN sum");
+		is_str(rv_errdetail(ctx), "Its sum 2 is NaN.", "NaN sum detail");
+		st[2] = -INFINITY;
+		is_int(rv_accum_check(ctx, st, 3, full), RV_E_INVALID_PARAM, "an infinite sum");
+		is_int(rv_status_class(RV_E_INVALID_PARAM), RV_CLASS_INVALID_PARAM, "a bad state is an invalid parameter");
 	}
 
 	/* names */

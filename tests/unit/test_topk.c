@@ -18,7 +18,8 @@
  *   - each distance is the scalar reference rv_metric_distance rounded to float, bit for bit;
  *   - no row left out is nearer than the last one taken by more than twice the tolerance.
  * Values near 1e20 overflow float sums (sgemm and float lanes) and must still give the
- * reference; an IP distance beyond the float range is an infinity of its sign.
+ * reference; an IP distance beyond the float range is an infinity of its sign. Values near
+ * 1e-20 and subnormal ones underflow them: cosine must still give the reference.
  * Paths and chunkings are compared with each other bit for bit, since every path inserts
  * the same per-pair distance.
  */
@@ -641,6 +642,23 @@ main(void)
 		test_ties((rv_metric) m, 6, 42);
 	}
 	data_scale = 1e20f;
+	for (m = RV_METRIC_L2; m <= RV_METRIC_L1; m++)
+	{
+		test_search((rv_metric) m, 1, 300, 40, 10, 0.0f);
+		test_search((rv_metric) m, 6, 300, 40, 10, 0.0f);
+	}
+	/*
+	 * Tiny and subnormal values: float32 squares and products underflow there. Cosine is
+	 * scale-free and metric.c computes it in double, so it must match the reference; the
+	 * filters must not skip a row on sums that underflowed (every path equal bit for bit).
+	 */
+	data_scale = 1e-20f;
+	for (m = RV_METRIC_L2; m <= RV_METRIC_L1; m++)
+	{
+		test_search((rv_metric) m, 1, 300, 40, 10, 0.0f);
+		test_search((rv_metric) m, 6, 300, 40, 10, 0.0f);
+	}
+	data_scale = 1e-41f;
 	for (m = RV_METRIC_L2; m <= RV_METRIC_L1; m++)
 	{
 		test_search((rv_metric) m, 1, 300, 40, 10, 0.0f);
