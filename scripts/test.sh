@@ -17,11 +17,13 @@ $SUDO make -s install >/dev/null || exit 1
 LOG=$(mktemp /tmp/relvec-tests.XXXXXX)
 status=0
 
-suite() {   # suite NAME COMMAND...: run one suite verbosely, keep its TAP lines
-	local name=$1; shift
+suite() {   # suite NAME COMMAND...: run one suite verbosely, keep its TAP lines and its time
+	local name=$1 t0=$SECONDS; shift
 	echo "== $name"
 	if ! "$@" 2>&1 | tee -a "$LOG"; then status=1; echo "== $name: FAILED"; fi
+	TIMES+="$(printf '%5ds  %s' $((SECONDS - t0)) "$name")"$'\n'
 }
+TIMES=""
 
 # no_crash SERVER_LOG: one TAP test that no server process died while the suites ran on the
 # shared cluster. A backend killed by a signal (SIGSEGV, SIGFPE) makes the postmaster end
@@ -76,5 +78,7 @@ rm -f "$LOG"
 [ "$failed" -gt 0 ] && status=1
 [ "$oks" -eq 0 ] && status=1
 echo
-echo "total: $passed passed, $failed failed, $skipped skipped"
+echo "time per suite:"
+printf '%s' "$TIMES"
+echo "total: $passed passed, $failed failed, $skipped skipped in ${SECONDS}s"
 exit $status
