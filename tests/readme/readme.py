@@ -191,6 +191,7 @@ class Runner:
         self.env = dict(os.environ)
         self.env["PATH"] = os.path.join(ROOT, "build") + os.pathsep + self.env.get("PATH", "")
         self.fixtures = False
+        self.checked = 0            # stated results checked
 
     def path(self, suffix):
         return os.path.join(self.scratch, "block%02d%s" % (self.n, suffix))
@@ -198,6 +199,7 @@ class Runner:
     def check_files(self, checks):
         diags = []
         ok = True
+        self.checked += len(checks)
         for k, (_, exp, out, header) in enumerate(checks):
             if not os.path.exists(out):
                 diags.append("check %d (%s): no result (the statement did not run)" % (k + 1, exp))
@@ -349,6 +351,7 @@ class Runner:
             diags.append("python3 exited with %d:" % r.returncode)
             diags.extend(r.stderr.rstrip("\n").split("\n"))
         elif expected:
+            self.checked += len(expected)
             got = r.stdout.rstrip("\n").split("\n")
             if len(got) != len(expected):
                 ok = False
@@ -425,6 +428,8 @@ def main():
     print("1..%d" % len(tests))
     counts = {}
     failed = 0
+    samples = 0
+    demo_checked = False
     for k, b in enumerate(blocks):
         if b.lang == "text":
             continue
@@ -449,6 +454,7 @@ def main():
             result = runner.sh(b, top=b.top)
             if b.top and result[0] and "scripts/demo.sh" in "\n".join(b.lines):
                 extra = demo_routes(text, result[1])
+                demo_checked = True
         elif b.lang == "python" and not b.attrs:
             result = runner.python(b)
         else:
@@ -457,6 +463,7 @@ def main():
             kind = "unknown"
         ok, stdout, diags, script = result
         if ok and sample is not None:
+            samples += 1
             why = sample_shown(sample.lines, stdout)
             if why:
                 ok = False
@@ -482,7 +489,9 @@ def main():
                 if d.startswith("note: "):
                     print("# " + d[6:])
     print("# blocks run: " + ", ".join("%s %d" % (k, v) for k, v in sorted(counts.items())))
-    print("# text blocks (not run): %d" % sum(1 for b in blocks if b.lang == "text"))
+    print("# text blocks (not run): %d, %d of them output samples checked" %
+          (sum(1 for b in blocks if b.lang == "text"), samples))
+    print("# stated results checked: %d%s" % (runner.checked, ", and the demo's table of routes" if demo_checked else ""))
     sys.exit(1 if failed else 0)
 
 
