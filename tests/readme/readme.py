@@ -21,6 +21,8 @@ markers after it are invisible to readers):
                       that runs (nothing but blank lines between) is that block's output
                       sample: its lines must appear, in order and contiguous, in the block's
                       standard output (trailing blanks ignored).
+  anything else       fails: a block without an info string, or with another, is not
+                      silently skipped.
 
 Every block that runs does so in one scratch directory where build/ and tests/ are links to the
 checkout's, so the paths the README writes (build/sqlite/relvec, tests/fixtures/...) resolve
@@ -33,10 +35,11 @@ the demo's output.
 Figures are checked. A comment containing "→" states the result of the statement (SQL: that
 ends on the comment's line, or on the line just above a comment-only line; sh: the command
 on that line or just above it; Python: the next line the block prints). The text after the
-arrow is the expectation: every number in it must equal the result's numbers, in order and as
-many, rounded to the precision the README prints (0.974 matches 0.97395); every word in it
-must occur in the result (its column names included). An expectation without numbers checks
-words only. "→ ERROR 22023 message" expects that error (SQL blocks only). The statement's
+arrow is the expectation: every number in it must equal the numbers of the result's rows, in
+order and as many, rounded to the precision the README prints (0.974 matches 0.97395; a row
+count such as "(3 rows)" is not a result); every word in it must occur in the result (its
+column names included). An expectation without numbers checks words only. "→ ERROR 22023
+message" expects that error (psql blocks only). The statement's
 result goes to a file for the check (psql: \\g in unaligned format with its header; sqlite3:
 .once with headers; sh: its standard output), so it does not appear in the block's output.
 
