@@ -13,8 +13,9 @@ for f in build/relvec build/sqlite/relvec.so; do
 	[ -e "$f" ] || { echo "Bail out! $f is not built (make)"; exit 1; }
 done
 T=$(mktemp -d /tmp/relvec-readme.XXXXXX)
+rv_cluster_start >/dev/null || { rm -rf "$T"; echo "Bail out! cannot start a cluster"; exit 1; }
+# after rv_cluster_start, whose own trap this replaces
 trap 'rv_cluster_stop; [ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
-rv_cluster_start >/dev/null || { echo "Bail out! cannot start a cluster"; exit 1; }
 # the README's connection strings name the database "shop"
 psql -q -X -d postgres -c "CREATE DATABASE shop" || { echo "Bail out! cannot create the database"; exit 1; }
 export PGDATABASE=shop
