@@ -2,7 +2,8 @@
 # test.sh — the whole test suite: installs missing Debian packages, builds, installs the
 # extension into the local PostgreSQL 15, then runs the C unit tests, the Vulkan parity
 # tests (Mesa lavapipe on a machine without a GPU), the pgTAP suite against a throwaway
-# cluster and the SQLite suite, and ends with one line of pass/fail counts.
+# cluster, the SQLite suite, the CLI and every README example, and ends with one line of
+# pass/fail counts.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -69,6 +70,7 @@ if ls tests/sqlite/*.sql >/dev/null 2>&1 && [ -x tests/sqlite/run.sh ]; then
 	suite "sqlite" tests/sqlite/run.sh
 fi
 suite "cli (relvec command-line tool)" bash tests/cli/run.sh
+suite "readme (every README example, in order)" bash tests/readme/run.sh
 
 oks=$(grep -cE '^[[:space:]]*ok [0-9]+' "$LOG")
 failed=$(grep -cE '^[[:space:]]*not ok [0-9]+' "$LOG")

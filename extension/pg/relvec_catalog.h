@@ -31,9 +31,10 @@ extern rv_projection *rvpg_cached_projection(uint64 token);
  * The translation fitted on anchor_set from from_space to to_space (translate.c), owned by
  * the backend cache: do not free it, and do not keep it past the next rvpg_get_translation
  * call, which may evict it. Re-fitting is seen at once (entries are keyed by the stored
- * row's version). Raises 42704 for an unknown set or space, 55000 "no translation fitted
- * from space "a" to space "b" in anchor set "s"" when none is stored, and 22000 when the
- * stored row is damaged. Uses SPI (connects itself).
+ * row's version). Raises 42704 for an unknown set or space, 22023 when both spaces are the
+ * same (a space is never translated into itself), 55000 "no translation fitted from space
+ * "a" to space "b" in anchor set "s"" when none is stored, and 22000 when the stored row is
+ * damaged. Uses SPI (connects itself).
  */
 extern rv_translation *rvpg_get_translation(const char *anchor_set, const char *from_space,
 											const char *to_space);

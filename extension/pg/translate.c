@@ -227,6 +227,11 @@ rvpg_get_translation(const char *anchor_set, const char *from_space, const char 
 	set = lookup_set(schema, anchor_set);
 	from_id = lookup_space(schema, from_space, &d_from);
 	to_id = lookup_space(schema, to_space, &d_to);
+	/* no row can exist (fitting refuses it): say what is wrong rather than "not fitted" */
+	if (from_id == to_id)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot translate from space \"%s\" to itself", from_space)));
 	args[0] = Int32GetDatum(set.set_id);
 	args[1] = Int32GetDatum(from_id);
 	args[2] = Int32GetDatum(to_id);

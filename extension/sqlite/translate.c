@@ -246,6 +246,9 @@ lookup_ids(rvsq_conn *c, const char *set_name, const char *from, const char *to,
 		(rc = rvsq_find_space(c, from, &ids->from_id, &ids->d_from)) != SQLITE_OK ||
 		(rc = rvsq_find_space(c, to, &ids->to_id, &ids->d_to)) != SQLITE_OK)
 		return rc;
+	/* no row can exist (fitting refuses it): say what is wrong rather than "not fitted" */
+	if (ids->from_id == ids->to_id)
+		return rvsq_fail(c, "cannot translate from space \"%s\" to itself", from);
 	return SQLITE_OK;
 }
 

@@ -2,7 +2,7 @@
 -- Fashion-MNIST fixtures (two independently trained 64-d encoders, 300 anchors) and on a
 -- second words space made from fastText by a known signed permutation, rescaling and shift.
 BEGIN;
-SELECT plan(42);
+SELECT plan(43);
 
 SELECT relvec_create_space('mlp_a', 64);
 SELECT relvec_create_space('mlp_b', 64);
@@ -25,6 +25,8 @@ SELECT throws_ok($$SELECT relvec_fit_translation('fm300', 'nope', 'mlp_b')$$, '4
 SELECT throws_ok($$SELECT relvec_fit_translation('open', 'mlp_a', 'mlp_b')$$, '55000', 'anchor set "open" is not frozen', 'unfrozen set');
 SELECT throws_ok($$SELECT relvec_fit_translation('fm300', 'mlp_a', 'mlp_a')$$, '22023',
 	'cannot fit a translation from space "mlp_a" to itself', 'the same space twice');
+SELECT throws_ok($$SELECT relvec_translate(a, 'fm300', 'mlp_a', 'mlp_a') FROM fixtures.fmnist LIMIT 1$$, '22023',
+	'cannot translate from space "mlp_a" to itself', 'translate a space to itself');
 SELECT throws_ok($$SELECT relvec_fit_translation('fm300', 'mlp_a', 'mlp_b', 'rigid')$$, '22023',
 	'unknown translation method "rigid": expected orthogonal, linear or affine', 'unknown method');
 SELECT throws_ok($$SELECT relvec_fit_translation('fm300', 'mlp_a', 'lone')$$, '55000',

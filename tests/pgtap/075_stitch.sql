@@ -1,7 +1,7 @@
 -- 075_stitch: relvec_stitch_knn, queries embedded by Fashion-MNIST encoder B answered from a
 -- corpus embedded by encoder A (two independently trained 64-d spaces, 300 parallel anchors).
 BEGIN;
-SELECT plan(37);
+SELECT plan(38);
 
 SELECT relvec_create_space('mlp_a', 64, 'Fashion-MNIST encoder A');
 SELECT relvec_create_space('mlp_b', 64, 'Fashion-MNIST encoder B');
@@ -126,6 +126,8 @@ SELECT throws_ok(format('SELECT * FROM relvec_stitch_knn(%L, %L, %L, %L, NULL, 3
 	'22004', 'anchor_set must not be null', 'null anchor set');
 SELECT throws_ok(format('SELECT * FROM relvec_stitch_knn(%L, %L, %L, %L, %L, 3, %L)', :q, 'mlp_b', :c, 'mlp_a', 'fm300', 'translation'),
 	'55000', 'no translation fitted from space "mlp_b" to space "mlp_a" in anchor set "fm300"', 'translation not fitted');
+SELECT throws_ok(format('SELECT * FROM relvec_stitch_knn(%L, %L, %L, %L, %L, 3, %L)', :q, 'mlp_a', :c, 'mlp_a', 'fm300', 'translation'),
+	'22023', 'cannot translate from space "mlp_a" to itself', 'translation from a space to itself');
 
 -- translation route -----------------------------------------------------------------------------
 SELECT ok(relvec_fit_translation('fm300', 'mlp_b', 'mlp_a') > 0.5, 'fit B -> A on the anchors');

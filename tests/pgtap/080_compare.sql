@@ -3,7 +3,7 @@
 -- CKA from the n x n Gram matrices of centered vectors) and must agree; on all 1,000 test
 -- items the routes rank as on the full data (translation > relative > absolute).
 BEGIN;
-SELECT plan(32);
+SELECT plan(33);
 
 SELECT relvec_create_space('mlp_a', 64);
 SELECT relvec_create_space('mlp_b', 64);
@@ -89,6 +89,8 @@ SELECT ok((SELECT mrr FROM full_r WHERE via = 'translation') > (SELECT mrr FROM 
 SELECT ok((SELECT cka FROM full_r WHERE via = 'absolute') BETWEEN 0.9 AND 1, 'cka of the two encoders is high (0.948 on the full data)');
 
 -- errors
+SELECT throws_ok($$SELECT * FROM relvec_compare_spaces('fm300', 'mlp_a', 'mlp_a', 'SELECT idx, a, a FROM it', 5, 'translation')$$, '22023',
+	'cannot translate from space "mlp_a" to itself', 'translation route from a space to itself');
 SELECT throws_ok($$SELECT * FROM relvec_compare_spaces('fm300', 'mlp_a', 'mlp_b', 'SELECT idx, a FROM it')$$, '42804',
 	'items must return three columns, (key, embedding_a, embedding_b)', 'two columns');
 SELECT throws_ok($$SELECT * FROM relvec_compare_spaces('fm300', 'mlp_a', 'mlp_b', 'SELECT idx, a, idx FROM it')$$, '42804',

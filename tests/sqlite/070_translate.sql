@@ -26,6 +26,8 @@ SELECT throws_ok('SELECT relvec_fit_translation(''fm300'', ''nope'', ''mlp_b'')'
 SELECT throws_ok('SELECT relvec_fit_translation(''open'', ''mlp_a'', ''mlp_b'')', 'anchor set "open" is not frozen', 'unfrozen set');
 SELECT throws_ok('SELECT relvec_fit_translation(''fm300'', ''mlp_a'', ''mlp_a'')',
 	'cannot fit a translation from space "mlp_a" to itself', 'the same space twice');
+SELECT throws_ok('SELECT relvec_translate(a, ''fm300'', ''mlp_a'', ''mlp_a'') FROM fixtures.fmnist LIMIT 1',
+	'cannot translate from space "mlp_a" to itself', 'translate a space to itself');
 SELECT throws_ok('SELECT relvec_fit_translation(''fm300'', ''mlp_a'', ''mlp_b'', ''rigid'')',
 	'unknown translation method "rigid": expected orthogonal, linear or affine', 'unknown method');
 SELECT throws_ok('SELECT relvec_fit_translation(''fm300'', ''mlp_a'', ''lone'')',

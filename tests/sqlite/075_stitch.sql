@@ -89,6 +89,8 @@ SELECT throws_ok(printf('SELECT * FROM relvec_stitch_knn(%Q, %Q, %Q, %Q, NULL, 3
 	'anchor_set must not be null', 'null anchor set');
 SELECT throws_ok(printf('SELECT * FROM relvec_stitch_knn(%Q, %Q, %Q, %Q, %Q, 3, %Q)', (SELECT q FROM qc), 'mlp_b', (SELECT c FROM qc), 'mlp_a', 'fm300', 'translation'),
 	'no translation fitted from space "mlp_b" to space "mlp_a" in anchor set "fm300"', 'translation not fitted');
+SELECT throws_ok(printf('SELECT * FROM relvec_stitch_knn(%Q, %Q, %Q, %Q, %Q, 3, %Q)', (SELECT q FROM qc), 'mlp_a', (SELECT c FROM qc), 'mlp_a', 'fm300', 'translation'),
+	'cannot translate from space "mlp_a" to itself', 'translation from a space to itself');
 SELECT throws_ok('SELECT * FROM relvec_stitch_knn(''SELECT 1, ''''[1]'''''', ''mlp_b'')',
 	'relvec_stitch_knn needs queries, query_space, corpus, corpus_space, anchor_set and k', 'missing arguments');
 

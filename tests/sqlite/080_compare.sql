@@ -78,6 +78,8 @@ SELECT ok((SELECT mrr FROM full_r WHERE via = 'translation') > (SELECT mrr FROM 
 SELECT ok((SELECT cka FROM full_r WHERE via = 'absolute') BETWEEN 0.9 AND 1, 'cka of the two encoders is high (0.948 on the full data)');
 
 -- errors (PostgreSQL's texts)
+SELECT throws_ok('SELECT * FROM relvec_compare_spaces(''fm300'', ''mlp_a'', ''mlp_a'', ''SELECT idx, a, a FROM it'', 5, ''translation'')',
+	'cannot translate from space "mlp_a" to itself', 'translation route from a space to itself');
 SELECT throws_ok('SELECT * FROM relvec_compare_spaces(''fm300'', ''mlp_a'', ''mlp_b'', ''SELECT idx, a FROM it'')',
 	'items must return three columns, (key, embedding_a, embedding_b)', 'two columns');
 SELECT throws_ok('SELECT * FROM relvec_compare_spaces(''fm300'', ''mlp_a'', ''mlp_b'', ''SELECT idx, a, idx FROM it'')',
