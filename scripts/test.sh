@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # test.sh — the whole test suite: installs missing Debian packages, builds, installs the
 # extension into the local PostgreSQL 15, then runs the C unit tests, the Vulkan parity
-# tests (Mesa lavapipe on a machine without a GPU), the pgTAP suite against a throwaway
-# cluster and the SQLite suite, and ends with one line of pass/fail counts.
+# tests (Mesa lavapipe on a machine without a GPU), both of them and the SQLite suite
+# under ASan+UBSan, the pgTAP suite against a throwaway cluster and the SQLite suite, and
+# ends with one line of pass/fail counts.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -31,6 +32,9 @@ suite "unit (OPENBLAS_CORETYPE=Haswell: the AVX2 sgemm kernel)" \
 if ls tests/gpu/test_*.c >/dev/null 2>&1; then
 	suite "gpu (Vulkan kernels vs CPU twin)" make -s gpu-test PROVE_FLAGS=-v
 fi
+# the same C tests, the GPU tests on lavapipe and the SQLite suite, built into build/asan/
+# with AddressSanitizer and UndefinedBehaviorSanitizer (about 75 s on 2 cores, build included)
+suite "asan+ubsan (unit, gpu, sqlite)" make -s -j2 asan-test PROVE_FLAGS=-v
 
 rv_cluster_start || exit 1
 psql -q -X -d postgres -c "CREATE DATABASE relvec_test" || exit 1

@@ -2,9 +2,10 @@
 # run.sh — the SQLite suite: builds the fixtures database, runs every tests/sqlite/*.sql
 # through runner.py (Python's sqlite3 with load_extension) and checks that the extension
 # also loads with .load in the sqlite3 shell. Prints TAP; exits nonzero on any failure.
+# RELVEC_SQLITE_EXT names another build of the extension (make asan-test: build/asan/).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-EXT=build/sqlite/relvec.so
+EXT=${RELVEC_SQLITE_EXT:-build/sqlite/relvec.so}
 PY=/usr/bin/python3      # Debian's python3: its sqlite3 module can load extensions
 [ -f "$EXT" ] || { echo "not ok 1 - $EXT is not built (run make)"; exit 1; }
 tmp=$(mktemp -d /tmp/relvec-sqlite.XXXXXX)
@@ -12,19 +13,19 @@ trap 'rm -rf "$tmp"' EXIT
 status=0
 
 echo "# loading"
-out=$(sqlite3 :memory: ".load build/sqlite/relvec" "SELECT embedding_text(l2_normalize('[3,4]'));" 2>&1)
-if [ "$out" = "[0.6,0.8]" ]; then echo "ok 1 - .load build/sqlite/relvec in the sqlite3 shell"
-else echo "not ok 1 - .load build/sqlite/relvec in the sqlite3 shell"; echo "#   got: $out"; status=1; fi
+out=$(sqlite3 :memory: ".load ${EXT%.so}" "SELECT embedding_text(l2_normalize('[3,4]'));" 2>&1)
+if [ "$out" = "[0.6,0.8]" ]; then echo "ok 1 - .load ${EXT%.so} in the sqlite3 shell"
+else echo "not ok 1 - .load ${EXT%.so} in the sqlite3 shell"; echo "#   got: $out"; status=1; fi
 out=$($PY -c "
 import sqlite3
 db = sqlite3.connect(':memory:')
 db.enable_load_extension(True)
-db.load_extension('build/sqlite/relvec')
+db.load_extension('${EXT%.so}')
 print(db.execute(\"SELECT embedding_l2_squared_distance('[1,2,3]', '[4,6,8]')\").fetchone()[0])
 " 2>&1)
 if [ "$out" = "50.0" ]; then echo "ok 2 - load_extension in Python's sqlite3"
 else echo "not ok 2 - load_extension in Python's sqlite3"; echo "#   got: $out"; status=1; fi
-out=$(sqlite3 :memory: ".load build/sqlite/relvec" ".load build/sqlite/relvec" "SELECT embedding_dims('[1,2]');" 2>&1)
+out=$(sqlite3 :memory: ".load ${EXT%.so}" ".load ${EXT%.so}" "SELECT embedding_dims('[1,2]');" 2>&1)
 if [ "$out" = "2" ]; then echo "ok 3 - loading twice on one connection is harmless"
 else echo "not ok 3 - loading twice on one connection is harmless"; echo "#   got: $out"; status=1; fi
 echo "1..3"
