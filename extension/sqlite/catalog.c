@@ -795,8 +795,12 @@ store_anchors(rvsq_conn *c, const char *set_name, const set_row *set, const char
 		rc = SQLITE_NOMEM;
 		goto done;
 	}
-	memcpy(rkeys, rows->keys, sizeof(char *) * rows->n);
-	qsort(rkeys, rows->n, sizeof(char *), cmp_str);
+	/* a query without rows has no key array: memcpy and qsort want one even for 0 items */
+	if (rows->n > 0)
+	{
+		memcpy(rkeys, rows->keys, sizeof(char *) * rows->n);
+		qsort(rkeys, rows->n, sizeof(char *), cmp_str);
+	}
 	memcpy(skeys, set->keys, sizeof(char *) * set->nkeys);
 	qsort(skeys, set->nkeys, sizeof(char *), cmp_str);
 	for (i = 1; i < rows->n; i++)
