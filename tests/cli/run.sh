@@ -240,6 +240,12 @@ before=$(sha "$F")
 run "$RELVEC" pull "$CONN" "$F" --table tiny --quiet
 ok "a space whose dims differ in the file: exit 2 naming it" fails_with 2 'space "mlp_b" has 32 dimensions in the file and 64 on the server'
 ok "... and the file is unchanged" test "$(sha "$F")" = "$before"
+sqlite3 "$F" "PRAGMA ignore_check_constraints = 1; UPDATE relvec_spaces SET dims = 4294967360 WHERE name = 'mlp_b'"
+before=$(sha "$F")
+run "$RELVEC" pull "$CONN" "$F" --table tiny --quiet
+ok "dims 2^32 + 64 in the file: exit 2, the file's value as it is" \
+	fails_with 2 'space "mlp_b" has 4294967360 dimensions in the file and 64 on the server'
+ok "... and the file is unchanged" test "$(sha "$F")" = "$before"
 run "$RELVEC" pull "$CONN" "$F" --table tiny --quiet --replace
 ok "--replace overwrites a space of other dims" status_is 0
 ok "... it has the server's dims and its anchors again" test \
@@ -290,6 +296,11 @@ ok "a NaN value: exit 2 with the bridge's message" fails_with 2 'record 900: '
 ok "... nothing written" test "$(sha "$I")" = "$before"
 run "$RELVEC" import "$I" --fvecs tests/fixtures/words_ft100_2k.fvecs --space mlp_a --table w --quiet
 ok "fvecs dims differ from the space's: exit 2" fails_with 2 'space "mlp_a" has 64 dimensions'
+cp "$I" "$T/imp_wrap.db"
+sqlite3 "$T/imp_wrap.db" "PRAGMA ignore_check_constraints = 1; UPDATE relvec_spaces SET dims = 4294967360 WHERE name = 'mlp_a'"
+run "$RELVEC" import "$T/imp_wrap.db" --fvecs tests/fixtures/fmnist_a_subset.fvecs --space mlp_a --table more --quiet
+ok "a space of dims 2^32 + 64 in the file is not taken for 64: exit 2" \
+	fails_with 2 'space "mlp_a" has 4294967360 dimensions, "tests/fixtures/fmnist_a_subset.fvecs" has 64'
 run "$RELVEC" import "$I" --fvecs tests/fixtures/fmnist_a_subset.fvecs --space mlp_a --table more --keys tests/fixtures/words_2k.csv --quiet
 ok "key file with another row count: exit 2" fails_with 2 'has 2000 keys'
 run "$RELVEC" import "$T/text.db" --fvecs tests/fixtures/fmnist_a_subset.fvecs --space mlp_a --table t

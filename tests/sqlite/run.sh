@@ -28,7 +28,25 @@ else echo "not ok 2 - load_extension in Python's sqlite3"; echo "#   got: $out";
 out=$(sqlite3 :memory: ".load ${EXT%.so}" ".load ${EXT%.so}" "SELECT embedding_dims('[1,2]');" 2>&1)
 if [ "$out" = "2" ]; then echo "ok 3 - loading twice on one connection is harmless"
 else echo "not ok 3 - loading twice on one connection is harmless"; echo "#   got: $out"; status=1; fi
-echo "1..3"
+# SQLite's printf is not C's: it has l and ll but no z, j, t or h length modifier, and its
+# %z is "a string to free", so "%zu" frees the value it is given. Every format literal of
+# a sqlite3_*printf call in the extension and the CLI must do without them.
+out=$($PY - extension/sqlite/*.c extension/cli/*.c <<'PY' 2>&1
+import re, sys
+call = re.compile(r"\bsqlite3_(?:v?mprintf|v?snprintf|str_v?appendf)\s*\(")
+bad = re.compile(r"%[-+ 0#!,]*(?:\d+|\*)?(?:\.(?:\d+|\*))?(?:z|j|t|hh|h|L)[diouxXn]")
+for path in sys.argv[1:]:
+    text = open(path).read()
+    for m in call.finditer(text):
+        end = text.find(";", m.end())
+        for lit in re.findall(r'"((?:[^"\\]|\\.)*)"', text[m.end():end]):
+            if bad.search(lit):
+                print("%s:%d: %s" % (path, text.count("\n", 0, m.start()) + 1, lit))
+PY
+)
+if [ -z "$out" ]; then echo "ok 4 - no C length modifier SQLite's printf lacks (z, j, t, h) in a sqlite3_*printf format"
+else echo "not ok 4 - no C length modifier SQLite's printf lacks (z, j, t, h) in a sqlite3_*printf format"; echo "$out" | sed 's/^/#   /'; status=1; fi
+echo "1..4"
 
 $PY tests/sqlite/fixtures.py "$tmp/fixtures.db" || exit 1
 $PY tests/sqlite/runner.py "$EXT" "$tmp/fixtures.db" tests/sqlite/[0-9]*.sql || status=1
