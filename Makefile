@@ -12,6 +12,7 @@
 #   make cli          build/relvec, the offline command-line tool (also built by make)
 #   make asan         unit tests, GPU tests and the SQLite extension under ASan+UBSan (build/asan)
 #   make asan-test    run them
+#   make fuzz         libFuzzer harnesses (tests/fuzz), FUZZ_SECONDS each (default 25)
 #   scripts/test.sh   everything, against a throwaway PostgreSQL cluster
 
 EXTENSION  = relvec
@@ -174,6 +175,44 @@ asan-test: asan
 	$(SAN_ENV) ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD=$(ASAN_LIB) \
 		RELVEC_SQLITE_EXT=$(ASAN_DIR)/sqlite/relvec.so tests/sqlite/run.sh
 .PHONY: asan asan-test
+
+# --- fuzzing: libFuzzer harnesses (tests/fuzz) built with Debian's clang into build/fuzz ---
+# fuzz_embedding: the bridge's text parser and BLOB check; fuzz_catalog: the SQLite
+# extension's catalog and BLOB readers. Each runs FUZZ_SECONDS (default 25) on a working
+# corpus seeded from tests/fuzz/corpus/; tests/fuzz/run.sh prints one TAP line per harness.
+FUZZ_CC      = clang
+FUZZ_DIR     = build/fuzz
+FUZZ_SAN     = -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS  = $(WARN) -O1 -g -fno-omit-frame-pointer -fno-math-errno -fsanitize=fuzzer-no-link $(FUZZ_SAN)
+FUZZ_BRIDGE  = $(patsubst %.c,$(FUZZ_DIR)/%.o,$(BRIDGE_SRCS))
+FUZZ_SQLITE  = $(patsubst extension/sqlite/%.c,$(FUZZ_DIR)/sqlite/%.o,$(SQLITE_SRCS))
+FUZZERS      = $(FUZZ_DIR)/fuzz_embedding $(FUZZ_DIR)/fuzz_catalog
+
+$(FUZZ_DIR)/bridge/%.o: bridge/%.c bridge/include/relvec_bridge.h bridge/internal.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Ibridge/include -Ibridge -I$(SPV_DIR) -c -o $@ $<
+$(filter $(FUZZ_DIR)/bridge/vk/%.o,$(FUZZ_BRIDGE)): $(SPV_HEADERS) bridge/vk/vk_internal.h $(wildcard shaders/*.glsl)
+$(FUZZ_DIR)/bridge/anchors.o: FUZZ_CFLAGS += -ffp-contract=off
+
+$(FUZZ_DIR)/sqlite/%.o: extension/sqlite/%.c extension/sqlite/relvec_sqlite.h bridge/include/relvec_bridge.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Ibridge/include -c -o $@ $<
+
+$(FUZZ_DIR)/testhost.o: tests/unit/testhost.c tests/unit/testhost.h bridge/include/relvec_bridge.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Ibridge/include -Itests/unit -c -o $@ $<
+
+$(FUZZ_DIR)/fuzz_embedding: tests/fuzz/fuzz_embedding.c $(FUZZ_DIR)/testhost.o $(FUZZ_BRIDGE)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Ibridge/include -Itests/unit -o $@ $< \
+		$(FUZZ_DIR)/testhost.o $(FUZZ_BRIDGE) $(TEST_LIBS)
+
+$(FUZZ_DIR)/fuzz_catalog: tests/fuzz/fuzz_catalog.c $(FUZZ_SQLITE) $(FUZZ_BRIDGE)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_SQLITE) $(FUZZ_BRIDGE) -lsqlite3 $(TEST_LIBS)
+
+fuzzers: $(FUZZERS)
+fuzz: $(FUZZERS)
+	tests/fuzz/run.sh
+.PHONY: fuzzers fuzz
 
 # --- META.json must carry EXTVERSION ---------------------------------------------------
 check-meta:

@@ -35,6 +35,9 @@ fi
 # the same C tests, the GPU tests on lavapipe and the SQLite suite, built into build/asan/
 # with AddressSanitizer and UndefinedBehaviorSanitizer (about 75 s on 2 cores, build included)
 suite "asan+ubsan (unit, gpu, sqlite)" make -s -j2 asan-test PROVE_FLAGS=-v
+# libFuzzer harnesses of the text/BLOB decoders and the SQLite catalog readers, briefly
+# (FUZZ_SECONDS=600 make fuzz for a longer run by hand; about 30 s here, build included)
+suite "fuzz (tests/fuzz, 5 s per harness)" env FUZZ_SECONDS=5 make -s -j2 fuzz
 
 rv_cluster_start || exit 1
 psql -q -X -d postgres -c "CREATE DATABASE relvec_test" || exit 1
