@@ -3,11 +3,12 @@
  * file: the catalog (spaces, anchor sets, anchors, translations) and the embedding BLOBs
  * in it. Each input describes one catalog, written with plain SQL into tables without
  * constraints or triggers in an in-memory database, as a crafted or damaged file might
- * hold it; then every SQL function that reads it runs (projection, stitching by both
- * routes, translation, comparison, fitting, freezing, re-storing anchors) and a query
- * embedding from the input goes through the scalar functions. Errors are expected; the
- * sanitizers catch the rest, and once the connection is closed SQLite's allocator must be
- * back where it was (the extension and the bridge allocate only through it).
+ * hold it; then every SQL function that reads it runs (projection, stitching by every
+ * route, translation, comparison, fitting, freezing, re-storing anchors) and a query
+ * embedding from the input goes through the scalar functions, its bytes also serving as
+ * the SQL text of a user's query. Errors are expected; the sanitizers catch the rest, and
+ * once the connection is closed SQLite's allocator must be back where it was (the
+ * extension and the bridge allocate only through it).
  *
  * Input layout (every field reads as zero or empty once the input runs out):
  *   u8 flags            bit 0: set not frozen; bit 1: no translation row; bit 2: query as
@@ -17,7 +18,7 @@
  *   value keys          (the set's keys as text, or a BLOB with flag bit 3)
  *   per space a, b:     u8 row count (at most 24), per row: u8 ord kind (0 integer, 1 text,
  *                       2 NULL), u8 ord, value key, value e
- *   u8 method           0 orthogonal, 1 linear, 2 affine, else the bytes of a value
+ *   u8 method           0 orthogonal, 1 linear, 2 affine, else "rigid" (unknown)
  *   6 values            from_mean, from_std, to_mean, to_std, matrix, bias
  *   value query
  * A value is u16 length (little-endian; 0xffff: NULL) and that many bytes.
@@ -188,6 +189,8 @@ static const char *const readers[] = {
 	"SELECT embedding_text(?1), embedding_dims(?1), embedding_norm(?1), l2_distance(?1, ?1), "
 	"  embedding_text(embedding_concat(?1, ?1)), embedding_text(subvector(?1, 2, 3))",
 	"SELECT embedding_text(embedding_avg(e)), embedding_text(embedding_sum(e)) FROM relvec_anchors",
+	/* the query as the SQL text of a user's query: prepared, refused when it would write */
+	"SELECT * FROM relvec_knn(CAST(?1 AS TEXT), 'SELECT key, e FROM relvec_anchors', 1)",
 	/* writers last: they read the same rows first */
 	"SELECT relvec_fit_translation('s', 'a', 'b', 'affine')",
 	"SELECT relvec_translate(?1, 's', 'a', 'b')",

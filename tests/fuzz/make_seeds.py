@@ -82,6 +82,8 @@ def main():
     write("catalog", "truncated_anchor", catalog(anchors=[
         [(0, 1, "w", blob(1, 0)), (0, 2, "x", blob(0, 1)[:9]), (0, 3, "y", blob(1, 1))],
         [(0, 1, "w", blob(0, -1)), (0, 2, "x", blob(1, 0)), (0, 3, "y", blob(1, -1))]]))
+    write("catalog", "dml_query", catalog(flags=4, query="WITH c(n) AS (SELECT 1) DELETE FROM relvec_anchors "
+                                                        "RETURNING key, e"))
     write("catalog", "short_matrix", catalog(translation=[blob(0, 0), blob(1, 1), blob(0, 0), blob(1, 1),
                                                           b"\x00" * 5, None]))
 
