@@ -10,6 +10,9 @@
 #   make sqlite       build/sqlite/relvec.so, the SQLite loadable extension (also built by make)
 #   make sqlite-test  the SQLite suite (tests/sqlite) against build/sqlite/relvec.so
 #   make cli          build/relvec, the offline command-line tool (also built by make)
+#   make asan         unit tests, GPU tests and the SQLite extension under ASan+UBSan (build/asan)
+#   make asan-test    run them
+#   make fuzz         libFuzzer harnesses (tests/fuzz), FUZZ_SECONDS each (default 25)
 #   scripts/test.sh   everything, against a throwaway PostgreSQL cluster
 
 EXTENSION  = relvec
@@ -120,6 +123,98 @@ gpu-test: $(GPU_TESTS)
 	$(if $(GPU_TESTS),prove -f $(PROVE_FLAGS) $(GPU_TESTS),@echo "no GPU tests")
 
 .PHONY: unit gpu-test
+
+# --- sanitizers: the bridge, unit tests, GPU tests and SQLite extension under ASan+UBSan ---
+# A separate tree under build/asan/, so the normal build is untouched. Every object is
+# -fPIC so the same ones link into the test programs and into the loadable extension.
+# scripts/test.sh runs all three (LD_PRELOAD of libasan for the extension in python3).
+ASAN_DIR     = build/asan
+SAN_FLAGS    = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+# gcc's -Wformat-truncation sees different value ranges in instrumented code and flags the
+# deliberately bounded snprintf of a device's driver name; the normal build keeps the check.
+ASAN_CFLAGS  = $(WARN) -Wno-format-truncation -O2 -g -fPIC -fno-math-errno $(SAN_FLAGS)
+ASAN_BRIDGE  = $(patsubst %.c,$(ASAN_DIR)/%.o,$(BRIDGE_SRCS))
+ASAN_SQLITE  = $(patsubst extension/sqlite/%.c,$(ASAN_DIR)/sqlite/%.o,$(SQLITE_SRCS))
+ASAN_UNIT    = $(patsubst tests/unit/%.c,$(ASAN_DIR)/tests/%,$(sort $(wildcard tests/unit/test_*.c)))
+ASAN_GPU     = $(patsubst tests/gpu/%.c,$(ASAN_DIR)/tests/gpu_%,$(sort $(wildcard tests/gpu/test_*.c)))
+
+$(ASAN_DIR)/bridge/%.o: bridge/%.c bridge/include/relvec_bridge.h bridge/internal.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_CFLAGS) -Ibridge/include -Ibridge -I$(SPV_DIR) -c -o $@ $<
+$(filter $(ASAN_DIR)/bridge/vk/%.o,$(ASAN_BRIDGE)): $(SPV_HEADERS) bridge/vk/vk_internal.h $(wildcard shaders/*.glsl)
+$(ASAN_DIR)/bridge/anchors.o: ASAN_CFLAGS += -ffp-contract=off
+
+$(ASAN_DIR)/sqlite/%.o: extension/sqlite/%.c extension/sqlite/relvec_sqlite.h bridge/include/relvec_bridge.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_CFLAGS) -Ibridge/include -c -o $@ $<
+
+$(ASAN_DIR)/sqlite/relvec.so: $(ASAN_SQLITE) $(ASAN_BRIDGE)
+	@printf '{ global: sqlite3_relvec_init; local: *; };\n' > $(ASAN_DIR)/sqlite/exports.map
+	$(CC) -shared $(SAN_FLAGS) -o $@ $(ASAN_SQLITE) $(ASAN_BRIDGE) \
+		-Wl,--version-script=$(ASAN_DIR)/sqlite/exports.map -Wl,-Bsymbolic -lopenblas -llapacke -ldl -lm
+
+$(ASAN_DIR)/tests/%: tests/unit/%.c tests/unit/testhost.c tests/unit/tap.h tests/unit/testhost.h $(ASAN_BRIDGE)
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_CFLAGS) -Ibridge/include -Ibridge -Itests/unit -o $@ $< tests/unit/testhost.c $(ASAN_BRIDGE) $(TEST_LIBS)
+
+$(ASAN_DIR)/tests/gpu_%: tests/gpu/%.c tests/gpu/gpu_common.h tests/unit/testhost.c tests/unit/tap.h tests/unit/testhost.h $(ASAN_BRIDGE)
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_CFLAGS) -Ibridge/include -Ibridge -Itests/unit -o $@ $< tests/unit/testhost.c $(ASAN_BRIDGE) $(TEST_LIBS)
+
+asan: $(ASAN_UNIT) $(ASAN_GPU) $(ASAN_DIR)/sqlite/relvec.so
+
+# UBSan stops at the first report (-fno-sanitize-recover) and prints its stack. The unit
+# and GPU programs (lavapipe included) run with every default on, leak checks too. The
+# extension runs inside python3 and sqlite3, so libasan must be preloaded; their own
+# interpreters keep memory at exit, and every stack passes through them, so LeakSanitizer
+# is off there only, and runner.py checks instead that SQLite's allocator, which the
+# extension and the bridge allocate through, is back to its level once a file is done.
+ASAN_LIB  = $(shell $(CC) -print-file-name=libasan.so)
+SAN_ENV   = UBSAN_OPTIONS=print_stacktrace=1
+asan-test: asan
+	$(SAN_ENV) prove -f $(PROVE_FLAGS) $(ASAN_UNIT)
+	$(if $(ASAN_GPU),$(SAN_ENV) prove -f $(PROVE_FLAGS) $(ASAN_GPU))
+	$(SAN_ENV) ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD=$(ASAN_LIB) \
+		RELVEC_SQLITE_EXT=$(ASAN_DIR)/sqlite/relvec.so tests/sqlite/run.sh
+.PHONY: asan asan-test
+
+# --- fuzzing: libFuzzer harnesses (tests/fuzz) built with Debian's clang into build/fuzz ---
+# fuzz_embedding: the bridge's text parser and BLOB check; fuzz_catalog: the SQLite
+# extension's catalog and BLOB readers. Each runs FUZZ_SECONDS (default 25) on a working
+# corpus seeded from tests/fuzz/corpus/; tests/fuzz/run.sh prints one TAP line per harness.
+FUZZ_CC      = clang
+FUZZ_DIR     = build/fuzz
+FUZZ_SAN     = -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS  = $(WARN) -O1 -g -fno-omit-frame-pointer -fno-math-errno -fsanitize=fuzzer-no-link $(FUZZ_SAN)
+FUZZ_BRIDGE  = $(patsubst %.c,$(FUZZ_DIR)/%.o,$(BRIDGE_SRCS))
+FUZZ_SQLITE  = $(patsubst extension/sqlite/%.c,$(FUZZ_DIR)/sqlite/%.o,$(SQLITE_SRCS))
+FUZZERS      = $(FUZZ_DIR)/fuzz_embedding $(FUZZ_DIR)/fuzz_catalog
+
+$(FUZZ_DIR)/bridge/%.o: bridge/%.c bridge/include/relvec_bridge.h bridge/internal.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Ibridge/include -Ibridge -I$(SPV_DIR) -c -o $@ $<
+$(filter $(FUZZ_DIR)/bridge/vk/%.o,$(FUZZ_BRIDGE)): $(SPV_HEADERS) bridge/vk/vk_internal.h $(wildcard shaders/*.glsl)
+$(FUZZ_DIR)/bridge/anchors.o: FUZZ_CFLAGS += -ffp-contract=off
+
+$(FUZZ_DIR)/sqlite/%.o: extension/sqlite/%.c extension/sqlite/relvec_sqlite.h bridge/include/relvec_bridge.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Ibridge/include -c -o $@ $<
+
+$(FUZZ_DIR)/testhost.o: tests/unit/testhost.c tests/unit/testhost.h bridge/include/relvec_bridge.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Ibridge/include -Itests/unit -c -o $@ $<
+
+$(FUZZ_DIR)/fuzz_embedding: tests/fuzz/fuzz_embedding.c $(FUZZ_DIR)/testhost.o $(FUZZ_BRIDGE)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Ibridge/include -Itests/unit -o $@ $< \
+		$(FUZZ_DIR)/testhost.o $(FUZZ_BRIDGE) $(TEST_LIBS)
+
+$(FUZZ_DIR)/fuzz_catalog: tests/fuzz/fuzz_catalog.c $(FUZZ_SQLITE) $(FUZZ_BRIDGE)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_SQLITE) $(FUZZ_BRIDGE) -lsqlite3 $(TEST_LIBS)
+
+fuzzers: $(FUZZERS)
+fuzz: $(FUZZERS)
+	tests/fuzz/run.sh
+.PHONY: fuzzers fuzz
 
 # --- META.json must carry EXTVERSION ---------------------------------------------------
 check-meta:

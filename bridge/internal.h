@@ -123,8 +123,13 @@ void		rvk_get_counters(rvk_counters *out);
 
 /* --- CPU kernel helpers (cpu-kernels) --- */
 
-/* Multiversioned hot loops: AVX-512 / AVX2+FMA / baseline, picked once at load (ifunc). */
-#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
+/*
+ * Multiversioned hot loops: AVX-512 / AVX2+FMA / baseline, picked once at load (ifunc).
+ * Not with clang, which builds only the fuzzers here: clang 14 (Debian 12) names the
+ * resolver of an external target_clones function "f.ifunc", so calls from other files
+ * do not link.
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
 #define RVC_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define RVC_CLONES

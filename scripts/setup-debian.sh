@@ -12,6 +12,7 @@ PKGS=(
   libvulkan-dev mesa-vulkan-drivers vulkan-tools glslang-tools spirv-tools
   libopenblas-dev liblapacke-dev
   python3
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # test.sh — the whole test suite: installs missing Debian packages, builds, installs the
 # extension into the local PostgreSQL 15, then runs the C unit tests, the Vulkan parity
-# tests (Mesa lavapipe on a machine without a GPU), the pgTAP suite against a throwaway
-# cluster, the SQLite suite, the CLI and every README example, and ends with one line of
-# pass/fail counts.
+# tests (Mesa lavapipe on a machine without a GPU), both of them and the SQLite suite
+# under ASan+UBSan, short fuzz runs, the pgTAP suite against a throwaway cluster, the
+# SQLite suite, the CLI and every README example, and ends with the time of each suite and
+# one line of pass/fail counts.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -48,6 +49,12 @@ suite "unit (OPENBLAS_CORETYPE=Haswell: the AVX2 sgemm kernel)" \
 if ls tests/gpu/test_*.c >/dev/null 2>&1; then
 	suite "gpu (Vulkan kernels vs CPU twin)" make -s gpu-test PROVE_FLAGS=-v
 fi
+# the same C tests, the GPU tests on lavapipe and the SQLite suite, built into build/asan/
+# with AddressSanitizer and UndefinedBehaviorSanitizer (about 75 s on 2 cores, build included)
+suite "asan+ubsan (unit, gpu, sqlite)" make -s -j2 asan-test PROVE_FLAGS=-v
+# libFuzzer harnesses of the text/BLOB decoders and the SQLite catalog readers, briefly
+# (FUZZ_SECONDS=600 make fuzz for a longer run by hand; about 30 s here, build included)
+suite "fuzz (tests/fuzz, 5 s per harness)" env FUZZ_SECONDS=5 make -s -j2 fuzz
 
 rv_cluster_start || exit 1
 psql -q -X -d postgres -c "CREATE DATABASE relvec_test" || exit 1

@@ -28,6 +28,9 @@ const char *cli_cmd = "relvec";
 rv_ctx	   *cli_rv = NULL;
 
 static sqlite3 *volatile signal_db = NULL;
+
+/* The command opened its file read-only: nothing it does itself writes to it. */
+static int	opened_readonly = 0;
 void		(*volatile cli_signal_hook) (void) = NULL;
 
 /* SIGINT/SIGTERM: raise the flag (polled by long loops) and stop a running SQLite statement. */
@@ -271,13 +274,19 @@ cli_sqlite_error(sqlite3 *db, int rc, const char *what)
 		case SQLITE_INTERRUPT:
 			code = EXIT_INTERRUPT;
 			break;
+		case SQLITE_READONLY:
+			/*
+			 * A command that only reads opens its file read-only: an attempt to write
+			 * comes from its input (SQL it was given, or the file's own contents).
+			 */
+			code = opened_readonly ? EXIT_DATA : EXIT_LOCAL;
+			break;
 		case SQLITE_NOMEM:
 		case SQLITE_IOERR:
 		case SQLITE_FULL:
 		case SQLITE_BUSY:
 		case SQLITE_LOCKED:
 		case SQLITE_CANTOPEN:
-		case SQLITE_READONLY:
 		case SQLITE_PERM:
 			code = EXIT_LOCAL;
 			break;
@@ -389,6 +398,7 @@ cli_db_open(cli_db *d, const char *path, int must_exist, int readonly)
 	sqlite3_auto_extension((void (*) (void)) sqlite3_relvec_init);
 #endif
 	flags = readonly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+	opened_readonly = readonly;
 	rc = sqlite3_open_v2(path, &d->db, flags, NULL);
 	if (rc != SQLITE_OK)
 	{

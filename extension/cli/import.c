@@ -329,15 +329,29 @@ cmd_import(int argc, char **argv)
 		goto out;
 	}
 	sqlite3_bind_text(st, 1, space, -1, SQLITE_TRANSIENT);
-	if (sqlite3_step(st) == SQLITE_ROW)
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
 	{
-		int			sd = sqlite3_column_int(st, 0);
+		/* the file's value, all 64 bits of it: 2^32 + 64 is not 64 */
+		sqlite3_int64 sd = sqlite3_column_int64(st, 0);
 
-		if (sd != d)
+		if (sqlite3_column_type(st, 0) != SQLITE_INTEGER)
 		{
-			rc = cli_error(EXIT_DATA, "space \"%s\" has %d dimensions, \"%s\" has %d", space, sd, fvecs, (int) d);
+			rc = cli_error(EXIT_DATA, "dimensions of space \"%s\" are not an integer", space);
 			goto out;
 		}
+		if (sd != d)
+		{
+			rc = cli_error(EXIT_DATA, "space \"%s\" has %lld dimensions, \"%s\" has %d", space, (long long) sd,
+						   fvecs, (int) d);
+			goto out;
+		}
+		rc = EXIT_OK;
+	}
+	else if (rc != SQLITE_DONE)
+	{
+		rc = cli_sqlite_error(db.db, rc, NULL);
+		goto out;
 	}
 	else
 	{

@@ -901,8 +901,10 @@ first_conflict(sqlite3 *db, const char *sql, char *msg, size_t msglen, int *foun
 	{
 		*found = 1;
 		if (strcmp(fmt_kind, "space") == 0)
-			snprintf(msg, msglen, "space \"%s\" has %d dimensions in the file and %d on the server",
-					 sqlite3_column_text(st, 0), sqlite3_column_int(st, 1), sqlite3_column_int(st, 2));
+			snprintf(msg, msglen, "space \"%s\" has %s dimensions in the file and %lld on the server",
+					 sqlite3_column_text(st, 0),
+					 sqlite3_column_type(st, 1) == SQLITE_NULL ? "NULL" : (const char *) sqlite3_column_text(st, 1),
+					 (long long) sqlite3_column_int64(st, 2));
 		else
 			snprintf(msg, msglen, "anchor set \"%s\" differs between the file and the server (keys or anchors)",
 					 sqlite3_column_text(st, 0));
@@ -1031,10 +1033,10 @@ pull_catalog(PGconn *conn, sqlite3 *db, const pull_opts *o, const pg_types *t)
 	 * anchors, so set rows go first and their anchors follow as orphans.
 	 */
 	rc = settle_conflicts(db, "SELECT p.name, s.dims, p.dims FROM temp.pull_spaces p "
-						  "JOIN main.relvec_spaces s ON s.name = p.name WHERE s.dims <> p.dims ORDER BY p.name",
+						  "JOIN main.relvec_spaces s ON s.name = p.name WHERE s.dims IS NOT p.dims ORDER BY p.name",
 						  "space", o->replace,
 						  "CREATE TEMP TABLE pull_drop_spaces AS SELECT s.space_id FROM main.relvec_spaces s "
-						  "  JOIN temp.pull_spaces p ON s.name = p.name WHERE s.dims <> p.dims;"
+						  "  JOIN temp.pull_spaces p ON s.name = p.name WHERE s.dims IS NOT p.dims;"
 						  "DELETE FROM main.relvec_anchor_sets WHERE set_id IN (SELECT set_id FROM main.relvec_anchors "
 						  "  WHERE space_id IN (SELECT space_id FROM temp.pull_drop_spaces));"
 						  "DELETE FROM main.relvec_translations WHERE from_space_id IN (SELECT space_id FROM temp.pull_drop_spaces)"

@@ -11,6 +11,12 @@
  * Triggers keep frozen sets unchanged; SQLite's RAISE takes only a constant message, so a
  * direct UPDATE or DELETE of a frozen set's rows reports "anchor set is frozen" without
  * the name (the functions check first and name the set).
+ *
+ * A database file is input, though: it may come from elsewhere, without those triggers
+ * or the tables' constraints. So the readers (lookups, the anchor loader) check every row
+ * they use — dimensions, the keys' JSON, the count, numbering and keys of the anchors, each
+ * BLOB — and fail with a message rather than trust a count to size a buffer; and functions
+ * that only read never write (rvsq_catalog_read), so a read-only file stays readable.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -79,24 +85,61 @@ exec(rvsq_conn *c, const char *sql)
 	return rc == SQLITE_OK ? SQLITE_OK : rvsq_sqlite_fail(c, rc);
 }
 
-int
-rvsq_catalog_init(rvsq_conn *c)
+/* How many of the catalog's four tables and four triggers schema main has. */
+static int
+catalog_objects(rvsq_conn *c, int *tables, int *triggers)
 {
 	sqlite3_stmt *st;
 	int			rc;
-	int			have = 0;
 
-	rc = prepare(c, "SELECT count(*) FROM main.sqlite_master WHERE name IN ('relvec_spaces', "
+	*tables = *triggers = 0;
+	rc = prepare(c, "SELECT count(*) FILTER (WHERE type <> 'trigger'), count(*) FILTER (WHERE type = 'trigger') "
+				 "FROM main.sqlite_master WHERE name IN ('relvec_spaces', "
 				 "'relvec_anchor_sets', 'relvec_anchors', 'relvec_translations', 'relvec_anchor_sets_frozen', "
 				 "'relvec_anchors_frozen_insert', 'relvec_anchors_frozen_update', 'relvec_anchors_frozen_delete')",
 				 &st);
 	if (rc != SQLITE_OK)
 		return rc;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		have = sqlite3_column_int(st, 0);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+	{
+		*tables = sqlite3_column_int(st, 0);
+		*triggers = sqlite3_column_int(st, 1);
+		rc = SQLITE_OK;
+	}
+	else
+		rc = rvsq_sqlite_fail(c, rc);
 	sqlite3_finalize(st);
-	if (have == 8)
-		return SQLITE_OK;
+	return rc;
+}
+
+int
+rvsq_catalog_init(rvsq_conn *c)
+{
+	int			tables,
+				triggers;
+	int			rc = catalog_objects(c, &tables, &triggers);
+
+	if (rc != SQLITE_OK || (tables == 4 && triggers == 4))
+		return rc;
+	return exec(c, catalog_sql);
+}
+
+int
+rvsq_catalog_read(rvsq_conn *c)
+{
+	int			tables,
+				triggers;
+	int			rc = catalog_objects(c, &tables, &triggers);
+
+	/*
+	 * Readers check every row they use, so the guard triggers are not needed to read, and
+	 * a file opened read-only must never be written: with the tables present, read as is.
+	 * A file without them gets the catalog (as in a writer) when it can be written, and
+	 * otherwise lookups report the object as missing (lookup_row).
+	 */
+	if (rc != SQLITE_OK || tables == 4 || sqlite3_db_readonly(c->db, "main") == 1)
+		return rc;
 	return exec(c, catalog_sql);
 }
 
@@ -148,7 +191,15 @@ lookup_row(rvsq_conn *c, const char *sql, const char *what, const char *name, sq
 		return rvsq_fail(c, "%s must not be null", what);
 	rc = prepare(c, sql, st);
 	if (rc != SQLITE_OK)
+	{
+		int			tables,
+					triggers;
+
+		/* a read-only file without a catalog (rvsq_catalog_read) has no such object */
+		if (catalog_objects(c, &tables, &triggers) == SQLITE_OK && tables == 0)
+			return rvsq_fail(c, "%s \"%s\" does not exist", what, name);
 		return rc;
+	}
 	sqlite3_bind_text(*st, 1, name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(*st);
 	if (rc == SQLITE_ROW)
@@ -174,11 +225,28 @@ lookup_space(rvsq_conn *c, const char *name, int want_mean, space_row *out)
 					name, &st);
 	if (rc == SQLITE_OK)
 	{
+		sqlite3_int64 dims = sqlite3_column_int64(st, 1);
+
 		out->id = sqlite3_column_int64(st, 0);
-		out->dims = sqlite3_column_int(st, 1);
 		out->mean_version = sqlite3_column_int(st, 2);
-		if (want_mean && sqlite3_column_type(st, 3) != SQLITE_NULL)
-			rc = rvsq_value_vec(c, sqlite3_column_value(st, 3), "space mean", &out->mean);
+		/* a file is input: its dims sizes every buffer of the space, so check it as created */
+		if (sqlite3_column_type(st, 1) != SQLITE_INTEGER)
+			rc = rvsq_fail(c, "dimensions of space \"%s\" are not an integer", name);
+		else if (dims < 1)
+			rc = rvsq_fail(c, "dimensions of space \"%s\" must be at least 1", name);
+		else if (dims > RV_MAX_DIMS)
+			rc = rvsq_fail(c, "dimensions of space \"%s\" cannot exceed %d", name, RV_MAX_DIMS);
+		else
+			out->dims = (int) dims;
+		if (rc == SQLITE_OK && want_mean && sqlite3_column_type(st, 3) != SQLITE_NULL &&
+			(rc = rvsq_value_vec(c, sqlite3_column_value(st, 3), "space mean", &out->mean)) != SQLITE_OK &&
+			rc != SQLITE_NOMEM)
+		{
+			char		why[RVSQ_ERR_LEN];
+
+			memcpy(why, c->err, sizeof(why));
+			rc = rvsq_fail(c, "the stored mean of space \"%s\" is damaged: %s", name, why);
+		}
 		/* the value dies with the statement: keep a copy */
 		if (rc == SQLITE_OK && out->mean.x != NULL && out->mean.owned == NULL)
 		{
@@ -216,27 +284,46 @@ free_keys(char **keys, size_t n)
 	sqlite3_free(keys);
 }
 
-/* Look an anchor set up by name; with want_keys, read its keys in order. */
+/*
+ * Look an anchor set up by name; with want_keys, read its keys in order. The stored keys
+ * must be what relvec_create_anchor_set writes, a JSON array of at least one string:
+ * their number sizes the anchor buffers of every reader.
+ */
 static int
 lookup_set(rvsq_conn *c, const char *name, int want_keys, set_row *out)
 {
 	sqlite3_stmt *st;
+	sqlite3_int64 nkeys = 0;
+	size_t		cap;
 	int			rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = lookup_row(c, "SELECT set_id, frozen, json_array_length(keys) FROM relvec_anchor_sets WHERE name = ?1",
+	/* json_each runs only on valid JSON: CASE evaluates its branches lazily */
+	rc = lookup_row(c, "SELECT set_id, frozen, CASE WHEN json_valid(keys) AND json_type(keys) = 'array' "
+					"THEN (SELECT count(*) FILTER (WHERE type <> 'text') FROM json_each(keys)) END, "
+					"CASE WHEN json_valid(keys) AND json_type(keys) = 'array' THEN json_array_length(keys) END "
+					"FROM relvec_anchor_sets WHERE name = ?1",
 					"anchor set", name, &st);
 	if (rc == SQLITE_OK)
 	{
 		out->id = sqlite3_column_int64(st, 0);
-		out->frozen = sqlite3_column_int(st, 1) != 0;
-		out->nkeys = (size_t) sqlite3_column_int64(st, 2);
+		out->frozen = sqlite3_column_int64(st, 1) != 0;
+		nkeys = sqlite3_column_int64(st, 3);
+		if (sqlite3_column_type(st, 2) == SQLITE_NULL || sqlite3_column_int64(st, 2) != 0)
+			rc = rvsq_fail(c, "keys of anchor set \"%s\" are not a JSON array of strings", name);
+		else if (nkeys < 1)
+			rc = rvsq_fail(c, "anchor set \"%s\" needs at least one key", name);
 		sqlite3_finalize(st);
 	}
-	if (rc != SQLITE_OK || !want_keys)
+	if (rc != SQLITE_OK)
 		return rc;
+	out->nkeys = (size_t) nkeys;
+	if (!want_keys)
+		return SQLITE_OK;
 
-	out->keys = sqlite3_malloc64(sizeof(char *) * (out->nkeys + 1));
+	cap = out->nkeys;
+	out->keys = sqlite3_malloc64(sizeof(char *) * (cap + 1));
+	out->nkeys = 0;				/* the keys read so far, for free_keys */
 	if (out->keys == NULL)
 		return SQLITE_NOMEM;
 	rc = prepare(c, "SELECT CAST(j.value AS TEXT) FROM relvec_anchor_sets s, json_each(s.keys) j "
@@ -244,11 +331,13 @@ lookup_set(rvsq_conn *c, const char *name, int want_keys, set_row *out)
 	if (rc != SQLITE_OK)
 		return rc;
 	sqlite3_bind_int64(st, 1, out->id);
-	out->nkeys = 0;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 	{
 		const char *k = (const char *) sqlite3_column_text(st, 0);
 
+		/* more keys than counted: only a second row with this set_id could give them */
+		if (out->nkeys == cap)
+			break;
 		out->keys[out->nkeys] = sqlite3_mprintf("%s", k ? k : "");
 		if (out->keys[out->nkeys] == NULL)
 		{
@@ -257,7 +346,12 @@ lookup_set(rvsq_conn *c, const char *name, int want_keys, set_row *out)
 		}
 		out->nkeys++;
 	}
-	rc = rc == SQLITE_DONE ? SQLITE_OK : rvsq_sqlite_fail(c, rc);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		rc = rvsq_sqlite_fail(c, rc);
+	else if (rc == SQLITE_ROW || out->nkeys != cap)
+		rc = rvsq_fail(c, "keys of anchor set \"%s\" are not a JSON array of strings", name);
+	else
+		rc = SQLITE_OK;
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -701,8 +795,12 @@ store_anchors(rvsq_conn *c, const char *set_name, const set_row *set, const char
 		rc = SQLITE_NOMEM;
 		goto done;
 	}
-	memcpy(rkeys, rows->keys, sizeof(char *) * rows->n);
-	qsort(rkeys, rows->n, sizeof(char *), cmp_str);
+	/* a query without rows has no key array: memcpy and qsort want one even for 0 items */
+	if (rows->n > 0)
+	{
+		memcpy(rkeys, rows->keys, sizeof(char *) * rows->n);
+		qsort(rkeys, rows->n, sizeof(char *), cmp_str);
+	}
 	memcpy(skeys, set->keys, sizeof(char *) * set->nkeys);
 	qsort(skeys, set->nkeys, sizeof(char *), cmp_str);
 	for (i = 1; i < rows->n; i++)
@@ -1161,17 +1259,44 @@ rvsq_load_anchors(rvsq_conn *c, const char *set_name, sqlite3_int64 set_id, size
 				  const char *space, sqlite3_int64 space_id, int dims, float **out)
 {
 	sqlite3_stmt *st = NULL;
-	float	   *anchors;
-	size_t		n = 0;
+	float	   *anchors = NULL;
+	sqlite3_int64 n;
+	size_t		i = 0;
 	int			rc;
 
 	*out = NULL;
-	if ((rc = prepare(c, "SELECT e FROM relvec_anchors WHERE set_id = ?1 AND space_id = ?2 ORDER BY ord",
+	/* count first, as PostgreSQL does: the buffer is sized by nkeys only once it is right */
+	if ((rc = prepare(c, "SELECT count(*) FROM relvec_anchors WHERE set_id = ?1 AND space_id = ?2",
 					  &st)) != SQLITE_OK)
 		return rc;
 	sqlite3_bind_int64(st, 1, set_id);
 	sqlite3_bind_int64(st, 2, space_id);
-	anchors = sqlite3_malloc64(sizeof(float) * (size_t) dims * (nkeys + 1));
+	rc = sqlite3_step(st);
+	n = sqlite3_column_int64(st, 0);
+	rc = rc == SQLITE_ROW ? SQLITE_OK : rvsq_sqlite_fail(c, rc);
+	sqlite3_finalize(st);
+	st = NULL;
+	if (rc != SQLITE_OK)
+		return rc;
+	if (n == 0)
+		return rvsq_fail(c, "anchor set \"%s\" has no embeddings in space \"%s\"", set_name, space);
+	if ((size_t) n != nkeys)
+		return rvsq_fail(c, "anchor set \"%s\" has %lld of %zu anchors in space \"%s\"", set_name,
+						 (long long) n, nkeys, space);
+
+	/*
+	 * Each row must be the set's next key in order (ord 1..n, the key at ord - 1 in the
+	 * set's keys): a file is input, and anchors out of step with the other spaces' would
+	 * give wrong answers without an error.
+	 */
+	if ((rc = prepare(c, "SELECT a.ord, a.key, a.e, j.value FROM relvec_anchors a "
+					  "JOIN relvec_anchor_sets s ON s.set_id = a.set_id "
+					  "LEFT JOIN json_each(s.keys) j ON j.key = a.ord - 1 "
+					  "WHERE a.set_id = ?1 AND a.space_id = ?2 ORDER BY a.ord", &st)) != SQLITE_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, set_id);
+	sqlite3_bind_int64(st, 2, space_id);
+	anchors = sqlite3_malloc64(sizeof(float) * (size_t) dims * nkeys);
 	if (anchors == NULL)
 	{
 		sqlite3_finalize(st);
@@ -1179,36 +1304,52 @@ rvsq_load_anchors(rvsq_conn *c, const char *set_name, sqlite3_int64 set_id, size
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 	{
+		const char *key = (const char *) sqlite3_column_text(st, 1);
+		const char *want = (const char *) sqlite3_column_text(st, 3);
 		rvsq_vec	v;
 
-		if (n == nkeys)
+		if (i == nkeys)
+			break;				/* counted above: another writer cannot be in between */
+		if (sqlite3_column_type(st, 0) != SQLITE_INTEGER || sqlite3_column_int64(st, 0) != (sqlite3_int64) i + 1)
 		{
-			n++;
-			continue;
-		}
-		if ((rc = rvsq_value_vec(c, sqlite3_column_value(st, 0), "anchor", &v)) != SQLITE_OK)
+			rc = rvsq_fail(c, "anchor set \"%s\" is damaged: its anchors in space \"%s\" are not numbered 1 to %zu",
+						   set_name, space, nkeys);
 			goto done;
+		}
+		if (key == NULL || want == NULL || sqlite3_column_type(st, 3) != SQLITE_TEXT || strcmp(key, want) != 0)
+		{
+			rc = rvsq_fail(c, "anchor set \"%s\" is damaged: anchor %zu in space \"%s\" is \"%s\", not key \"%s\"",
+						   set_name, i + 1, space, key ? key : "", want ? want : "");
+			goto done;
+		}
+		if ((rc = rvsq_value_vec(c, sqlite3_column_value(st, 2), "anchor", &v)) != SQLITE_OK)
+		{
+			char		why[RVSQ_ERR_LEN];
+
+			if (rc == SQLITE_NOMEM)
+				goto done;
+			memcpy(why, c->err, sizeof(why));
+			rc = rvsq_fail(c, "anchor set \"%s\" is damaged: anchor \"%s\" in space \"%s\": %s", set_name, key,
+						   space, why);
+			goto done;
+		}
 		if (v.dims != (size_t) dims)
 		{
 			rvsq_vec_free(&v);
+			/* PostgreSQL's text for what its constraints make impossible there */
 			rc = rvsq_fail(c, "relvec: anchor of the wrong dimensions in a frozen set");
 			goto done;
 		}
-		memcpy(anchors + n * dims, v.x, sizeof(float) * dims);
+		memcpy(anchors + i * dims, v.x, sizeof(float) * dims);
 		rvsq_vec_free(&v);
-		n++;
+		i++;
 	}
-	if (rc != SQLITE_DONE)
-	{
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
 		rc = rvsq_sqlite_fail(c, rc);
-		goto done;
-	}
-	rc = SQLITE_OK;
-	if (n == 0)
-		rc = rvsq_fail(c, "anchor set \"%s\" has no embeddings in space \"%s\"", set_name, space);
-	else if (n != nkeys)
-		rc = rvsq_fail(c, "anchor set \"%s\" has %d of %d anchors in space \"%s\"", set_name,
-					   (int) n, (int) nkeys, space);
+	else if (i != nkeys)
+		rc = rvsq_fail(c, "anchor set \"%s\" has %zu of %zu anchors in space \"%s\"", set_name, i, nkeys, space);
+	else
+		rc = SQLITE_OK;
 done:
 	sqlite3_finalize(st);
 	if (rc == SQLITE_OK)
@@ -1235,7 +1376,7 @@ rvsq_load_projection(rvsq_conn *c, const char *anchor_set, const char *space,
 	memset(&sp, 0, sizeof(sp));
 	RVSQ_TRY(c, rv_sim_list_parse(c->ctx, similarity, sims, &nsims));
 	RVSQ_TRY(c, rv_center_parse(c->ctx, center_name, &center));
-	if ((rc = rvsq_catalog_init(c)) != SQLITE_OK ||
+	if ((rc = rvsq_catalog_read(c)) != SQLITE_OK ||
 		(rc = lookup_set(c, anchor_set, 0, &set)) != SQLITE_OK ||
 		(rc = lookup_space(c, space, 1, &sp)) != SQLITE_OK)
 		goto done;

@@ -212,7 +212,7 @@ compare_run(rvsq_conn *c, sqlite3_value **arg, rv_compare_result *res, int *have
 			d = db;
 			break;
 		case VIA_ABSOLUTE:
-			if ((rc = rvsq_catalog_init(c)) != SQLITE_OK ||
+			if ((rc = rvsq_catalog_read(c)) != SQLITE_OK ||
 				(rc = rvsq_find_space(c, space_a, &id, &dims_a)) != SQLITE_OK ||
 				(rc = rvsq_find_space(c, space_b, &id, &dims_b)) != SQLITE_OK)
 				goto done;

@@ -43,8 +43,9 @@ rvsq_fail(rvsq_conn *c, const char *fmt,...)
 {
 	va_list		ap;
 
+	/* C's vsnprintf, not SQLite's: it knows %zu, and -Wformat checks every caller */
 	va_start(ap, fmt);
-	sqlite3_vsnprintf(sizeof(c->err), c->err, fmt, ap);
+	vsnprintf(c->err, sizeof(c->err), fmt, ap);
 	va_end(ap);
 	return SQLITE_ERROR;
 }

@@ -36,8 +36,11 @@ typedef struct rvsq_conn
 
 /* ---- errors (relvec.c) ------------------------------------------------------------ */
 
-/* Record a message (printf-style, SQLite's %q/%Q/%w allowed); returns SQLITE_ERROR. */
-int			rvsq_fail(rvsq_conn *c, const char *fmt,...);
+/*
+ * Record a message (C's printf, so the compiler checks the format and %zu is fine; not
+ * SQLite's %q/%Q/%w); returns SQLITE_ERROR.
+ */
+int			rvsq_fail(rvsq_conn *c, const char *fmt,...) __attribute__((format(printf, 2, 3)));
 /* Record the bridge's message for status s; returns the SQLite code of its class. */
 int			rvsq_bridge_fail(rvsq_conn *c, rv_status s);
 /* Record the message of a failed SQLite call on the connection; returns rc. */
@@ -126,8 +129,13 @@ void		rvsq_rows_free(rvsq_rows *rows);
 
 /* ---- catalog (catalog.c) ----------------------------------------------------------- */
 
-/* Create the catalog tables and triggers if they do not exist. */
+/* Create the catalog tables and triggers if they do not exist (functions that write). */
 int			rvsq_catalog_init(rvsq_conn *c);
+/*
+ * Make the catalog readable (functions that only read it): never writes to a file whose
+ * catalog tables exist, even without their guard triggers, nor to a read-only file.
+ */
+int			rvsq_catalog_read(rvsq_conn *c);
 
 /* Start / end a savepoint so that a failing catalog function leaves nothing behind. */
 int			rvsq_begin(rvsq_conn *c);
@@ -141,7 +149,8 @@ int			rvsq_find_set(rvsq_conn *c, const char *name, sqlite3_int64 *id, int *froz
 
 /*
  * The nkeys x dims anchors of a set in a space, in the set's order (sqlite3_malloc'd, the
- * caller frees); PostgreSQL's messages when the space is missing from the set or incomplete.
+ * caller frees); PostgreSQL's messages when the space is missing from the set or incomplete,
+ * and an error for any row that is not the set's next key with a valid embedding of dims.
  */
 int			rvsq_load_anchors(rvsq_conn *c, const char *set_name, sqlite3_int64 set_id, size_t nkeys,
 							  const char *space, sqlite3_int64 space_id, int dims, float **out);

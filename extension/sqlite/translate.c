@@ -241,7 +241,7 @@ lookup_ids(rvsq_conn *c, const char *set_name, const char *from, const char *to,
 {
 	int			rc;
 
-	if ((rc = rvsq_catalog_init(c)) != SQLITE_OK ||
+	if ((rc = rvsq_catalog_read(c)) != SQLITE_OK ||
 		(rc = rvsq_find_set(c, set_name, &ids->set_id, &ids->frozen, &ids->nkeys)) != SQLITE_OK ||
 		(rc = rvsq_find_space(c, from, &ids->from_id, &ids->d_from)) != SQLITE_OK ||
 		(rc = rvsq_find_space(c, to, &ids->to_id, &ids->d_to)) != SQLITE_OK)

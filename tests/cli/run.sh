@@ -240,6 +240,12 @@ before=$(sha "$F")
 run "$RELVEC" pull "$CONN" "$F" --table tiny --quiet
 ok "a space whose dims differ in the file: exit 2 naming it" fails_with 2 'space "mlp_b" has 32 dimensions in the file and 64 on the server'
 ok "... and the file is unchanged" test "$(sha "$F")" = "$before"
+sqlite3 "$F" "PRAGMA ignore_check_constraints = 1; UPDATE relvec_spaces SET dims = 4294967360 WHERE name = 'mlp_b'"
+before=$(sha "$F")
+run "$RELVEC" pull "$CONN" "$F" --table tiny --quiet
+ok "dims 2^32 + 64 in the file: exit 2, the file's value as it is" \
+	fails_with 2 'space "mlp_b" has 4294967360 dimensions in the file and 64 on the server'
+ok "... and the file is unchanged" test "$(sha "$F")" = "$before"
 run "$RELVEC" pull "$CONN" "$F" --table tiny --quiet --replace
 ok "--replace overwrites a space of other dims" status_is 0
 ok "... it has the server's dims and its anchors again" test \
@@ -290,6 +296,11 @@ ok "a NaN value: exit 2 with the bridge's message" fails_with 2 'record 900: '
 ok "... nothing written" test "$(sha "$I")" = "$before"
 run "$RELVEC" import "$I" --fvecs tests/fixtures/words_ft100_2k.fvecs --space mlp_a --table w --quiet
 ok "fvecs dims differ from the space's: exit 2" fails_with 2 'space "mlp_a" has 64 dimensions'
+cp "$I" "$T/imp_wrap.db"
+sqlite3 "$T/imp_wrap.db" "PRAGMA ignore_check_constraints = 1; UPDATE relvec_spaces SET dims = 4294967360 WHERE name = 'mlp_a'"
+run "$RELVEC" import "$T/imp_wrap.db" --fvecs tests/fixtures/fmnist_a_subset.fvecs --space mlp_a --table more --quiet
+ok "a space of dims 2^32 + 64 in the file is not taken for 64: exit 2" \
+	fails_with 2 'space "mlp_a" has 4294967360 dimensions, "tests/fixtures/fmnist_a_subset.fvecs" has 64'
 run "$RELVEC" import "$I" --fvecs tests/fixtures/fmnist_a_subset.fvecs --space mlp_a --table more --keys tests/fixtures/words_2k.csv --quiet
 ok "key file with another row count: exit 2" fails_with 2 'has 2000 keys'
 run "$RELVEC" import "$T/text.db" --fvecs tests/fixtures/fmnist_a_subset.fvecs --space mlp_a --table t
@@ -420,6 +431,110 @@ assert all(abs(float(g[k]) - float(v)) < 1e-6 for k, v in zip(['jaccard', 'mrr',
 else
 	skip "compare: the same measures as on the server" "relvec_compare_spaces is not in both the SQLite extension and the server yet"
 fi
+
+# --- damaged and crafted files: bad input is exit 2, never a crash or a write ----------------
+# A small catalog made by the extension itself: spaces a and b (2-d), frozen set s of four
+# keys, table t of items; each case damages a copy by hand, as a file from elsewhere might be.
+C=$T/craft.db
+sqlite3 -batch "$C" ".load build/sqlite/relvec" "
+	SELECT relvec_create_space('a', 2); SELECT relvec_create_space('b', 2);
+	SELECT relvec_create_anchor_set('s', '[\"w\",\"x\",\"y\",\"z\"]');
+	CREATE TABLE t (k TEXT, a BLOB, b BLOB);
+	INSERT INTO t VALUES ('w', embedding('[1,0]'), embedding('[0,1]')), ('x', embedding('[0,1]'), embedding('[-1,0.2]')),
+		('y', embedding('[1,1]'), embedding('[-1,1.1]')), ('z', embedding('[2,-1]'), embedding('[1,2]')),
+		('q1', embedding('[0.5,0.2]'), embedding('[-0.2,0.5]')), ('q2', embedding('[-1,0.3]'), embedding('[-0.3,-1]'));
+	SELECT relvec_set_anchors('s', 'a', 'SELECT k, a FROM t WHERE length(k) = 1');
+	SELECT relvec_set_anchors('s', 'b', 'SELECT k, b FROM t WHERE length(k) = 1');
+	SELECT relvec_freeze_anchor_set('s'); SELECT relvec_fit_translation('s', 'a', 'b');" >/dev/null
+stitch_c() { run "$RELVEC" stitch "$1" --queries-table t --queries-column a --query-space a --corpus-table t \
+	--corpus-column b --corpus-space b --anchor-set s -k 2 --csv "${@:2}"; }
+compare_c() { run "$RELVEC" compare "$1" --anchor-set s --space-a a --space-b b -k 2 --csv "${@:2}"; }
+# damaged NAME SQL [keep]: a copy of the crafted file, damaged by SQL past its guard triggers,
+# which are then put back (a complete catalog with bad rows) unless a third argument is given
+damaged() {
+	cp "$C" "$T/$1.db"
+	sqlite3 -batch "$T/$1.db" ".load build/sqlite/relvec" "DROP TRIGGER relvec_anchor_sets_frozen;
+		DROP TRIGGER relvec_anchors_frozen_insert; DROP TRIGGER relvec_anchors_frozen_update;
+		DROP TRIGGER relvec_anchors_frozen_delete; $2; ${3:-SELECT relvec_catalog_init()}" >/dev/null
+}
+stitch_c "$C"
+ok "crafted file: stitch answers (exit 0)" status_is 0
+cp "$T/out" "$T/stitch_good.csv"
+compare_c "$C" --items-sql "SELECT k, a, b FROM t"
+ok "crafted file: compare answers (exit 0)" status_is 0
+cp "$T/out" "$T/compare_good.csv"
+
+damaged notrig "" "SELECT 1"
+before=$(sha "$T/notrig.db")
+stitch_c "$T/notrig.db"
+ok "catalog triggers missing: stitch reads the file (was exit 5, readonly database)" status_is 0
+ok "... with the same answer" cmp -s "$T/out" "$T/stitch_good.csv"
+stitch_c "$T/notrig.db" --via translation
+ok "... and through the translation route" status_is 0
+compare_c "$T/notrig.db" --items-sql "SELECT k, a, b FROM t"
+ok "catalog triggers missing: compare reads the file, same answer" bash -c "[ $rc -eq 0 ] && cmp -s $T/out $T/compare_good.csv"
+ok "... and neither wrote to it" test "$(sha "$T/notrig.db")" = "$before"
+
+compare_c "$C" --items-sql "DELETE FROM t RETURNING k, a, b"
+ok "a DML --items-sql: exit 2 with PostgreSQL's message (was exit 5)" fails_with 2 'DELETE is not allowed in a non-volatile function'
+compare_c "$C" --items-sql "SELECT k, a, b FROM t WHERE relvec_create_space('c', 3) IS NOT NULL"
+ok "--items-sql that writes through a function: exit 2, not 5" fails_with 2 'readonly database'
+run "$RELVEC" query "$C" --table t --column a --key q1 --where "relvec_create_space('c', 3) IS NOT NULL"
+ok "a --where that writes through a function: exit 2" fails_with 2 'readonly database'
+ok "... and the file is unchanged" test "$(lite "$C" "SELECT count(*) || ',' || (SELECT count(*) FROM relvec_spaces) FROM t")" = "6,2"
+
+damaged short "UPDATE relvec_anchor_sets SET keys = '[\"w\"]'"
+stitch_c "$T/short.db"
+ok "keys shorter than the anchor rows: exit 2 with PostgreSQL's count (was SIGABRT)" \
+	fails_with 2 'anchor set "s" has 4 of 1 anchors in space "a"'
+compare_c "$T/short.db" --items-sql "SELECT k, a, b FROM t"
+ok "... compare: exit 2 too" fails_with 2 'anchor set "s" has 4 of 1 anchors in space "a"'
+damaged surplus "INSERT INTO relvec_anchors SELECT set_id, space_id, ord + 4, key || '2', e FROM relvec_anchors"
+stitch_c "$T/surplus.db"
+ok "surplus anchor rows: exit 2" fails_with 2 'anchor set "s" has 8 of 4 anchors in space "a"'
+damaged object "UPDATE relvec_anchor_sets SET keys = '{\"w\": 1}'"
+stitch_c "$T/object.db"
+ok "keys not a JSON array: exit 2" fails_with 2 'keys of anchor set "s" are not a JSON array of strings'
+damaged numbers "UPDATE relvec_anchor_sets SET keys = '[1, 2, 3, 4]'"
+stitch_c "$T/numbers.db"
+ok "keys not strings: exit 2" fails_with 2 'keys of anchor set "s" are not a JSON array of strings'
+damaged order "UPDATE relvec_anchor_sets SET keys = '[\"z\",\"y\",\"x\",\"w\"]'"
+stitch_c "$T/order.db"
+ok "anchors out of step with the keys: exit 2, not a wrong answer" fails_with 2 'anchor 1 in space "a" is "w", not key "z"'
+damaged trunc "UPDATE relvec_anchors SET e = substr(e, 1, 9) WHERE key = 'y'"
+stitch_c "$T/trunc.db"
+ok "a truncated anchor BLOB: exit 2" fails_with 2 'embedding blob of 9 bytes does not match its 2 dimensions'
+damaged header "UPDATE relvec_anchors SET e = x'02000700000000000000803f' WHERE key = 'y'"
+stitch_c "$T/header.db"
+ok "an anchor BLOB with a bad header field: exit 2" fails_with 2 'embedding blob has an unknown header'
+damaged dims "PRAGMA ignore_check_constraints = 1; UPDATE relvec_spaces SET dims = 4294967298 WHERE name = 'a'"
+stitch_c "$T/dims.db"
+ok "space dims out of range: exit 2" fails_with 2 'dimensions of space "a" cannot exceed 16000'
+damaged matrix "UPDATE relvec_translations SET matrix = substr(matrix, 1, 5)"
+stitch_c "$T/matrix.db" --via translation
+ok "a truncated translation matrix: exit 2" fails_with 2 'stored translation from space "a" to space "b" in anchor set "s" is damaged'
+damaged rowblob "UPDATE t SET b = x'0300' WHERE k = 'y'"
+stitch_c "$T/rowblob.db"
+ok "a damaged corpus BLOB: exit 2" fails_with 2 'embedding blob of 2 bytes is shorter than its header'
+cp "$C" "$T/nocat.db"
+sqlite3 -batch "$T/nocat.db" "DROP TABLE relvec_translations; DROP TABLE relvec_anchors; DROP TABLE relvec_anchor_sets; DROP TABLE relvec_spaces"
+before=$(sha "$T/nocat.db")
+stitch_c "$T/nocat.db"
+ok "a file without a catalog: exit 2, the set does not exist (not a write attempt)" fails_with 2 'anchor set "s" does not exist'
+ok "... and it is left without one" test "$(sha "$T/nocat.db")" = "$before"
+# a page of the file overwritten with noise: SQLite's "malformed" is bad input
+cp "$C" "$T/noise.db"
+python3 - "$T/noise.db" <<'PY'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+ps = int.from_bytes(b[16:18], "big") or 65536
+for i in range(ps, min(len(b), 3 * ps)):
+    b[i] = (i * 131 + 7) % 251
+open(p, "wb").write(b)
+PY
+stitch_c "$T/noise.db"
+ok "a file with damaged pages: exit 2" status_is 2
 
 echo "1..$n"
 [ "$failed" -eq 0 ]

@@ -58,6 +58,9 @@ SELECT throws_ok('SELECT relvec_set_anchors(''fm300'', ''mlp_a'', ''SELECT idx, 
 	'query must return two columns, (key, embedding)', 'second column not an embedding');
 SELECT throws_ok('SELECT relvec_set_anchors(''fm300'', ''mlp_a'', ''SELECT idx, a FROM fixtures.fmnist WHERE is_anchor AND anchor_no > 1'')',
 	'query does not return anchor "' || (SELECT idx FROM fixtures.fmnist WHERE anchor_no = 1) || '" of set "fm300"', 'a missing anchor key');
+SELECT throws_ok('SELECT relvec_set_anchors(''fm300'', ''mlp_a'', ''SELECT idx, a FROM fixtures.fmnist WHERE 0'')',
+	'query does not return anchor "' || (SELECT idx FROM fixtures.fmnist WHERE anchor_no = 1) || '" of set "fm300"',
+	'a query without rows (found by fuzz_catalog: memcpy from a NULL key array)');
 SELECT throws_ok('SELECT relvec_set_anchors(''fm300'', ''mlp_a'', ''SELECT idx, a FROM fixtures.fmnist'')',
 	'key "' || (SELECT min(CAST(idx AS TEXT)) FROM fixtures.fmnist WHERE NOT is_anchor) || '" is not an anchor of set "fm300"', 'a key that is not an anchor');
 SELECT throws_ok('SELECT relvec_set_anchors(''fm300'', ''mlp_a'', ''SELECT idx, a FROM fixtures.fmnist WHERE is_anchor UNION ALL SELECT idx, a FROM fixtures.fmnist WHERE anchor_no = 7'')',

@@ -16,8 +16,15 @@ throws_ok and lives_ok are run by the runner itself (their arguments are evaluat
 SQLite first), because the statement under test must run at the top level. Any other
 statement that fails is reported as a failed test.
 
+Each file ends with one more test: once its connection is closed, SQLite's allocator
+holds no more bytes than before it opened. The extension and the bridge allocate only
+through sqlite3_malloc, so this finds their leaks in any build (LeakSanitizer cannot
+here: Python itself does not free everything at exit, and every stack runs through it).
+
     runner.py EXTENSION FIXTURES.db FILE.sql...
 """
+import ctypes
+import ctypes.util
 import math
 import sqlite3
 import sys
@@ -39,6 +46,19 @@ class File:
                 print("#   " + line)
         sys.stdout.flush()
         return 1 if passed else 0
+
+
+def memory_used_fn():
+    """sqlite3_memory_used() of the SQLite library Python's sqlite3 module runs on."""
+    for lib in (ctypes.CDLL(None), ctypes.CDLL(ctypes.util.find_library("sqlite3") or "libsqlite3.so.0")):
+        fn = getattr(lib, "sqlite3_memory_used", None)
+        if fn is not None:
+            fn.restype = ctypes.c_int64
+            return fn
+    return None
+
+
+memory_used = memory_used_fn()
 
 
 def connect(ext, fixtures):
@@ -67,6 +87,7 @@ def statements(text):
 
 def run_file(ext, fixtures, path):
     f = File(path)
+    before = memory_used() if memory_used else 0
     db = connect(ext, fixtures)
 
     def ok(cond, desc):
@@ -115,6 +136,10 @@ def run_file(ext, fixtures, path):
         except sqlite3.Error as e:
             f.result(False, "statement runs: %s" % stmt[:60], "error: %s\nstatement: %s" % (e, stmt))
     db.close()
+    if memory_used:
+        after = memory_used()
+        f.result(after == before, "no SQLite memory left allocated once the connection is closed",
+                 "%d bytes before the connection, %d after" % (before, after))
     print("1..%d" % f.n)
     return f.failed
 

@@ -183,6 +183,24 @@ main(void)
 		is_int(rv_blob_check(ctx, blob, 12, &dims, &payload), RV_E_NOT_FINITE, "NaN inside a blob");
 	}
 
+	/* a host's BLOB may start at an odd address: checked without reading floats in place */
+	{
+		_Alignas(4) unsigned char odd[16];	/* odd + 1 is never 4-byte aligned */
+		float		v[2] = {1.5f, -0.25f};
+		float		got[2];
+
+		rv_blob_header(odd + 1, 2);
+		memcpy(odd + 5, v, sizeof(v));
+		is_int(rv_blob_check(ctx, odd + 1, 12, &dims, &payload), RV_OK, "a blob at an odd address");
+		memcpy(got, payload, sizeof(got));
+		ok(dims == 2 && (const unsigned char *) payload == odd + 5 && got[0] == 1.5f && got[1] == -0.25f,
+		   "... its payload pointer and values");
+		v[1] = INFINITY;
+		memcpy(odd + 5, v, sizeof(v));
+		is_int(rv_blob_check(ctx, odd + 1, 12, &dims, &payload), RV_E_NOT_FINITE, "an infinity at an odd address");
+		is_str(rv_errmsg(ctx), "infinite value not allowed in embedding", "... with its message");
+	}
+
 	/* context: errors, classes, allocation failure */
 	is_str(rv_status_name(RV_E_DEVICE_LOST), "RV_E_DEVICE_LOST", "status names");
 	is_int(rv_status_class(RV_E_SYNTAX), RV_CLASS_INVALID_TEXT, "syntax class");
