@@ -299,107 +299,6 @@ rvsq_embedding_sum_final(sqlite3_context *ctx)
 
 /* ---- users' queries ------------------------------------------------------------------ */
 
-/* Skip white space and SQL comments. */
-static const char *
-skip_blank(const char *p)
-{
-	for (;;)
-	{
-		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' || *p == '\v')
-			p++;
-		if (p[0] == '-' && p[1] == '-')
-		{
-			while (*p != '\0' && *p != '\n')
-				p++;
-		}
-		else if (p[0] == '/' && p[1] == '*')
-		{
-			const char *e = strstr(p + 2, "*/");
-
-			p = e ? e + 2 : p + strlen(p);
-		}
-		else
-			return p;
-	}
-}
-
-/* Is the word of n characters at p (case-insensitively) kw? */
-static int
-word_is(const char *p, size_t n, const char *kw)
-{
-	return strlen(kw) == n && sqlite3_strnicmp(p, kw, (int) n) == 0;
-}
-
-/*
- * The command of a statement as PostgreSQL names it in "%s is not allowed in a
- * non-volatile function": its first word, or after a WITH clause the first of INSERT,
- * UPDATE, DELETE or SELECT outside parentheses; SQLite's REPLACE is an INSERT. Writes at
- * most 15 characters and the NUL into buf.
- */
-static void
-statement_command(const char *sql, char *buf)
-{
-	const char *p = skip_blank(sql);
-	const char *w = p;
-	int			depth = 0;
-	size_t		n;
-
-	while (isalpha((unsigned char) *p))
-		p++;
-	n = (size_t) (p - w);
-	if (word_is(w, n, "WITH"))
-	{
-		/* the main statement follows the common table expressions */
-		while (*p != '\0')
-		{
-			p = skip_blank(p);
-			if (*p == '\'' || *p == '"' || *p == '`' || *p == '[')
-			{
-				char		close = *p == '[' ? ']' : *p;
-
-				for (p++; *p != '\0' && *p != close; p++)
-					;
-				if (*p != '\0')
-					p++;
-				continue;
-			}
-			if (*p == '(' || *p == ')')
-			{
-				depth += *p == '(' ? 1 : -1;
-				p++;
-				continue;
-			}
-			if (!isalpha((unsigned char) *p) && *p != '_')
-			{
-				if (*p != '\0')
-					p++;
-				continue;
-			}
-			w = p;
-			while (isalnum((unsigned char) *p) || *p == '_')
-				p++;
-			n = (size_t) (p - w);
-			if (depth == 0 && (word_is(w, n, "INSERT") || word_is(w, n, "UPDATE") || word_is(w, n, "DELETE") ||
-							   word_is(w, n, "REPLACE") || word_is(w, n, "SELECT")))
-				break;
-			n = 0;
-		}
-	}
-	if (n == 0 || n > 15)
-	{
-		strcpy(buf, "statement");
-		return;
-	}
-	if (word_is(w, n, "REPLACE"))
-	{
-		strcpy(buf, "INSERT");
-		return;
-	}
-	for (size_t i = 0; i < n; i++)
-		buf[i] = (char) toupper((unsigned char) w[i]);
-	buf[n] = '\0';
-}
-
 int
 rvsq_prepare_query(rvsq_conn *c, const char *sql, int ncols, const rvsq_source *src,
 				   sqlite3_stmt **out)
@@ -427,17 +326,15 @@ rvsq_prepare_query(rvsq_conn *c, const char *sql, int ncols, const rvsq_source *
 		return rc;
 	}
 	/*
-	 * A query is read, never run for its effects (PostgreSQL runs it read-only): an
-	 * INSERT/UPDATE/DELETE ... RETURNING is bad input, whether or not the file is writable.
+	 * A query is read, never run for its effects: an INSERT/UPDATE/DELETE ... RETURNING is
+	 * bad input, whether or not the file is writable (PostgreSQL's message and SQLSTATE
+	 * 22023: rvpg_prepare_query).
 	 */
 	if (!sqlite3_stmt_readonly(*out))
 	{
-		char		cmd[16];
-
-		statement_command(sql, cmd);
 		sqlite3_finalize(*out);
 		*out = NULL;
-		return rvsq_fail(c, "%s is not allowed in a non-volatile function", cmd);
+		return rvsq_fail(c, "%s must be a read-only query", src->whole);
 	}
 	return SQLITE_OK;
 }

@@ -168,6 +168,10 @@ CASES += [
     ("error: compare k beyond the items", COMPARE % (ITEMS, ", 201")),
     ("error: compare unknown route", COMPARE % (ITEMS, ", 10, 'magic'")),
     ("error: compare items with two columns", COMPARE % ("SELECT idx, a FROM fixtures.fmnist", "")),
+    ("error: a corpus query that would delete rows",
+     "SELECT * FROM relvec_knn('%s', 'DELETE FROM fixtures.fmnist WHERE false RETURNING idx, a', 3)" % Q),
+    ("error: anchors from a query that would delete rows",
+     "SELECT relvec_set_anchors('empty', 'mlp_a', 'DELETE FROM fixtures.fmnist WHERE false RETURNING idx, a')"),
 ]
 
 PG_HELPER = r"""

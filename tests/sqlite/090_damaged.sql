@@ -246,17 +246,17 @@ SELECT throws_ok('SELECT relvec_freeze_anchor_set(''open'')', 'anchor set "open"
 
 -- user queries are read, never run for their effects ----------------------------------------
 SELECT throws_ok('SELECT * FROM relvec_knn(''DELETE FROM t RETURNING k, a'', ''SELECT k, a FROM t'', 1)',
-	'DELETE is not allowed in a non-volatile function', 'a DELETE ... RETURNING as the queries: PostgreSQL''s message');
+	'the queries must be a read-only query', 'a DELETE ... RETURNING as the queries: PostgreSQL''s message');
 SELECT is_eq((SELECT count(*) FROM t), 6, '... and no row was deleted');
 SELECT throws_ok('SELECT * FROM relvec_knn(''SELECT k, a FROM t'', ''WITH c(n) AS (SELECT 1) UPDATE t SET k = k || ''''!'''' RETURNING k, a'', 1)',
-	'UPDATE is not allowed in a non-volatile function', 'an UPDATE after a WITH clause as the corpus');
+	'the corpus must be a read-only query', 'an UPDATE after a WITH clause as the corpus');
 SELECT is_eq((SELECT count(*) FROM t WHERE k LIKE '%!'), 0, '... and no row was changed');
 SELECT throws_ok('SELECT * FROM relvec_compare_spaces(''s'', ''a'', ''b'', ''INSERT INTO t SELECT * FROM t RETURNING k, a, b'', 2)',
-	'INSERT is not allowed in a non-volatile function', 'an INSERT ... RETURNING as the items');
+	'items must be a read-only query', 'an INSERT ... RETURNING as the items');
 SELECT throws_ok('SELECT relvec_set_anchors(''open'', ''a'', ''REPLACE INTO t VALUES (''''v'''', x''''00'''', NULL) RETURNING k, a'')',
-	'INSERT is not allowed in a non-volatile function', 'a REPLACE ... RETURNING as the anchors (SQLite''s REPLACE is an INSERT)');
+	'query must be a read-only query', 'a REPLACE ... RETURNING as the anchors');
 SELECT throws_ok('SELECT * FROM relvec_project_query(''DELETE FROM t RETURNING k, a'', ''s'', ''a'')',
-	'DELETE is not allowed in a non-volatile function', 'a DELETE as the query of relvec_project_query');
+	'query must be a read-only query', 'a DELETE as the query of relvec_project_query');
 SELECT throws_ok('SELECT relvec_set_space_mean(''a'', ''DELETE FROM t RETURNING a'')',
-	'DELETE is not allowed in a non-volatile function', 'a DELETE as the query of relvec_set_space_mean');
+	'query must be a read-only query', 'a DELETE as the query of relvec_set_space_mean');
 SELECT is_eq((SELECT count(*) FROM t), 6, 'the table still has its six rows');
