@@ -637,6 +637,11 @@ index_init(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vt
 		knn_disconnect(&t->v.base);
 		return rc;
 	}
+	/*
+	 * It runs the corpus query stored in the file: never from a view or a trigger, which an
+	 * untrusted file could hold (as the table-valued functions, tvf.c).
+	 */
+	sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
 	*out = &t->v.base;
 	return SQLITE_OK;
 }

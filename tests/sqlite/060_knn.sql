@@ -80,6 +80,10 @@ SELECT is_eq((SELECT count(*) FROM items_knn WHERE query = embedding_text((SELEC
 SELECT is_eq((SELECT group_concat(rank) FROM (SELECT rank FROM items_knn WHERE query = (SELECT a FROM q LIMIT 1) AND k = 3 ORDER BY distance)),
 	'1,2,3', 'ORDER BY distance comes out in order');
 SELECT throws_ok('SELECT * FROM items_knn', 'relvec_knn_index needs a query: WHERE query = ? [AND k = ?]', 'no query');
+CREATE VIEW knn_view AS SELECT * FROM items_knn WHERE query = '[1,0,0]';
+SELECT throws_ok('SELECT * FROM knn_view', 'unsafe use of virtual table "items_knn"',
+	'not through a view (an untrusted file could hold one): it runs the corpus query stored in the file');
+DROP VIEW knn_view;
 SELECT throws_ok('SELECT * FROM items_knn WHERE query = ''[1,2]'' AND k = 3', 'embedding of corpus key "' || (SELECT min(idx) FROM c) || '" has 64 dimensions, the query has 2',
 	'a query of other dimensions');
 SELECT throws_ok('SELECT * FROM items_knn WHERE query = (SELECT a FROM q LIMIT 1) AND k = 0', 'k must be at least 1', 'index: k = 0');
