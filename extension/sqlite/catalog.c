@@ -1223,6 +1223,199 @@ rvsq_freeze_anchor_set(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		rvsq_result_error(ctx, c, rc);
 }
 
+/* ---- dropping ---------------------------------------------------------------------------- */
+
+/* Run sql with ?1 bound to id and give the integer of its one row in *out. */
+static int
+count_of(rvsq_conn *c, const char *sql, sqlite3_int64 id, sqlite3_int64 *out)
+{
+	sqlite3_stmt *st;
+	int			rc;
+
+	*out = 0;
+	if ((rc = prepare(c, sql, &st)) != SQLITE_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+	{
+		*out = sqlite3_column_int64(st, 0);
+		rc = SQLITE_OK;
+	}
+	else
+		rc = rvsq_sqlite_fail(c, rc);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Run a statement with ?1 bound to id. */
+static int
+run_with_id(rvsq_conn *c, const char *sql, sqlite3_int64 id)
+{
+	sqlite3_stmt *st;
+	int			rc;
+
+	if ((rc = prepare(c, sql, &st)) != SQLITE_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	return run(c, st);
+}
+
+/* The truth of an optional boolean argument (default false); NULL is an error. */
+static int
+cascade_arg(rvsq_conn *c, int argc, sqlite3_value **argv, int i, int *out)
+{
+	*out = 0;
+	if (argc <= i)
+		return SQLITE_OK;
+	if (sqlite3_value_type(argv[i]) == SQLITE_NULL)
+		return rvsq_fail(c, "cascade must not be null");
+	*out = sqlite3_value_int(argv[i]) != 0;
+	return SQLITE_OK;
+}
+
+/*
+ * Drop a space (PostgreSQL's relvec_drop_space, without owners): refused while a frozen
+ * set has anchors in it; other sets' anchors in it and translations using it go only with
+ * cascade. Deletes children first: a file's foreign keys may be off.
+ */
+static int
+drop_space(rvsq_conn *c, const char *name, int cascade)
+{
+	space_row	sp;
+	sqlite3_stmt *st;
+	sqlite3_int64 nsets,
+				ntrans;
+	int			rc;
+
+	if ((rc = lookup_space(c, name, 0, &sp)) != SQLITE_OK)
+		return rc;
+	if ((rc = prepare(c, "SELECT s.name FROM relvec_anchor_sets s WHERE s.frozen AND EXISTS "
+					  "(SELECT 1 FROM relvec_anchors a WHERE a.set_id = s.set_id AND a.space_id = ?1) "
+					  "ORDER BY s.name LIMIT 1", &st)) != SQLITE_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, sp.id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = rvsq_fail(c, "cannot drop space \"%s\" because frozen anchor set \"%s\" has anchors in it",
+					   name, (const char *) sqlite3_column_text(st, 0));
+	else if (rc == SQLITE_DONE)
+		rc = SQLITE_OK;
+	else
+		rc = rvsq_sqlite_fail(c, rc);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_OK ||
+		(rc = count_of(c, "SELECT count(DISTINCT set_id) FROM relvec_anchors WHERE space_id = ?1",
+					   sp.id, &nsets)) != SQLITE_OK ||
+		(rc = count_of(c, "SELECT count(*) FROM relvec_translations WHERE ?1 IN (from_space_id, to_space_id)",
+					   sp.id, &ntrans)) != SQLITE_OK)
+		return rc;
+	if ((nsets > 0 || ntrans > 0) && !cascade)
+		return rvsq_fail(c, "cannot drop space \"%s\" because other objects depend on it", name);
+	if ((rc = run_with_id(c, "DELETE FROM relvec_anchors WHERE space_id = ?1", sp.id)) != SQLITE_OK ||
+		(rc = run_with_id(c, "DELETE FROM relvec_translations WHERE ?1 IN (from_space_id, to_space_id)",
+						  sp.id)) != SQLITE_OK)
+		return rc;
+	return run_with_id(c, "DELETE FROM relvec_spaces WHERE space_id = ?1", sp.id);
+}
+
+/* relvec_drop_space(space [, cascade]). */
+void
+rvsq_drop_space(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	rvsq_conn  *c = sqlite3_user_data(ctx);
+	int			cascade;
+	int			rc = rvsq_catalog_init(c);
+
+	if (rc == SQLITE_OK && (rc = cascade_arg(c, argc, argv, 1, &cascade)) == SQLITE_OK &&
+		(rc = rvsq_begin(c)) == SQLITE_OK)
+		rc = rvsq_end(c, drop_space(c, rvsq_text(argv[0]), cascade));
+	if (rc != SQLITE_OK)
+		rvsq_result_error(ctx, c, rc);
+}
+
+/*
+ * Drop an anchor set, frozen or not, with its anchors; the translations fitted on it go
+ * only with cascade. The set's row goes before its anchors, which the frozen-set triggers
+ * then let go.
+ */
+static int
+drop_anchor_set(rvsq_conn *c, const char *name, int cascade)
+{
+	set_row		set;
+	sqlite3_int64 ntrans;
+	int			rc;
+
+	if ((rc = lookup_set(c, name, 0, &set)) != SQLITE_OK)
+		return rc;
+	if ((rc = count_of(c, "SELECT count(*) FROM relvec_translations WHERE set_id = ?1", set.id, &ntrans))
+		!= SQLITE_OK)
+		return rc;
+	if (ntrans > 0 && !cascade)
+		return rvsq_fail(c, "cannot drop anchor set \"%s\" because other objects depend on it", name);
+	if ((rc = run_with_id(c, "DELETE FROM relvec_translations WHERE set_id = ?1", set.id)) != SQLITE_OK ||
+		(rc = run_with_id(c, "DELETE FROM relvec_anchor_sets WHERE set_id = ?1", set.id)) != SQLITE_OK)
+		return rc;
+	return run_with_id(c, "DELETE FROM relvec_anchors WHERE set_id = ?1", set.id);
+}
+
+/* relvec_drop_anchor_set(anchor_set [, cascade]). */
+void
+rvsq_drop_anchor_set(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	rvsq_conn  *c = sqlite3_user_data(ctx);
+	int			cascade;
+	int			rc = rvsq_catalog_init(c);
+
+	if (rc == SQLITE_OK && (rc = cascade_arg(c, argc, argv, 1, &cascade)) == SQLITE_OK &&
+		(rc = rvsq_begin(c)) == SQLITE_OK)
+		rc = rvsq_end(c, drop_anchor_set(c, rvsq_text(argv[0]), cascade));
+	if (rc != SQLITE_OK)
+		rvsq_result_error(ctx, c, rc);
+}
+
+/* Drop the translation fitted on a set from one space to another. */
+static int
+drop_translation(rvsq_conn *c, const char *set_name, const char *from, const char *to)
+{
+	set_row		set;
+	space_row	f,
+				t;
+	sqlite3_stmt *st;
+	int			rc;
+
+	if ((rc = lookup_set(c, set_name, 0, &set)) != SQLITE_OK ||
+		(rc = lookup_space(c, from, 0, &f)) != SQLITE_OK ||
+		(rc = lookup_space(c, to, 0, &t)) != SQLITE_OK)
+		return rc;
+	if ((rc = prepare(c, "DELETE FROM relvec_translations WHERE set_id = ?1 AND from_space_id = ?2 "
+					  "AND to_space_id = ?3", &st)) != SQLITE_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, set.id);
+	sqlite3_bind_int64(st, 2, f.id);
+	sqlite3_bind_int64(st, 3, t.id);
+	if ((rc = run(c, st)) != SQLITE_OK)
+		return rc;
+	if (sqlite3_changes(c->db) == 0)
+		return rvsq_fail(c, "translation from space \"%s\" to space \"%s\" in anchor set \"%s\" does not exist",
+						 from, to, set_name);
+	return SQLITE_OK;
+}
+
+/* relvec_drop_translation(anchor_set, from_space, to_space). */
+void
+rvsq_drop_translation(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	rvsq_conn  *c = sqlite3_user_data(ctx);
+	int			rc = rvsq_catalog_init(c);
+
+	(void) argc;
+	if (rc == SQLITE_OK && (rc = rvsq_begin(c)) == SQLITE_OK)
+		rc = rvsq_end(c, drop_translation(c, rvsq_text(argv[0]), rvsq_text(argv[1]), rvsq_text(argv[2])));
+	if (rc != SQLITE_OK)
+		rvsq_result_error(ctx, c, rc);
+}
+
 /* ---- projection ------------------------------------------------------------------------- */
 
 int

@@ -173,6 +173,11 @@ static const func_def funcs[] = {
 	{"relvec_choose_anchors", 5, CATALOG, rvsq_choose_anchors, NULL, NULL},
 	{"relvec_choose_anchors", 6, CATALOG, rvsq_choose_anchors, NULL, NULL},
 	{"relvec_freeze_anchor_set", 1, CATALOG, rvsq_freeze_anchor_set, NULL, NULL},
+	{"relvec_drop_space", 1, CATALOG, rvsq_drop_space, NULL, NULL},
+	{"relvec_drop_space", 2, CATALOG, rvsq_drop_space, NULL, NULL},
+	{"relvec_drop_anchor_set", 1, CATALOG, rvsq_drop_anchor_set, NULL, NULL},
+	{"relvec_drop_anchor_set", 2, CATALOG, rvsq_drop_anchor_set, NULL, NULL},
+	{"relvec_drop_translation", 3, CATALOG, rvsq_drop_translation, NULL, NULL},
 	/* projection (project.c): reads the catalog, so not innocuous */
 	{"relvec_project", 3, CATALOG, rvsq_project, NULL, NULL},
 	{"relvec_project", 4, CATALOG, rvsq_project, NULL, NULL},

@@ -260,6 +260,9 @@ void		rvsq_create_anchor_set(sqlite3_context *, int, sqlite3_value **);
 void		rvsq_set_anchors(sqlite3_context *, int, sqlite3_value **);
 void		rvsq_choose_anchors(sqlite3_context *, int, sqlite3_value **);
 void		rvsq_freeze_anchor_set(sqlite3_context *, int, sqlite3_value **);
+void		rvsq_drop_space(sqlite3_context *, int, sqlite3_value **);
+void		rvsq_drop_anchor_set(sqlite3_context *, int, sqlite3_value **);
+void		rvsq_drop_translation(sqlite3_context *, int, sqlite3_value **);
 
 void		rvsq_project(sqlite3_context *, int, sqlite3_value **);
 

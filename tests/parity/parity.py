@@ -172,6 +172,20 @@ CASES += [
      "SELECT * FROM relvec_knn('%s', 'DELETE FROM fixtures.fmnist WHERE false RETURNING idx, a', 3)" % Q),
     ("error: anchors from a query that would delete rows",
      "SELECT relvec_set_anchors('empty', 'mlp_a', 'DELETE FROM fixtures.fmnist WHERE false RETURNING idx, a')"),
+    ("error: drop a space a frozen set has anchors in", "SELECT relvec_drop_space('mlp_a', true)"),
+    ("error: drop a set translations were fitted on", "SELECT relvec_drop_anchor_set('fm300')"),
+    ("drop a translation", "SELECT relvec_drop_translation('fm300', 'mlp_b', 'mlp_a')"),
+    ("error: drop it again", "SELECT relvec_drop_translation('fm300', 'mlp_b', 'mlp_a')"),
+    ("error: drop an unknown space", "SELECT relvec_drop_space('nope')"),
+    ("error: drop a null set", "SELECT relvec_drop_anchor_set(NULL)"),
+    ("drop an unfrozen set", "SELECT relvec_drop_anchor_set('empty')"),
+    ("sets left after the drops", "SELECT name FROM relvec_anchor_sets ORDER BY name"),
+    ("drop a frozen set with its translations", "SELECT relvec_drop_anchor_set('fm300', true)"),
+    ("catalog left after the drops", "SELECT (SELECT count(*) FROM relvec_anchor_sets), (SELECT count(*) FROM relvec_anchors), "
+     "(SELECT count(*) FROM relvec_translations)"),
+    ("error: drop a space unfrozen sets still use", "SELECT relvec_drop_space('mlp_b')"),
+    ("drop it with cascade", "SELECT relvec_drop_space('mlp_b', true)"),
+    ("spaces left", "SELECT name FROM relvec_spaces ORDER BY name"),
 ]
 
 PG_HELPER = r"""
