@@ -126,18 +126,9 @@ rvpg_load_anchors(const char *schema, const char *anchor_set, int set_id, int nk
 							anchor_set, e->dim, space, dims),
 					 errhint("The space's dimensions were changed after the set was frozen; restore them.")));
 		if (rv_check_values(rvpg_ctx(), e->x, dims) != RV_OK)
-		{
-			char		msg[RV_ERRMSG_LEN];
-
-			strlcpy(msg, rv_errmsg(rvpg_ctx()), sizeof(msg));
-			rv_clear_error(rvpg_ctx());
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("%s", msg),
-					 errdetail("It is anchor \"%s\" of set \"%s\" in space \"%s\".",
-							   SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2),
-							   anchor_set, space)));
-		}
+			rvpg_raise_value("It is anchor \"%s\" of set \"%s\" in space \"%s\".",
+							 SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2),
+							 anchor_set, space);
 		memcpy(anchors + i * dims, e->x, sizeof(float) * dims);
 	}
 	return anchors;

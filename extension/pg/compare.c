@@ -95,16 +95,7 @@ read_items(const char *items, Oid emb, const char *space_a, int da, const char *
 			/* a NaN stored by an older version would make every measure NaN */
 			if (rv_check_values(rvpg_ctx(), ea->x, da) != RV_OK ||
 				rv_check_values(rvpg_ctx(), eb->x, db) != RV_OK)
-			{
-				char		msg[RV_ERRMSG_LEN];
-
-				strlcpy(msg, rv_errmsg(rvpg_ctx()), sizeof(msg));
-				rv_clear_error(rvpg_ctx());
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_EXCEPTION),
-						 errmsg("%s", msg),
-						 errdetail("It is in the row of key \"%s\".", SPI_getvalue(tup, desc, 1))));
-			}
+				rvpg_raise_value("It is in the row of key \"%s\".", SPI_getvalue(tup, desc, 1));
 			memcpy(a + (n + i) * da, ea->x, sizeof(float) * da);
 			memcpy(b + (n + i) * db, eb->x, sizeof(float) * db);
 		}

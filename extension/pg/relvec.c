@@ -174,6 +174,25 @@ rvpg_raise(rv_status s)
 	pg_unreachable();
 }
 
+void
+rvpg_raise_value(const char *fmt,...)
+{
+	char		msg[RV_ERRMSG_LEN];
+	char		detail[RV_ERRMSG_LEN];
+	va_list		ap;
+
+	strlcpy(msg, rv_errmsg(rvpg_ctx()), sizeof(msg));
+	rv_clear_error(rvpg_ctx());
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_EXCEPTION),
+			 errmsg("%s", msg),
+			 errdetail("%s", detail)));
+	pg_unreachable();
+}
+
 Embedding *
 rvpg_new_embedding(int dim)
 {

@@ -82,6 +82,12 @@ extern rv_ctx *rvpg_ctx(void);
 /* Raise the bridge's last error for status s as an ereport(ERROR); never returns. */
 extern void rvpg_raise(rv_status s) pg_attribute_noreturn();
 
+/*
+ * Raise 22000 with the message a failed value check (rv_check_values) left in the bridge
+ * context and a detail saying where the value is (printf-style); never returns.
+ */
+extern void rvpg_raise_value(const char *fmt,...) pg_attribute_printf(1, 2) pg_attribute_noreturn();
+
 /* Evaluate a bridge call and raise its error if it failed. */
 #define RVPG_CHECK(expr) \
 	do { \

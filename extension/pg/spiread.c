@@ -102,14 +102,7 @@ raise_dims(rvpg_reader *r, uint64 i, int dim)
 static void
 raise_value(rvpg_reader *r, uint64 i)
 {
-	char		msg[RV_ERRMSG_LEN];
-
-	strlcpy(msg, rv_errmsg(rvpg_ctx()), sizeof(msg));
-	rv_clear_error(rvpg_ctx());
-	ereport(ERROR,
-			(errcode(ERRCODE_DATA_EXCEPTION),
-			 errmsg("%s", msg),
-			 errdetail("It is the embedding of %s key \"%s\".", r->label, rvpg_reader_key(r, i))));
+	rvpg_raise_value("It is the embedding of %s key \"%s\".", r->label, rvpg_reader_key(r, i));
 }
 
 /*

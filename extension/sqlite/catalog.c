@@ -1319,9 +1319,13 @@ drop_space(rvsq_conn *c, const char *name, int cascade)
 	return run_with_id(c, "DELETE FROM relvec_spaces WHERE space_id = ?1", sp.id);
 }
 
-/* relvec_drop_space(space [, cascade]). */
-void
-rvsq_drop_space(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+/*
+ * relvec_drop_space / relvec_drop_anchor_set (name [, cascade]): drop runs in a savepoint
+ * of its own, so an error leaves the catalog as it was.
+ */
+static void
+drop_named(sqlite3_context *ctx, int argc, sqlite3_value **argv,
+		   int (*drop) (rvsq_conn *, const char *, int))
 {
 	rvsq_conn  *c = sqlite3_user_data(ctx);
 	int			cascade;
@@ -1329,9 +1333,16 @@ rvsq_drop_space(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 
 	if (rc == SQLITE_OK && (rc = cascade_arg(c, argc, argv, 1, &cascade)) == SQLITE_OK &&
 		(rc = rvsq_begin(c)) == SQLITE_OK)
-		rc = rvsq_end(c, drop_space(c, rvsq_text(argv[0]), cascade));
+		rc = rvsq_end(c, drop(c, rvsq_text(argv[0]), cascade));
 	if (rc != SQLITE_OK)
 		rvsq_result_error(ctx, c, rc);
+}
+
+/* relvec_drop_space(space [, cascade]). */
+void
+rvsq_drop_space(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	drop_named(ctx, argc, argv, drop_space);
 }
 
 /*
@@ -1363,15 +1374,7 @@ drop_anchor_set(rvsq_conn *c, const char *name, int cascade)
 void
 rvsq_drop_anchor_set(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
-	rvsq_conn  *c = sqlite3_user_data(ctx);
-	int			cascade;
-	int			rc = rvsq_catalog_init(c);
-
-	if (rc == SQLITE_OK && (rc = cascade_arg(c, argc, argv, 1, &cascade)) == SQLITE_OK &&
-		(rc = rvsq_begin(c)) == SQLITE_OK)
-		rc = rvsq_end(c, drop_anchor_set(c, rvsq_text(argv[0]), cascade));
-	if (rc != SQLITE_OK)
-		rvsq_result_error(ctx, c, rc);
+	drop_named(ctx, argc, argv, drop_anchor_set);
 }
 
 /* Drop the translation fitted on a set from one space to another. */

@@ -476,7 +476,7 @@ ok "catalog triggers missing: compare reads the file, same answer" bash -c "[ $r
 ok "... and neither wrote to it" test "$(sha "$T/notrig.db")" = "$before"
 
 compare_c "$C" --items-sql "DELETE FROM t RETURNING k, a, b"
-ok "a DML --items-sql: exit 2 with PostgreSQL's message (was exit 5)" fails_with 2 'DELETE is not allowed in a non-volatile function'
+ok "a DML --items-sql: exit 2 with PostgreSQL's message (was exit 5)" fails_with 2 'items must be a read-only query'
 compare_c "$C" --items-sql "SELECT k, a, b FROM t WHERE relvec_create_space('c', 3) IS NOT NULL"
 ok "--items-sql that writes through a function: exit 2, not 5" fails_with 2 'readonly database'
 run "$RELVEC" query "$C" --table t --column a --key q1 --where "relvec_create_space('c', 3) IS NOT NULL"

@@ -11,13 +11,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/lib/cluster.sh
 
-n=0
-failed=0
-check() {   # check NAME COMMAND...: ok when the command succeeds
-	local name=$1; shift
-	n=$((n + 1))
-	if "$@"; then echo "ok $n - $name"; else echo "not ok $n - $name"; failed=$((failed + 1)); fi
-}
+. scripts/lib/tap.sh
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d relvec_crash "$@"; }
 
 # "id:distance,..." of ORDER BY e <op> q LIMIT k through the index (index=1) or a seq scan

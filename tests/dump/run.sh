@@ -3,15 +3,10 @@
 # parallel anchors, frozen state, fitted translations) exactly, and projection and
 # translation give the same vectors after a restore. Needs PGHOST/PGPORT/PGUSER of a running cluster with relvec installed. TAP output.
 set -uo pipefail
+cd "$(dirname "$0")/../.."
 src=relvec_dump_src
 dst=relvec_dump_dst
-n=0
-failed=0
-check() {   # check NAME COMMAND...: ok when the command succeeds
-	local name=$1; shift
-	n=$((n + 1))
-	if "$@"; then echo "ok $n - $name"; else echo "not ok $n - $name"; failed=$((failed + 1)); fi
-}
+. scripts/lib/tap.sh
 q() { psql -X -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
 
 echo "1..8"

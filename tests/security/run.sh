@@ -8,15 +8,8 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 src=relvec_sec_src
 dst=relvec_sec_dst
-n=0
-failed=0
-check() {   # check NAME COMMAND...: ok when the command succeeds
-	local name=$1; shift
-	n=$((n + 1))
-	if "$@"; then echo "ok $n - $name"; else echo "not ok $n - $name"; failed=$((failed + 1)); fi
-}
+. scripts/lib/tap.sh
 q() { psql -X -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
-eq() { [ "$1" = "$2" ] || { echo "# got '$1', want '$2'"; return 1; }; }
 T=$(mktemp -d /tmp/relvec-sec.XXXXXX)
 chmod 777 "$T"
 trap 'rm -rf "$T"' EXIT

@@ -10,22 +10,13 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 old=relvec_upgrade_old
 new=relvec_upgrade_new
-n=0
-failed=0
-check() {   # check NAME COMMAND...: ok when the command succeeds
-	local name=$1; shift
-	n=$((n + 1))
-	if "$@"; then echo "ok $n - $name"; else echo "not ok $n - $name"; failed=$((failed + 1)); fi
-}
+. scripts/lib/tap.sh
 q() { psql -X -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
 same() {    # same DB1 DB2 SQL: the query gives the same output in both databases
 	local a b
 	a=$(q "$1" "$3") && b=$(q "$2" "$3") && [ "$a" = "$b" ] && return 0
 	diff <(echo "$a") <(echo "$b") | head -20 | sed 's/^/# /'
 	return 1
-}
-eq() {      # eq GOT WANT
-	[ "$1" = "$2" ] || { echo "# got '$1', want '$2'"; return 1; }
 }
 
 # Every object of the extension, described the same way whatever created it.
