@@ -52,6 +52,9 @@ struct rv_ctx
 	void		(*vk_shutdown) (rv_ctx *ctx);
 	rv_resident *residents;		/* resident corpora of this context (resident.c) */
 	int			resident_staging;	/* test hook: always upload through a staging copy */
+	char		pcache_dir[RV_PATH_MAX];	/* pipeline cache directory, "" = none */
+	int			vk_timing;		/* bench hook: time submissions with timestamp queries */
+	int			no_subgroups;	/* test hook: kernels take their subgroup-free variants */
 };
 
 /* Record which backend ran the last heavy operation and why. */
@@ -112,6 +115,28 @@ rv_status	rvk_warm_pipelines(rv_ctx *ctx);
 
 /* Test hook: the after-th next queue submit fails with the VkResult vkresult instead. */
 void		rvk_test_inject(rv_ctx *ctx, int vkresult, int after);
+
+/* What the pipeline cache on disk did since the device opened (vk/pcache.c). */
+typedef struct rvk_pcache_stats
+{
+	int			loaded;			/* 1: a file was read and handed to the driver */
+	int			rejected;		/* 1: a file was there but did not match or was damaged */
+	long		load_bytes;		/* cache data bytes read */
+	int			saves;			/* files written */
+	long		save_bytes;		/* cache data bytes of the last file written */
+} rvk_pcache_stats;
+void		rvk_get_pcache_stats(rv_ctx *ctx, rvk_pcache_stats *out);
+/* The file the open device's cache goes to (buf of RV_PATH_MAX + 128 bytes); "" if none. */
+void		rvk_pcache_path(rv_ctx *ctx, char *buf, size_t size);
+
+/* Bench hook: time submissions on the device (timestamp queries) from the next device open. */
+void		rvk_set_timing(rv_ctx *ctx, int on);
+/* Device seconds of the timed submissions since the last call (then reset); < 0 if none. */
+double		rvk_take_device_seconds(rv_ctx *ctx);
+/* Test hook: nonzero makes kernels with a subgroup variant take the variant without. */
+void		rvk_set_no_subgroups(rv_ctx *ctx, int on);
+/* Subgroup size the kernels use on the open device, 0 when they run without subgroups. */
+uint32_t	rvk_subgroup_size(rv_ctx *ctx);
 
 /* Process-wide counters for tests: how often the loader and a device were opened. */
 typedef struct rvk_counters

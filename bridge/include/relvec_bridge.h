@@ -369,6 +369,29 @@ const char *rv_last_backend(const rv_ctx *ctx);
  */
 void		rv_set_split_bytes(rv_ctx *ctx, size_t bytes);
 
+/* Longest pipeline cache directory path, terminating NUL included. */
+#define RV_PATH_MAX 1024
+
+/*
+ * Keep compiled Vulkan pipelines on disk in directory dir (copied; NULL or "" keeps none,
+ * the default), so that a new process does not compile the shaders again. One file per
+ * device and driver: its name and header carry the vendor and device IDs, the driver
+ * version and the pipeline-cache UUID, and a file that does not match the open device, is
+ * damaged (a checksum covers it) or is larger than RV_PIPELINE_CACHE_MAX_BYTES is ignored.
+ * The file is read when a device opens and rewritten (a temporary file renamed over it, so
+ * readers never see half a file) after new pipelines were built; the directory is created
+ * (mode 0700) if missing, its parent must exist. Failures to read or write the cache are
+ * never errors: they are logged at RV_LOG_DEBUG and the shaders are compiled as without a
+ * cache. RV_E_INVALID_PARAM for a path of RV_PATH_MAX bytes or more.
+ */
+rv_status	rv_set_pipeline_cache_dir(rv_ctx *ctx, const char *dir);
+
+/* The pipeline cache directory as last set ("" when none). */
+const char *rv_pipeline_cache_dir(const rv_ctx *ctx);
+
+/* Largest pipeline cache file relvec reads or writes. */
+#define RV_PIPELINE_CACHE_MAX_BYTES ((size_t) 64 << 20)
+
 /* ------------------------------------------------------------------------------------
  * Relative projection (project.c): r(x)_j = sim(x - c, a_j - c) over k anchors, for one
  * or several similarity functions; with several, each k-long sub-vector is standardized

@@ -14,6 +14,60 @@
 /* How long one slice of the fence wait lasts before the interrupt check is polled. */
 #define RVK_WAIT_SLICE_NS 5000000ull	/* 5 ms */
 
+/*
+ * Timing (a bench hook): a pool of two timestamp queries, written at the start and the end
+ * of every submission, when the queue has timestamps. Without them timing stays off.
+ */
+rv_status
+rvk_timing_open(rv_ctx *ctx)
+{
+	rvk_state  *s = ctx->vk;
+	VkQueueFamilyProperties fam[16];
+	uint32_t	nfam = 16;
+	uint32_t	bits;
+	VkQueryPoolCreateInfo qi;
+	rv_status	st = RV_OK;
+
+	if (s->qpool != VK_NULL_HANDLE)
+		return RV_OK;
+	s->fn.vkGetPhysicalDeviceQueueFamilyProperties(s->phys, &nfam, fam);
+	bits = s->qfam < nfam ? fam[s->qfam].timestampValidBits : 0;
+	if (bits == 0)
+		return RV_OK;
+	s->ts_mask = bits >= 64 ? ~0ull : ((1ull << bits) - 1);
+	memset(&qi, 0, sizeof(qi));
+	qi.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO;
+	qi.queryType = VK_QUERY_TYPE_TIMESTAMP;
+	qi.queryCount = 2;
+	RVK_TRY(s->fn.vkCreateQueryPool(s->device, &qi, NULL, &s->qpool));
+	s->device_ns = 0;
+cleanup:
+	return st;
+}
+
+/* Bench hook: time submissions from now (or from the next device open). */
+void
+rvk_set_timing(rv_ctx *ctx, int on)
+{
+	ctx->vk_timing = on;
+	if (on && ctx->vk != NULL && ctx->vk->device != VK_NULL_HANDLE &&
+		rvk_timing_open(ctx) != RV_OK)
+		rv_clear_error(ctx);
+}
+
+/* Device seconds of the timed submissions since the last call; -1 without timestamps. */
+double
+rvk_take_device_seconds(rv_ctx *ctx)
+{
+	double		t;
+
+	if (ctx->vk == NULL || ctx->vk->qpool == VK_NULL_HANDLE)
+		return -1.0;
+	t = ctx->vk->device_ns * 1e-9;
+	ctx->vk->device_ns = 0;
+	return t;
+}
+
 /* Start recording a new submission. */
 rv_status
 rvk_begin(rv_ctx *ctx)
@@ -28,6 +82,11 @@ rvk_begin(rv_ctx *ctx)
 	bi.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO;
 	bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
 	RVK_TRY(s->fn.vkBeginCommandBuffer(s->cmd, &bi));
+	if (s->qpool != VK_NULL_HANDLE)
+	{
+		s->fn.vkCmdResetQueryPool(s->cmd, s->qpool, 0, 2);
+		s->fn.vkCmdWriteTimestamp(s->cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, s->qpool, 0);
+	}
 cleanup:
 	return st;
 }
@@ -151,6 +210,8 @@ rvk_submit_wait(rv_ctx *ctx)
 	mb.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
 	s->fn.vkCmdPipelineBarrier(s->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
 							   VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
+	if (s->qpool != VK_NULL_HANDLE)
+		s->fn.vkCmdWriteTimestamp(s->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, s->qpool, 1);
 	RVK_TRY(s->fn.vkEndCommandBuffer(s->cmd));
 
 	if (rv_interrupted(ctx))
@@ -172,6 +233,16 @@ rvk_submit_wait(rv_ctx *ctx)
 	}
 	RVK_TRY(s->fn.vkQueueSubmit(s->queue, 1, &si, s->fence));
 	st = wait_fence(ctx);
+	if (st == RV_OK && s->qpool != VK_NULL_HANDLE)
+	{
+		uint64_t	ts[2];
+
+		if (s->fn.vkGetQueryPoolResults(s->device, s->qpool, 0, 2, sizeof(ts), ts,
+										sizeof(uint64_t),
+										VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT) == VK_SUCCESS)
+			s->device_ns += (double) ((ts[1] - ts[0]) & s->ts_mask) *
+				s->props.limits.timestampPeriod;
+	}
 cleanup:
 	return st;
 }

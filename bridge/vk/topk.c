@@ -204,6 +204,7 @@ rvk_warm_pipelines(rv_ctx *ctx)
 	VkPipeline	pipe;
 	rv_status	st = RV_OK;
 
+	ctx->vk->pcache_defer = 1;
 	for (i = 0; i <= RV_SIM_NEG_LINF; i++)
 	{
 		spec[0] = i;
@@ -224,5 +225,7 @@ rvk_warm_pipelines(rv_ctx *ctx)
 		}
 	}
 cleanup:
+	ctx->vk->pcache_defer = 0;
+	rvk_pcache_save(ctx);
 	return st;
 }

@@ -8,6 +8,7 @@
  *   memory.c    buffers in host-visible memory (device-local when the device offers it)
  *   pipeline.c  shader modules, descriptor-set and pipeline layouts, specialization
  *               constants, the per-context pipeline cache
+ *   pcache.c    that pipeline cache kept on disk between processes
  *   dispatch.c  command recording, submission and the interruptible fence wait
  *   kernels.c   the kernel table (SPIR-V, bindings, push-constant size, workgroup size)
  *               and the checks of a dispatch against it and the device limits
@@ -63,6 +64,7 @@ _Static_assert(sizeof(rvk_push_topk) <= 128, "push constants exceed 128 bytes");
 	X(vkDestroyPipelineLayout) \
 	X(vkCreatePipelineCache) \
 	X(vkDestroyPipelineCache) \
+	X(vkGetPipelineCacheData) \
 	X(vkCreateComputePipelines) \
 	X(vkDestroyPipeline) \
 	X(vkCreateDescriptorPool) \
@@ -86,7 +88,12 @@ _Static_assert(sizeof(rvk_push_topk) <= 128, "push constants exceed 128 bytes");
 	X(vkDestroyFence) \
 	X(vkResetFences) \
 	X(vkWaitForFences) \
-	X(vkQueueSubmit)
+	X(vkQueueSubmit) \
+	X(vkCreateQueryPool) \
+	X(vkDestroyQueryPool) \
+	X(vkCmdResetQueryPool) \
+	X(vkCmdWriteTimestamp) \
+	X(vkGetQueryPoolResults)
 
 #define RVK_DECLARE_FN(name) PFN_##name name;
 
@@ -162,6 +169,13 @@ struct rvk_state
 	VkFence		fence;
 	VkDescriptorPool dpool;
 	VkPipelineCache pcache;
+	uint64_t	pcache_sum;		/* checksum of the cache data last read or written */
+	int			pcache_defer;	/* building many pipelines: save once at the end */
+	rvk_pcache_stats pcache_stats;
+	VkQueryPool	qpool;			/* two timestamps per submission, when timing */
+	uint64_t	ts_mask;		/* valid bits of the queue's timestamps */
+	double		device_ns;		/* device time of the timed submissions */
+	uint32_t	subgroup_size;	/* 0 when compute shaders lack subgroup arithmetic */
 	VkDescriptorSetLayout dsl[RVK_NKERNELS];
 	VkPipelineLayout layout[RVK_NKERNELS];
 	rvk_pipe	pipes[RVK_MAX_PIPES];
@@ -209,6 +223,10 @@ rvk_min_size(size_t a, size_t b)
 	return a < b ? a : b;
 }
 
+/* pcache.c */
+void		rvk_pcache_load(rv_ctx *ctx, void **data, size_t *n);
+void		rvk_pcache_save(rv_ctx *ctx);
+
 /* memory.c */
 rv_status	rvk_buffer_make(rv_ctx *ctx, VkDeviceSize size, VkBufferUsageFlags usage,
 							const VkMemoryPropertyFlags *prefs, size_t nprefs, int map,
@@ -223,6 +241,7 @@ rv_status	rvk_pipeline(rv_ctx *ctx, rvk_kernel_id k, const uint32_t *spec, VkPip
 void		rvk_pipelines_destroy(rv_ctx *ctx);
 
 /* dispatch.c */
+rv_status	rvk_timing_open(rv_ctx *ctx);
 rv_status	rvk_begin(rv_ctx *ctx);
 rv_status	rvk_record(rv_ctx *ctx, rvk_kernel_id k, VkPipeline pipe,
 					   rvk_buffer *const *bufs, const VkDeviceSize *bytes, const void *push,
