@@ -33,6 +33,8 @@ struct rv_resident
 	int			dev;			/* Vulkan device index it was uploaded to */
 	size_t		bytes;			/* device bytes of the rows */
 	float	   *norms;			/* n L2 norms (for the error bounds) */
+	double		norm_max;		/* the largest norm (the inner product's bound) */
+	double		norm_min_cos;	/* the smallest norm whose square is within [2^-100, 2^100] */
 	rvk_resident_mem *mem;		/* NULL: released */
 };
 
@@ -55,6 +57,9 @@ struct rv_ctx
 	char		pcache_dir[RV_PATH_MAX];	/* pipeline cache directory, "" = none */
 	int			vk_timing;		/* bench hook: time submissions with timestamp queries */
 	int			no_subgroups;	/* test hook: kernels take their subgroup-free variants */
+	/* what rv_resident_knn did (tests, benches): queries that needed more candidates */
+	long		knn_retries;	/* a second, longer candidate list */
+	long		knn_full;		/* every distance of the corpus */
 };
 
 /* Record which backend ran the last heavy operation and why. */
@@ -70,6 +75,18 @@ void		rv_note_device_lost(rv_ctx *ctx);
 /* CPU backend (cpu/): the reference for every kernel. */
 rv_status	rvc_simmatrix(rv_ctx *ctx, const rv_simmatrix_args *args);
 rv_status	rvc_topk(rv_ctx *ctx, const rv_topk_args *args);
+
+/*
+ * The CPU twin of the few-query kernel (cpu/fewq.c): the key of one pair by the shader's
+ * float32 formulas (qn2 = |q|^2 in float32), and for each of nq queries the kc rows of x
+ * with the smallest keys, sorted by (key, row); rows/keys nq x kc, (-1, +inf) past n.
+ * keymode 0: the float32 distance (NaN as +inf); 1: -inf where the resident error bound
+ * does not cover it.
+ */
+float		rvc_fewq_key(rv_metric m, int keymode, const float *q, float qn2, const float *x,
+						 size_t d);
+rv_status	rvc_fewq(rv_ctx *ctx, rv_metric m, int keymode, const float *q, size_t nq,
+					 const float *x, size_t n, size_t d, size_t kc, int64_t *rows, float *keys);
 
 /* Vulkan backend (vk/). */
 rv_status	rvk_simmatrix(rv_ctx *ctx, const rv_simmatrix_args *args);
@@ -92,6 +109,9 @@ void		rvk_resident_release(rv_ctx *ctx, rv_resident *r);
 void		rvk_resident_release_all(rv_ctx *ctx);
 rv_status	rvk_resident_distances(rv_ctx *ctx, rv_resident *r, rv_metric m, const float *q,
 								   size_t nq, float *out);
+/* The kc smallest few-query keys (key mode 1) per query, merged over every block. */
+rv_status	rvk_resident_topk(rv_ctx *ctx, rv_resident *r, rv_metric m, const float *q,
+							  size_t nq, size_t kc, int64_t *rows, float *keys);
 /* Free every resident handle of the context (rv_ctx_destroy). */
 void		rv_resident_free_all(rv_ctx *ctx);
 

@@ -585,6 +585,42 @@ int			rv_resident_alive(const rv_resident *r);
 rv_status	rv_resident_distances(rv_ctx *ctx, rv_resident *r, rv_metric m, const float *q,
 								  size_t nq, float *out, float *err);
 
+/* Longest candidate list of rv_resident_topk. */
+#define RV_RESIDENT_MAX_CANDIDATES 1024
+
+/*
+ * Candidates for an exact search of a resident corpus, from one pass over its rows per
+ * batch of up to 16 queries (the few-query kernel, shaders/fewq.glsl): for each of nq
+ * queries the kc rows (1 <= kc <= RV_RESIDENT_MAX_CANDIDATES) with the smallest float32
+ * device distances, in the order (device distance, row), with what an exact recheck needs:
+ *   rows  nq x kc row numbers (0 .. n-1), -1 in the slots past the corpus's rows;
+ *   dist  nq x kc device distances; -inf for a row whose device distance the error bound
+ *         does not cover (not finite, a cosine of a vector with a squared norm near the
+ *         float32 range's ends): such rows come first and must be recomputed; +inf in
+ *         empty slots;
+ *   err   nq x kc (or NULL): the exact distance rv_metric_distance gives lies within
+ *         dist +/- err (+inf where dist is -inf), as for rv_resident_distances;
+ *   rest  nq (or NULL): every row NOT in query j's list has an exact distance >= rest[j]
+ *         (+inf when the list holds every row, -inf when nothing is known).
+ * So the k nearest rows by exact distance are among the candidates whenever the k-th
+ * smallest exact distance of the candidates is below rest[j]. RV_E_LIMIT when the lists do
+ * not fit the device (the caller then uses rv_resident_distances).
+ */
+rv_status	rv_resident_topk(rv_ctx *ctx, rv_resident *r, rv_metric m, const float *q,
+							 size_t nq, size_t kc, int64_t *rows, float *dist, float *err,
+							 double *rest);
+
+/*
+ * The exact k nearest rows of a resident corpus for each of nq queries: rows (nq x k) and
+ * their distances rv_metric_distance (nq x k doubles), in the order (distance, row), with
+ * (-1, +inf) past the corpus's rows. x is the host copy of the n x d rows the corpus was
+ * made from, for the exact recheck. Candidates come from rv_resident_topk (k plus a margin,
+ * then a longer list for a query whose candidates cannot prove its k-th place, and as a
+ * last resort every device distance with its bound), so the answer always equals the CPU's.
+ */
+rv_status	rv_resident_knn(rv_ctx *ctx, rv_resident *r, const float *x, rv_metric m,
+							const float *q, size_t nq, size_t k, int64_t *rows, double *dist);
+
 /*
  * The bound behind err: how far a float32 device distance dist of metric m over d
  * dimensions may lie from rv_metric_distance, given the two vectors' L2 norms (pure).

@@ -533,13 +533,13 @@ rvk_open_device(rv_ctx *ctx, int index)
 	fci.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO;
 	RVK_TRY(s->fn.vkCreateFence(s->device, &fci, NULL, &s->fence));
 
-	/* one submission at a time records at most two dispatches (kernel + rownorm) */
+	/* one submission at a time records at most RVK_MAX_SETS dispatches */
 	memset(&psz, 0, sizeof(psz));
 	psz.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-	psz.descriptorCount = 8 * RVK_MAX_BINDINGS;
+	psz.descriptorCount = RVK_MAX_SETS * RVK_MAX_BINDINGS;
 	memset(&dpi, 0, sizeof(dpi));
 	dpi.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO;
-	dpi.maxSets = 8;
+	dpi.maxSets = RVK_MAX_SETS;
 	dpi.poolSizeCount = 1;
 	dpi.pPoolSizes = &psz;
 	RVK_TRY(s->fn.vkCreateDescriptorPool(s->device, &dpi, NULL, &s->dpool));

@@ -294,3 +294,152 @@ cleanup:
 	rvk_buffer_destroy(ctx, &bq);
 	return st;
 }
+
+/*
+ * The kc best (key, row) pairs per query over every block of r, through the few-query
+ * kernel in key mode 1 (fewq.glsl): rows and keys are nq x kc, sorted by (key, row), with
+ * (-1, +inf) past the corpus's rows. Each group of up to 16 queries reads the corpus once;
+ * the dispatches of many blocks share one submission (their lists go to disjoint parts of
+ * one pair of output buffers), so a split corpus costs no more waits than a whole one.
+ * RV_E_LIMIT when the lists of one block for one query do not fit a binding.
+ */
+rv_status
+rvk_resident_topk(rv_ctx *ctx, rv_resident *r, rv_metric m, const float *q, size_t nq,
+				  size_t kc, int64_t *rows, float *keys)
+{
+	rvk_resident_mem *mem = r->mem;
+	size_t		range = rvk_binding_limit(ctx);
+	size_t		d = r->d,
+				n = r->n;
+	size_t		row_bytes = d * sizeof(float);
+	size_t		seg_rows,
+				nseg_max,
+				per_block,
+				bps,
+				q0,
+				b0;
+	size_t		mlist;
+	rvk_fewq_plan pl;
+	VkPipeline	pipe = VK_NULL_HANDLE;
+	rvk_buffer	bq,
+				bk,
+				br;
+	int64_t    *tr = NULL;
+	rv_status	st = RV_OK;
+
+	memset(&bq, 0, sizeof(bq));
+	memset(&bk, 0, sizeof(bk));
+	memset(&br, 0, sizeof(br));
+	rv_topk_reset(rows, keys, nq, kc);
+	if ((st = rvk_fewq_plan_make(ctx, nq, kc, d, &pl)) != RV_OK)
+		return st;
+	rvk_fewq_segments(mem->block_rows, &seg_rows, &nseg_max);
+	while (pl.nq > 1 && (size_t) pl.nq * nseg_max * pl.p * sizeof(float) > range)
+		pl.nq >>= 2;
+	per_block = (size_t) pl.nq * nseg_max * pl.p;
+	if (per_block * sizeof(float) > range)
+	{
+		st = rv_fail(ctx, RV_E_LIMIT, "candidate lists of k = %zu do not fit one Vulkan storage "
+					 "buffer binding", kc);
+		rv_set_detail(ctx, "%zu bytes per block, binding limit %zu bytes",
+					  per_block * sizeof(float), range);
+		return st;
+	}
+	bps = rvk_min_size(RVK_MAX_SETS, range / (per_block * sizeof(float)));
+	bps = rvk_min_size(bps, mem->nblocks);
+	mlist = rvk_min_size(pl.p, kc);
+
+	RVK_CHECK(rvk_fewq_pipeline(ctx, &pl, m, 1, &pipe));
+	RVK_CHECK(rvk_buffer_create(ctx, (size_t) pl.nq * row_bytes, &bq));
+	RVK_CHECK(rvk_buffer_create(ctx, bps * per_block * sizeof(float), &bk));
+	RVK_CHECK(rvk_buffer_create(ctx, bps * per_block * sizeof(uint32_t), &br));
+	tr = rv_alloc(ctx, mlist * sizeof(int64_t));
+	if (tr == NULL)
+	{
+		st = rv_fail(ctx, RV_E_NOMEM, "out of memory");
+		goto cleanup;
+	}
+
+	for (q0 = 0; q0 < nq; q0 += pl.nq)
+	{
+		size_t		qn = rvk_min_size(pl.nq, nq - q0);
+
+		RVK_CHECK(rvk_buffer_upload(ctx, &bq, q + q0 * d, qn * row_bytes));
+		for (b0 = 0; b0 < mem->nblocks; b0 += bps)
+		{
+			size_t		b1 = rvk_min_size(b0 + bps, mem->nblocks);
+			size_t		b;
+			const float *ck;
+			const uint32_t *cr;
+
+			RVK_CHECK(rvk_begin(ctx));
+			for (b = b0; b < b1; b++)
+			{
+				size_t		rn = rvk_min_size(mem->block_rows, n - b * mem->block_rows);
+				size_t		nseg;
+				rvk_push_fewq pf;
+				rvk_buffer *bufs[4];
+				VkDeviceSize bytes[4];
+				uint32_t	groups[3];
+
+				rvk_fewq_segments(rn, &seg_rows, &nseg);
+				pf.nq = (uint32_t) qn;
+				pf.n = (uint32_t) rn;
+				pf.d = (uint32_t) d;
+				pf.seg_rows = (uint32_t) seg_rows;
+				pf.nseg = (uint32_t) nseg;
+				pf.out_base = (uint32_t) ((b - b0) * per_block);
+				bufs[0] = &bq;
+				bufs[1] = &mem->blocks[b];
+				bufs[2] = &bk;
+				bufs[3] = &br;
+				bytes[0] = (VkDeviceSize) pl.nq * row_bytes;
+				bytes[1] = rn * row_bytes;
+				bytes[2] = (b1 - b0) * per_block * sizeof(float);
+				bytes[3] = (b1 - b0) * per_block * sizeof(uint32_t);
+				groups[0] = (uint32_t) nseg;
+				groups[1] = 1;
+				groups[2] = 1;
+				RVK_CHECK(rvk_record(ctx, pl.kernel, pipe, bufs, bytes, &pf, groups));
+			}
+			RVK_CHECK(rvk_submit_wait(ctx));
+			RVK_CHECK(rvk_buffer_download(ctx, &bk));
+			RVK_CHECK(rvk_buffer_download(ctx, &br));
+
+			ck = bk.map;
+			cr = br.map;
+			for (b = b0; b < b1; b++)
+			{
+				size_t		r0 = b * mem->block_rows;
+				size_t		rn = rvk_min_size(mem->block_rows, n - r0);
+				size_t		nseg,
+							qi,
+							sg,
+							c;
+
+				rvk_fewq_segments(rn, &seg_rows, &nseg);
+				for (qi = 0; qi < qn; qi++)
+				{
+					for (sg = 0; sg < nseg; sg++)
+					{
+						size_t		off = (b - b0) * per_block + (qi * nseg + sg) * pl.p;
+
+						/* block rows -> corpus rows; the padding ends the list */
+						for (c = 0; c < mlist; c++)
+							tr[c] = cr[off + c] == 0xffffffffu ? -1 :
+								(int64_t) (r0 + cr[off + c]);
+						rv_topk_merge(rows + (q0 + qi) * kc, keys + (q0 + qi) * kc, kc, tr,
+									  ck + off, mlist);
+					}
+				}
+			}
+		}
+	}
+
+cleanup:
+	rv_free(ctx, tr);
+	rvk_buffer_destroy(ctx, &br);
+	rvk_buffer_destroy(ctx, &bk);
+	rvk_buffer_destroy(ctx, &bq);
+	return st;
+}

@@ -12,7 +12,8 @@
  *   dispatch.c  command recording, submission and the interruptible fence wait
  *   kernels.c   the kernel table (SPIR-V, bindings, push-constant size, workgroup size)
  *               and the checks of a dispatch against it and the device limits
- *   simmatrix.c, topk.c   the operations: blocking, uploads, dispatches, merging
+ *   simmatrix.c, topk.c, fewq.c, resident.c   the operations: blocking, uploads,
+ *               dispatches, merging
  */
 #ifndef RELVEC_VK_INTERNAL_H
 #define RELVEC_VK_INTERNAL_H
@@ -26,6 +27,10 @@
 _Static_assert(sizeof(rvk_push_simmatrix) <= 128, "push constants exceed 128 bytes");
 _Static_assert(sizeof(rvk_push_rownorm) <= 128, "push constants exceed 128 bytes");
 _Static_assert(sizeof(rvk_push_topk) <= 128, "push constants exceed 128 bytes");
+_Static_assert(sizeof(rvk_push_fewq) <= 128, "push constants exceed 128 bytes");
+
+/* Descriptor sets per submission: one per dispatch, a submission records up to this many. */
+#define RVK_MAX_SETS 64
 
 /* Entry points resolved from the loader (global), the instance, and the device. */
 #define RVK_GLOBAL_FNS(X) \
@@ -111,11 +116,13 @@ typedef enum rvk_kernel_id
 	RVK_K_SIMMATRIX = 0,
 	RVK_K_ROWNORM,
 	RVK_K_TOPK,
+	RVK_K_FEWQ,					/* fewq.comp: subgroup reductions */
+	RVK_K_FEWQ_PLAIN,			/* fewq_plain.comp: the same without subgroups */
 	RVK_NKERNELS
 } rvk_kernel_id;
 
 #define RVK_MAX_BINDINGS 4
-#define RVK_MAX_SPEC 3
+#define RVK_MAX_SPEC 6
 
 /* One entry of the kernel table: everything needed to build and check its pipeline. */
 typedef struct rvk_kernel
@@ -148,7 +155,7 @@ typedef struct rvk_pipe
 	VkPipeline	pipeline;
 } rvk_pipe;
 
-#define RVK_MAX_PIPES 64
+#define RVK_MAX_PIPES 256
 
 struct rvk_state
 {
@@ -248,6 +255,28 @@ rv_status	rvk_record(rv_ctx *ctx, rvk_kernel_id k, VkPipeline pipe,
 					   const uint32_t groups[3]);
 void		rvk_barrier(rv_ctx *ctx);
 rv_status	rvk_submit_wait(rv_ctx *ctx);
+
+/* fewq.c: top-k of a few queries per pass over the corpus (shaders/fewq.glsl) */
+#define RVK_FEWQ_MAX_NQ 16		/* queries one dispatch takes */
+#define RVK_FEWQ_MAX_P 1024		/* largest list a workgroup keeps per query */
+#define RVK_FEWQ_ROUND 64		/* rows per round in the shader (ROUND) */
+
+/* How one few-query search is cut up (rvk_fewq_plan). */
+typedef struct rvk_fewq_plan
+{
+	rvk_kernel_id kernel;		/* RVK_K_FEWQ, or RVK_K_FEWQ_PLAIN without subgroups */
+	uint32_t	nq;				/* queries compiled into the pipeline (NQ) */
+	uint32_t	p;				/* pairs kept per query and segment */
+	uint32_t	slots;
+	uint32_t	vec4;
+	size_t		shared_bytes;
+} rvk_fewq_plan;
+
+rv_status	rvk_fewq_plan_make(rv_ctx *ctx, size_t nq, size_t k, size_t d, rvk_fewq_plan *out);
+rv_status	rvk_fewq_pipeline(rv_ctx *ctx, const rvk_fewq_plan *pl, rv_metric m, int keymode,
+							  VkPipeline *out);
+void		rvk_fewq_segments(size_t rows, size_t *seg_rows, size_t *nseg);
+rv_status	rvk_fewq_topk(rv_ctx *ctx, const rv_topk_args *args, const rvk_fewq_plan *pl);
 
 /* kernels.c */
 const rvk_kernel *rvk_kernel_get(rvk_kernel_id k);
