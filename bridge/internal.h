@@ -57,6 +57,7 @@ struct rv_ctx
 	char		pcache_dir[RV_PATH_MAX];	/* pipeline cache directory, "" = none */
 	int			vk_timing;		/* bench hook: time submissions with timestamp queries */
 	int			no_subgroups;	/* test hook: kernels take their subgroup-free variants */
+	size_t		stage_bytes;	/* test hook: staging chunk of resident uploads, 0 = 64 MB */
 	/* what rv_resident_knn did (tests, benches): queries that needed more candidates */
 	long		knn_retries;	/* a second, longer candidate list */
 	long		knn_full;		/* every distance of the corpus */
@@ -153,6 +154,8 @@ void		rvk_pcache_path(rv_ctx *ctx, char *buf, size_t size);
 void		rvk_set_timing(rv_ctx *ctx, int on);
 /* Device seconds of the timed submissions since the last call (then reset); < 0 if none. */
 double		rvk_take_device_seconds(rv_ctx *ctx);
+/* Test hook: resident uploads stage chunks of this many bytes (0: the default, 64 MB). */
+void		rvk_set_stage_bytes(rv_ctx *ctx, size_t bytes);
 /* Test hook: nonzero makes kernels with a subgroup variant take the variant without. */
 void		rvk_set_no_subgroups(rv_ctx *ctx, int on);
 /* Subgroup size the kernels use on the open device, 0 when they run without subgroups. */

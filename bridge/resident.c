@@ -81,7 +81,6 @@ rv_resident_create(rv_ctx *ctx, const float *x, size_t n, size_t d, rv_resident 
 	rv_resident *r;
 	rv_status	st;
 	int			dev;
-	size_t		i;
 
 	if (out == NULL)
 		return rv_fail(ctx, RV_E_INVALID_PARAM, "resident corpus output must not be NULL");
@@ -120,22 +119,13 @@ rv_resident_create(rv_ctx *ctx, const float *x, size_t n, size_t d, rv_resident 
 		rv_free(ctx, r);
 		return rv_fail(ctx, RV_E_NOMEM, "out of memory");
 	}
-	for (i = 0; i < n; i++)
-	{
-		if ((i & 4095) == 0 && rv_interrupted(ctx))
-		{
-			st = rv_fail(ctx, RV_E_INTERRUPTED, "canceling statement due to user request");
-			goto fail;
-		}
-		r->norms[i] = (float) sqrt(rvc_norm2(x + i * d, d));
-	}
-	note_norms(r);
-
+	/* the upload notes every row's norm as it copies the row */
 	st = rvk_use_device(ctx, dev);
 	if (st == RV_OK)
 		st = rvk_resident_upload(ctx, r, x);
 	if (st != RV_OK)
 		goto fail;
+	note_norms(r);
 	r->next = ctx->residents;
 	ctx->residents = r;
 	rv_note_backend(ctx, "vulkan:%d %s (relvec.device = %s)", dev, rvk_device_name(ctx),

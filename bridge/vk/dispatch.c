@@ -165,9 +165,12 @@ rvk_barrier(rv_ctx *ctx)
 							   VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
 }
 
-/* Poll until the fence signals; wait without bound once interrupted. */
-static rv_status
-wait_fence(rv_ctx *ctx)
+/*
+ * Poll until fence signals; wait without bound once interrupted (the work must end before
+ * its buffers go), then return RV_E_INTERRUPTED.
+ */
+rv_status
+rvk_wait_fence(rv_ctx *ctx, VkFence fence)
 {
 	rvk_state  *s = ctx->vk;
 	int			interrupted = 0;
@@ -175,7 +178,7 @@ wait_fence(rv_ctx *ctx)
 
 	for (;;)
 	{
-		VkResult	r = s->fn.vkWaitForFences(s->device, 1, &s->fence, VK_TRUE,
+		VkResult	r = s->fn.vkWaitForFences(s->device, 1, &fence, VK_TRUE,
 											  interrupted ? UINT64_MAX : RVK_WAIT_SLICE_NS);
 
 		if (r == VK_SUCCESS)
@@ -192,6 +195,36 @@ cleanup:
 }
 
 /*
+ * Submit a recorded command buffer that signals fence (reset here); returns at once. The
+ * test hook rvk_test_inject makes a chosen submission fail instead.
+ */
+rv_status
+rvk_submit(rv_ctx *ctx, VkCommandBuffer cmd, VkFence fence)
+{
+	rvk_state  *s = ctx->vk;
+	VkSubmitInfo si;
+	rv_status	st = RV_OK;
+
+	RVK_TRY(s->fn.vkResetFences(s->device, 1, &fence));
+	memset(&si, 0, sizeof(si));
+	si.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
+	si.commandBufferCount = 1;
+	si.pCommandBuffers = &cmd;
+	if (s->inject != VK_SUCCESS && --s->inject_after <= 0)
+	{
+		VkResult	r = s->inject;
+
+		/* test hook: pretend the submission failed, without submitting */
+		s->inject = VK_SUCCESS;
+		st = rvk_fail_vk(ctx, r, "fn.vkQueueSubmit(injected by rvk_test_inject)");
+		goto cleanup;
+	}
+	RVK_TRY(s->fn.vkQueueSubmit(s->queue, 1, &si, fence));
+cleanup:
+	return st;
+}
+
+/*
  * Finish recording, submit, and wait for the fence. The last barrier makes the shaders'
  * writes visible to host reads of the mapped buffers.
  */
@@ -200,7 +233,6 @@ rvk_submit_wait(rv_ctx *ctx)
 {
 	rvk_state  *s = ctx->vk;
 	VkMemoryBarrier mb;
-	VkSubmitInfo si;
 	rv_status	st = RV_OK;
 
 	/* shader writes -> host reads of the mapped output buffers */
@@ -217,22 +249,8 @@ rvk_submit_wait(rv_ctx *ctx)
 	if (rv_interrupted(ctx))
 		return rv_fail(ctx, RV_E_INTERRUPTED, "canceling statement due to user request");
 
-	RVK_TRY(s->fn.vkResetFences(s->device, 1, &s->fence));
-	memset(&si, 0, sizeof(si));
-	si.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO;
-	si.commandBufferCount = 1;
-	si.pCommandBuffers = &s->cmd;
-	if (s->inject != VK_SUCCESS && --s->inject_after <= 0)
-	{
-		VkResult	r = s->inject;
-
-		/* test hook: pretend the submission failed, without submitting */
-		s->inject = VK_SUCCESS;
-		st = rvk_fail_vk(ctx, r, "fn.vkQueueSubmit(injected by rvk_test_inject)");
-		goto cleanup;
-	}
-	RVK_TRY(s->fn.vkQueueSubmit(s->queue, 1, &si, s->fence));
-	st = wait_fence(ctx);
+	RVK_CHECK(rvk_submit(ctx, s->cmd, s->fence));
+	st = rvk_wait_fence(ctx, s->fence);
 	if (st == RV_OK && s->qpool != VK_NULL_HANDLE)
 	{
 		uint64_t	ts[2];

@@ -155,3 +155,23 @@ rvk_buffer_download(rv_ctx *ctx, rvk_buffer *b)
 cleanup:
 	return st;
 }
+
+/* Make the host's writes through b->map visible to the device (non-coherent memory). */
+rv_status
+rvk_buffer_flush(rv_ctx *ctx, rvk_buffer *b)
+{
+	rvk_state  *s = ctx->vk;
+	VkMappedMemoryRange range;
+	rv_status	st = RV_OK;
+
+	if (!b->coherent)
+	{
+		memset(&range, 0, sizeof(range));
+		range.sType = VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE;
+		range.memory = b->mem;
+		range.size = VK_WHOLE_SIZE;
+		RVK_TRY(s->fn.vkFlushMappedMemoryRanges(s->device, 1, &range));
+	}
+cleanup:
+	return st;
+}

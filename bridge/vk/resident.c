@@ -1,17 +1,20 @@
 /*
  * vk/resident.c — the device side of resident corpora: the rows cut into blocks that each
  * fit one storage-buffer binding (the binding limit, and the simmatrix grid's rows), each
- * block in a buffer of its own that lives until the corpus is released; and the distance
- * call, which runs shaders/simmatrix.comp (the similarity-matrix kernel, with the queries
- * as its "anchors") over each block and turns similarities into distances on the host.
+ * block in a buffer of its own that lives until the corpus is released; the distance call,
+ * which runs shaders/simmatrix.comp (the similarity-matrix kernel, with the queries as its
+ * "anchors") over each block and turns similarities into distances on the host; and the
+ * top-k call, which runs the few-query kernel (fewq.c) over every block.
  *
  * Memory. On devices whose memory is the host's (integrated GPUs, CPU-type devices such
  * as lavapipe) a block is a mapped buffer from memory.c, filled by a copy. On the others
- * (discrete GPUs) a block is device-local memory the host cannot map, filled through one
- * host-visible staging buffer and vkCmdCopyBuffer, one block per submission, so the rows
- * sit in video memory rather than being read over the bus at every query. The test hook
- * rv_set_resident_staging forces the staging path everywhere.
+ * (discrete GPUs) a block is device-local memory the host cannot map, filled through two
+ * host-visible staging buffers of 64 MB in turn (vkCmdCopyBuffer; filling one overlaps the
+ * other's copy), so the rows sit in video memory rather than being read over the bus at
+ * every query. Either way the rows' norms are taken as they are copied: one pass over the
+ * host's rows. The test hook rv_set_resident_staging forces the staging path everywhere.
  */
+#include <math.h>
 #include <string.h>
 
 #include "vk_internal.h"
@@ -50,43 +53,180 @@ unified_memory(rv_ctx *ctx)
 	return t == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU || t == VK_PHYSICAL_DEVICE_TYPE_CPU;
 }
 
-/* Copy bytes from the staging buffer into dst on the device, and wait. */
+/* Rows per chunk of a staged upload, and the staging buffers' size: two of them. */
+#define RVK_STAGE_BYTES ((size_t) 64 << 20)
+
+/* Test hook: the staging chunk of resident uploads (0: RVK_STAGE_BYTES). */
+void
+rvk_set_stage_bytes(rv_ctx *ctx, size_t bytes)
+{
+	ctx->stage_bytes = bytes;
+}
+
+/*
+ * Copy rows [i0, i1) of x to dst and note their norms in r->norms: one pass over the rows
+ * (the norm reads a row, the copy reads it again from the cache).
+ */
+static void
+copy_rows(rv_resident *r, const float *x, size_t i0, size_t i1, float *dst)
+{
+	size_t		d = r->d;
+	size_t		i;
+
+	for (i = i0; i < i1; i++)
+	{
+		const float *row = x + i * d;
+
+		r->norms[i] = (float) sqrt(rvc_norm2(row, d));
+		memcpy(dst + (i - i0) * d, row, d * sizeof(float));
+	}
+}
+
+/* The staging state of an upload: two buffers, command buffers and fences, in turn. */
+typedef struct rvk_stager
+{
+	rvk_buffer	buf[2];
+	VkCommandBuffer cmd[2];
+	VkFence		fence[2];
+	int			busy[2];		/* submitted and not yet waited for */
+} rvk_stager;
+
+/*
+ * Wait for every submission of the stager. quiet: after an error, without the interrupt
+ * check and without touching the error message of the failure being reported.
+ */
 static rv_status
-staged_copy(rv_ctx *ctx, rvk_buffer *staging, rvk_buffer *dst, size_t bytes)
+stager_drain(rv_ctx *ctx, rvk_stager *sg, int quiet)
+{
+	rv_status	st = RV_OK;
+	int			i;
+
+	for (i = 0; i < 2; i++)
+	{
+		if (!sg->busy[i])
+			continue;
+		if (!quiet && st == RV_OK)
+			st = rvk_wait_fence(ctx, sg->fence[i]);
+		else
+			(void) ctx->vk->fn.vkWaitForFences(ctx->vk->device, 1, &sg->fence[i], VK_TRUE,
+											   UINT64_MAX);
+		sg->busy[i] = 0;
+	}
+	return st;
+}
+
+/* Free the stager's objects (nothing of it may still run). */
+static void
+stager_free(rv_ctx *ctx, rvk_stager *sg)
 {
 	rvk_state  *s = ctx->vk;
+	int			i;
+
+	for (i = 0; i < 2; i++)
+	{
+		if (sg->fence[i] != VK_NULL_HANDLE)
+			s->fn.vkDestroyFence(s->device, sg->fence[i], NULL);
+		if (sg->cmd[i] != VK_NULL_HANDLE)
+			s->fn.vkFreeCommandBuffers(s->device, s->cmdpool, 1, &sg->cmd[i]);
+		rvk_buffer_destroy(ctx, &sg->buf[i]);
+	}
+	memset(sg, 0, sizeof(*sg));
+}
+
+/* Two staging buffers of bytes each, their command buffers and fences. */
+static rv_status
+stager_make(rv_ctx *ctx, rvk_stager *sg, size_t bytes)
+{
+	rvk_state  *s = ctx->vk;
+	VkCommandBufferAllocateInfo cbi;
+	VkFenceCreateInfo fci;
+	rv_status	st = RV_OK;
+	int			i;
+
+	memset(sg, 0, sizeof(*sg));
+	memset(&cbi, 0, sizeof(cbi));
+	cbi.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO;
+	cbi.commandPool = s->cmdpool;
+	cbi.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+	cbi.commandBufferCount = 1;
+	memset(&fci, 0, sizeof(fci));
+	fci.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO;
+	for (i = 0; i < 2; i++)
+	{
+		RVK_CHECK(make_buffer(ctx, bytes, VK_BUFFER_USAGE_TRANSFER_SRC_BIT,
+							  VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT, 1, &sg->buf[i]));
+		RVK_TRY(s->fn.vkAllocateCommandBuffers(s->device, &cbi, &sg->cmd[i]));
+		RVK_TRY(s->fn.vkCreateFence(s->device, &fci, NULL, &sg->fence[i]));
+	}
+cleanup:
+	return st;
+}
+
+/*
+ * Fill staging buffer i with rows [i0, i1) of x and submit its copy to dst at byte offset
+ * dst_off, after waiting for the buffer's previous copy. Returns without waiting for this
+ * one, so the next chunk is filled while this one crosses the bus.
+ */
+static rv_status
+stage_chunk(rv_ctx *ctx, rvk_stager *sg, int i, rv_resident *r, const float *x, size_t i0,
+			size_t i1, rvk_buffer *dst, size_t dst_off)
+{
+	rvk_state  *s = ctx->vk;
+	VkCommandBufferBeginInfo bi;
 	VkBufferCopy region;
 	VkMemoryBarrier mb;
 	rv_status	st = RV_OK;
 
-	RVK_CHECK(rvk_begin(ctx));
+	if (sg->busy[i])
+	{
+		sg->busy[i] = 0;
+		RVK_CHECK(rvk_wait_fence(ctx, sg->fence[i]));
+	}
+	copy_rows(r, x, i0, i1, sg->buf[i].map);
+	RVK_CHECK(rvk_buffer_flush(ctx, &sg->buf[i]));
+
+	RVK_TRY(s->fn.vkResetCommandBuffer(sg->cmd[i], 0));
+	memset(&bi, 0, sizeof(bi));
+	bi.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO;
+	bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+	RVK_TRY(s->fn.vkBeginCommandBuffer(sg->cmd[i], &bi));
 	memset(&region, 0, sizeof(region));
-	region.size = bytes;
-	s->fn.vkCmdCopyBuffer(s->cmd, staging->buf, dst->buf, 1, &region);
+	region.dstOffset = dst_off;
+	region.size = (i1 - i0) * r->d * sizeof(float);
+	s->fn.vkCmdCopyBuffer(sg->cmd[i], sg->buf[i].buf, dst->buf, 1, &region);
 	/* the copy's writes -> every later dispatch's reads of the block */
 	memset(&mb, 0, sizeof(mb));
 	mb.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER;
 	mb.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
 	mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT;
-	s->fn.vkCmdPipelineBarrier(s->cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
+	s->fn.vkCmdPipelineBarrier(sg->cmd[i], VK_PIPELINE_STAGE_TRANSFER_BIT,
 							   VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
-	RVK_CHECK(rvk_submit_wait(ctx));
+	RVK_TRY(s->fn.vkEndCommandBuffer(sg->cmd[i]));
+	RVK_CHECK(rvk_submit(ctx, sg->cmd[i], sg->fence[i]));
+	sg->busy[i] = 1;
 cleanup:
 	return st;
 }
 
-/* Upload r's n x d rows from x into blocks on the open device; r->mem set on success. */
+/*
+ * Upload r's n x d rows from x into blocks on the open device, noting every row's norm in
+ * r->norms on the way; r->mem set on success. The rows go in chunks of RVK_STAGE_BYTES:
+ * into the mapped block itself on unified memory, else into two staging buffers in turn,
+ * so that filling one overlaps the other's copy to the device.
+ */
 rv_status
 rvk_resident_upload(rv_ctx *ctx, rv_resident *r, const float *x)
 {
 	rvk_resident_mem *mem;
 	size_t		row_bytes = r->d * sizeof(float);
+	size_t		chunk_rows;
 	size_t		b;
-	int			staged;
-	rvk_buffer	staging;
+	int			staged,
+				turn = 0;
+	rvk_stager	sg;
 	rv_status	st = RV_OK;
 
-	memset(&staging, 0, sizeof(staging));
+	memset(&sg, 0, sizeof(sg));
 	if (row_bytes > rvk_binding_limit(ctx))
 	{
 		st = rv_fail(ctx, RV_E_LIMIT, "embedding of %zu dimensions does not fit one Vulkan "
@@ -114,40 +254,56 @@ rvk_resident_upload(rv_ctx *ctx, rv_resident *r, const float *x)
 	r->mem = mem;
 	r->bytes = 0;
 
+	chunk_rows = (ctx->stage_bytes > 0 ? ctx->stage_bytes : RVK_STAGE_BYTES) / row_bytes;
+	chunk_rows = chunk_rows < 1 ? 1 : chunk_rows;
+	chunk_rows = rvk_min_size(chunk_rows, mem->block_rows);
 	staged = ctx->resident_staging || !unified_memory(ctx);
 	if (staged)
-		RVK_CHECK(make_buffer(ctx, mem->block_rows * row_bytes,
-							  VK_BUFFER_USAGE_TRANSFER_SRC_BIT,
-							  VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT, 1, &staging));
+		RVK_CHECK(stager_make(ctx, &sg, chunk_rows * row_bytes));
 	for (b = 0; b < mem->nblocks; b++)
 	{
 		size_t		r0 = b * mem->block_rows;
 		size_t		rn = rvk_min_size(mem->block_rows, r->n - r0);
+		size_t		c0;
 
-		if (rv_interrupted(ctx))
-		{
-			st = rv_fail(ctx, RV_E_INTERRUPTED, "canceling statement due to user request");
-			goto cleanup;
-		}
 		if (staged)
-		{
 			RVK_CHECK(make_buffer(ctx, rn * row_bytes,
 								  VK_BUFFER_USAGE_STORAGE_BUFFER_BIT |
 								  VK_BUFFER_USAGE_TRANSFER_DST_BIT,
 								  VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0, &mem->blocks[b]));
-			RVK_CHECK(rvk_buffer_upload(ctx, &staging, x + r0 * r->d, rn * row_bytes));
-			RVK_CHECK(staged_copy(ctx, &staging, &mem->blocks[b], rn * row_bytes));
-		}
 		else
-		{
 			RVK_CHECK(rvk_buffer_create(ctx, rn * row_bytes, &mem->blocks[b]));
-			RVK_CHECK(rvk_buffer_upload(ctx, &mem->blocks[b], x + r0 * r->d, rn * row_bytes));
+		for (c0 = 0; c0 < rn; c0 += chunk_rows)
+		{
+			size_t		cn = rvk_min_size(chunk_rows, rn - c0);
+
+			if (rv_interrupted(ctx))
+			{
+				st = rv_fail(ctx, RV_E_INTERRUPTED, "canceling statement due to user request");
+				goto cleanup;
+			}
+			if (staged)
+			{
+				RVK_CHECK(stage_chunk(ctx, &sg, turn, r, x, r0 + c0, r0 + c0 + cn,
+									  &mem->blocks[b], c0 * row_bytes));
+				turn ^= 1;
+			}
+			else
+				copy_rows(r, x, r0 + c0, r0 + c0 + cn, (float *) mem->blocks[b].map + c0 * r->d);
 		}
+		if (!staged)
+			RVK_CHECK(rvk_buffer_flush(ctx, &mem->blocks[b]));
 		r->bytes += rn * row_bytes;
 	}
+	st = stager_drain(ctx, &sg, 0);
 
 cleanup:
-	rvk_buffer_destroy(ctx, &staging);
+	if (staged)
+	{
+		/* nothing may still copy from the staging buffers (or into a block) when they go */
+		(void) stager_drain(ctx, &sg, 1);
+		stager_free(ctx, &sg);
+	}
 	if (st != RV_OK)
 		rvk_resident_release(ctx, r);
 	return st;

@@ -80,6 +80,7 @@ _Static_assert(sizeof(rvk_push_fewq) <= 128, "push constants exceed 128 bytes");
 	X(vkCreateCommandPool) \
 	X(vkDestroyCommandPool) \
 	X(vkAllocateCommandBuffers) \
+	X(vkFreeCommandBuffers) \
 	X(vkResetCommandBuffer) \
 	X(vkBeginCommandBuffer) \
 	X(vkEndCommandBuffer) \
@@ -242,6 +243,7 @@ rv_status	rvk_buffer_create(rv_ctx *ctx, VkDeviceSize size, rvk_buffer *out);
 void		rvk_buffer_destroy(rv_ctx *ctx, rvk_buffer *b);
 rv_status	rvk_buffer_upload(rv_ctx *ctx, rvk_buffer *b, const void *src, size_t bytes);
 rv_status	rvk_buffer_download(rv_ctx *ctx, rvk_buffer *b);
+rv_status	rvk_buffer_flush(rv_ctx *ctx, rvk_buffer *b);
 
 /* pipeline.c */
 rv_status	rvk_pipeline(rv_ctx *ctx, rvk_kernel_id k, const uint32_t *spec, VkPipeline *out);
@@ -254,6 +256,8 @@ rv_status	rvk_record(rv_ctx *ctx, rvk_kernel_id k, VkPipeline pipe,
 					   rvk_buffer *const *bufs, const VkDeviceSize *bytes, const void *push,
 					   const uint32_t groups[3]);
 void		rvk_barrier(rv_ctx *ctx);
+rv_status	rvk_submit(rv_ctx *ctx, VkCommandBuffer cmd, VkFence fence);
+rv_status	rvk_wait_fence(rv_ctx *ctx, VkFence fence);
 rv_status	rvk_submit_wait(rv_ctx *ctx);
 
 /* fewq.c: top-k of a few queries per pass over the corpus (shaders/fewq.glsl) */
