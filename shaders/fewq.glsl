@@ -278,9 +278,31 @@ main()
 				acc[j] = 0.0;
 			if (VEC4 != 0u)
 			{
-				for (uint i = lane; i < d4; i += width)
+				uint		rb = row * d4;
+				uint		i = lane;
+
+				/* four independent 16-byte loads per lane in flight before they are used */
+				for (; i + 3u * width < d4; i += 4u * width)
 				{
-					vec4		xv = x4[row * d4 + i];
+					vec4		xa = x4[rb + i];
+					vec4		xb = x4[rb + i + width];
+					vec4		xc = x4[rb + i + 2u * width];
+					vec4		xd = x4[rb + i + 3u * width];
+
+					if (METRIC == METRIC_COSINE)
+						nx += (dot(xa, xa) + dot(xb, xb)) + (dot(xc, xc) + dot(xd, xd));
+					for (uint j = 0u; j < NQ; j++)
+					{
+						uint		qb = j * d4 + i;
+
+						if (j < pc.nq)
+							acc[j] += (term4(METRIC, xa, q4[qb]) + term4(METRIC, xb, q4[qb + width])) +
+								(term4(METRIC, xc, q4[qb + 2u * width]) + term4(METRIC, xd, q4[qb + 3u * width]));
+					}
+				}
+				for (; i < d4; i += width)
+				{
+					vec4		xv = x4[rb + i];
 
 					if (METRIC == METRIC_COSINE)
 						nx += dot(xv, xv);

@@ -628,7 +628,10 @@ rv_status	rv_resident_knn(rv_ctx *ctx, rv_resident *r, const float *x, rv_metric
 double		rv_resident_error_bound(rv_metric m, size_t d, double xnorm, double qnorm,
 									double dist);
 
-/* Test hook: nonzero makes resident uploads go through a staging copy on every device. */
+/*
+ * Test hook: nonzero makes every device take the path of a discrete GPU: resident uploads
+ * through staging copies, rv_simmatrix in device-local buffers with copies in and out.
+ */
 void		rv_set_resident_staging(rv_ctx *ctx, int force);
 
 #ifdef __cplusplus

@@ -38,7 +38,7 @@ rvk_timing_open(rv_ctx *ctx)
 	memset(&qi, 0, sizeof(qi));
 	qi.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO;
 	qi.queryType = VK_QUERY_TYPE_TIMESTAMP;
-	qi.queryCount = 2;
+	qi.queryCount = 3;
 	RVK_TRY(s->fn.vkCreateQueryPool(s->device, &qi, NULL, &s->qpool));
 	s->device_ns = 0;
 cleanup:
@@ -82,9 +82,10 @@ rvk_begin(rv_ctx *ctx)
 	bi.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO;
 	bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
 	RVK_TRY(s->fn.vkBeginCommandBuffer(s->cmd, &bi));
+	s->ts_marked = 0;
 	if (s->qpool != VK_NULL_HANDLE)
 	{
-		s->fn.vkCmdResetQueryPool(s->cmd, s->qpool, 0, 2);
+		s->fn.vkCmdResetQueryPool(s->cmd, s->qpool, 0, 3);
 		s->fn.vkCmdWriteTimestamp(s->cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, s->qpool, 0);
 	}
 cleanup:
@@ -148,6 +149,51 @@ rvk_record(rv_ctx *ctx, rvk_kernel_id k, VkPipeline pipe, rvk_buffer *const *buf
 	s->fn.vkCmdDispatch(s->cmd, groups[0], groups[1], groups[2]);
 cleanup:
 	return st;
+}
+
+/* Copies into buffers -> the next dispatches' reads of them. */
+void
+rvk_barrier_copy_to_compute(rv_ctx *ctx)
+{
+	rvk_state  *s = ctx->vk;
+	VkMemoryBarrier mb;
+
+	memset(&mb, 0, sizeof(mb));
+	mb.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER;
+	mb.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
+	mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT;
+	s->fn.vkCmdPipelineBarrier(s->cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
+							   VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
+}
+
+/* Dispatches' writes -> a copy that reads them (results to host memory). */
+void
+rvk_barrier_compute_to_copy(rv_ctx *ctx)
+{
+	rvk_state  *s = ctx->vk;
+	VkMemoryBarrier mb;
+
+	memset(&mb, 0, sizeof(mb));
+	mb.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER;
+	mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
+	mb.dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT;
+	s->fn.vkCmdPipelineBarrier(s->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+							   VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
+}
+
+/*
+ * Timing: the kernels of this submission end here (the copies after them are not counted
+ * in the device time the bench reads).
+ */
+void
+rvk_timing_mark(rv_ctx *ctx)
+{
+	rvk_state  *s = ctx->vk;
+
+	if (s->qpool == VK_NULL_HANDLE)
+		return;
+	s->fn.vkCmdWriteTimestamp(s->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, s->qpool, 2);
+	s->ts_marked = 1;
 }
 
 /* Order two dispatches of one submission: shader writes -> the next shader's reads. */
@@ -235,12 +281,13 @@ rvk_submit_wait(rv_ctx *ctx)
 	VkMemoryBarrier mb;
 	rv_status	st = RV_OK;
 
-	/* shader writes -> host reads of the mapped output buffers */
+	/* shader and copy writes -> host reads of the mapped output buffers */
 	memset(&mb, 0, sizeof(mb));
 	mb.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER;
-	mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
+	mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
 	mb.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
-	s->fn.vkCmdPipelineBarrier(s->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+	s->fn.vkCmdPipelineBarrier(s->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT |
+							   VK_PIPELINE_STAGE_TRANSFER_BIT,
 							   VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
 	if (s->qpool != VK_NULL_HANDLE)
 		s->fn.vkCmdWriteTimestamp(s->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, s->qpool, 1);
@@ -253,12 +300,13 @@ rvk_submit_wait(rv_ctx *ctx)
 	st = rvk_wait_fence(ctx, s->fence);
 	if (st == RV_OK && s->qpool != VK_NULL_HANDLE)
 	{
-		uint64_t	ts[2];
+		uint64_t	ts[3];
+		uint32_t	nts = s->ts_marked ? 3 : 2;
 
-		if (s->fn.vkGetQueryPoolResults(s->device, s->qpool, 0, 2, sizeof(ts), ts,
+		if (s->fn.vkGetQueryPoolResults(s->device, s->qpool, 0, nts, sizeof(ts), ts,
 										sizeof(uint64_t),
 										VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT) == VK_SUCCESS)
-			s->device_ns += (double) ((ts[1] - ts[0]) & s->ts_mask) *
+			s->device_ns += (double) ((ts[nts - 1] - ts[0]) & s->ts_mask) *
 				s->props.limits.timestampPeriod;
 	}
 cleanup:

@@ -169,8 +169,8 @@ rvk_fewq_topk(rv_ctx *ctx, const rv_topk_args *args, const rvk_fewq_plan *pl)
 	RVK_CHECK(rvk_fewq_pipeline(ctx, pl, args->metric, 0, &pipe));
 	RVK_CHECK(rvk_buffer_create(ctx, (size_t) pl->nq * row_bytes, &bq));
 	RVK_CHECK(rvk_buffer_create(ctx, nb * row_bytes, &bx));
-	RVK_CHECK(rvk_buffer_create(ctx, (size_t) pl->nq * nseg_max * pl->p * sizeof(float), &bk));
-	RVK_CHECK(rvk_buffer_create(ctx, (size_t) pl->nq * nseg_max * pl->p * sizeof(uint32_t), &br));
+	RVK_CHECK(rvk_buffer_create_readback(ctx, (size_t) pl->nq * nseg_max * pl->p * sizeof(float), &bk));
+	RVK_CHECK(rvk_buffer_create_readback(ctx, (size_t) pl->nq * nseg_max * pl->p * sizeof(uint32_t), &br));
 	tr = rv_alloc(ctx, m * sizeof(int64_t));
 	if (tr == NULL)
 	{

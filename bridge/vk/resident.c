@@ -44,15 +44,6 @@ make_buffer(rv_ctx *ctx, VkDeviceSize size, VkBufferUsageFlags usage,
 	return rvk_buffer_make(ctx, size, usage, &want, 1, map, out);
 }
 
-/* Does the open device share the host's memory (so mapped buffers are its own memory)? */
-static int
-unified_memory(rv_ctx *ctx)
-{
-	VkPhysicalDeviceType t = ctx->vk->props.deviceType;
-
-	return t == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU || t == VK_PHYSICAL_DEVICE_TYPE_CPU;
-}
-
 /* Rows per chunk of a staged upload, and the staging buffers' size: two of them. */
 #define RVK_STAGE_BYTES ((size_t) 64 << 20)
 
@@ -257,7 +248,7 @@ rvk_resident_upload(rv_ctx *ctx, rv_resident *r, const float *x)
 	chunk_rows = (ctx->stage_bytes > 0 ? ctx->stage_bytes : RVK_STAGE_BYTES) / row_bytes;
 	chunk_rows = chunk_rows < 1 ? 1 : chunk_rows;
 	chunk_rows = rvk_min_size(chunk_rows, mem->block_rows);
-	staged = ctx->resident_staging || !unified_memory(ctx);
+	staged = !rvk_unified_memory(ctx);
 	if (staged)
 		RVK_CHECK(stager_make(ctx, &sg, chunk_rows * row_bytes));
 	for (b = 0; b < mem->nblocks; b++)
@@ -393,7 +384,7 @@ rvk_resident_distances(rv_ctx *ctx, rv_resident *r, rv_metric m, const float *q,
 	RVK_CHECK(rvk_pipeline(ctx, RVK_K_SIMMATRIX, spec, &pipe));
 	RVK_CHECK(rvk_buffer_create(ctx, kc * row_bytes, &bq));
 	RVK_CHECK(rvk_buffer_create(ctx, row_bytes, &bc));
-	RVK_CHECK(rvk_buffer_create(ctx, nr * kc * sizeof(float), &bo));
+	RVK_CHECK(rvk_buffer_create_readback(ctx, nr * kc * sizeof(float), &bo));
 
 	for (q0 = 0; q0 < nq; q0 += kc)
 	{
@@ -507,8 +498,8 @@ rvk_resident_topk(rv_ctx *ctx, rv_resident *r, rv_metric m, const float *q, size
 
 	RVK_CHECK(rvk_fewq_pipeline(ctx, &pl, m, 1, &pipe));
 	RVK_CHECK(rvk_buffer_create(ctx, (size_t) pl.nq * row_bytes, &bq));
-	RVK_CHECK(rvk_buffer_create(ctx, bps * per_block * sizeof(float), &bk));
-	RVK_CHECK(rvk_buffer_create(ctx, bps * per_block * sizeof(uint32_t), &br));
+	RVK_CHECK(rvk_buffer_create_readback(ctx, bps * per_block * sizeof(float), &bk));
+	RVK_CHECK(rvk_buffer_create_readback(ctx, bps * per_block * sizeof(uint32_t), &br));
 	tr = rv_alloc(ctx, mlist * sizeof(int64_t));
 	if (tr == NULL)
 	{

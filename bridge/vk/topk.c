@@ -118,8 +118,8 @@ rvk_topk(rv_ctx *ctx, const rv_topk_args *args)
 	RVK_CHECK(rvk_pipeline(ctx, RVK_K_TOPK, spec, &pipe));
 	RVK_CHECK(rvk_buffer_create(ctx, nqb * row_bytes, &bq));
 	RVK_CHECK(rvk_buffer_create(ctx, nb * row_bytes, &bx));
-	RVK_CHECK(rvk_buffer_create(ctx, nqb * per_q * sizeof(float), &bd));
-	RVK_CHECK(rvk_buffer_create(ctx, nqb * per_q * sizeof(uint32_t), &bi));
+	RVK_CHECK(rvk_buffer_create_readback(ctx, nqb * per_q * sizeof(float), &bd));
+	RVK_CHECK(rvk_buffer_create_readback(ctx, nqb * per_q * sizeof(uint32_t), &bi));
 	tr = rv_alloc(ctx, k * sizeof(int64_t));
 	if (tr == NULL)
 	{

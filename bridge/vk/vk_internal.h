@@ -180,7 +180,8 @@ struct rvk_state
 	uint64_t	pcache_sum;		/* checksum of the cache data last read or written */
 	int			pcache_defer;	/* building many pipelines: save once at the end */
 	rvk_pcache_stats pcache_stats;
-	VkQueryPool	qpool;			/* two timestamps per submission, when timing */
+	VkQueryPool	qpool;			/* timestamps of a submission, when timing: begin, end, mark */
+	int			ts_marked;		/* the submission marked the end of its kernels */
 	uint64_t	ts_mask;		/* valid bits of the queue's timestamps */
 	double		device_ns;		/* device time of the timed submissions */
 	uint32_t	subgroup_size;	/* 0 when compute shaders lack subgroup arithmetic */
@@ -240,6 +241,10 @@ rv_status	rvk_buffer_make(rv_ctx *ctx, VkDeviceSize size, VkBufferUsageFlags usa
 							const VkMemoryPropertyFlags *prefs, size_t nprefs, int map,
 							rvk_buffer *out);
 rv_status	rvk_buffer_create(rv_ctx *ctx, VkDeviceSize size, rvk_buffer *out);
+rv_status	rvk_buffer_create_readback(rv_ctx *ctx, VkDeviceSize size, rvk_buffer *out);
+rv_status	rvk_buffer_create_device(rv_ctx *ctx, VkDeviceSize size, rvk_buffer *out);
+void		rvk_copy(rv_ctx *ctx, rvk_buffer *src, rvk_buffer *dst, size_t bytes);
+int			rvk_unified_memory(rv_ctx *ctx);
 void		rvk_buffer_destroy(rv_ctx *ctx, rvk_buffer *b);
 rv_status	rvk_buffer_upload(rv_ctx *ctx, rvk_buffer *b, const void *src, size_t bytes);
 rv_status	rvk_buffer_download(rv_ctx *ctx, rvk_buffer *b);
@@ -256,6 +261,9 @@ rv_status	rvk_record(rv_ctx *ctx, rvk_kernel_id k, VkPipeline pipe,
 					   rvk_buffer *const *bufs, const VkDeviceSize *bytes, const void *push,
 					   const uint32_t groups[3]);
 void		rvk_barrier(rv_ctx *ctx);
+void		rvk_barrier_copy_to_compute(rv_ctx *ctx);
+void		rvk_barrier_compute_to_copy(rv_ctx *ctx);
+void		rvk_timing_mark(rv_ctx *ctx);
 rv_status	rvk_submit(rv_ctx *ctx, VkCommandBuffer cmd, VkFence fence);
 rv_status	rvk_wait_fence(rv_ctx *ctx, VkFence fence);
 rv_status	rvk_submit_wait(rv_ctx *ctx);

@@ -264,7 +264,7 @@ run_cases(rv_ctx *gpu, rv_ctx *cpu, const char *variant, int step)
 	size_t		n = 3000,
 				d = 24;
 	float	   *x = xmalloc(n * 64 * sizeof(float));
-	float	   *q = xmalloc(20 * 64 * sizeof(float));
+	float	   *q = xmalloc(20 * 200 * sizeof(float));
 	char		label[128];
 	int			m;
 	size_t		i;
@@ -280,6 +280,17 @@ run_cases(rv_ctx *gpu, rv_ctx *cpu, const char *variant, int step)
 	}
 	topk_case(gpu, cpu, label, q, 5, x, n, d, RV_METRIC_COSINE, 16, 1e-5);
 	topk_case(gpu, cpu, label, q, 3, x, n, d, RV_METRIC_L2, 256, 1e-5);
+
+	/* wide rows (d = 200, 50 vec4): the unrolled loads and their remainder */
+	fill_uniform(x, 500 * 200, 20);
+	fill_uniform(q, 16 * 200, 21);
+	snprintf(label, sizeof(label), "%s d=200", variant);
+	for (m = RV_METRIC_L2; m <= RV_METRIC_L1; m += step)
+	{
+		topk_case(gpu, cpu, label, q, 1, x, 500, 200, (rv_metric) m, 10, 1e-5);
+		topk_case(gpu, cpu, label, q, 16, x, 500, 200, (rv_metric) m, 10, 1e-5);
+	}
+	resident_case(gpu, cpu, label, q, 3, x, 500, 200, RV_METRIC_COSINE, 10, 1e-5);
 
 	/* scalar rows (d = 7), sizes that fill no segment and no round */
 	fill_uniform(x, 777 * 7, 3);
