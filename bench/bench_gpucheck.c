@@ -11,7 +11,9 @@
  *   top-1      resident exact top-k, one query (rv_resident_knn: the few-query kernel,
  *              then the exact recheck on the host), median of --reps queries; the device
  *              time of its submissions (timestamp queries) too
- *   top-100    the same for a batch of --queries queries
+ *   top-100    the same for a batch of --queries queries; and for 16 (one pass of the
+ *              kernel), and one query with the kernel's tuning swept (workgroups aimed at,
+ *              row loads unrolled or not), device time only
  *   simmatrix  sim-rows x dims against --anchors anchors, cosine (rv_simmatrix: host arrays
  *              in and out), and its kernel time alone
  *   CPU twin   top-1, top-100 and the similarity matrix on the CPU path (one OpenBLAS
@@ -83,6 +85,13 @@ typedef struct figures
 	double		cpu_top1_ms,
 				cpu_top100_ms,
 				cpu_sim_ms;
+	double		top16_ms,
+				top16_dev_ms;
+	/* the few-query kernel's tuning, one query: device ms by workgroups and unrolling */
+	int			nsweep;
+	size_t		sweep_groups[8];
+	int			sweep_unroll[8];
+	double		sweep_dev_ms[8];
 } figures;
 
 /* n uniform values in [-1, 1) from seed (xorshift64*, as the tests). */
@@ -339,6 +348,7 @@ write_json(const char *path, const opts *o, const figures *f)
 	FILE	   *fp = fopen(path, "w");
 	char		b1[700],
 				b2[700];
+	int			i;
 
 	if (fp == NULL)
 	{
@@ -372,6 +382,13 @@ write_json(const char *path, const opts *o, const figures *f)
 	json_num(fp, "sim_maxdiff", f->sim_maxdiff, 0);
 	json_num(fp, "cpu_top1_ms", f->cpu_top1_ms, 0);
 	json_num(fp, "cpu_top100_ms", f->cpu_top100_ms, 0);
+	json_num(fp, "top16_ms", f->top16_ms, 0);
+	json_num(fp, "top16_device_ms", f->top16_dev_ms, 0);
+	fprintf(fp, "  \"sweep\": [");
+	for (i = 0; i < f->nsweep; i++)
+		fprintf(fp, "%s{\"groups\": %zu, \"unroll\": %d, \"device_ms\": %.6g}", i ? ", " : "",
+				f->sweep_groups[i], f->sweep_unroll[i], f->sweep_dev_ms[i]);
+	fprintf(fp, "],\n");
 	json_num(fp, "cpu_sim_ms", f->cpu_sim_ms, 1);
 	fprintf(fp, "}\n");
 	fclose(fp);
@@ -512,6 +529,7 @@ main(int argc, char **argv)
 	f.upload_s = f.upload_gbps = f.top1_ms = f.top1_dev_ms = f.top100_ms = f.top100_dev_ms = NAN;
 	f.sim_ms = f.sim_dev_ms = f.sim_maxdiff = NAN;
 	f.cpu_top1_ms = f.cpu_top100_ms = f.cpu_sim_ms = NAN;
+	f.top16_ms = f.top16_dev_ms = NAN;
 	f.top_exact = -1;
 	snprintf(f.device, sizeof(f.device), "cpu");
 	snprintf(f.type, sizeof(f.type), "none");
@@ -679,6 +697,75 @@ main(int argc, char **argv)
 				f.top100_dev_ms = median(td, n);
 				printf("  %-40s %10.3f ms  (device %.3f ms), median of %d\n",
 					   "resident exact top-k, batch", f.top100_ms, f.top100_dev_ms, n);
+			}
+			/* one pass of a full batch of the kernel (16 queries) */
+			{
+				int			n16 = 0;
+
+				for (rep = -1; rep < reps && o.queries >= 16; rep++)
+				{
+					double		t0 = now_ms();
+
+					st = rv_resident_knn(gpu, r, x, RV_METRIC_COSINE, q, 16, o.k, grow, gdist);
+					if (st != RV_OK)
+					{
+						fail_line("resident top-k, 16 queries", gpu, st);
+						break;
+					}
+					if (rep >= 0)
+					{
+						tw[n16] = now_ms() - t0;
+						td[n16] = rvk_take_device_seconds(gpu) * 1e3;
+						n16++;
+					}
+					else
+						rvk_take_device_seconds(gpu);
+				}
+				if (n16 == reps)
+				{
+					f.top16_ms = median(tw, n16);
+					f.top16_dev_ms = median(td, n16);
+					printf("  %-40s %10.3f ms  (device %.3f ms), median of %d\n",
+						   "resident exact top-k, 16 queries", f.top16_ms, f.top16_dev_ms, n16);
+				}
+			}
+			/* the kernel's tuning: workgroups aimed at, loads unrolled or not (one query) */
+			{
+				static const size_t groups[3] = {256, 1024, 4096};
+				int			gi,
+							un;
+
+				printf("  few-query kernel, one query, device ms by workgroups aimed at:\n");
+				for (gi = 0; gi < 3; gi++)
+					for (un = 1; un >= 0; un--)
+					{
+						int			ns = 0;
+						int			sr = o.reps < 10 ? o.reps : 10;
+
+						rvk_set_fewq_tuning(gpu, groups[gi], un);
+						for (rep = -2; rep < sr; rep++)
+						{
+							st = rv_resident_knn(gpu, r, x, RV_METRIC_COSINE,
+												 q + (size_t) (rep + 2) % o.queries * d, 1, o.k,
+												 grow, gdist);
+							if (st != RV_OK)
+								break;
+							if (rep >= 0)
+								td[ns++] = rvk_take_device_seconds(gpu) * 1e3;
+							else
+								rvk_take_device_seconds(gpu);
+						}
+						if (ns == sr && f.nsweep < 8)
+						{
+							f.sweep_groups[f.nsweep] = groups[gi];
+							f.sweep_unroll[f.nsweep] = un;
+							f.sweep_dev_ms[f.nsweep] = median(td, ns);
+							printf("    %5zu groups, %s  %10.3f ms\n", groups[gi],
+								   un ? "unrolled x4" : "no unroll  ", f.sweep_dev_ms[f.nsweep]);
+							f.nsweep++;
+						}
+					}
+				rvk_set_fewq_tuning(gpu, 0, 1);
 			}
 			f.knn_retries = gpu->knn_retries;
 			f.knn_full = gpu->knn_full;

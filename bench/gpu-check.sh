@@ -34,6 +34,17 @@ GLIBC_NEEDED=""
 die() { echo "gpu-check: $*" >&2; exit 1; }
 step() { printf '\n== %s (%ds)\n' "$*" "$((SECONDS - T0))"; }
 
+# Seconds a step may take: its own limit, or what is left of the budget
+# (RELVEC_GPUCHECK_BUDGET, 450 s: the device tool's command limit is 600 s) less a reserve
+# for the steps after it; at least 1.
+limit() {
+	local want=$1 reserve=$2 left
+	left=$((T0 + ${RELVEC_GPUCHECK_BUDGET:-450} - SECONDS - reserve))
+	[ "$left" -lt "$want" ] && want=$left
+	[ "$want" -lt 1 ] && want=1
+	echo "$want"
+}
+
 # The sources the carried binaries are built from (a stale .gpucheck is refused).
 source_hash() {
 	find bridge shaders tests/gpu tests/unit/testhost.c tests/unit/testhost.h tests/unit/tap.h \
@@ -231,7 +242,7 @@ run() {
 	step "parity tests (tests/gpu) on every device"
 	: >"$out/tests.log"
 	for t in "$bin"/gpu_test_*; do
-		timeout 240 "$t" >"$WORK/t.log" 2>&1
+		timeout "$(limit 90 200)" "$t" >"$WORK/t.log" 2>&1
 		echo "rc=$?" >>"$WORK/t.log"
 		n_ok=$(grep -c '^ok ' "$WORK/t.log")
 		n_fail=$(grep -c '^not ok ' "$WORK/t.log")
@@ -247,26 +258,26 @@ run() {
 	grep -h '^# device vulkan' "$out/tests.log" | sort -u | sed 's/^/  ran on /'
 
 	step "figures: relvec on $dev and the CPU twin (driver shader caches off)"
-	MESA_SHADER_CACHE_DISABLE=true __GL_SHADER_DISK_CACHE=0 timeout 360 "$bin/bench_gpucheck" \
+	MESA_SHADER_CACHE_DISABLE=true __GL_SHADER_DISK_CACHE=0 timeout "$(limit 200 100)" "$bin/bench_gpucheck" \
 		--device "$dev" --rows "$rows" --sim-rows "$sim_rows" --reps "$reps" --json "$out/bench.json" ||
 		echo "bench_gpucheck failed (status $?)"
+
+	step "anchor: PyTorch on the same GPU"
+	if command -v python3 >/dev/null; then
+		PYTHONUNBUFFERED=1 timeout "$(limit 150 30)" python3 bench/gpucheck_torch.py --rows "$rows" --sim-rows "$sim_rows" \
+			--reps "$reps" --json "$out/torch.json" || echo "gpucheck_torch.py failed (status $?)"
+	else
+		echo '{"skipped": "no python3"}' >"$out/torch.json"
+	fi
 
 	step "setup with the driver's own shader disk cache (empty, then warm)"
 	{
 		for pass in cold warm; do
 			echo "driver cache $pass: $(MESA_SHADER_CACHE_DIR="$WORK/dcache" __GL_SHADER_DISK_CACHE=1 \
 				__GL_SHADER_DISK_CACHE_PATH="$WORK/dcache" XDG_CACHE_HOME="$WORK/dcache" \
-				timeout 120 "$bin/bench_gpucheck" --setup-only --device "$dev")"
+				timeout "$(limit 60 10)" "$bin/bench_gpucheck" --setup-only --device "$dev")"
 		done
 	} | tee "$out/setup_driver_cache.txt"
-
-	step "anchor: PyTorch on the same GPU"
-	if command -v python3 >/dev/null; then
-		PYTHONUNBUFFERED=1 timeout 300 python3 bench/gpucheck_torch.py --rows "$rows" --sim-rows "$sim_rows" \
-			--reps "$reps" --json "$out/torch.json" || echo "gpucheck_torch.py failed (status $?)"
-	else
-		echo '{"skipped": "no python3"}' >"$out/torch.json"
-	fi
 
 	step "table"
 	if command -v python3 >/dev/null; then

@@ -80,6 +80,12 @@ def main(argv):
                   "<= 1.2 x torch matmul + topk = %s" % num(1.2 * t2 if t2 else None, "%.3f"),
                   verdict(g2 <= 1.2 * t2 if g2 is not None and t2 else None, True)))
 
+    # 2b. one pass of the kernel with a full batch (16 queries), for the record
+    if b.get("top16_ms") is not None:
+        lines.append(("resident exact top-%s, 16 queries (one pass; ms)" % k,
+                      "%s (device %s)" % (num(b.get("top16_ms"), "%.3f"), num(b.get("top16_device_ms"), "%.3f")),
+                      "-", "-", "reported", "info"))
+
     # 3. similarity matrix: kernel throughput against torch's fp32 matmul
     flop = 2.0 * sim_rows * anchors * dims if sim_rows else None
     sd, se = b.get("sim_device_ms"), b.get("sim_ms")
@@ -121,6 +127,12 @@ def main(argv):
         print("| " + " | ".join(str(c).ljust(widths[i]) for i, c in enumerate(r)) + " |")
         if n == 0:
             print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    sw = b.get("sweep") or []
+    if sw:
+        print("few-query kernel, 1 query, device ms by workgroups aimed at (unrolled x4 / not): " +
+              "; ".join("%d: %s" % (g, " / ".join(num(e["device_ms"], "%.3f") for u in (1, 0)
+                                                   for e in sw if e["groups"] == g and e["unroll"] == u))
+                        for g in sorted({e["groups"] for e in sw})))
     ex = b.get("top_exact")
     print("checks: device top-k %s the CPU's; similarity matrix max |diff| %s; recheck fallbacks: "
           "%s longer lists, %s full passes; subgroup size %s"

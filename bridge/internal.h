@@ -58,6 +58,8 @@ struct rv_ctx
 	int			vk_timing;		/* bench hook: time submissions with timestamp queries */
 	int			no_subgroups;	/* test hook: kernels take their subgroup-free variants */
 	size_t		stage_bytes;	/* test hook: staging chunk of resident uploads, 0 = 64 MB */
+	size_t		fewq_groups;	/* bench hook: workgroups the few-query kernel aims at */
+	int			fewq_no_unroll; /* bench hook: one row load per lane at a time */
 	/* what rv_resident_knn did (tests, benches): queries that needed more candidates */
 	long		knn_retries;	/* a second, longer candidate list */
 	long		knn_full;		/* every distance of the corpus */
@@ -156,6 +158,8 @@ void		rvk_set_timing(rv_ctx *ctx, int on);
 double		rvk_take_device_seconds(rv_ctx *ctx);
 /* Test hook: resident uploads stage chunks of this many bytes (0: the default, 64 MB). */
 void		rvk_set_stage_bytes(rv_ctx *ctx, size_t bytes);
+/* Bench hook: the few-query kernel aims at groups workgroups (0: 1024), unrolled or not. */
+void		rvk_set_fewq_tuning(rv_ctx *ctx, size_t groups, int unroll);
 /* Test hook: nonzero makes kernels with a subgroup variant take the variant without. */
 void		rvk_set_no_subgroups(rv_ctx *ctx, int on);
 /* Subgroup size the kernels use on the open device, 0 when they run without subgroups. */

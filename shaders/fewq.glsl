@@ -47,6 +47,7 @@ layout(constant_id = 2) const uint P = 16;		/* best pairs kept per query: power 
 layout(constant_id = 3) const uint SLOTS = 128;	/* power of two >= P + ROUND */
 layout(constant_id = 4) const uint KEYMODE = 0;	/* 0: rv_topk, 1: resident top-k */
 layout(constant_id = 5) const uint VEC4 = 0;	/* 1: d % 4 == 0, rows read as vec4 */
+layout(constant_id = 6) const uint UNROLL = 1;	/* 1: four row loads per lane in flight */
 
 layout(std430, binding = 0) readonly buffer Q { float q[]; };
 layout(std430, binding = 0) readonly buffer Q4 { vec4 q4[]; };
@@ -282,7 +283,7 @@ main()
 				uint		i = lane;
 
 				/* four independent 16-byte loads per lane in flight before they are used */
-				for (; i + 3u * width < d4; i += 4u * width)
+				for (; UNROLL != 0u && i + 3u * width < d4; i += 4u * width)
 				{
 					vec4		xa = x4[rb + i];
 					vec4		xb = x4[rb + i + width];

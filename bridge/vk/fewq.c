@@ -88,7 +88,7 @@ rv_status
 rvk_fewq_pipeline(rv_ctx *ctx, const rvk_fewq_plan *pl, rv_metric m, int keymode,
 				  VkPipeline *out)
 {
-	uint32_t	spec[6];
+	uint32_t	spec[7];
 
 	spec[0] = (uint32_t) m;
 	spec[1] = pl->nq;
@@ -96,15 +96,25 @@ rvk_fewq_pipeline(rv_ctx *ctx, const rvk_fewq_plan *pl, rv_metric m, int keymode
 	spec[3] = pl->slots;
 	spec[4] = (uint32_t) keymode;
 	spec[5] = pl->vec4;
+	spec[6] = ctx->fewq_no_unroll ? 0u : 1u;
 	return rvk_pipeline(ctx, pl->kernel, spec, out);
+}
+
+/* Bench hook: aim at this many workgroups (0: 1024) and unroll the row loads or not. */
+void
+rvk_set_fewq_tuning(rv_ctx *ctx, size_t groups, int unroll)
+{
+	ctx->fewq_groups = groups;
+	ctx->fewq_no_unroll = !unroll;
 }
 
 /* Cut a block of rows into segments: *seg_rows per workgroup, *nseg workgroups. */
 void
-rvk_fewq_segments(size_t rows, size_t *seg_rows, size_t *nseg)
+rvk_fewq_segments(rv_ctx *ctx, size_t rows, size_t *seg_rows, size_t *nseg)
 {
+	size_t		target = ctx->fewq_groups > 0 ? ctx->fewq_groups : FEWQ_TARGET_GROUPS;
 	size_t		rounds = (rows + RVK_FEWQ_ROUND - 1) / RVK_FEWQ_ROUND;
-	size_t		per = (rounds + FEWQ_TARGET_GROUPS - 1) / FEWQ_TARGET_GROUPS;
+	size_t		per = (rounds + target - 1) / target;
 
 	if (per < FEWQ_MIN_ROUNDS)
 		per = FEWQ_MIN_ROUNDS;
@@ -151,11 +161,11 @@ rvk_fewq_topk(rv_ctx *ctx, const rv_topk_args *args, const rvk_fewq_plan *pl)
 
 	/* corpus rows per block: one binding, and lists of one block in one binding */
 	nb = rvk_min_size(n, range / row_bytes);
-	rvk_fewq_segments(nb, &seg_rows, &nseg_max);
+	rvk_fewq_segments(ctx, nb, &seg_rows, &nseg_max);
 	while (nb > 1 && (size_t) pl->nq * nseg_max * pl->p * sizeof(float) > range)
 	{
 		nb = (nb + 1) / 2;
-		rvk_fewq_segments(nb, &seg_rows, &nseg_max);
+		rvk_fewq_segments(ctx, nb, &seg_rows, &nseg_max);
 	}
 	if ((size_t) pl->nq * nseg_max * pl->p * sizeof(float) > range)
 	{
@@ -183,7 +193,7 @@ rvk_fewq_topk(rv_ctx *ctx, const rv_topk_args *args, const rvk_fewq_plan *pl)
 		size_t		xn = rvk_min_size(nb, n - x0);
 		size_t		nseg;
 
-		rvk_fewq_segments(xn, &seg_rows, &nseg);
+		rvk_fewq_segments(ctx, xn, &seg_rows, &nseg);
 		RVK_CHECK(rvk_buffer_upload(ctx, &bx, args->x + x0 * d, xn * row_bytes));
 		for (q0 = 0; q0 < nq; q0 += pl->nq)
 		{

@@ -57,7 +57,7 @@ static const rvk_kernel kernels[RVK_NKERNELS] = {
 		.push_bytes = sizeof(rvk_push_fewq),
 		.local_size = {256, 1, 1},
 		.shared_bytes = 1 * 128 * 8 + 16,	/* at the smallest NQ x SLOTS */
-		.nspec = 6,				/* metric, nq, p, slots, keymode, vec4 */
+		.nspec = 7,				/* metric, nq, p, slots, keymode, vec4, unroll */
 	},
 	[RVK_K_FEWQ_PLAIN] = {
 		.name = "fewq_plain",
@@ -67,7 +67,7 @@ static const rvk_kernel kernels[RVK_NKERNELS] = {
 		.push_bytes = sizeof(rvk_push_fewq),
 		.local_size = {256, 1, 1},
 		.shared_bytes = 1 * 128 * 8 + 16,
-		.nspec = 6,
+		.nspec = 7,
 	},
 };
 

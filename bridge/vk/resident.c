@@ -480,7 +480,7 @@ rvk_resident_topk(rv_ctx *ctx, rv_resident *r, rv_metric m, const float *q, size
 	rv_topk_reset(rows, keys, nq, kc);
 	if ((st = rvk_fewq_plan_make(ctx, nq, kc, d, &pl)) != RV_OK)
 		return st;
-	rvk_fewq_segments(mem->block_rows, &seg_rows, &nseg_max);
+	rvk_fewq_segments(ctx, mem->block_rows, &seg_rows, &nseg_max);
 	while (pl.nq > 1 && (size_t) pl.nq * nseg_max * pl.p * sizeof(float) > range)
 		pl.nq >>= 2;
 	per_block = (size_t) pl.nq * nseg_max * pl.p;
@@ -529,7 +529,7 @@ rvk_resident_topk(rv_ctx *ctx, rv_resident *r, rv_metric m, const float *q, size
 				VkDeviceSize bytes[4];
 				uint32_t	groups[3];
 
-				rvk_fewq_segments(rn, &seg_rows, &nseg);
+				rvk_fewq_segments(ctx, rn, &seg_rows, &nseg);
 				pf.nq = (uint32_t) qn;
 				pf.n = (uint32_t) rn;
 				pf.d = (uint32_t) d;
@@ -564,7 +564,7 @@ rvk_resident_topk(rv_ctx *ctx, rv_resident *r, rv_metric m, const float *q, size
 							sg,
 							c;
 
-				rvk_fewq_segments(rn, &seg_rows, &nseg);
+				rvk_fewq_segments(ctx, rn, &seg_rows, &nseg);
 				for (qi = 0; qi < qn; qi++)
 				{
 					for (sg = 0; sg < nseg; sg++)

@@ -123,7 +123,7 @@ typedef enum rvk_kernel_id
 } rvk_kernel_id;
 
 #define RVK_MAX_BINDINGS 4
-#define RVK_MAX_SPEC 6
+#define RVK_MAX_SPEC 7
 
 /* One entry of the kernel table: everything needed to build and check its pipeline. */
 typedef struct rvk_kernel
@@ -287,7 +287,7 @@ typedef struct rvk_fewq_plan
 rv_status	rvk_fewq_plan_make(rv_ctx *ctx, size_t nq, size_t k, size_t d, rvk_fewq_plan *out);
 rv_status	rvk_fewq_pipeline(rv_ctx *ctx, const rvk_fewq_plan *pl, rv_metric m, int keymode,
 							  VkPipeline *out);
-void		rvk_fewq_segments(size_t rows, size_t *seg_rows, size_t *nseg);
+void		rvk_fewq_segments(rv_ctx *ctx, size_t rows, size_t *seg_rows, size_t *nseg);
 rv_status	rvk_fewq_topk(rv_ctx *ctx, const rv_topk_args *args, const rvk_fewq_plan *pl);
 
 /* kernels.c */

@@ -291,6 +291,14 @@ run_cases(rv_ctx *gpu, rv_ctx *cpu, const char *variant, int step)
 		topk_case(gpu, cpu, label, q, 16, x, 500, 200, (rv_metric) m, 10, 1e-5);
 	}
 	resident_case(gpu, cpu, label, q, 3, x, 500, 200, RV_METRIC_COSINE, 10, 1e-5);
+	/* the bench's tuning hook: loads not unrolled, few and many workgroups */
+	rvk_set_fewq_tuning(gpu, 1, 0);
+	snprintf(label, sizeof(label), "%s d=200 no unroll, 1 group", variant);
+	topk_case(gpu, cpu, label, q, 4, x, 500, 200, RV_METRIC_L2, 10, 1e-5);
+	rvk_set_fewq_tuning(gpu, 4096, 1);
+	snprintf(label, sizeof(label), "%s d=200 4096 groups", variant);
+	topk_case(gpu, cpu, label, q, 4, x, 500, 200, RV_METRIC_IP, 10, 1e-5);
+	rvk_set_fewq_tuning(gpu, 0, 1);
 
 	/* scalar rows (d = 7), sizes that fill no segment and no round */
 	fill_uniform(x, 777 * 7, 3);

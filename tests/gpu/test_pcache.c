@@ -212,7 +212,8 @@ test_device(const rv_device_info *dev)
 	ctx = open_cached(&th, spec, dev->index, sub, &t_warm, &st0);
 	rvk_get_pcache_stats(ctx, &st1);
 	ok(st0.loaded == 0 && st0.rejected == 1, "an oversized file: ignored");
-	ok(file_size(path) == size, "an oversized file: replaced by a file of the right size");
+	ok(file_size(path) > 56 && file_size(path) < (long) RV_PIPELINE_CACHE_MAX_BYTES,
+	   "an oversized file: replaced by a file of a cache's size");
 	rv_ctx_destroy(ctx);
 
 	/* a directory that cannot be made or written: the kernels run, nothing is raised */
