@@ -646,9 +646,9 @@ rv_resident_knn(rv_ctx *ctx, rv_resident *r, const float *x, rv_metric m, const 
 		for (i = 0; i < nleft; i++)
 			memcpy(qleft + i * r->d, q + left[i] * r->d, r->d * sizeof(float));
 		st = rv_resident_topk(ctx, r, m, qleft, nleft, kc[pass], crow, cdist, NULL, rest);
-		if (st == RV_E_LIMIT)
+		if (st == RV_E_LIMIT || st == RV_E_UNSUPPORTED)
 		{
-			/* lists too long for this device: the last resort below */
+			/* lists too long for this device (or no kernel for them): the last resort below */
 			rv_clear_error(ctx);
 			st = RV_OK;
 			break;

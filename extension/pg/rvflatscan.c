@@ -235,7 +235,7 @@ resident_candidates(IndexScanDesc scan, int dims)
 		rvflat_resident_lost(res);
 		return false;
 	}
-	if (st == RV_E_LIMIT)
+	if (st == RV_E_LIMIT || st == RV_E_UNSUPPORTED)
 	{
 		/* no list fits this device: one entry for every row, fetched right away */
 		rv_clear_error(ctx);
