@@ -125,7 +125,12 @@ key_of(float s, float nx, float nqj)
 	else if (METRIC == METRIC_IP)
 		g = -s;
 	else if (METRIC == METRIC_COSINE)
-		g = (nqj > 0.0 && nx > 0.0) ? 1.0 - clamp(s / (sqrt(nx) * sqrt(nqj)), -1.0, 1.0) : 1.0;
+	{
+		float		c = s / (sqrt(nx) * sqrt(nqj));
+
+		/* clamp of a NaN is undefined: keep the NaN, which the key turns into +-inf */
+		g = (nqj > 0.0 && nx > 0.0) ? (isnan(c) ? c : 1.0 - clamp(c, -1.0, 1.0)) : 1.0;
+	}
 	else
 		g = s;
 	if (KEYMODE == 0u)

@@ -341,6 +341,18 @@ run_cases(rv_ctx *gpu, rv_ctx *cpu, const char *variant, int step)
 	for (m = RV_METRIC_L2; m <= RV_METRIC_L1; m += step)
 		topk_case(gpu, cpu, label, q, 2, x, 600, 8, (rv_metric) m, 32, 1e-5);
 
+	/* NaN: products of +-3e38 overflow to +-inf, and their sum is NaN (a +inf key in mode 0) */
+	fill_uniform(x, 300 * 8, 22);
+	for (i = 0; i < 20 * 8; i++)
+		x[i] = (i % 2) ? -3e38f : 3e38f;
+	for (i = 0; i < 2 * 8; i++)
+		q[i] = 3e38f;
+	snprintf(label, sizeof(label), "%s NaN", variant);
+	for (m = RV_METRIC_L2; m <= RV_METRIC_L1; m += step)
+		topk_case(gpu, cpu, label, q, 2, x, 300, 8, (rv_metric) m, 32, 1e-5);
+	resident_case(gpu, cpu, label, q, 2, x, 300, 8, RV_METRIC_IP, 10, 1e-5);
+	resident_case(gpu, cpu, label, q, 2, x, 300, 8, RV_METRIC_COSINE, 10, 1e-5);
+
 	/* forced small splits: the corpus crosses many blocks */
 	fill_uniform(x, 2000 * 16, 10);
 	fill_uniform(q, 16 * 16, 11);
