@@ -381,7 +381,8 @@ rvk_device_name(const rv_ctx *ctx)
 
 /*
  * Can compute shaders on the open device use subgroup arithmetic (subgroupAdd)? Sets
- * subgroup_size, or 0 when not (or when the test hook asks for the variants without).
+ * subgroup_size, or 0 when not (or when the test hook asks for the variants without); and
+ * notes the largest allocation the device takes.
  */
 static void
 query_subgroups(rv_ctx *ctx)
@@ -392,13 +393,21 @@ query_subgroups(rv_ctx *ctx)
 	VkSubgroupFeatureFlags need = VK_SUBGROUP_FEATURE_BASIC_BIT |
 		VK_SUBGROUP_FEATURE_ARITHMETIC_BIT;
 
+	VkPhysicalDeviceMaintenance3Properties m3;
+
 	s->subgroup_size = 0;
+	memset(&m3, 0, sizeof(m3));
+	m3.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES;
 	memset(&sp, 0, sizeof(sp));
 	sp.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES;
+	sp.pNext = &m3;
 	memset(&p2, 0, sizeof(p2));
 	p2.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2;
 	p2.pNext = &sp;
 	s->fn.vkGetPhysicalDeviceProperties2(s->phys, &p2);
+	/* the largest single allocation (Vulkan 1.1 guarantees at least 1 GiB) */
+	s->max_alloc = m3.maxMemoryAllocationSize >= ((VkDeviceSize) 1 << 30) ?
+		m3.maxMemoryAllocationSize : ((VkDeviceSize) 1 << 30);
 	if ((sp.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
 		(sp.supportedOperations & need) == need &&
 		sp.subgroupSize >= 1 && sp.subgroupSize <= 128 && !ctx->no_subgroups)

@@ -26,12 +26,14 @@ struct rvk_resident_mem
 	rvk_buffer *blocks;
 };
 
-/* Rows per block: one binding, and a grid of RV_SIM_TILE-row workgroups along y. */
+/* Rows per block: one binding, one allocation, a grid of RV_SIM_TILE-row workgroups along y. */
 static size_t
 block_rows(rv_ctx *ctx, size_t n, size_t d)
 {
 	size_t		nr = rvk_binding_limit(ctx) / (d * sizeof(float));
 
+	/* one allocation per block: within the device's largest allocation too */
+	nr = rvk_min_size(nr, (size_t) ctx->vk->max_alloc / (d * sizeof(float)));
 	nr = rvk_min_size(nr, (size_t) ctx->vk->props.limits.maxComputeWorkGroupCount[1] * RV_SIM_TILE);
 	return rvk_min_size(nr, n);
 }

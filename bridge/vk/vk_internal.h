@@ -185,6 +185,7 @@ struct rvk_state
 	uint64_t	ts_mask;		/* valid bits of the queue's timestamps */
 	double		device_ns;		/* device time of the timed submissions */
 	uint32_t	subgroup_size;	/* 0 when compute shaders lack subgroup arithmetic */
+	VkDeviceSize max_alloc;		/* maxMemoryAllocationSize (at least 1 GiB) */
 	VkDescriptorSetLayout dsl[RVK_NKERNELS];
 	VkPipelineLayout layout[RVK_NKERNELS];
 	rvk_pipe	pipes[RVK_MAX_PIPES];
