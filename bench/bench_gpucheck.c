@@ -477,8 +477,10 @@ main(int argc, char **argv)
 			   *sc = NULL;
 	int64_t    *crow;
 	float	   *cdist;
-	int64_t    *grow;
-	double	   *gdist;
+	int64_t    *grow,
+			   *brow;
+	double	   *gdist,
+			   *bdist;
 	double	   *tw,
 			   *td;
 	size_t		d,
@@ -585,9 +587,11 @@ main(int argc, char **argv)
 	cdist = malloc(o.queries * o.k * sizeof(float));
 	grow = malloc(o.queries * o.k * sizeof(int64_t));
 	gdist = malloc(o.queries * o.k * sizeof(double));
+	brow = malloc(o.queries * o.k * sizeof(int64_t));
+	bdist = malloc(o.queries * o.k * sizeof(double));
 	tw = malloc((size_t) o.reps * sizeof(double));
 	td = malloc((size_t) o.reps * sizeof(double));
-	if (!x || !q || !a || !crow || !cdist || !grow || !gdist || !tw || !td)
+	if (!x || !q || !a || !crow || !cdist || !grow || !gdist || !brow || !bdist || !tw || !td)
 	{
 		printf("out of memory\n");
 		return 1;
@@ -691,6 +695,9 @@ main(int argc, char **argv)
 				else
 					rvk_take_device_seconds(gpu);
 			}
+			/* the batch's answer, for the check against the CPU at the end */
+			memcpy(brow, grow, o.queries * o.k * sizeof(int64_t));
+			memcpy(bdist, gdist, o.queries * o.k * sizeof(double));
 			if (n == reps)
 			{
 				f.top100_ms = median(tw, n);
@@ -838,15 +845,15 @@ main(int argc, char **argv)
 	/* checks: the device's batch answer against the CPU's, the matrices against each other */
 	if (gpu != NULL && o.cpu && !isnan(f.top100_ms) && !isnan(f.cpu_top100_ms))
 	{
-		/* the batch's last answer is in grow/gdist, the CPU's in crow/cdist */
+		/* the batch's answer is in brow/bdist, the CPU's in crow/cdist */
 		int			same = 1;
 		size_t		swaps = 0;
 
 		/* the CPU orders by the distance rounded to float: rows may trade places on a tie */
 		for (i = 0; i < o.queries * o.k; i++)
 		{
-			same &= (float) gdist[i] == cdist[i];
-			swaps += grow[i] != crow[i];
+			same &= (float) bdist[i] == cdist[i];
+			swaps += brow[i] != crow[i];
 		}
 		f.top_exact = same;
 		printf("check: the device's exact top-%zu of %zu queries %s the CPU's (%zu rows in other "
@@ -878,6 +885,8 @@ main(int argc, char **argv)
 	free(cdist);
 	free(grow);
 	free(gdist);
+	free(brow);
+	free(bdist);
 	free(tw);
 	free(td);
 	return 0;

@@ -22,7 +22,7 @@
 # Results: $OUT (the device tool's folder) or ./gpucheck-out: gpucheck.log (everything),
 # devices.txt, tests.log, bench.json, setup_driver_cache.txt, torch.json, table.txt.
 # Exit status 1 when a parity test fails, when "auto" does not pick a GPU (on the GPU
-# machine), or when a step cannot run.
+# machine), when the device's exact top-k differs from the CPU's, or when a step cannot run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -156,7 +156,7 @@ build_here() {
 
 run() {
 	local mode=$1 from_source=$2
-	local rows sim_rows reps dev out bin t n_ok n_fail fails=0 auto_ok=1 need have
+	local rows sim_rows reps dev out bin t n_ok n_fail fails=0 auto_ok=1 exact_ok need have
 	T0=$SECONDS
 	if [ "$mode" = rehearse ]; then
 		rows=${RELVEC_GPUCHECK_ROWS:-10000}
@@ -283,10 +283,13 @@ run() {
 	if command -v python3 >/dev/null; then
 		python3 bench/gpucheck_table.py "$out/bench.json" "$out/torch.json" | tee "$out/table.txt"
 	fi
+	exact_ok=1
+	grep -q 'DIFFERS' "$out/table.txt" 2>/dev/null && exact_ok=0
 	echo
 	echo "parity test binaries failed: $fails; auto picks a GPU: $([ $auto_ok = 1 ] && echo yes || echo NO)" \
-		"$([ "$mode" = rehearse ] && echo "(not checked in a rehearsal)"); $((SECONDS - T0)) s in all"
-	[ "$fails" -eq 0 ] && [ "$auto_ok" -eq 1 ]
+		"$([ "$mode" = rehearse ] && echo "(not checked in a rehearsal)"); device results equal the CPU's:" \
+		"$([ $exact_ok = 1 ] && echo yes || echo NO); $((SECONDS - T0)) s in all"
+	[ "$fails" -eq 0 ] && [ "$auto_ok" -eq 1 ] && [ "$exact_ok" -eq 1 ]
 }
 
 case "${1:-}" in
