@@ -7,6 +7,7 @@
 #   make gpu-test     every Vulkan kernel against its CPU twin on every Vulkan device
 #   make check-meta   META.json's version equals EXTVERSION
 #   make bench        benchmarks; figures and ratios are printed, never asserted
+#                     (bench/gpu-check.sh is not among them: it runs on a GPU machine, README)
 #   make sqlite       build/sqlite/relvec.so, the SQLite loadable extension (also built by make)
 #   make sqlite-test  the SQLite suite (tests/sqlite) against build/sqlite/relvec.so
 #   make cli          build/relvec, the offline command-line tool (also built by make)
@@ -235,7 +236,7 @@ build/bench/%: bench/%.c bench/bench_util.h $(BRIDGE_OBJS)
 
 bench: $(BENCH_PROGS)
 	@for b in $(BENCH_PROGS); do echo "== $$b"; $$b || exit 1; done
-	@for s in $(sort $(wildcard bench/*.sh)); do echo "== $$s"; bash $$s || exit 1; done
+	@for s in $(sort $(filter-out bench/gpu-check.sh,$(wildcard bench/*.sh))); do echo "== $$s"; bash $$s || exit 1; done
 .PHONY: bench
 
 # --- the offline command-line tool build/relvec (built by plain make) ------------------

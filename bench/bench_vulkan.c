@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "internal.h"
+#include "vk/vk_internal.h"
 #include "testhost.h"
 
 #define D 768
@@ -184,7 +184,13 @@ main(void)
 		}
 		t0 = now();
 		st = rvk_warm_pipelines(gpu);
-		report("pipeline creation (15 variants)", st, gpu, now() - t0);
+		{
+			char		what[64];
+
+			snprintf(what, sizeof(what), "pipeline creation (%d variants)",
+					 gpu->vk != NULL ? gpu->vk->npipes : 0);
+			report(what, st, gpu, now() - t0);
+		}
 		t0 = now();
 		st = sim(gpu, x, 64, a, 64, tiny);
 		report("first dispatch (64 x 64 simmatrix)", st, gpu, now() - t0);

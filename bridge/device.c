@@ -85,6 +85,29 @@ rv_set_split_bytes(rv_ctx *ctx, size_t bytes)
 	ctx->split_bytes = bytes;
 }
 
+/* Set the pipeline cache directory ("" or NULL: none); used from the next device open. */
+rv_status
+rv_set_pipeline_cache_dir(rv_ctx *ctx, const char *dir)
+{
+	size_t		len = dir != NULL ? strlen(dir) : 0;
+
+	if (len >= sizeof(ctx->pcache_dir))
+		return rv_fail(ctx, RV_E_INVALID_PARAM,
+					   "pipeline cache directory of %zu bytes is too long", len);
+	memcpy(ctx->pcache_dir, len > 0 ? dir : "", len);
+	ctx->pcache_dir[len] = '\0';
+	/* "/dir/" and "/dir" name the same files */
+	while (len > 1 && ctx->pcache_dir[len - 1] == '/')
+		ctx->pcache_dir[--len] = '\0';
+	return RV_OK;
+}
+
+const char *
+rv_pipeline_cache_dir(const rv_ctx *ctx)
+{
+	return ctx->pcache_dir;
+}
+
 /* Enumerate the Vulkan devices (opens the loader; none is not an error). */
 rv_status
 rv_list_devices(rv_ctx *ctx, rv_device_info *out, size_t cap, size_t *count)

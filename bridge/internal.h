@@ -33,6 +33,8 @@ struct rv_resident
 	int			dev;			/* Vulkan device index it was uploaded to */
 	size_t		bytes;			/* device bytes of the rows */
 	float	   *norms;			/* n L2 norms (for the error bounds) */
+	double		norm_max;		/* the largest norm (the inner product's bound) */
+	double		norm_min_cos;	/* the smallest norm whose square is within [2^-100, 2^100] */
 	rvk_resident_mem *mem;		/* NULL: released */
 };
 
@@ -52,6 +54,15 @@ struct rv_ctx
 	void		(*vk_shutdown) (rv_ctx *ctx);
 	rv_resident *residents;		/* resident corpora of this context (resident.c) */
 	int			resident_staging;	/* test hook: always upload through a staging copy */
+	char		pcache_dir[RV_PATH_MAX];	/* pipeline cache directory, "" = none */
+	int			vk_timing;		/* bench hook: time submissions with timestamp queries */
+	int			no_subgroups;	/* test hook: kernels take their subgroup-free variants */
+	size_t		stage_bytes;	/* test hook: staging chunk of resident uploads, 0 = 64 MB */
+	size_t		fewq_groups;	/* bench hook: workgroups the few-query kernel aims at */
+	int			fewq_no_unroll; /* bench hook: one row load per lane at a time */
+	/* what rv_resident_knn did (tests, benches): queries that needed more candidates */
+	long		knn_retries;	/* a second, longer candidate list */
+	long		knn_full;		/* every distance of the corpus */
 };
 
 /* Record which backend ran the last heavy operation and why. */
@@ -67,6 +78,18 @@ void		rv_note_device_lost(rv_ctx *ctx);
 /* CPU backend (cpu/): the reference for every kernel. */
 rv_status	rvc_simmatrix(rv_ctx *ctx, const rv_simmatrix_args *args);
 rv_status	rvc_topk(rv_ctx *ctx, const rv_topk_args *args);
+
+/*
+ * The CPU twin of the few-query kernel (cpu/fewq.c): the key of one pair by the shader's
+ * float32 formulas (qn2 = |q|^2 in float32), and for each of nq queries the kc rows of x
+ * with the smallest keys, sorted by (key, row); rows/keys nq x kc, (-1, +inf) past n.
+ * keymode 0: the float32 distance (NaN as +inf); 1: -inf where the resident error bound
+ * does not cover it.
+ */
+float		rvc_fewq_key(rv_metric m, int keymode, const float *q, float qn2, const float *x,
+						 size_t d);
+rv_status	rvc_fewq(rv_ctx *ctx, rv_metric m, int keymode, const float *q, size_t nq,
+					 const float *x, size_t n, size_t d, size_t kc, int64_t *rows, float *keys);
 
 /* Vulkan backend (vk/). */
 rv_status	rvk_simmatrix(rv_ctx *ctx, const rv_simmatrix_args *args);
@@ -89,6 +112,9 @@ void		rvk_resident_release(rv_ctx *ctx, rv_resident *r);
 void		rvk_resident_release_all(rv_ctx *ctx);
 rv_status	rvk_resident_distances(rv_ctx *ctx, rv_resident *r, rv_metric m, const float *q,
 								   size_t nq, float *out);
+/* The kc smallest few-query keys (key mode 1) per query, merged over every block. */
+rv_status	rvk_resident_topk(rv_ctx *ctx, rv_resident *r, rv_metric m, const float *q,
+							  size_t nq, size_t kc, int64_t *rows, float *keys);
 /* Free every resident handle of the context (rv_ctx_destroy). */
 void		rv_resident_free_all(rv_ctx *ctx);
 
@@ -112,6 +138,32 @@ rv_status	rvk_warm_pipelines(rv_ctx *ctx);
 
 /* Test hook: the after-th next queue submit fails with the VkResult vkresult instead. */
 void		rvk_test_inject(rv_ctx *ctx, int vkresult, int after);
+
+/* What the pipeline cache on disk did since the device opened (vk/pcache.c). */
+typedef struct rvk_pcache_stats
+{
+	int			loaded;			/* 1: a file was read and handed to the driver */
+	int			rejected;		/* 1: a file was there but did not match or was damaged */
+	long		load_bytes;		/* cache data bytes read */
+	int			saves;			/* files written */
+	long		save_bytes;		/* cache data bytes of the last file written */
+} rvk_pcache_stats;
+void		rvk_get_pcache_stats(rv_ctx *ctx, rvk_pcache_stats *out);
+/* The file the open device's cache goes to (buf of RV_PATH_MAX + 128 bytes); "" if none. */
+void		rvk_pcache_path(rv_ctx *ctx, char *buf, size_t size);
+
+/* Bench hook: time submissions on the device (timestamp queries) from the next device open. */
+void		rvk_set_timing(rv_ctx *ctx, int on);
+/* Device seconds of the timed submissions since the last call (then reset); < 0 if none. */
+double		rvk_take_device_seconds(rv_ctx *ctx);
+/* Test hook: resident uploads stage chunks of this many bytes (0: the default, 64 MB). */
+void		rvk_set_stage_bytes(rv_ctx *ctx, size_t bytes);
+/* Bench hook: the few-query kernel aims at groups workgroups (0: 1024), unrolled or not. */
+void		rvk_set_fewq_tuning(rv_ctx *ctx, size_t groups, int unroll);
+/* Test hook: nonzero makes kernels with a subgroup variant take the variant without. */
+void		rvk_set_no_subgroups(rv_ctx *ctx, int on);
+/* Subgroup size the kernels use on the open device, 0 when they run without subgroups. */
+uint32_t	rvk_subgroup_size(rv_ctx *ctx);
 
 /* Process-wide counters for tests: how often the loader and a device were opened. */
 typedef struct rvk_counters

@@ -5,8 +5,8 @@
  * scalars appear in the blocks, so the std430 push-constant layout equals the C layout;
  * vk_internal.h checks each C size against the 128 bytes every device guarantees.
  *
- * A shader selects its one block with RV_PUSH_SIMMATRIX, RV_PUSH_ROWNORM or RV_PUSH_TOPK
- * before including this file (GLSL allows one push-constant block per stage).
+ * A shader selects its one block with RV_PUSH_SIMMATRIX, RV_PUSH_ROWNORM, RV_PUSH_TOPK or
+ * RV_PUSH_FEWQ before including this file (GLSL allows one push-constant block per stage).
  */
 #ifndef RV_PUSH_GLSL
 #define RV_PUSH_GLSL
@@ -54,6 +54,18 @@ RV_PUSH_BEGIN(rvk_push_topk)
 	RV_U32		seg_rows;		/* corpus rows per workgroup */
 	RV_U32		nseg;			/* segments (workgroups along x) */
 RV_PUSH_END(rvk_push_topk)
+#endif
+
+/* Per-segment top-P of up to NQ queries over one corpus block (fewq.glsl). */
+#if !defined(VULKAN) || defined(RV_PUSH_FEWQ)
+RV_PUSH_BEGIN(rvk_push_fewq)
+	RV_U32		nq;				/* queries in this dispatch (<= NQ) */
+	RV_U32		n;				/* corpus rows in this block */
+	RV_U32		d;				/* dimensions */
+	RV_U32		seg_rows;		/* corpus rows per workgroup */
+	RV_U32		nseg;			/* segments (workgroups along x) */
+	RV_U32		out_base;		/* first list entry of this block in the outputs */
+RV_PUSH_END(rvk_push_fewq)
 #endif
 
 #endif							/* RV_PUSH_GLSL */

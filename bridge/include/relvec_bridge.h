@@ -369,6 +369,29 @@ const char *rv_last_backend(const rv_ctx *ctx);
  */
 void		rv_set_split_bytes(rv_ctx *ctx, size_t bytes);
 
+/* Longest pipeline cache directory path, terminating NUL included. */
+#define RV_PATH_MAX 1024
+
+/*
+ * Keep compiled Vulkan pipelines on disk in directory dir (copied; NULL or "" keeps none,
+ * the default), so that a new process does not compile the shaders again. One file per
+ * device and driver: its name and header carry the vendor and device IDs, the driver
+ * version and the pipeline-cache UUID, and a file that does not match the open device, is
+ * damaged (a checksum covers it) or is larger than RV_PIPELINE_CACHE_MAX_BYTES is ignored.
+ * The file is read when a device opens and rewritten (a temporary file renamed over it, so
+ * readers never see half a file) after new pipelines were built; the directory is created
+ * (mode 0700) if missing, its parent must exist. Failures to read or write the cache are
+ * never errors: they are logged at RV_LOG_DEBUG and the shaders are compiled as without a
+ * cache. RV_E_INVALID_PARAM for a path of RV_PATH_MAX bytes or more.
+ */
+rv_status	rv_set_pipeline_cache_dir(rv_ctx *ctx, const char *dir);
+
+/* The pipeline cache directory as last set ("" when none). */
+const char *rv_pipeline_cache_dir(const rv_ctx *ctx);
+
+/* Largest pipeline cache file relvec reads or writes. */
+#define RV_PIPELINE_CACHE_MAX_BYTES ((size_t) 64 << 20)
+
 /* ------------------------------------------------------------------------------------
  * Relative projection (project.c): r(x)_j = sim(x - c, a_j - c) over k anchors, for one
  * or several similarity functions; with several, each k-long sub-vector is standardized
@@ -562,6 +585,42 @@ int			rv_resident_alive(const rv_resident *r);
 rv_status	rv_resident_distances(rv_ctx *ctx, rv_resident *r, rv_metric m, const float *q,
 								  size_t nq, float *out, float *err);
 
+/* Longest candidate list of rv_resident_topk. */
+#define RV_RESIDENT_MAX_CANDIDATES 1024
+
+/*
+ * Candidates for an exact search of a resident corpus, from one pass over its rows per
+ * batch of up to 16 queries (the few-query kernel, shaders/fewq.glsl): for each of nq
+ * queries the kc rows (1 <= kc <= RV_RESIDENT_MAX_CANDIDATES) with the smallest float32
+ * device distances, in the order (device distance, row), with what an exact recheck needs:
+ *   rows  nq x kc row numbers (0 .. n-1), -1 in the slots past the corpus's rows;
+ *   dist  nq x kc device distances; -inf for a row whose device distance the error bound
+ *         does not cover (not finite, a cosine of a vector with a squared norm near the
+ *         float32 range's ends): such rows come first and must be recomputed; +inf in
+ *         empty slots;
+ *   err   nq x kc (or NULL): the exact distance rv_metric_distance gives lies within
+ *         dist +/- err (+inf where dist is -inf), as for rv_resident_distances;
+ *   rest  nq (or NULL): every row NOT in query j's list has an exact distance >= rest[j]
+ *         (+inf when the list holds every row, -inf when nothing is known).
+ * So the k nearest rows by exact distance are among the candidates whenever the k-th
+ * smallest exact distance of the candidates is below rest[j]. RV_E_LIMIT when the lists do
+ * not fit the device (the caller then uses rv_resident_distances).
+ */
+rv_status	rv_resident_topk(rv_ctx *ctx, rv_resident *r, rv_metric m, const float *q,
+							 size_t nq, size_t kc, int64_t *rows, float *dist, float *err,
+							 double *rest);
+
+/*
+ * The exact k nearest rows of a resident corpus for each of nq queries: rows (nq x k) and
+ * their distances rv_metric_distance (nq x k doubles), in the order (distance, row), with
+ * (-1, +inf) past the corpus's rows. x is the host copy of the n x d rows the corpus was
+ * made from, for the exact recheck. Candidates come from rv_resident_topk (k plus a margin,
+ * then a longer list for a query whose candidates cannot prove its k-th place, and as a
+ * last resort every device distance with its bound), so the answer always equals the CPU's.
+ */
+rv_status	rv_resident_knn(rv_ctx *ctx, rv_resident *r, const float *x, rv_metric m,
+							const float *q, size_t nq, size_t k, int64_t *rows, double *dist);
+
 /*
  * The bound behind err: how far a float32 device distance dist of metric m over d
  * dimensions may lie from rv_metric_distance, given the two vectors' L2 norms (pure).
@@ -569,7 +628,10 @@ rv_status	rv_resident_distances(rv_ctx *ctx, rv_resident *r, rv_metric m, const 
 double		rv_resident_error_bound(rv_metric m, size_t d, double xnorm, double qnorm,
 									double dist);
 
-/* Test hook: nonzero makes resident uploads go through a staging copy on every device. */
+/*
+ * Test hook: nonzero makes every device take the path of a discrete GPU: resident uploads
+ * through staging copies, rv_simmatrix in device-local buffers with copies in and out.
+ */
 void		rv_set_resident_staging(rv_ctx *ctx, int force);
 
 #ifdef __cplusplus

@@ -379,6 +379,59 @@ rvk_device_name(const rv_ctx *ctx)
 	return ctx->vk->props.deviceName;
 }
 
+/*
+ * Can compute shaders on the open device use subgroup arithmetic (subgroupAdd)? Sets
+ * subgroup_size, or 0 when not (or when the test hook asks for the variants without); and
+ * notes the largest allocation the device takes.
+ */
+static void
+query_subgroups(rv_ctx *ctx)
+{
+	rvk_state  *s = ctx->vk;
+	VkPhysicalDeviceSubgroupProperties sp;
+	VkPhysicalDeviceProperties2 p2;
+	VkSubgroupFeatureFlags need = VK_SUBGROUP_FEATURE_BASIC_BIT |
+		VK_SUBGROUP_FEATURE_ARITHMETIC_BIT;
+
+	VkPhysicalDeviceMaintenance3Properties m3;
+
+	s->subgroup_size = 0;
+	memset(&m3, 0, sizeof(m3));
+	m3.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES;
+	memset(&sp, 0, sizeof(sp));
+	sp.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES;
+	sp.pNext = &m3;
+	memset(&p2, 0, sizeof(p2));
+	p2.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2;
+	p2.pNext = &sp;
+	s->fn.vkGetPhysicalDeviceProperties2(s->phys, &p2);
+	/* the largest single allocation (Vulkan 1.1 guarantees at least 1 GiB) */
+	s->max_alloc = m3.maxMemoryAllocationSize >= ((VkDeviceSize) 1 << 30) ?
+		m3.maxMemoryAllocationSize : ((VkDeviceSize) 1 << 30);
+	if ((sp.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+		(sp.supportedOperations & need) == need &&
+		sp.subgroupSize >= 1 && sp.subgroupSize <= 128 && !ctx->no_subgroups)
+		s->subgroup_size = sp.subgroupSize;
+}
+
+/* Subgroup size the kernels use, 0 without subgroups (or no device open). */
+uint32_t
+rvk_subgroup_size(rv_ctx *ctx)
+{
+	return ctx->vk != NULL ? ctx->vk->subgroup_size : 0;
+}
+
+/* Test hook: the subgroup-free kernel variants from the next device open on. */
+void
+rvk_set_no_subgroups(rv_ctx *ctx, int on)
+{
+	ctx->no_subgroups = on;
+	if (ctx->vk != NULL && on)
+		ctx->vk->subgroup_size = 0;
+	else if (ctx->vk != NULL && ctx->vk->device != VK_NULL_HANDLE)
+		query_subgroups(ctx);
+}
+
 /* Open logical device `index` with one compute queue and the per-device objects. */
 rv_status
 rvk_open_device(rv_ctx *ctx, int index)
@@ -396,6 +449,9 @@ rvk_open_device(rv_ctx *ctx, int index)
 	VkDescriptorPoolSize psz;
 	VkDescriptorPoolCreateInfo dpi;
 	VkPipelineCacheCreateInfo pci;
+	void	   *pdata = NULL;
+	size_t		plen = 0;
+	VkResult	r;
 	rv_status	st = RV_OK;
 
 	if ((st = rvk_open_instance(ctx)) != RV_OK)
@@ -486,22 +542,46 @@ rvk_open_device(rv_ctx *ctx, int index)
 	fci.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO;
 	RVK_TRY(s->fn.vkCreateFence(s->device, &fci, NULL, &s->fence));
 
-	/* one submission at a time records at most two dispatches (kernel + rownorm) */
+	/* one submission at a time records at most RVK_MAX_SETS dispatches */
 	memset(&psz, 0, sizeof(psz));
 	psz.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-	psz.descriptorCount = 8 * RVK_MAX_BINDINGS;
+	psz.descriptorCount = RVK_MAX_SETS * RVK_MAX_BINDINGS;
 	memset(&dpi, 0, sizeof(dpi));
 	dpi.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO;
-	dpi.maxSets = 8;
+	dpi.maxSets = RVK_MAX_SETS;
 	dpi.poolSizeCount = 1;
 	dpi.pPoolSizes = &psz;
 	RVK_TRY(s->fn.vkCreateDescriptorPool(s->device, &dpi, NULL, &s->dpool));
 
+	/* the pipeline cache, from disk when a file of this device and driver is there */
+	rvk_pcache_load(ctx, &pdata, &plen);
 	memset(&pci, 0, sizeof(pci));
 	pci.sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO;
-	RVK_TRY(s->fn.vkCreatePipelineCache(s->device, &pci, NULL, &s->pcache));
+	pci.initialDataSize = plen;
+	pci.pInitialData = pdata;
+	r = s->fn.vkCreatePipelineCache(s->device, &pci, NULL, &s->pcache);
+	if (r != VK_SUCCESS && pdata != NULL)
+	{
+		/* a driver that refuses the data it wrote: start empty, as without a file */
+		rv_log(ctx, RV_LOG_DEBUG, "pipeline cache data refused by the driver: %s",
+			   rvk_result_name(r));
+		s->pcache_stats.loaded = 0;
+		s->pcache_stats.rejected = 1;
+		s->pcache_sum = 0;
+		pci.initialDataSize = 0;
+		pci.pInitialData = NULL;
+		r = s->fn.vkCreatePipelineCache(s->device, &pci, NULL, &s->pcache);
+	}
+	rv_free(ctx, pdata);
+	pdata = NULL;
+	RVK_TRY(r);
+
+	query_subgroups(ctx);
+	if (ctx->vk_timing)
+		RVK_CHECK(rvk_timing_open(ctx));
 
 cleanup:
+	rv_free(ctx, pdata);
 	if (st != RV_OK)
 		rvk_close_device(ctx);
 	return st;
@@ -520,6 +600,8 @@ rvk_close_device(rv_ctx *ctx)
 		(void) s->fn.vkDeviceWaitIdle(s->device);
 	rvk_resident_release_all(ctx);
 	rvk_pipelines_destroy(ctx);
+	if (s->qpool != VK_NULL_HANDLE)
+		s->fn.vkDestroyQueryPool(s->device, s->qpool, NULL);
 	if (s->pcache != VK_NULL_HANDLE)
 		s->fn.vkDestroyPipelineCache(s->device, s->pcache, NULL);
 	if (s->dpool != VK_NULL_HANDLE)
@@ -530,7 +612,12 @@ rvk_close_device(rv_ctx *ctx)
 	if (s->cmdpool != VK_NULL_HANDLE)
 		s->fn.vkDestroyCommandPool(s->device, s->cmdpool, NULL);
 	s->fn.vkDestroyDevice(s->device, NULL);
+	s->qpool = VK_NULL_HANDLE;
 	s->pcache = VK_NULL_HANDLE;
+	s->pcache_sum = 0;
+	memset(&s->pcache_stats, 0, sizeof(s->pcache_stats));
+	s->subgroup_size = 0;
+	s->ts_mask = 0;
 	s->dpool = VK_NULL_HANDLE;
 	s->fence = VK_NULL_HANDLE;
 	s->cmd = VK_NULL_HANDLE;

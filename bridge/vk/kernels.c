@@ -14,6 +14,8 @@
 #include "simmatrix.spv.h"
 #include "rownorm.spv.h"
 #include "topk.spv.h"
+#include "fewq.spv.h"
+#include "fewq_plain.spv.h"
 
 static const rvk_kernel kernels[RVK_NKERNELS] = {
 	[RVK_K_SIMMATRIX] = {
@@ -45,6 +47,27 @@ static const rvk_kernel kernels[RVK_NKERNELS] = {
 		.local_size = {256, 1, 1},
 		.shared_bytes = 2048 * 8,	/* at the largest SLOTS */
 		.nspec = 3,				/* metric, p, slots */
+	},
+	/* shared memory depends on the variant: rvk_fewq_plan_make checks it per plan */
+	[RVK_K_FEWQ] = {
+		.name = "fewq",
+		.spv = rv_spv_fewq,
+		.spv_bytes = sizeof(rv_spv_fewq),
+		.nbindings = 4,			/* queries, corpus, keys, rows */
+		.push_bytes = sizeof(rvk_push_fewq),
+		.local_size = {256, 1, 1},
+		.shared_bytes = 1 * 128 * 8 + 16,	/* at the smallest NQ x SLOTS */
+		.nspec = 7,				/* metric, nq, p, slots, keymode, vec4, unroll */
+	},
+	[RVK_K_FEWQ_PLAIN] = {
+		.name = "fewq_plain",
+		.spv = rv_spv_fewq_plain,
+		.spv_bytes = sizeof(rv_spv_fewq_plain),
+		.nbindings = 4,
+		.push_bytes = sizeof(rvk_push_fewq),
+		.local_size = {256, 1, 1},
+		.shared_bytes = 1 * 128 * 8 + 16,
+		.nspec = 7,
 	},
 };
 

@@ -91,8 +91,33 @@ cleanup:
 rv_status
 rvk_buffer_create(rv_ctx *ctx, VkDeviceSize size, rvk_buffer *out)
 {
-	return rvk_buffer_make(ctx, size, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, mem_prefs,
-						   sizeof(mem_prefs) / sizeof(mem_prefs[0]), 1, out);
+	return rvk_buffer_make(ctx, size, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT |
+						   VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+						   mem_prefs, sizeof(mem_prefs) / sizeof(mem_prefs[0]), 1, out);
+}
+
+/*
+ * Candidate property sets of buffers the host reads back, best first: cached host memory,
+ * where the host's reads hit its own caches (reading device-local memory through the BAR is
+ * uncached and slow on a discrete GPU), then whatever rvk_buffer_create takes.
+ */
+static const VkMemoryPropertyFlags readback_prefs[] = {
+	VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT |
+	VK_MEMORY_PROPERTY_HOST_CACHED_BIT,
+	VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_CACHED_BIT,
+	VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT | VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT |
+	VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
+	VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
+	VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT
+};
+
+/* A mapped storage buffer the device writes and the host reads (results). */
+rv_status
+rvk_buffer_create_readback(rv_ctx *ctx, VkDeviceSize size, rvk_buffer *out)
+{
+	return rvk_buffer_make(ctx, size, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT |
+						   VK_BUFFER_USAGE_TRANSFER_DST_BIT, readback_prefs,
+						   sizeof(readback_prefs) / sizeof(readback_prefs[0]), 1, out);
 }
 
 /* Unmap and free a buffer; accepts a zeroed or half-made one. */
@@ -154,4 +179,64 @@ rvk_buffer_download(rv_ctx *ctx, rvk_buffer *b)
 	}
 cleanup:
 	return st;
+}
+
+/* Make the host's writes through b->map visible to the device (non-coherent memory). */
+rv_status
+rvk_buffer_flush(rv_ctx *ctx, rvk_buffer *b)
+{
+	rvk_state  *s = ctx->vk;
+	VkMappedMemoryRange range;
+	rv_status	st = RV_OK;
+
+	if (!b->coherent)
+	{
+		memset(&range, 0, sizeof(range));
+		range.sType = VK_STRUCTURE_TYPE_MAPPED_MEMORY_RANGE;
+		range.memory = b->mem;
+		range.size = VK_WHOLE_SIZE;
+		RVK_TRY(s->fn.vkFlushMappedMemoryRanges(s->device, 1, &range));
+	}
+cleanup:
+	return st;
+}
+
+/*
+ * Does the open device share the host's memory (integrated GPUs, CPU-type devices such as
+ * lavapipe)? Then mapped buffers are its own memory and nothing needs a copy; on the others
+ * (discrete GPUs) data the kernels read many times, and results, live in device-local
+ * memory and cross the bus by vkCmdCopyBuffer.
+ */
+int
+rvk_unified_memory(rv_ctx *ctx)
+{
+	VkPhysicalDeviceType t = ctx->vk->props.deviceType;
+
+	/* the test hook rv_set_resident_staging takes the discrete path everywhere */
+	if (ctx->resident_staging)
+		return 0;
+	return t == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU || t == VK_PHYSICAL_DEVICE_TYPE_CPU;
+}
+
+/* A device-local storage buffer that copies go into and out of (not mapped). */
+rv_status
+rvk_buffer_create_device(rv_ctx *ctx, VkDeviceSize size, rvk_buffer *out)
+{
+	const VkMemoryPropertyFlags dl = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT;
+
+	return rvk_buffer_make(ctx, size, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT |
+						   VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+						   &dl, 1, 0, out);
+}
+
+/* Record a copy of bytes from src to dst (offsets 0) into the current submission. */
+void
+rvk_copy(rv_ctx *ctx, rvk_buffer *src, rvk_buffer *dst, size_t bytes)
+{
+	rvk_state  *s = ctx->vk;
+	VkBufferCopy region;
+
+	memset(&region, 0, sizeof(region));
+	region.size = bytes;
+	s->fn.vkCmdCopyBuffer(s->cmd, src->buf, dst->buf, 1, &region);
 }

@@ -4,6 +4,7 @@
  * for each (kernel, specialization values) variant one pipeline, built on first use
  * through the context's VkPipelineCache and kept until the device closes. The shader
  * module is only needed while the pipeline is created, so it is destroyed right after.
+ * After a new pipeline the cache goes to disk (pcache.c), when a directory is set.
  */
 #include <string.h>
 
@@ -123,6 +124,9 @@ rvk_pipeline(rv_ctx *ctx, rvk_kernel_id k, const uint32_t *spec, VkPipeline *out
 	memcpy(s->pipes[s->npipes].spec, key, sizeof(key));
 	*out = s->pipes[s->npipes].pipeline;
 	s->npipes++;
+	/* a new process finds this pipeline on disk (many at once save once, at the end) */
+	if (!s->pcache_defer)
+		rvk_pcache_save(ctx);
 
 cleanup:
 	if (mod != VK_NULL_HANDLE)

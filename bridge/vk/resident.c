@@ -1,17 +1,20 @@
 /*
  * vk/resident.c — the device side of resident corpora: the rows cut into blocks that each
  * fit one storage-buffer binding (the binding limit, and the simmatrix grid's rows), each
- * block in a buffer of its own that lives until the corpus is released; and the distance
- * call, which runs shaders/simmatrix.comp (the similarity-matrix kernel, with the queries
- * as its "anchors") over each block and turns similarities into distances on the host.
+ * block in a buffer of its own that lives until the corpus is released; the distance call,
+ * which runs shaders/simmatrix.comp (the similarity-matrix kernel, with the queries as its
+ * "anchors") over each block and turns similarities into distances on the host; and the
+ * top-k call, which runs the few-query kernel (fewq.c) over every block.
  *
  * Memory. On devices whose memory is the host's (integrated GPUs, CPU-type devices such
  * as lavapipe) a block is a mapped buffer from memory.c, filled by a copy. On the others
- * (discrete GPUs) a block is device-local memory the host cannot map, filled through one
- * host-visible staging buffer and vkCmdCopyBuffer, one block per submission, so the rows
- * sit in video memory rather than being read over the bus at every query. The test hook
- * rv_set_resident_staging forces the staging path everywhere.
+ * (discrete GPUs) a block is device-local memory the host cannot map, filled through two
+ * host-visible staging buffers of 64 MB in turn (vkCmdCopyBuffer; filling one overlaps the
+ * other's copy), so the rows sit in video memory rather than being read over the bus at
+ * every query. Either way the rows' norms are taken as they are copied: one pass over the
+ * host's rows. The test hook rv_set_resident_staging forces the staging path everywhere.
  */
+#include <math.h>
 #include <string.h>
 
 #include "vk_internal.h"
@@ -23,12 +26,14 @@ struct rvk_resident_mem
 	rvk_buffer *blocks;
 };
 
-/* Rows per block: one binding, and a grid of RV_SIM_TILE-row workgroups along y. */
+/* Rows per block: one binding, one allocation, a grid of RV_SIM_TILE-row workgroups along y. */
 static size_t
 block_rows(rv_ctx *ctx, size_t n, size_t d)
 {
 	size_t		nr = rvk_binding_limit(ctx) / (d * sizeof(float));
 
+	/* one allocation per block: within the device's largest allocation too */
+	nr = rvk_min_size(nr, (size_t) ctx->vk->max_alloc / (d * sizeof(float)));
 	nr = rvk_min_size(nr, (size_t) ctx->vk->props.limits.maxComputeWorkGroupCount[1] * RV_SIM_TILE);
 	return rvk_min_size(nr, n);
 }
@@ -41,52 +46,180 @@ make_buffer(rv_ctx *ctx, VkDeviceSize size, VkBufferUsageFlags usage,
 	return rvk_buffer_make(ctx, size, usage, &want, 1, map, out);
 }
 
-/* Does the open device share the host's memory (so mapped buffers are its own memory)? */
-static int
-unified_memory(rv_ctx *ctx)
-{
-	VkPhysicalDeviceType t = ctx->vk->props.deviceType;
+/* Rows per chunk of a staged upload, and the staging buffers' size: two of them. */
+#define RVK_STAGE_BYTES ((size_t) 64 << 20)
 
-	return t == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU || t == VK_PHYSICAL_DEVICE_TYPE_CPU;
+/* Test hook: the staging chunk of resident uploads (0: RVK_STAGE_BYTES). */
+void
+rvk_set_stage_bytes(rv_ctx *ctx, size_t bytes)
+{
+	ctx->stage_bytes = bytes;
 }
 
-/* Copy bytes from the staging buffer into dst on the device, and wait. */
+/*
+ * Copy rows [i0, i1) of x to dst and note their norms in r->norms: one pass over the rows
+ * (the norm reads a row, the copy reads it again from the cache).
+ */
+static void
+copy_rows(rv_resident *r, const float *x, size_t i0, size_t i1, float *dst)
+{
+	size_t		d = r->d;
+	size_t		i;
+
+	for (i = i0; i < i1; i++)
+	{
+		const float *row = x + i * d;
+
+		r->norms[i] = (float) sqrt(rvc_norm2(row, d));
+		memcpy(dst + (i - i0) * d, row, d * sizeof(float));
+	}
+}
+
+/* The staging state of an upload: two buffers, command buffers and fences, in turn. */
+typedef struct rvk_stager
+{
+	rvk_buffer	buf[2];
+	VkCommandBuffer cmd[2];
+	VkFence		fence[2];
+	int			busy[2];		/* submitted and not yet waited for */
+} rvk_stager;
+
+/*
+ * Wait for every submission of the stager. quiet: after an error, without the interrupt
+ * check and without touching the error message of the failure being reported.
+ */
 static rv_status
-staged_copy(rv_ctx *ctx, rvk_buffer *staging, rvk_buffer *dst, size_t bytes)
+stager_drain(rv_ctx *ctx, rvk_stager *sg, int quiet)
+{
+	rv_status	st = RV_OK;
+	int			i;
+
+	for (i = 0; i < 2; i++)
+	{
+		if (!sg->busy[i])
+			continue;
+		if (!quiet && st == RV_OK)
+			st = rvk_wait_fence(ctx, sg->fence[i]);
+		else
+			(void) ctx->vk->fn.vkWaitForFences(ctx->vk->device, 1, &sg->fence[i], VK_TRUE,
+											   UINT64_MAX);
+		sg->busy[i] = 0;
+	}
+	return st;
+}
+
+/* Free the stager's objects (nothing of it may still run). */
+static void
+stager_free(rv_ctx *ctx, rvk_stager *sg)
 {
 	rvk_state  *s = ctx->vk;
+	int			i;
+
+	for (i = 0; i < 2; i++)
+	{
+		if (sg->fence[i] != VK_NULL_HANDLE)
+			s->fn.vkDestroyFence(s->device, sg->fence[i], NULL);
+		if (sg->cmd[i] != VK_NULL_HANDLE)
+			s->fn.vkFreeCommandBuffers(s->device, s->cmdpool, 1, &sg->cmd[i]);
+		rvk_buffer_destroy(ctx, &sg->buf[i]);
+	}
+	memset(sg, 0, sizeof(*sg));
+}
+
+/* Two staging buffers of bytes each, their command buffers and fences. */
+static rv_status
+stager_make(rv_ctx *ctx, rvk_stager *sg, size_t bytes)
+{
+	rvk_state  *s = ctx->vk;
+	VkCommandBufferAllocateInfo cbi;
+	VkFenceCreateInfo fci;
+	rv_status	st = RV_OK;
+	int			i;
+
+	memset(sg, 0, sizeof(*sg));
+	memset(&cbi, 0, sizeof(cbi));
+	cbi.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO;
+	cbi.commandPool = s->cmdpool;
+	cbi.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+	cbi.commandBufferCount = 1;
+	memset(&fci, 0, sizeof(fci));
+	fci.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO;
+	for (i = 0; i < 2; i++)
+	{
+		RVK_CHECK(make_buffer(ctx, bytes, VK_BUFFER_USAGE_TRANSFER_SRC_BIT,
+							  VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT, 1, &sg->buf[i]));
+		RVK_TRY(s->fn.vkAllocateCommandBuffers(s->device, &cbi, &sg->cmd[i]));
+		RVK_TRY(s->fn.vkCreateFence(s->device, &fci, NULL, &sg->fence[i]));
+	}
+cleanup:
+	return st;
+}
+
+/*
+ * Fill staging buffer i with rows [i0, i1) of x and submit its copy to dst at byte offset
+ * dst_off, after waiting for the buffer's previous copy. Returns without waiting for this
+ * one, so the next chunk is filled while this one crosses the bus.
+ */
+static rv_status
+stage_chunk(rv_ctx *ctx, rvk_stager *sg, int i, rv_resident *r, const float *x, size_t i0,
+			size_t i1, rvk_buffer *dst, size_t dst_off)
+{
+	rvk_state  *s = ctx->vk;
+	VkCommandBufferBeginInfo bi;
 	VkBufferCopy region;
 	VkMemoryBarrier mb;
 	rv_status	st = RV_OK;
 
-	RVK_CHECK(rvk_begin(ctx));
+	if (sg->busy[i])
+	{
+		sg->busy[i] = 0;
+		RVK_CHECK(rvk_wait_fence(ctx, sg->fence[i]));
+	}
+	copy_rows(r, x, i0, i1, sg->buf[i].map);
+	RVK_CHECK(rvk_buffer_flush(ctx, &sg->buf[i]));
+
+	RVK_TRY(s->fn.vkResetCommandBuffer(sg->cmd[i], 0));
+	memset(&bi, 0, sizeof(bi));
+	bi.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO;
+	bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+	RVK_TRY(s->fn.vkBeginCommandBuffer(sg->cmd[i], &bi));
 	memset(&region, 0, sizeof(region));
-	region.size = bytes;
-	s->fn.vkCmdCopyBuffer(s->cmd, staging->buf, dst->buf, 1, &region);
+	region.dstOffset = dst_off;
+	region.size = (i1 - i0) * r->d * sizeof(float);
+	s->fn.vkCmdCopyBuffer(sg->cmd[i], sg->buf[i].buf, dst->buf, 1, &region);
 	/* the copy's writes -> every later dispatch's reads of the block */
 	memset(&mb, 0, sizeof(mb));
 	mb.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER;
 	mb.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
 	mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT;
-	s->fn.vkCmdPipelineBarrier(s->cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
+	s->fn.vkCmdPipelineBarrier(sg->cmd[i], VK_PIPELINE_STAGE_TRANSFER_BIT,
 							   VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0, NULL, 0, NULL);
-	RVK_CHECK(rvk_submit_wait(ctx));
+	RVK_TRY(s->fn.vkEndCommandBuffer(sg->cmd[i]));
+	RVK_CHECK(rvk_submit(ctx, sg->cmd[i], sg->fence[i]));
+	sg->busy[i] = 1;
 cleanup:
 	return st;
 }
 
-/* Upload r's n x d rows from x into blocks on the open device; r->mem set on success. */
+/*
+ * Upload r's n x d rows from x into blocks on the open device, noting every row's norm in
+ * r->norms on the way; r->mem set on success. The rows go in chunks of RVK_STAGE_BYTES:
+ * into the mapped block itself on unified memory, else into two staging buffers in turn,
+ * so that filling one overlaps the other's copy to the device.
+ */
 rv_status
 rvk_resident_upload(rv_ctx *ctx, rv_resident *r, const float *x)
 {
 	rvk_resident_mem *mem;
 	size_t		row_bytes = r->d * sizeof(float);
+	size_t		chunk_rows;
 	size_t		b;
-	int			staged;
-	rvk_buffer	staging;
+	int			staged,
+				turn = 0;
+	rvk_stager	sg;
 	rv_status	st = RV_OK;
 
-	memset(&staging, 0, sizeof(staging));
+	memset(&sg, 0, sizeof(sg));
 	if (row_bytes > rvk_binding_limit(ctx))
 	{
 		st = rv_fail(ctx, RV_E_LIMIT, "embedding of %zu dimensions does not fit one Vulkan "
@@ -114,40 +247,56 @@ rvk_resident_upload(rv_ctx *ctx, rv_resident *r, const float *x)
 	r->mem = mem;
 	r->bytes = 0;
 
-	staged = ctx->resident_staging || !unified_memory(ctx);
+	chunk_rows = (ctx->stage_bytes > 0 ? ctx->stage_bytes : RVK_STAGE_BYTES) / row_bytes;
+	chunk_rows = chunk_rows < 1 ? 1 : chunk_rows;
+	chunk_rows = rvk_min_size(chunk_rows, mem->block_rows);
+	staged = !rvk_unified_memory(ctx);
 	if (staged)
-		RVK_CHECK(make_buffer(ctx, mem->block_rows * row_bytes,
-							  VK_BUFFER_USAGE_TRANSFER_SRC_BIT,
-							  VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT, 1, &staging));
+		RVK_CHECK(stager_make(ctx, &sg, chunk_rows * row_bytes));
 	for (b = 0; b < mem->nblocks; b++)
 	{
 		size_t		r0 = b * mem->block_rows;
 		size_t		rn = rvk_min_size(mem->block_rows, r->n - r0);
+		size_t		c0;
 
-		if (rv_interrupted(ctx))
-		{
-			st = rv_fail(ctx, RV_E_INTERRUPTED, "canceling statement due to user request");
-			goto cleanup;
-		}
 		if (staged)
-		{
 			RVK_CHECK(make_buffer(ctx, rn * row_bytes,
 								  VK_BUFFER_USAGE_STORAGE_BUFFER_BIT |
 								  VK_BUFFER_USAGE_TRANSFER_DST_BIT,
 								  VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0, &mem->blocks[b]));
-			RVK_CHECK(rvk_buffer_upload(ctx, &staging, x + r0 * r->d, rn * row_bytes));
-			RVK_CHECK(staged_copy(ctx, &staging, &mem->blocks[b], rn * row_bytes));
-		}
 		else
-		{
 			RVK_CHECK(rvk_buffer_create(ctx, rn * row_bytes, &mem->blocks[b]));
-			RVK_CHECK(rvk_buffer_upload(ctx, &mem->blocks[b], x + r0 * r->d, rn * row_bytes));
+		for (c0 = 0; c0 < rn; c0 += chunk_rows)
+		{
+			size_t		cn = rvk_min_size(chunk_rows, rn - c0);
+
+			if (rv_interrupted(ctx))
+			{
+				st = rv_fail(ctx, RV_E_INTERRUPTED, "canceling statement due to user request");
+				goto cleanup;
+			}
+			if (staged)
+			{
+				RVK_CHECK(stage_chunk(ctx, &sg, turn, r, x, r0 + c0, r0 + c0 + cn,
+									  &mem->blocks[b], c0 * row_bytes));
+				turn ^= 1;
+			}
+			else
+				copy_rows(r, x, r0 + c0, r0 + c0 + cn, (float *) mem->blocks[b].map + c0 * r->d);
 		}
+		if (!staged)
+			RVK_CHECK(rvk_buffer_flush(ctx, &mem->blocks[b]));
 		r->bytes += rn * row_bytes;
 	}
+	st = stager_drain(ctx, &sg, 0);
 
 cleanup:
-	rvk_buffer_destroy(ctx, &staging);
+	if (staged)
+	{
+		/* nothing may still copy from the staging buffers (or into a block) when they go */
+		(void) stager_drain(ctx, &sg, 1);
+		stager_free(ctx, &sg);
+	}
 	if (st != RV_OK)
 		rvk_resident_release(ctx, r);
 	return st;
@@ -237,7 +386,7 @@ rvk_resident_distances(rv_ctx *ctx, rv_resident *r, rv_metric m, const float *q,
 	RVK_CHECK(rvk_pipeline(ctx, RVK_K_SIMMATRIX, spec, &pipe));
 	RVK_CHECK(rvk_buffer_create(ctx, kc * row_bytes, &bq));
 	RVK_CHECK(rvk_buffer_create(ctx, row_bytes, &bc));
-	RVK_CHECK(rvk_buffer_create(ctx, nr * kc * sizeof(float), &bo));
+	RVK_CHECK(rvk_buffer_create_readback(ctx, nr * kc * sizeof(float), &bo));
 
 	for (q0 = 0; q0 < nq; q0 += kc)
 	{
@@ -291,6 +440,155 @@ rvk_resident_distances(rv_ctx *ctx, rv_resident *r, rv_metric m, const float *q,
 cleanup:
 	rvk_buffer_destroy(ctx, &bo);
 	rvk_buffer_destroy(ctx, &bc);
+	rvk_buffer_destroy(ctx, &bq);
+	return st;
+}
+
+/*
+ * The kc best (key, row) pairs per query over every block of r, through the few-query
+ * kernel in key mode 1 (fewq.glsl): rows and keys are nq x kc, sorted by (key, row), with
+ * (-1, +inf) past the corpus's rows. Each group of up to 16 queries reads the corpus once;
+ * the dispatches of many blocks share one submission (their lists go to disjoint parts of
+ * one pair of output buffers), so a split corpus costs no more waits than a whole one.
+ * RV_E_LIMIT when the lists of one block for one query do not fit a binding.
+ */
+rv_status
+rvk_resident_topk(rv_ctx *ctx, rv_resident *r, rv_metric m, const float *q, size_t nq,
+				  size_t kc, int64_t *rows, float *keys)
+{
+	rvk_resident_mem *mem = r->mem;
+	size_t		range = rvk_binding_limit(ctx);
+	size_t		d = r->d,
+				n = r->n;
+	size_t		row_bytes = d * sizeof(float);
+	size_t		seg_rows,
+				nseg_max,
+				per_block,
+				bps,
+				q0,
+				b0;
+	size_t		mlist;
+	rvk_fewq_plan pl;
+	VkPipeline	pipe = VK_NULL_HANDLE;
+	rvk_buffer	bq,
+				bk,
+				br;
+	int64_t    *tr = NULL;
+	rv_status	st = RV_OK;
+
+	memset(&bq, 0, sizeof(bq));
+	memset(&bk, 0, sizeof(bk));
+	memset(&br, 0, sizeof(br));
+	rv_topk_reset(rows, keys, nq, kc);
+	if ((st = rvk_fewq_plan_make(ctx, nq, kc, d, &pl)) != RV_OK)
+		return st;
+	rvk_fewq_segments(ctx, mem->block_rows, &seg_rows, &nseg_max);
+	while (pl.nq > 1 && (size_t) pl.nq * nseg_max * pl.p * sizeof(float) > range)
+		pl.nq >>= 2;
+	per_block = (size_t) pl.nq * nseg_max * pl.p;
+	if (per_block * sizeof(float) > range)
+	{
+		st = rv_fail(ctx, RV_E_LIMIT, "candidate lists of k = %zu do not fit one Vulkan storage "
+					 "buffer binding", kc);
+		rv_set_detail(ctx, "%zu bytes per block, binding limit %zu bytes",
+					  per_block * sizeof(float), range);
+		return st;
+	}
+	bps = rvk_min_size(RVK_MAX_SETS, range / (per_block * sizeof(float)));
+	bps = rvk_min_size(bps, mem->nblocks);
+	mlist = rvk_min_size(pl.p, kc);
+
+	RVK_CHECK(rvk_fewq_pipeline(ctx, &pl, m, 1, &pipe));
+	RVK_CHECK(rvk_buffer_create(ctx, (size_t) pl.nq * row_bytes, &bq));
+	RVK_CHECK(rvk_buffer_create_readback(ctx, bps * per_block * sizeof(float), &bk));
+	RVK_CHECK(rvk_buffer_create_readback(ctx, bps * per_block * sizeof(uint32_t), &br));
+	tr = rv_alloc(ctx, mlist * sizeof(int64_t));
+	if (tr == NULL)
+	{
+		st = rv_fail(ctx, RV_E_NOMEM, "out of memory");
+		goto cleanup;
+	}
+
+	for (q0 = 0; q0 < nq; q0 += pl.nq)
+	{
+		size_t		qn = rvk_min_size(pl.nq, nq - q0);
+
+		RVK_CHECK(rvk_buffer_upload(ctx, &bq, q + q0 * d, qn * row_bytes));
+		for (b0 = 0; b0 < mem->nblocks; b0 += bps)
+		{
+			size_t		b1 = rvk_min_size(b0 + bps, mem->nblocks);
+			size_t		b;
+			const float *ck;
+			const uint32_t *cr;
+
+			RVK_CHECK(rvk_begin(ctx));
+			for (b = b0; b < b1; b++)
+			{
+				size_t		rn = rvk_min_size(mem->block_rows, n - b * mem->block_rows);
+				size_t		nseg;
+				rvk_push_fewq pf;
+				rvk_buffer *bufs[4];
+				VkDeviceSize bytes[4];
+				uint32_t	groups[3];
+
+				rvk_fewq_segments(ctx, rn, &seg_rows, &nseg);
+				pf.nq = (uint32_t) qn;
+				pf.n = (uint32_t) rn;
+				pf.d = (uint32_t) d;
+				pf.seg_rows = (uint32_t) seg_rows;
+				pf.nseg = (uint32_t) nseg;
+				pf.out_base = (uint32_t) ((b - b0) * per_block);
+				bufs[0] = &bq;
+				bufs[1] = &mem->blocks[b];
+				bufs[2] = &bk;
+				bufs[3] = &br;
+				bytes[0] = (VkDeviceSize) pl.nq * row_bytes;
+				bytes[1] = rn * row_bytes;
+				bytes[2] = (b1 - b0) * per_block * sizeof(float);
+				bytes[3] = (b1 - b0) * per_block * sizeof(uint32_t);
+				groups[0] = (uint32_t) nseg;
+				groups[1] = 1;
+				groups[2] = 1;
+				RVK_CHECK(rvk_record(ctx, pl.kernel, pipe, bufs, bytes, &pf, groups));
+			}
+			RVK_CHECK(rvk_submit_wait(ctx));
+			RVK_CHECK(rvk_buffer_download(ctx, &bk));
+			RVK_CHECK(rvk_buffer_download(ctx, &br));
+
+			ck = bk.map;
+			cr = br.map;
+			for (b = b0; b < b1; b++)
+			{
+				size_t		r0 = b * mem->block_rows;
+				size_t		rn = rvk_min_size(mem->block_rows, n - r0);
+				size_t		nseg,
+							qi,
+							sg,
+							c;
+
+				rvk_fewq_segments(ctx, rn, &seg_rows, &nseg);
+				for (qi = 0; qi < qn; qi++)
+				{
+					for (sg = 0; sg < nseg; sg++)
+					{
+						size_t		off = (b - b0) * per_block + (qi * nseg + sg) * pl.p;
+
+						/* block rows -> corpus rows; the padding ends the list */
+						for (c = 0; c < mlist; c++)
+							tr[c] = cr[off + c] == 0xffffffffu ? -1 :
+								(int64_t) (r0 + cr[off + c]);
+						rv_topk_merge(rows + (q0 + qi) * kc, keys + (q0 + qi) * kc, kc, tr,
+									  ck + off, mlist);
+					}
+				}
+			}
+		}
+	}
+
+cleanup:
+	rv_free(ctx, tr);
+	rvk_buffer_destroy(ctx, &br);
+	rvk_buffer_destroy(ctx, &bk);
 	rvk_buffer_destroy(ctx, &bq);
 	return st;
 }

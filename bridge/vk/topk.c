@@ -1,5 +1,6 @@
 /*
- * vk/topk.c — rv_topk on the open Vulkan device (shaders/topk.comp).
+ * vk/topk.c — rv_topk on the open Vulkan device: batches of up to 16 queries through the
+ * few-query kernel (fewq.c) when it fits, larger ones through shaders/topk.comp.
  *
  * The device computes, for each query and each segment of corpus rows, that segment's
  * best P candidates (P = the power of two >= k) sorted by the total order (distance, then
@@ -61,6 +62,21 @@ rvk_topk(rv_ctx *ctx, const rv_topk_args *args)
 	memset(&bi, 0, sizeof(bi));
 	if (nq == 0 || n == 0)
 		return RV_OK;
+
+	/* a small batch: one pass over the corpus for all its queries (fewq.c) */
+	if (nq <= RVK_FEWQ_MAX_NQ)
+	{
+		rvk_fewq_plan pl;
+
+		st = rvk_fewq_plan_make(ctx, nq, k, d, &pl);
+		if (st == RV_OK)
+			st = rvk_fewq_topk(ctx, args, &pl);
+		if (st != RV_E_LIMIT && st != RV_E_UNSUPPORTED)
+			return st;
+		/* it does not fit the few-query kernel: one workgroup per query and segment */
+		rv_clear_error(ctx);
+		st = RV_OK;
+	}
 	while (p < k)
 		p <<= 1;
 	if (p > TOPK_MAX_P)
@@ -102,8 +118,8 @@ rvk_topk(rv_ctx *ctx, const rv_topk_args *args)
 	RVK_CHECK(rvk_pipeline(ctx, RVK_K_TOPK, spec, &pipe));
 	RVK_CHECK(rvk_buffer_create(ctx, nqb * row_bytes, &bq));
 	RVK_CHECK(rvk_buffer_create(ctx, nb * row_bytes, &bx));
-	RVK_CHECK(rvk_buffer_create(ctx, nqb * per_q * sizeof(float), &bd));
-	RVK_CHECK(rvk_buffer_create(ctx, nqb * per_q * sizeof(uint32_t), &bi));
+	RVK_CHECK(rvk_buffer_create_readback(ctx, nqb * per_q * sizeof(float), &bd));
+	RVK_CHECK(rvk_buffer_create_readback(ctx, nqb * per_q * sizeof(uint32_t), &bi));
 	tr = rv_alloc(ctx, k * sizeof(int64_t));
 	if (tr == NULL)
 	{
@@ -204,6 +220,7 @@ rvk_warm_pipelines(rv_ctx *ctx)
 	VkPipeline	pipe;
 	rv_status	st = RV_OK;
 
+	ctx->vk->pcache_defer = 1;
 	for (i = 0; i <= RV_SIM_NEG_LINF; i++)
 	{
 		spec[0] = i;
@@ -223,6 +240,22 @@ rvk_warm_pipelines(rv_ctx *ctx)
 			RVK_CHECK(rvk_pipeline(ctx, RVK_K_TOPK, spec, &pipe));
 		}
 	}
+	/* the few-query variants of a top-10 over 768 dimensions: rv_topk, resident, batched */
+	for (i = 0; i <= RV_METRIC_L1; i++)
+	{
+		static const size_t shapes[3][3] = {{1, 10, 0}, {1, 26, 1}, {16, 26, 1}};
+		int			sh;
+
+		for (sh = 0; sh < 3; sh++)
+		{
+			rvk_fewq_plan pl;
+
+			RVK_CHECK(rvk_fewq_plan_make(ctx, shapes[sh][0], shapes[sh][1], 768, &pl));
+			RVK_CHECK(rvk_fewq_pipeline(ctx, &pl, (rv_metric) i, (int) shapes[sh][2], &pipe));
+		}
+	}
 cleanup:
+	ctx->vk->pcache_defer = 0;
+	rvk_pcache_save(ctx);
 	return st;
 }

@@ -8,10 +8,12 @@
  *   memory.c    buffers in host-visible memory (device-local when the device offers it)
  *   pipeline.c  shader modules, descriptor-set and pipeline layouts, specialization
  *               constants, the per-context pipeline cache
+ *   pcache.c    that pipeline cache kept on disk between processes
  *   dispatch.c  command recording, submission and the interruptible fence wait
  *   kernels.c   the kernel table (SPIR-V, bindings, push-constant size, workgroup size)
  *               and the checks of a dispatch against it and the device limits
- *   simmatrix.c, topk.c   the operations: blocking, uploads, dispatches, merging
+ *   simmatrix.c, topk.c, fewq.c, resident.c   the operations: blocking, uploads,
+ *               dispatches, merging
  */
 #ifndef RELVEC_VK_INTERNAL_H
 #define RELVEC_VK_INTERNAL_H
@@ -25,6 +27,10 @@
 _Static_assert(sizeof(rvk_push_simmatrix) <= 128, "push constants exceed 128 bytes");
 _Static_assert(sizeof(rvk_push_rownorm) <= 128, "push constants exceed 128 bytes");
 _Static_assert(sizeof(rvk_push_topk) <= 128, "push constants exceed 128 bytes");
+_Static_assert(sizeof(rvk_push_fewq) <= 128, "push constants exceed 128 bytes");
+
+/* Descriptor sets per submission: one per dispatch, a submission records up to this many. */
+#define RVK_MAX_SETS 64
 
 /* Entry points resolved from the loader (global), the instance, and the device. */
 #define RVK_GLOBAL_FNS(X) \
@@ -63,6 +69,7 @@ _Static_assert(sizeof(rvk_push_topk) <= 128, "push constants exceed 128 bytes");
 	X(vkDestroyPipelineLayout) \
 	X(vkCreatePipelineCache) \
 	X(vkDestroyPipelineCache) \
+	X(vkGetPipelineCacheData) \
 	X(vkCreateComputePipelines) \
 	X(vkDestroyPipeline) \
 	X(vkCreateDescriptorPool) \
@@ -73,6 +80,7 @@ _Static_assert(sizeof(rvk_push_topk) <= 128, "push constants exceed 128 bytes");
 	X(vkCreateCommandPool) \
 	X(vkDestroyCommandPool) \
 	X(vkAllocateCommandBuffers) \
+	X(vkFreeCommandBuffers) \
 	X(vkResetCommandBuffer) \
 	X(vkBeginCommandBuffer) \
 	X(vkEndCommandBuffer) \
@@ -86,7 +94,12 @@ _Static_assert(sizeof(rvk_push_topk) <= 128, "push constants exceed 128 bytes");
 	X(vkDestroyFence) \
 	X(vkResetFences) \
 	X(vkWaitForFences) \
-	X(vkQueueSubmit)
+	X(vkQueueSubmit) \
+	X(vkCreateQueryPool) \
+	X(vkDestroyQueryPool) \
+	X(vkCmdResetQueryPool) \
+	X(vkCmdWriteTimestamp) \
+	X(vkGetQueryPoolResults)
 
 #define RVK_DECLARE_FN(name) PFN_##name name;
 
@@ -104,11 +117,13 @@ typedef enum rvk_kernel_id
 	RVK_K_SIMMATRIX = 0,
 	RVK_K_ROWNORM,
 	RVK_K_TOPK,
+	RVK_K_FEWQ,					/* fewq.comp: subgroup reductions */
+	RVK_K_FEWQ_PLAIN,			/* fewq_plain.comp: the same without subgroups */
 	RVK_NKERNELS
 } rvk_kernel_id;
 
 #define RVK_MAX_BINDINGS 4
-#define RVK_MAX_SPEC 3
+#define RVK_MAX_SPEC 7
 
 /* One entry of the kernel table: everything needed to build and check its pipeline. */
 typedef struct rvk_kernel
@@ -141,7 +156,7 @@ typedef struct rvk_pipe
 	VkPipeline	pipeline;
 } rvk_pipe;
 
-#define RVK_MAX_PIPES 64
+#define RVK_MAX_PIPES 256
 
 struct rvk_state
 {
@@ -162,6 +177,15 @@ struct rvk_state
 	VkFence		fence;
 	VkDescriptorPool dpool;
 	VkPipelineCache pcache;
+	uint64_t	pcache_sum;		/* checksum of the cache data last read or written */
+	int			pcache_defer;	/* building many pipelines: save once at the end */
+	rvk_pcache_stats pcache_stats;
+	VkQueryPool	qpool;			/* timestamps of a submission, when timing: begin, end, mark */
+	int			ts_marked;		/* the submission marked the end of its kernels */
+	uint64_t	ts_mask;		/* valid bits of the queue's timestamps */
+	double		device_ns;		/* device time of the timed submissions */
+	uint32_t	subgroup_size;	/* 0 when compute shaders lack subgroup arithmetic */
+	VkDeviceSize max_alloc;		/* maxMemoryAllocationSize (at least 1 GiB) */
 	VkDescriptorSetLayout dsl[RVK_NKERNELS];
 	VkPipelineLayout layout[RVK_NKERNELS];
 	rvk_pipe	pipes[RVK_MAX_PIPES];
@@ -209,26 +233,63 @@ rvk_min_size(size_t a, size_t b)
 	return a < b ? a : b;
 }
 
+/* pcache.c */
+void		rvk_pcache_load(rv_ctx *ctx, void **data, size_t *n);
+void		rvk_pcache_save(rv_ctx *ctx);
+
 /* memory.c */
 rv_status	rvk_buffer_make(rv_ctx *ctx, VkDeviceSize size, VkBufferUsageFlags usage,
 							const VkMemoryPropertyFlags *prefs, size_t nprefs, int map,
 							rvk_buffer *out);
 rv_status	rvk_buffer_create(rv_ctx *ctx, VkDeviceSize size, rvk_buffer *out);
+rv_status	rvk_buffer_create_readback(rv_ctx *ctx, VkDeviceSize size, rvk_buffer *out);
+rv_status	rvk_buffer_create_device(rv_ctx *ctx, VkDeviceSize size, rvk_buffer *out);
+void		rvk_copy(rv_ctx *ctx, rvk_buffer *src, rvk_buffer *dst, size_t bytes);
+int			rvk_unified_memory(rv_ctx *ctx);
 void		rvk_buffer_destroy(rv_ctx *ctx, rvk_buffer *b);
 rv_status	rvk_buffer_upload(rv_ctx *ctx, rvk_buffer *b, const void *src, size_t bytes);
 rv_status	rvk_buffer_download(rv_ctx *ctx, rvk_buffer *b);
+rv_status	rvk_buffer_flush(rv_ctx *ctx, rvk_buffer *b);
 
 /* pipeline.c */
 rv_status	rvk_pipeline(rv_ctx *ctx, rvk_kernel_id k, const uint32_t *spec, VkPipeline *out);
 void		rvk_pipelines_destroy(rv_ctx *ctx);
 
 /* dispatch.c */
+rv_status	rvk_timing_open(rv_ctx *ctx);
 rv_status	rvk_begin(rv_ctx *ctx);
 rv_status	rvk_record(rv_ctx *ctx, rvk_kernel_id k, VkPipeline pipe,
 					   rvk_buffer *const *bufs, const VkDeviceSize *bytes, const void *push,
 					   const uint32_t groups[3]);
 void		rvk_barrier(rv_ctx *ctx);
+void		rvk_barrier_copy_to_compute(rv_ctx *ctx);
+void		rvk_barrier_compute_to_copy(rv_ctx *ctx);
+void		rvk_timing_mark(rv_ctx *ctx);
+rv_status	rvk_submit(rv_ctx *ctx, VkCommandBuffer cmd, VkFence fence);
+rv_status	rvk_wait_fence(rv_ctx *ctx, VkFence fence);
 rv_status	rvk_submit_wait(rv_ctx *ctx);
+
+/* fewq.c: top-k of a few queries per pass over the corpus (shaders/fewq.glsl) */
+#define RVK_FEWQ_MAX_NQ 16		/* queries one dispatch takes */
+#define RVK_FEWQ_MAX_P 1024		/* largest list a workgroup keeps per query */
+#define RVK_FEWQ_ROUND 64		/* rows per round in the shader (ROUND) */
+
+/* How one few-query search is cut up (rvk_fewq_plan). */
+typedef struct rvk_fewq_plan
+{
+	rvk_kernel_id kernel;		/* RVK_K_FEWQ, or RVK_K_FEWQ_PLAIN without subgroups */
+	uint32_t	nq;				/* queries compiled into the pipeline (NQ) */
+	uint32_t	p;				/* pairs kept per query and segment */
+	uint32_t	slots;
+	uint32_t	vec4;
+	size_t		shared_bytes;
+} rvk_fewq_plan;
+
+rv_status	rvk_fewq_plan_make(rv_ctx *ctx, size_t nq, size_t k, size_t d, rvk_fewq_plan *out);
+rv_status	rvk_fewq_pipeline(rv_ctx *ctx, const rvk_fewq_plan *pl, rv_metric m, int keymode,
+							  VkPipeline *out);
+void		rvk_fewq_segments(rv_ctx *ctx, size_t rows, size_t *seg_rows, size_t *nseg);
+rv_status	rvk_fewq_topk(rv_ctx *ctx, const rv_topk_args *args, const rvk_fewq_plan *pl);
 
 /* kernels.c */
 const rvk_kernel *rvk_kernel_get(rvk_kernel_id k);

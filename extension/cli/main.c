@@ -91,6 +91,10 @@ main(int argc, char **argv)
 		cli_error(EXIT_LOCAL, "out of memory");
 		return EXIT_LOCAL;
 	}
+	/* as the SQLite extension: a pipeline cache only where the environment names one */
+	if (getenv("RELVEC_PIPELINE_CACHE_DIR") != NULL &&
+		rv_set_pipeline_cache_dir(cli_rv, getenv("RELVEC_PIPELINE_CACHE_DIR")) != RV_OK)
+		rv_clear_error(cli_rv);
 	cli_signals_install();
 	rc = commands[i].fn(argc - 2, argv + 2);
 	rv_ctx_destroy(cli_rv);

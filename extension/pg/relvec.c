@@ -104,8 +104,9 @@ rvpg_ctx(void)
 					(errcode(ERRCODE_OUT_OF_MEMORY),
 					 errmsg("could not create the relvec bridge context: %s",
 							rv_status_name(s))));
-		/* the GUC was validated when set; an invalid value cannot reach here */
+		/* the GUCs were validated when set; an invalid value cannot reach here */
 		(void) rv_set_device(bridge_ctx, rvpg_device_spec());
+		rvpg_apply_pipeline_cache_dir(bridge_ctx);
 	}
 	return bridge_ctx;
 }

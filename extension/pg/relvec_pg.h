@@ -99,9 +99,10 @@ extern void rvpg_raise_value(const char *fmt,...) pg_attribute_printf(1, 2) pg_a
 /* GUC relvec.progress_rows: a NOTICE every this many rows in batched functions (0 = off). */
 extern int	rvpg_progress_rows(void);
 
-/* The relvec.device GUC (device.c). */
+/* The relvec.device and relvec.pipeline_cache_dir GUCs (device.c). */
 extern void rvpg_define_device_guc(void);
 extern const char *rvpg_device_spec(void);
+extern void rvpg_apply_pipeline_cache_dir(rv_ctx *ctx);
 
 /* The OID of type embedding, found in the schema of the calling relvec function. */
 extern Oid	rvpg_embedding_type(FunctionCallInfo fcinfo);

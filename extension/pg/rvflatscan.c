@@ -18,21 +18,30 @@
  *
  * On a Vulkan device (relvec.device = vulkan:N, or auto with a real GPU), the index is kept
  * resident in device memory (rvflatresident.c, keyed by relfilenode and change_count, so
- * the first scan after any insert or VACUUM rebuilds it), and the device computes a
- * float32 distance g_i to every row together with a bound b_i such that the exact distance
- * e_i (the operator's own per-pair function, in double) lies in [g_i - b_i, g_i + b_i]
- * (bridge/resident.c derives the bound; non-finite or untrustworthy values get b_i = inf).
- * The scan then keeps two heaps: L, the rows not yet recomputed, by lower bound
- * lo_i = g_i - b_i; and C, the recomputed rows, by (e_i, heap TID) exactly as on the CPU.
- * Before each row is returned, rows are moved from L to C (e_i recomputed from the host
- * copy of the vectors) while L's smallest lo is <= the exact distance at the top of C
- * (or C is empty, or its top is NaN). When that stops, every row j still in L has
- * e_j >= lo_j > e_top, so no unrecomputed row can come before C's top, including on a
- * tie of distances (lo_j <= e_top keeps it moving, and C orders ties by TID). So rows,
- * order and distances are exactly those of the CPU path, and only the rows whose device
- * distance is within the bound of the next returned distance are ever recomputed: about
- * as many as the executor asks for, plus the few whose distance is within the bound
- * (near-ties). Rows are still handed out one by one, so filtered queries get full LIMITs.
+ * the first scan after any insert or VACUUM rebuilds it). The device computes float32
+ * distances g_i with bounds b_i such that the exact distance e_i (the operator's own
+ * per-pair function, in double) lies in [g_i - b_i, g_i + b_i] (bridge/resident.c derives
+ * the bound; non-finite or untrustworthy values get b_i = inf). The scan keeps two heaps:
+ * L, the rows not yet recomputed, by lower bound lo_i = g_i - b_i; and C, the recomputed
+ * rows, by (e_i, heap TID) exactly as on the CPU. Before each row is returned, rows are
+ * moved from L to C (e_i recomputed from the host copy of the vectors) while L's smallest
+ * lo is <= the exact distance at the top of C (or C is empty, or its top is NaN). When that
+ * stops, every row j still in L has e_j >= lo_j > e_top, so no unrecomputed row can come
+ * before C's top, including on a tie of distances (lo_j <= e_top keeps it moving, and C
+ * orders ties by TID). So rows, order and distances are exactly those of the CPU path, and
+ * only the rows whose device distance is within the bound of the next returned distance
+ * are ever recomputed: about as many as the executor asks for, plus the few whose distance
+ * is within the bound (near-ties). Rows are still handed out one by one, so filtered
+ * queries get full LIMITs.
+ *
+ * L starts small: one pass of the few-query kernel (rv_resident_topk) gives the
+ * RVFLAT_RESIDENT_CANDIDATES rows with the smallest device distances, each with its bound,
+ * and a bound `rest` below which no other row's exact distance lies. L holds those rows and
+ * one entry standing for all the others, with lower bound rest. Only when that entry
+ * reaches the top of L (the executor wants more rows than the list proves, or near-ties
+ * crowd the list) does the scan fetch every row's device distance and bound
+ * (rv_resident_distances) and put the rows left out into L: the argument above holds at
+ * every step, since the entry's bound is a lower bound of every row it stands for.
  *
  * On the CPU with relvec.rvflat_cache_mb set, the same cache keeps a host copy only; the
  * scan then computes every exact distance from it as above, without reading the pages.
@@ -58,8 +67,12 @@ typedef struct RvflatCand
 typedef struct RvflatLow
 {
 	double		lo;
-	Size		idx;
+	Size		idx;			/* RVFLAT_REST: every row left out of the candidate list */
 } RvflatLow;
+
+/* Rows the first pass of a resident scan lists (the few-query kernel's k). */
+#define RVFLAT_RESIDENT_CANDIDATES 64
+#define RVFLAT_REST ((Size) -1)
 
 StaticAssertDecl((int) RVFLAT_L2 == (int) RV_METRIC_L2 && (int) RVFLAT_IP == (int) RV_METRIC_IP &&
 				 (int) RVFLAT_COSINE == (int) RV_METRIC_COSINE &&
@@ -81,6 +94,9 @@ typedef struct RvflatScanOpaqueData
 	Size		nlow;
 	Size		ncap;			/* room in cands */
 	Size		nrecomputed;	/* rows whose exact distance was computed (DEBUG1) */
+	int64_t    *listed;			/* the candidate list's rows (-1 ends it) */
+	Size		nlisted;
+	bool		expanded;		/* every row's device distance was fetched (DEBUG1) */
 } RvflatScanOpaqueData;
 
 typedef RvflatScanOpaqueData *RvflatScanOpaque;
@@ -178,6 +194,8 @@ resident_candidates(IndexScanDesc scan, int dims)
 	RvflatResident *res;
 	float	   *dist;
 	float	   *err;
+	double		rest = 0;
+	Size		kc;
 	rv_status	st;
 	Size		i;
 
@@ -205,36 +223,52 @@ resident_candidates(IndexScanDesc scan, int dims)
 		so->nulls_next = 0;
 		return true;
 	}
-	dist = MemoryContextAllocHuge(so->cxt, res->n * sizeof(float));
-	err = MemoryContextAllocHuge(so->cxt, res->n * sizeof(float));
-	st = rv_resident_distances(ctx, res->dev, (rv_metric) so->metric, so->query->x, 1,
-							   dist, err);
+	kc = Min((Size) RVFLAT_RESIDENT_CANDIDATES, res->n);
+	so->listed = MemoryContextAlloc(so->cxt, kc * sizeof(int64_t));
+	dist = MemoryContextAlloc(so->cxt, kc * sizeof(float));
+	err = MemoryContextAlloc(so->cxt, kc * sizeof(float));
+	st = rv_resident_topk(ctx, res->dev, (rv_metric) so->metric, so->query->x, 1, kc,
+						  so->listed, dist, err, &rest);
 	if (st == RV_E_DEVICE_LOST)
 	{
 		/* the pin keeps the host copy until this scan ends; we no longer need it */
 		rvflat_resident_lost(res);
-		pfree(dist);
-		pfree(err);
 		return false;
 	}
-	if (st != RV_OK)
+	if (st == RV_E_LIMIT || st == RV_E_UNSUPPORTED)
+	{
+		/* no list fits this device: one entry for every row, fetched right away */
+		rv_clear_error(ctx);
+		kc = 0;
+		rest = -get_float8_infinity();
+	}
+	else if (st != RV_OK)
 		rvpg_raise(st);
 
 	so->res = res;
-	so->low = MemoryContextAllocHuge(so->cxt, res->n * sizeof(RvflatLow));
-	for (i = 0; i < res->n; i++)
+	so->low = MemoryContextAllocHuge(so->cxt, (kc + 1) * sizeof(RvflatLow));
+	so->nlow = 0;
+	for (i = 0; i < kc && so->listed[i] >= 0; i++)
 	{
 		double		lo = (double) dist[i] - (double) err[i];
 
-		so->low[i].lo = isnan(lo) ? -get_float8_infinity() : lo;
-		so->low[i].idx = i;
+		so->low[so->nlow].lo = isnan(lo) ? -get_float8_infinity() : lo;
+		so->low[so->nlow].idx = (Size) so->listed[i];
+		so->nlow++;
 	}
-	so->nlow = res->n;
+	so->nlisted = so->nlow;
+	if (!(rest == get_float8_infinity()))
+	{
+		so->low[so->nlow].lo = isnan(rest) ? -get_float8_infinity() : rest;
+		so->low[so->nlow].idx = RVFLAT_REST;
+		so->nlow++;
+	}
 	pfree(dist);
 	pfree(err);
 	if (so->nlow > 1)
 		for (i = so->nlow / 2; i-- > 0;)
 			low_sift_down(so->low, so->nlow, i);
+	so->expanded = false;
 	so->ncap = res->n;
 	so->cands = MemoryContextAllocHuge(so->cxt, so->ncap * sizeof(RvflatCand));
 	so->ncands = 0;
@@ -243,6 +277,71 @@ resident_candidates(IndexScanDesc scan, int dims)
 	so->nulls_next = 0;
 	so->nrecomputed = 0;
 	return true;
+}
+
+/*
+ * The entry for the rows left out of the candidate list reached the top of L: put every
+ * one of those rows into L by its own lower bound, from all the device distances (or, if
+ * the device was lost meanwhile, from the exact distances, which are lower bounds too).
+ */
+static void
+resident_expand(RvflatScanOpaque so)
+{
+	RvflatResident *res = so->res;
+	rv_ctx	   *ctx = rvpg_ctx();
+	bool	   *in_list = MemoryContextAllocHuge(so->cxt, res->n * sizeof(bool));
+	float	   *dist = MemoryContextAllocHuge(so->cxt, res->n * sizeof(float));
+	float	   *err = MemoryContextAllocHuge(so->cxt, res->n * sizeof(float));
+	RvflatLow  *low;
+	rv_status	st;
+	bool		lost = true;
+	Size		i;
+
+	memset(in_list, 0, res->n * sizeof(bool));
+	so->expanded = true;
+	for (i = 0; i < so->nlisted; i++)
+		in_list[so->listed[i]] = true;
+	if (res->dev != NULL && rv_resident_alive(res->dev))
+	{
+		st = rv_resident_distances(ctx, res->dev, (rv_metric) so->metric, so->query->x, 1,
+								   dist, err);
+		if (st == RV_E_DEVICE_LOST)
+			rvflat_resident_lost(res);	/* a NOTICE; the pin keeps the host copy */
+		else if (st != RV_OK)
+			rvpg_raise(st);
+		else
+			lost = false;
+	}
+	if (lost)
+	{
+		/* no device distances: every row left out comes first and is recomputed */
+		for (i = 0; i < res->n; i++)
+		{
+			dist[i] = (float) -get_float8_infinity();
+			err[i] = 0;
+		}
+	}
+
+	low = MemoryContextAllocHuge(so->cxt, (so->nlow + res->n) * sizeof(RvflatLow));
+	memcpy(low, so->low, so->nlow * sizeof(RvflatLow));
+	for (i = 0; i < res->n; i++)
+	{
+		double		lo;
+
+		if (in_list[i])
+			continue;
+		lo = (double) dist[i] - (double) err[i];
+		low[so->nlow].lo = isnan(lo) ? -get_float8_infinity() : lo;
+		low[so->nlow].idx = i;
+		so->nlow++;
+	}
+	pfree(so->low);
+	so->low = low;
+	for (i = so->nlow / 2; i-- > 0;)
+		low_sift_down(so->low, so->nlow, i);
+	pfree(in_list);
+	pfree(dist);
+	pfree(err);
 }
 
 /*
@@ -261,14 +360,19 @@ resident_refine(RvflatScanOpaque so)
 		Size		idx = so->low[0].idx;
 		RvflatCand *c;
 
-		if ((++so->nrecomputed & 1023) == 0)
-			CHECK_FOR_INTERRUPTS();
 		so->nlow--;
 		if (so->nlow > 0)
 		{
 			so->low[0] = so->low[so->nlow];
 			low_sift_down(so->low, so->nlow, 0);
 		}
+		if (idx == RVFLAT_REST)
+		{
+			resident_expand(so);
+			continue;
+		}
+		if ((++so->nrecomputed & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
 		Assert(so->ncands < so->ncap);
 		c = &so->cands[so->ncands];
 		c->dist = rvflat_distance(so->metric, q, res->x + idx * res->dims, res->dims);
@@ -426,6 +530,9 @@ rvflatrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int 
 	so->low = NULL;
 	so->nlow = 0;
 	so->ncap = 0;
+	so->listed = NULL;
+	so->nlisted = 0;
+	so->expanded = false;
 }
 
 /* The next row in (distance, heap TID) order. */
@@ -487,8 +594,9 @@ rvflatendscan(IndexScanDesc scan)
 	RvflatScanOpaque so = (RvflatScanOpaque) scan->opaque;
 
 	if (so->res != NULL)
-		elog(DEBUG1, "rvflat resident scan: %zu of %zu rows recomputed exactly",
-			 so->nrecomputed, so->res->n);
+		elog(DEBUG1, "rvflat resident scan: %zu of %zu rows recomputed exactly, %s",
+			 so->nrecomputed, so->res->n,
+			 so->expanded ? "every device distance fetched" : "from the candidate list alone");
 	MemoryContextDelete(so->cxt);
 	pfree(so);
 	scan->opaque = NULL;

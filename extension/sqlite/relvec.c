@@ -13,6 +13,7 @@
 #define RVSQ_MAIN
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sqlite3ext.h"
@@ -236,6 +237,13 @@ sqlite3_relvec_init(sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *pA
 									rv_status_name(s));
 		return SQLITE_ERROR;
 	}
+	/*
+	 * No pipeline cache on disk unless RELVEC_PIPELINE_CACHE_DIR names a directory: an
+	 * SQLite file has no data directory of its own to keep it in.
+	 */
+	if (getenv("RELVEC_PIPELINE_CACHE_DIR") != NULL &&
+		rv_set_pipeline_cache_dir(c->ctx, getenv("RELVEC_PIPELINE_CACHE_DIR")) != RV_OK)
+		rv_clear_error(c->ctx);
 	/* one reference held by this function until every registration has taken its own */
 	c->refs = 1;
 	for (i = 0; rc == SQLITE_OK && i < sizeof(funcs) / sizeof(funcs[0]); i++)

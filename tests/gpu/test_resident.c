@@ -212,6 +212,28 @@ test_device(const rv_device_info *dev)
 	ok(r == NULL, "failed upload: no handle");
 	is_str(rv_last_backend(gpu), "cpu (fallback after VK_ERROR_OUT_OF_DEVICE_MEMORY)",
 		   "failed upload: backend notes the fallback");
+	/* chunks smaller than a block: two staging buffers in turn fill one block */
+	rv_set_split_bytes(gpu, 0);
+	rvk_set_stage_bytes(gpu, 1000);	/* 10 rows of d = 24 per chunk */
+	check_all_metrics(gpu, "staging in chunks of 10 rows, one block", q, 3, x, 333, d, BOUND_TOL);
+	{
+		rv_resident *r3 = NULL;
+		int			norms_ok = 1;
+
+		is_int(rv_resident_create(gpu, x, 333, d, &r3), RV_OK, "chunked staging: create");
+		for (i = 0; r3 != NULL && i < 333; i++)
+			norms_ok &= fabs(r3->norms[i] - sqrt(rv_inner_product(x + i * d, x + i * d, d))) <=
+				1e-6 * r3->norms[i];
+		ok(r3 != NULL && norms_ok, "chunked staging: every row's norm noted on the way");
+		rv_resident_destroy(gpu, r3);
+		/* the 4th of 34 chunk copies fails: the error, no handle, the device released */
+		rvk_test_inject(gpu, VK_ERROR_OUT_OF_DEVICE_MEMORY, 4);
+		is_int(rv_resident_create(gpu, x, 333, d, &r3), RV_E_DEVICE_LOST,
+			   "chunked staging, a copy fails: RV_E_DEVICE_LOST");
+		ok(r3 == NULL, "chunked staging, a copy fails: no handle");
+	}
+	rvk_set_stage_bytes(gpu, 0);
+	rv_set_split_bytes(gpu, 1024);
 	rv_set_resident_staging(gpu, 0);
 	rv_set_split_bytes(gpu, 64);	/* below one row of 96 bytes */
 	is_int(rv_resident_create(gpu, x, 333, d, &r), RV_E_LIMIT, "split below one row: RV_E_LIMIT");

@@ -163,6 +163,16 @@ test_device(const rv_device_info *dev)
 	compare(gpu, cpu, "split 256 B, host normalize", 70, 9, 16, RV_SIM_DOT, 0, 1, 410);
 	rv_set_split_bytes(gpu, 4096);	/* anchors in one binding, rows in blocks of 64 */
 	compare(gpu, cpu, "split 4096 B, device normalize", 200, 8, 16, RV_SIM_NEG_L2, 1, 1, 420);
+	/* the discrete-GPU path everywhere: device-local buffers, copies in and out */
+	rv_set_resident_staging(gpu, 1);
+	compare(gpu, cpu, "device-local copies, split 4096 B", 200, 8, 16, RV_SIM_NEG_L2, 1, 1, 421);
+	rv_set_split_bytes(gpu, 256);
+	compare(gpu, cpu, "device-local copies, split 256 B", 70, 9, 16, RV_SIM_COSINE, 1, 0, 422);
+	compare(gpu, cpu, "device-local copies, split 256 B, host normalize", 70, 9, 16, RV_SIM_DOT, 0, 1, 423);
+	rv_set_split_bytes(gpu, 0);
+	compare(gpu, cpu, "device-local copies", 130, 70, 40, RV_SIM_NEG_L1, 1, 0, 424);
+	rv_set_resident_staging(gpu, 0);
+	rv_set_split_bytes(gpu, 4096);
 	/* a split smaller than one row is a limit, not a crash */
 	rv_set_split_bytes(gpu, 32);
 	{

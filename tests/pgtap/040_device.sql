@@ -1,7 +1,7 @@
 -- 040_device: device selection from SQL, and the same answers on the CPU and on every
 -- Vulkan device present (Mesa lavapipe on a machine without a GPU).
 BEGIN;
-SELECT plan(13);
+SELECT plan(17);
 LOAD 'relvec';  -- registers the relvec.* settings in this session
 
 SELECT is(current_setting('relvec.device'), 'auto', 'relvec.device defaults to auto');
@@ -10,6 +10,13 @@ SELECT throws_ok($$SET relvec.device = 'vulkan:x'$$, '22023', 'invalid relvec.de
 SELECT lives_ok($$SET LOCAL relvec.device = 'cpu'$$, 'cpu accepted');
 SELECT ok((SELECT count(*) = count(*) FILTER (WHERE NOT auto_pick OR type IN ('discrete', 'integrated', 'virtual'))
 	FROM relvec_devices()), 'auto never picks a CPU-type Vulkan device');
+SELECT is(current_setting('relvec.pipeline_cache_dir'), 'relvec_pipeline_cache',
+	'relvec.pipeline_cache_dir defaults to relvec_pipeline_cache (in the data directory)');
+CREATE ROLE relvec_pcache_probe;
+SET LOCAL ROLE relvec_pcache_probe;
+SELECT throws_ok($$SET relvec.pipeline_cache_dir = '/tmp'$$, '42501', NULL,
+	'only a superuser may move the pipeline cache (the server writes files there)');
+RESET ROLE;
 
 SELECT relvec_create_space('a', 64), relvec_create_space('b', 64);
 SELECT relvec_create_anchor_set('fm', (SELECT array_agg(idx::text ORDER BY anchor_no) FROM fixtures.fmnist WHERE is_anchor));
@@ -26,7 +33,7 @@ DECLARE dev integer;
 BEGIN
 	SELECT index INTO dev FROM relvec_devices() ORDER BY (type = 'cpu') DESC, index LIMIT 1;
 	IF dev IS NULL THEN
-		RETURN QUERY SELECT skip('no Vulkan device', 6);
+		RETURN QUERY SELECT skip('no Vulkan device', 7);
 		RETURN;
 	END IF;
 	EXECUTE format('SET LOCAL relvec.device = %L', 'vulkan:' || dev);
@@ -44,8 +51,11 @@ BEGIN
 		unnest(s.r::real[], relvec_project(f.a, 'fm', 'a', 'l1', 'none')::real[]) u(x, y))::float8, '<', 1e-4::float8,
 		'single-row projection (l1) on the device equals the CPU');
 	RETURN NEXT matches(relvec_backend(), '^cpu', 'and back on the CPU');
+	RETURN NEXT ok((SELECT count(*) > 0 FROM pg_ls_dir('relvec_pipeline_cache') f WHERE f ~ '^relvec-pcache-[0-9a-f-]+\.bin$'),
+		'the device left its compiled pipelines in the data directory''s relvec_pipeline_cache');
 END $f$;
 SELECT * FROM pg_temp.device_checks();
+SELECT lives_ok($$SET LOCAL relvec.pipeline_cache_dir = ''$$, 'an empty relvec.pipeline_cache_dir keeps no cache');
 
 -- long batched work stops at statement_timeout (the chunk loop and the bridge poll for it);
 -- WHEN OTHERS never catches query_canceled, so catch it by name

@@ -11,7 +11,7 @@ DROP SCHEMA IF EXISTS rvflat_vk CASCADE;
 CREATE SCHEMA rvflat_vk;
 SET search_path = rvflat_vk, public;
 RESET client_min_messages;
-SELECT plan(25);
+SELECT plan(28);
 SELECT setseed(0.25);
 
 \ir include/rvflat_compare.psql
@@ -27,6 +27,21 @@ SELECT is(mismatches('w', ARRAY['<->', '<=>'], $$SELECT e FROM queries WHERE tbl
 	'vulkan:0, words, <-> and <=>: index = CPU index = seq scan');
 SELECT is(mismatches('r', ARRAY['<->', '<=>'], $$SELECT e FROM queries WHERE tbl = 'r' LIMIT 1$$, NULL, 'true', ARRAY['vulkan', 'pages']), 0,
 	'vulkan:0, no LIMIT: every row, the NULL values last by ctid');
+
+-- the device's candidate list (64 rows) and beyond it: a LIMIT above the list, and a table
+-- of one vector 150 times (a tie no list can settle: every device distance is fetched)
+CREATE TABLE dup (id serial, e embedding(16));
+INSERT INTO dup (e) SELECT (SELECT e FROM r WHERE id = 7) FROM generate_series(1, 150);
+INSERT INTO dup (e) SELECT rnd(16) FROM generate_series(1, 100);
+CREATE INDEX dup_l2 ON dup USING rvflat (e embedding_l2_ops);
+CREATE INDEX dup_cos ON dup USING rvflat (e embedding_cosine_ops);
+ANALYZE dup;
+SELECT is(mismatches('r', ARRAY['<->', '<=>'], $$SELECT e FROM queries WHERE tbl = 'r'$$, 100, 'true', ARRAY['vulkan']), 0,
+	'vulkan:0, LIMIT 100 (beyond the candidate list): index = seq scan');
+SELECT is(mismatches('dup', ARRAY['<->', '<=>'], $$SELECT e FROM r WHERE id IN (7, 8)$$, 10, 'true', ARRAY['vulkan', 'pages']), 0,
+	'vulkan:0, one vector 150 times, LIMIT 10: index = CPU index = seq scan (ties by ctid)');
+SELECT is(mismatches('dup', ARRAY['<->', '<=>'], $$SELECT e FROM r WHERE id IN (7, 8)$$, 200, 'id % 2 = 0', ARRAY['vulkan', 'pages']), 0,
+	'vulkan:0, one vector 150 times, filtered, LIMIT 200: index = CPU index = seq scan');
 
 -- the scan ran on the device
 SET enable_seqscan = off;
