@@ -42,6 +42,8 @@ rv_status_class(rv_status s)
 		case RV_E_DEVICE:
 		case RV_E_DEVICE_LOST:
 			return RV_CLASS_DEVICE;
+		case RV_E_SPACE_MISMATCH:
+			return RV_CLASS_MISMATCH;
 		case RV_E_INTERNAL:
 			return RV_CLASS_INTERNAL;
 	}
@@ -86,6 +88,8 @@ rv_status_name(rv_status s)
 			return "RV_E_DEVICE_LOST";
 		case RV_E_RANK_DEFICIENT:
 			return "RV_E_RANK_DEFICIENT";
+		case RV_E_SPACE_MISMATCH:
+			return "RV_E_SPACE_MISMATCH";
 		case RV_E_INTERNAL:
 			return "RV_E_INTERNAL";
 	}

@@ -323,8 +323,6 @@ rv_blob_check(rv_ctx *ctx, const void *blob, size_t len, size_t *dims, const flo
 		return rv_fail(ctx, RV_E_BINARY, "embedding blob of %zu bytes is shorter than its header",
 					   blob == NULL ? (size_t) 0 : len);
 	n = (size_t) b[0] | ((size_t) b[1] << 8);
-	if (b[2] != 0 || b[3] != 0)
-		return rv_fail(ctx, RV_E_BINARY, "embedding blob has an unknown header");
 	if (n < 1)
 		return rv_fail(ctx, RV_E_EMPTY, "embedding must have at least 1 dimension");
 	if (n > RV_MAX_DIMS)
@@ -352,14 +350,151 @@ rv_blob_check(rv_ctx *ctx, const void *blob, size_t len, size_t *dims, const flo
 	return RV_OK;
 }
 
-/* Write the layout's header for dims. */
+/* The space tag of a checked blob. */
+unsigned
+rv_blob_space(const void *blob)
+{
+	const unsigned char *b = blob;
+
+	return (unsigned) b[2] | ((unsigned) b[3] << 8);
+}
+
+/* Write the layout's header for dims and a space tag. */
 void
-rv_blob_header(void *hdr, size_t dims)
+rv_blob_header(void *hdr, size_t dims, unsigned space)
 {
 	unsigned char *b = hdr;
 
 	b[0] = (unsigned char) (dims & 0xff);
 	b[1] = (unsigned char) ((dims >> 8) & 0xff);
-	b[2] = 0;
-	b[3] = 0;
+	b[2] = (unsigned char) (space & 0xff);
+	b[3] = (unsigned char) ((space >> 8) & 0xff);
+}
+
+rv_status
+rv_check_same_space(rv_ctx *ctx, unsigned a, unsigned b)
+{
+	if (a != b && a != 0 && b != 0)
+		return rv_fail(ctx, RV_E_SPACE_MISMATCH, "embeddings of different spaces #%u and #%u", a, b);
+	return RV_OK;
+}
+
+/* 1 when a name needs no quotes: lower-case letters, digits, underscores, no leading digit. */
+static int
+plain_name(const char *name)
+{
+	const char *p;
+
+	if (name[0] == '\0' || (name[0] >= '0' && name[0] <= '9'))
+		return 0;
+	for (p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+			return 0;
+	return 1;
+}
+
+size_t
+rv_space_prefix_size(const char *name)
+{
+	/* quotes, each quote doubled, '#', up to 5 digits, ':' and the NUL */
+	size_t		n = 2 + 1 + 5 + 1 + 1;
+
+	for (; name != NULL && *name; name++)
+		n += (*name == '"') ? 2 : 1;
+	return n;
+}
+
+size_t
+rv_format_space_prefix(const char *name, unsigned id, char *buf)
+{
+	char	   *o = buf;
+
+	if (name != NULL && name[0] != '\0')
+	{
+		if (plain_name(name))
+		{
+			size_t		len = strlen(name);
+
+			memcpy(o, name, len);
+			o += len;
+		}
+		else
+		{
+			*o++ = '"';
+			for (; *name; name++)
+			{
+				if (*name == '"')
+					*o++ = '"';
+				*o++ = *name;
+			}
+			*o++ = '"';
+		}
+	}
+	o += sprintf(o, "#%u:", id & 0xffff);
+	return (size_t) (o - buf);
+}
+
+rv_status
+rv_parse_space_prefix(rv_ctx *ctx, const char *text, int *tagged, char *name, unsigned *id,
+					  const char **array)
+{
+	const char *p = text;
+	size_t		n = 0;
+	unsigned long v = 0;
+	int			digits = 0;
+
+	*tagged = 0;
+	name[0] = '\0';
+	*id = 0;
+	*array = text;
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' || *p == '\v')
+		p++;
+	if (*p == '[' || *p == '\0')
+		return RV_OK;			/* untagged: rv_parse_text reports what else is wrong */
+	if (*p == '"')
+	{
+		for (p++;; p++)
+		{
+			if (*p == '\0')
+				return syntax_error(ctx, text, "Unterminated quoted space name.");
+			if (*p == '"' && p[1] != '"')
+				break;
+			if (*p == '"')
+				p++;
+			if (n >= RV_MAX_SPACE_NAME)
+				return syntax_error(ctx, text, "Space name too long.");
+			name[n++] = *p;
+		}
+		p++;
+		if (n == 0)
+			return syntax_error(ctx, text, "Empty quoted space name.");
+	}
+	else
+		while (*p != '#' && *p != '\0' && *p != '[' && *p != ':')
+		{
+			if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+				return syntax_error(ctx, text, "Embedding contents must start with \"[\".");
+			if (n >= RV_MAX_SPACE_NAME)
+				return syntax_error(ctx, text, "Space name too long.");
+			name[n++] = *p++;
+		}
+	name[n] = '\0';
+	if (*p != '#')
+		return syntax_error(ctx, text, n == 0 ? "Embedding contents must start with \"[\"."
+							: "A space name must be followed by \"#\" and the space's id.");
+	for (p++; *p >= '0' && *p <= '9'; p++)
+	{
+		v = v * 10 + (unsigned long) (*p - '0');
+		if (v > RV_MAX_SPACE_TAG)
+			return syntax_error(ctx, text, "Space id out of range.");
+		digits++;
+	}
+	if (digits == 0 || v == 0)
+		return syntax_error(ctx, text, "A space id is a number from 1 to 65535.");
+	if (*p != ':')
+		return syntax_error(ctx, text, "A space tag ends with \":\" before the \"[\".");
+	*tagged = 1;
+	*id = (unsigned) v;
+	*array = p + 1;
+	return RV_OK;
 }

@@ -50,6 +50,7 @@ typedef enum rv_status
 	RV_E_DEVICE,			/* a Vulkan call failed (detail names the VkResult) */
 	RV_E_DEVICE_LOST,		/* device lost or out of device memory: the host may retry on CPU */
 	RV_E_RANK_DEFICIENT,	/* a fit has too few independent rows (anchors) for its unknowns */
+	RV_E_SPACE_MISMATCH,	/* two operands tagged with different spaces */
 	RV_E_INTERNAL			/* cannot happen */
 } rv_status;
 
@@ -66,6 +67,7 @@ typedef enum rv_class
 	RV_CLASS_INTERRUPTED,		/* 57014 */
 	RV_CLASS_UNSUPPORTED,		/* 0A000 */
 	RV_CLASS_DEVICE,			/* 58000 */
+	RV_CLASS_MISMATCH,			/* 42804: operands that do not go together (spaces) */
 	RV_CLASS_INTERNAL			/* XX000 */
 } rv_class;
 
@@ -149,9 +151,22 @@ void		rv_log(rv_ctx *ctx, rv_log_level level, const char *fmt,...)
  * Embeddings: binary layout, text form (embedding.c)
  *
  * Binary layout shared by both hosts: a little-endian uint16 dimension count, a uint16
- * that is zero, then dims little-endian float32 values. PostgreSQL stores exactly this
- * after the varlena header; SQLite stores it as a BLOB.
+ * space tag, then dims little-endian float32 values. PostgreSQL stores exactly this after
+ * the varlena header; SQLite stores it as a BLOB. The tag is the id of the space the
+ * value belongs to in the host's catalog (relvec_spaces.space_id), 0 for an untagged
+ * value: an untagged value is byte for byte what relvec 0.1.0 and pgvector's wire form
+ * have. Operands tagged with two different spaces are an error (rv_check_same_space);
+ * a tagged operand goes with an untagged one.
+ *
+ * The text form of an untagged value is "[1,2,3]"; a tagged one is prefixed with its
+ * space, "name#id:[1,2,3]": the name as an SQL identifier (double-quoted when it is not
+ * lower-case letters, digits and underscores), the id so that a value read back before
+ * its space exists (a restore of data before the catalog) keeps its tag. "#id:" alone is
+ * a tag whose name the host could not tell.
  * ------------------------------------------------------------------------------------ */
+
+/* Largest space tag (the uint16 of the layout). */
+#define RV_MAX_SPACE_TAG 65535
 
 /* Upper bound on the dimensions of a text form, to size the buffer for rv_parse_text. */
 size_t		rv_text_max_dims(const char *text);
@@ -185,13 +200,41 @@ rv_status	rv_check_typmod(rv_ctx *ctx, size_t dims, int typmod);
 
 /*
  * Validate a binary blob of len bytes in the shared layout; on success *dims gets its
- * dimension count and *payload points at the float32 values inside blob.
+ * dimension count and *payload points at the float32 values inside blob (any space tag).
  */
 rv_status	rv_blob_check(rv_ctx *ctx, const void *blob, size_t len, size_t *dims,
 						  const float **payload);
 
-/* Write the header for dims into hdr (RV_HEADER_BYTES bytes). */
-void		rv_blob_header(void *hdr, size_t dims);
+/* The space tag of a blob that rv_blob_check accepted (0: untagged). */
+unsigned	rv_blob_space(const void *blob);
+
+/* Write the header for dims and space tag into hdr (RV_HEADER_BYTES bytes). */
+void		rv_blob_header(void *hdr, size_t dims, unsigned space);
+
+/*
+ * Check that two space tags go together: equal, or either is 0. Otherwise
+ * RV_E_SPACE_MISMATCH, "embeddings of different spaces #a and #b" (hosts that know the
+ * names say them instead).
+ */
+rv_status	rv_check_same_space(rv_ctx *ctx, unsigned a, unsigned b);
+
+/* Longest space name the tagged text form carries (bytes, without the NUL). */
+#define RV_MAX_SPACE_NAME 1024
+
+/*
+ * Split a text form into its space tag and its array. An untagged "[...]" gives *tagged
+ * 0; "name#id:[...]" gives *tagged 1, the decoded name in name (room for
+ * RV_MAX_SPACE_NAME + 1 bytes; "" for "#id:") and *id. *array points at the array part,
+ * to hand to rv_parse_text. Errors are RV_E_SYNTAX with the input quoted.
+ */
+rv_status	rv_parse_space_prefix(rv_ctx *ctx, const char *text, int *tagged, char *name,
+								  unsigned *id, const char **array);
+
+/* Room rv_format_space_prefix needs for name (NUL included). */
+size_t		rv_space_prefix_size(const char *name);
+
+/* Write "name#id:" (name quoted as needed; "#id:" for NULL or "") into buf; returns its length. */
+size_t		rv_format_space_prefix(const char *name, unsigned id, char *buf);
 
 /* ------------------------------------------------------------------------------------
  * Metrics on single vectors (metric.c): pure, vectorized, no context

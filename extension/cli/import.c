@@ -420,7 +420,7 @@ cmd_import(int argc, char **argv)
 			goto out;
 		}
 		/* the record's 4-byte dimension count becomes the blob header */
-		rv_blob_header(rec, (size_t) d);
+		rv_blob_header(rec, (size_t) d, 0);
 		if (rv_blob_check(cli_rv, rec, rowbytes, &dims, &vals) != RV_OK)
 		{
 			rc = cli_error(EXIT_DATA, "\"%s\": record %zu: %s", fvecs, row, rv_errmsg(cli_rv));

@@ -321,7 +321,7 @@ bind_field(sqlite3_stmt *st, int i, pull_col *c, const unsigned char *p, size_t 
 									 what, (long long) row, c->name, len, sdims);
 				dims = (size_t) sdims;
 				b = col_buf(c, len);
-				rv_blob_header(b, dims);
+				rv_blob_header(b, dims, 0);
 				for (j = 0; j < dims; j++)
 					f4_be_to_le(p + 4 + 4 * j, b + 4 + 4 * j);
 				if (rv_blob_check(cli_rv, b, len, &dims, &vals) != RV_OK)

@@ -131,7 +131,7 @@ rvsq_blob_new(const float *x, size_t dims, int *nbytes)
 
 	if (b == NULL)
 		return NULL;
-	rv_blob_header(b, dims);
+	rv_blob_header(b, dims, 0);
 	memcpy(b + RV_HEADER_BYTES, x, dims * sizeof(float));
 #if RVSQ_BIG_ENDIAN
 	copy_le((float *) (b + RV_HEADER_BYTES), x, dims);

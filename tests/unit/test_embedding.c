@@ -160,7 +160,7 @@ main(void)
 		float		one = 1.0f;
 		float		two = -2.0f;
 
-		rv_blob_header(blob, 2);
+		rv_blob_header(blob, 2, 0);
 		memcpy(blob + 4, &one, 4);
 		memcpy(blob + 8, &two, 4);
 		ok(blob[0] == 2 && blob[1] == 0 && blob[2] == 0 && blob[3] == 0, "header is little-endian dims + 0");
@@ -170,14 +170,17 @@ main(void)
 		is_str(rv_errmsg(ctx), "embedding blob of 11 bytes does not match its 2 dimensions", "short blob message");
 		is_int(rv_blob_check(ctx, blob, 3, &dims, &payload), RV_E_BINARY, "blob shorter than header");
 		is_int(rv_blob_check(ctx, NULL, 0, &dims, &payload), RV_E_BINARY, "NULL blob");
-		blob[2] = 1;
-		is_int(rv_blob_check(ctx, blob, 12, &dims, &payload), RV_E_BINARY, "nonzero reserved bytes");
-		blob[2] = 0;
-		rv_blob_header(blob, 0);
+		rv_blob_header(blob, 2, 0x1234);
+		ok(blob[2] == 0x34 && blob[3] == 0x12, "the space tag is little-endian after the dims");
+		is_int(rv_blob_check(ctx, blob, 12, &dims, &payload), RV_OK, "a tagged blob is well-formed");
+		is_int(rv_blob_space(blob), 0x1234, "and its tag reads back");
+		rv_blob_header(blob, 2, 0);
+		is_int(rv_blob_space(blob), 0, "untagged: 0");
+		rv_blob_header(blob, 0, 0);
 		is_int(rv_blob_check(ctx, blob, 4, &dims, &payload), RV_E_EMPTY, "zero-dimension blob");
-		rv_blob_header(blob, 16001);
+		rv_blob_header(blob, 16001, 0);
 		is_int(rv_blob_check(ctx, blob, 12, &dims, &payload), RV_E_TOO_MANY_DIMS, "16001-dimension blob");
-		rv_blob_header(blob, 2);
+		rv_blob_header(blob, 2, 0);
 		two = NAN;
 		memcpy(blob + 8, &two, 4);
 		is_int(rv_blob_check(ctx, blob, 12, &dims, &payload), RV_E_NOT_FINITE, "NaN inside a blob");
@@ -189,7 +192,7 @@ main(void)
 		float		v[2] = {1.5f, -0.25f};
 		float		got[2];
 
-		rv_blob_header(odd + 1, 2);
+		rv_blob_header(odd + 1, 2, 0);
 		memcpy(odd + 5, v, sizeof(v));
 		is_int(rv_blob_check(ctx, odd + 1, 12, &dims, &payload), RV_OK, "a blob at an odd address");
 		memcpy(got, payload, sizeof(got));
@@ -207,6 +210,51 @@ main(void)
 	is_int(rv_status_class(RV_E_BINARY), RV_CLASS_INVALID_BINARY, "binary class");
 	rv_clear_error(ctx);
 	is_str(rv_errmsg(ctx), "", "cleared");
+	/* space tags: the text prefix and the pairing rule */
+	{
+		char		name[RV_MAX_SPACE_NAME + 1];
+		char		buf[64];
+		unsigned	id;
+		int			tagged;
+		const char *arr;
+
+		is_int(rv_parse_space_prefix(ctx, " [1,2]", &tagged, name, &id, &arr), RV_OK, "an untagged text form");
+		ok(!tagged && arr[0] == ' ', "untagged: the whole text is the array");
+		is_int(rv_parse_space_prefix(ctx, "mlp_a#3:[1,2]", &tagged, name, &id, &arr), RV_OK, "name#id:[...]");
+		ok(tagged && strcmp(name, "mlp_a") == 0 && id == 3 && strcmp(arr, "[1,2]") == 0, "name, id and array split");
+		is_int(rv_parse_space_prefix(ctx, "\"Model \"\"B\"\"\"#65535:[1]", &tagged, name, &id, &arr), RV_OK,
+			   "a quoted name with doubled quotes, the largest id");
+		ok(strcmp(name, "Model \"B\"") == 0 && id == 65535, "the quoted name decoded");
+		is_int(rv_parse_space_prefix(ctx, "#7:[1]", &tagged, name, &id, &arr), RV_OK, "#id: without a name");
+		ok(tagged && name[0] == '\0' && id == 7, "an empty name and the id");
+		is_int(rv_parse_space_prefix(ctx, "mlp_a#0:[1]", &tagged, name, &id, &arr), RV_E_SYNTAX, "id 0");
+		is_int(rv_parse_space_prefix(ctx, "mlp_a#65536:[1]", &tagged, name, &id, &arr), RV_E_SYNTAX, "id 65536");
+		is_int(rv_parse_space_prefix(ctx, "mlp_a:[1]", &tagged, name, &id, &arr), RV_E_SYNTAX, "a name without its id");
+		is_str(rv_errdetail(ctx), "A space name must be followed by \"#\" and the space's id.", "its detail");
+		is_int(rv_parse_space_prefix(ctx, "mlp_a#3[1]", &tagged, name, &id, &arr), RV_E_SYNTAX, "no colon");
+		is_int(rv_parse_space_prefix(ctx, "\"open#1:[1]", &tagged, name, &id, &arr), RV_E_SYNTAX, "an unterminated quote");
+		is_int(rv_parse_space_prefix(ctx, "Mlp#1:[1]", &tagged, name, &id, &arr), RV_E_SYNTAX,
+			   "an unquoted name with capitals (the form written quotes it)");
+		is_int(rv_parse_space_prefix(ctx, "1,2", &tagged, name, &id, &arr), RV_E_SYNTAX, "no bracket and no tag");
+		is_str(rv_errdetail(ctx), "Embedding contents must start with \"[\".", "the untagged message");
+		rv_format_space_prefix("mlp_a", 3, buf);
+		is_str(buf, "mlp_a#3:", "a plain name written as is");
+		rv_format_space_prefix("Model \"B\"", 12, buf);
+		is_str(buf, "\"Model \"\"B\"\"\"#12:", "a name with capitals, space and quotes quoted");
+		ok(strlen(buf) < rv_space_prefix_size("Model \"B\""), "within rv_space_prefix_size");
+		rv_format_space_prefix(NULL, 9, buf);
+		is_str(buf, "#9:", "no name: #id:");
+		rv_format_space_prefix("9lives", 1, buf);
+		is_int(rv_parse_space_prefix(ctx, buf, &tagged, name, &id, &arr), RV_OK, "a name starting with a digit round-trips");
+		ok(strcmp(name, "9lives") == 0 && id == 1, "... as itself");
+		is_int(rv_check_same_space(ctx, 3, 3), RV_OK, "the same space");
+		is_int(rv_check_same_space(ctx, 3, 0), RV_OK, "tagged with untagged");
+		is_int(rv_check_same_space(ctx, 0, 0), RV_OK, "both untagged");
+		is_int(rv_check_same_space(ctx, 3, 5), RV_E_SPACE_MISMATCH, "two spaces");
+		is_str(rv_errmsg(ctx), "embeddings of different spaces #3 and #5", "its message");
+		is_int(rv_status_class(RV_E_SPACE_MISMATCH), RV_CLASS_MISMATCH, "class: mismatch (42804)");
+	}
+
 	rv_ctx_destroy(ctx);
 	is_int(th.live, 0, "no allocation outlives the context");
 	{
