@@ -40,5 +40,5 @@ T="SELECT count(*) || md5(string_agg(method || from_mean::text || from_std::text
 check "fitted translations restored" test "$(q $src "$T")" = "$(q $dst "$T")"
 R="SELECT md5(string_agg(relvec_translate(e, 'a4', 's3', 's3b')::text, ';' ORDER BY id)) FROM items"
 check "translation gives the same vectors after the restore" test "$(q $src "$R")" = "$(q $dst "$R")"
-psql -q -X -d postgres -c "DROP DATABASE $src" -c "DROP DATABASE $dst"
+[ -n "${KEEP:-}" ] || psql -q -X -d postgres -c "DROP DATABASE $src" -c "DROP DATABASE $dst"
 [ "$failed" -eq 0 ]
