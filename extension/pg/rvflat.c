@@ -317,7 +317,7 @@ rvflat_typmod_dims(Relation index)
 {
 	int32		typmod = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
 
-	return typmod > 0 ? typmod : 0;
+	return typmod > 0 ? RVPG_TYPMOD_DIMS(typmod) : 0;
 }
 
 /* An indexed value, detoasted. */
