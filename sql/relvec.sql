@@ -433,7 +433,7 @@ CREATE VIEW relvec_bound_columns AS
 	JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
 	JOIN relvec_spaces s ON s.space_id = (a.atttypmod >> 14)
 	WHERE a.atttypid = 'embedding'::regtype AND a.attnum > 0 AND NOT a.attisdropped
-	  AND a.atttypmod >= 0 AND (a.atttypmod >> 14) > 0;
+	  AND a.atttypmod >= 0 AND (a.atttypmod >> 14) > 0 AND c.relkind IN ('r', 'p', 'v', 'm', 'f');
 COMMENT ON VIEW relvec_bound_columns IS 'relvec: per space, the columns declared embedding(space)';
 GRANT SELECT ON relvec_bound_columns TO PUBLIC;
 
