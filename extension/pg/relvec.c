@@ -254,6 +254,7 @@ _PG_init(void)
 {
 	rvpg_define_device_guc();
 	rvflat_define_resident_guc();
+	rvflat_shared_init();
 	DefineCustomIntVariable("relvec.progress_rows",
 							"Batched relvec functions report progress every this many rows.",
 							"A NOTICE per interval; 0 turns the reports off.",

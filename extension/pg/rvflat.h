@@ -179,11 +179,27 @@ typedef struct RvflatResident
 	uint64		last_used;
 	int			pins;			/* scans using it */
 	bool		listed;			/* in the cache (else freed at the last unpin) */
+	bool		shared;			/* a view of the server's shared copy (rvflatshared.c) */
 } RvflatResident;
 
 extern void rvflat_define_resident_guc(void);
 extern RvflatResident *rvflat_resident_get(Relation index, int dims, MemoryContext pin_cxt);
 extern void rvflat_resident_lost(RvflatResident *e);
+extern void rvflat_read_meta(Relation index, int *dims, uint64 *change_count);
+extern RvflatResident *rvflat_read_index(Relation index, int dims);
+extern void rvflat_resident_free(RvflatResident *e);
+
+/* rvflatshared.c: the server's shared host copies (relvec in shared_preload_libraries). */
+extern void rvflat_shared_init(void);
+extern bool rvflat_shared_enabled(void);
+/*
+ * A view of the shared copy of index as of change_count, pinned for the life of pin_cxt,
+ * or NULL when the scan should read its pages (not preloaded, off, being copied by another
+ * scan, too large, no vector rows, changed while copied).
+ */
+extern RvflatResident *rvflat_shared_get(Relation index, int dims, uint64 change_count,
+										 MemoryContext pin_cxt);
+
 
 /* rvflatvacuum.c */
 extern IndexBulkDeleteResult *rvflatbulkdelete(IndexVacuumInfo *info,

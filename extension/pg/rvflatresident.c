@@ -45,6 +45,8 @@
 /* Most indexes cached at once per backend. */
 #define RVFLAT_RESIDENT_MAX 8
 
+static void free_entry(RvflatResident *e);
+
 static int	resident_mb = 512;
 static int	cache_mb = 0;
 static RvflatResident *entries[RVFLAT_RESIDENT_MAX];
@@ -70,6 +72,12 @@ rvflat_define_resident_guc(void)
 							"through shared buffers. 0 (the default) turns the cache off.",
 							&cache_mb, 0, 0, INT_MAX / 2, PGC_USERSET, GUC_UNIT_MB,
 							NULL, NULL, NULL);
+}
+
+void
+rvflat_resident_free(RvflatResident *e)
+{
+	free_entry(e);
 }
 
 /* Free an entry that no list holds and no scan pins. */
@@ -154,8 +162,8 @@ pin(RvflatResident *e, MemoryContext cxt)
 }
 
 /* The metapage's dims and change_count. */
-static void
-read_meta(Relation index, int *dims, uint64 *change_count)
+void
+rvflat_read_meta(Relation index, int *dims, uint64 *change_count)
 {
 	Buffer		buf = ReadBuffer(index, RVFLAT_METAPAGE_BLKNO);
 	RvflatMetaData *meta;
@@ -172,8 +180,8 @@ read_meta(Relation index, int *dims, uint64 *change_count)
  * caller's until the entry is listed, so an error while reading (a cancel, an invalid
  * item) frees it.
  */
-static RvflatResident *
-read_index(Relation index, int dims)
+RvflatResident *
+rvflat_read_index(Relation index, int dims)
 {
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "rvflat resident",
 											  ALLOCSET_DEFAULT_SIZES);
@@ -280,7 +288,7 @@ rvflat_resident_get(Relation index, int dims, MemoryContext pin_cxt)
 
 	if (dims <= 0)
 		return NULL;
-	read_meta(index, &meta_dims, &count);
+	rvflat_read_meta(index, &meta_dims, &count);
 	if (meta_dims != dims)
 		return NULL;
 	nblocks = RelationGetNumberOfBlocks(index);
@@ -292,7 +300,10 @@ rvflat_resident_get(Relation index, int dims, MemoryContext pin_cxt)
 		dev = -1;
 	if (dev < 0)
 	{
-		/* the CPU: a host copy only, under its own budget */
+		/* the CPU: the server's shared copy when relvec is preloaded (rvflatshared.c) */
+		if (rvflat_shared_enabled())
+			return rvflat_shared_get(index, dims, count, pin_cxt);
+		/* else a host copy of this backend's, under its own budget */
 		budget = (Size) cache_mb * 1024 * 1024;
 		if (budget == 0)
 			return NULL;
@@ -320,8 +331,8 @@ rvflat_resident_get(Relation index, int dims, MemoryContext pin_cxt)
 		on_proc_exit(free_all, (Datum) 0);
 		exit_hook = true;
 	}
-	e = read_index(index, dims);
-	read_meta(index, &meta_dims, &count_after);
+	e = rvflat_read_index(index, dims);
+	rvflat_read_meta(index, &meta_dims, &count_after);
 	e->change_count = count;
 	e->bytes = e->n * dims * sizeof(float);
 	if (count_after != count || e->n == 0 || e->bytes > budget)

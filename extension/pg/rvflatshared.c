@@ -1,0 +1,585 @@
+/*
+ * rvflatshared.c — one host copy of each rvflat index for every backend of the server, in
+ * dynamic shared memory, when relvec is in shared_preload_libraries.
+ *
+ * Without it every backend scans the index pages through the buffer manager, or keeps a
+ * private host copy (relvec.rvflat_cache_mb, rvflatresident.c) that costs its size in every
+ * backend that sets it. Preloaded, the postmaster reserves a small control block (a lock
+ * and a fixed table of entries) and the first backend that needs it creates a DSA area,
+ * pinned for the life of the server, bounded by relvec.shared_cache_mb. An entry is one
+ * index as of one state, keyed exactly as the per-backend cache is: the index's
+ * RelFileNode (a REINDEX, TRUNCATE or new index changes it; it holds the database) and the
+ * metapage's change_count (every insert, and every VACUUM that removes an item, bumps it).
+ *
+ * A scan reads the metapage. A ready entry with that key is pinned (a counter in the entry)
+ * for the scan and its contiguous arrays are read in place: the scan computes every exact
+ * distance from them (same function, same bits, same order as reading the pages). Without
+ * one, the scan that finds it missing claims a slot, reads the pages into local memory,
+ * checks change_count again (an insert or VACUUM meanwhile makes the copy stale: it is not
+ * kept), copies it into one DSA allocation and publishes it; every other scan of that
+ * index meanwhile reads the pages: nothing ever waits for a copy. A stale entry is dropped
+ * at once, or, while scans pin it, when the last one unpins. When the area is full, least
+ * recently used unpinned entries are evicted; an index that does not fit even then is
+ * scanned from its pages.
+ *
+ * Pins are dropped by a reset callback of the scan's memory context (an error cannot leak
+ * one) and, for a backend that exits holding some, by a before_shmem_exit hook. A builder
+ * that fails releases its claimed slot in a PG_CATCH.
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/dsa.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/builtins.h"
+#include "funcapi.h"
+
+#include "rvflat.h"
+
+/* Indexes the shared cache holds at most. */
+#define SHARED_ENTRIES 64
+
+typedef enum SharedState
+{
+	SLOT_FREE = 0,
+	SLOT_BUILDING,				/* a backend is reading the pages */
+	SLOT_READY,
+	SLOT_DEAD					/* stale, freed when the last pin goes */
+} SharedState;
+
+typedef struct SharedEntry
+{
+	SharedState state;
+	RelFileNode node;
+	uint64		change_count;
+	int			dims;
+	uint64		n;				/* rows with a vector */
+	uint64		nnulls;
+	Size		bytes;			/* of the allocation */
+	dsa_pointer data;			/* x (n x dims), tids (n), nulls (nnulls) */
+	int			pins;
+	uint64		last_used;
+	uint64		hits;
+	Oid			indexrelid;		/* for the relvec_cache view */
+} SharedEntry;
+
+typedef struct SharedCache
+{
+	LWLock	   *lock;
+	int			tranche;		/* the DSA area's LWLock tranche */
+	dsa_handle	area;			/* DSM_HANDLE_INVALID until the first use */
+	uint64		clock;
+	uint64		hits;
+	uint64		misses;
+	uint64		builds;
+	uint64		evictions;
+	uint64		too_big;
+	SharedEntry entries[SHARED_ENTRIES];
+} SharedCache;
+
+static SharedCache *shared = NULL;
+static dsa_area *area = NULL;
+static int	shared_cache_mb = 1024;
+static bool preloaded = false;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* The pins this backend holds: slot index and generation of the entry pinned. */
+typedef struct LocalPin
+{
+	int			slot;
+	uint64		generation;		/* the entry's last_used when pinned is not enough: its data */
+	dsa_pointer data;
+	bool		held;
+} LocalPin;
+
+#define LOCAL_PINS 32
+static LocalPin local_pins[LOCAL_PINS];
+static bool exit_hook = false;
+
+static void
+shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(SharedCache)));
+	RequestNamedLWLockTranche("relvec shared cache", 1);
+}
+
+static void
+shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	shared = ShmemInitStruct("relvec shared cache", sizeof(SharedCache), &found);
+	if (!found)
+	{
+		memset(shared, 0, sizeof(SharedCache));
+		shared->lock = &(GetNamedLWLockTranche("relvec shared cache"))->lock;
+		shared->tranche = LWLockNewTrancheId();
+		shared->area = DSM_HANDLE_INVALID;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+void
+rvflat_shared_init(void)
+{
+	DefineCustomIntVariable("relvec.shared_cache_mb",
+							"Shared memory, in megabytes, for the host copies of rvflat indexes that "
+							"every backend's scans read (relvec in shared_preload_libraries).",
+							"Least recently used copies are evicted beyond it; an index larger than it "
+							"is scanned from its pages. 0 turns the shared cache off.",
+							&shared_cache_mb, 1024, 0, INT_MAX / 2, PGC_SIGHUP, GUC_UNIT_MB,
+							NULL, NULL, NULL);
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	preloaded = true;
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = shmem_startup;
+}
+
+bool
+rvflat_shared_enabled(void)
+{
+	return preloaded && shared != NULL && shared_cache_mb > 0;
+}
+
+/* Attach the DSA area (creating it the first time); false if it cannot be. Needs the lock. */
+static bool
+attach_area(void)
+{
+	MemoryContext old;
+
+	if (area != NULL)
+		return true;
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	if (shared->area == DSM_HANDLE_INVALID)
+	{
+		LWLockRegisterTranche(shared->tranche, "relvec shared cache area");
+		area = dsa_create(shared->tranche);
+		dsa_pin(area);
+		shared->area = dsa_get_handle(area);
+	}
+	else
+	{
+		LWLockRegisterTranche(shared->tranche, "relvec shared cache area");
+		area = dsa_attach(shared->area);
+	}
+	dsa_pin_mapping(area);
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+/* Free an entry's data and its slot. Needs the lock. */
+static void
+free_slot(SharedEntry *e)
+{
+	if (DsaPointerIsValid(e->data))
+		dsa_free(area, e->data);
+	memset(e, 0, sizeof(SharedEntry));
+	e->data = InvalidDsaPointer;
+	e->state = SLOT_FREE;
+}
+
+/* Drop a slot's entry: now, or at its last unpin. Needs the lock. */
+static void
+retire(SharedEntry *e)
+{
+	if (e->pins > 0)
+		e->state = SLOT_DEAD;
+	else
+		free_slot(e);
+}
+
+/* Release one pin. */
+static void
+unpin_slot(int slot, dsa_pointer data)
+{
+	SharedEntry *e = &shared->entries[slot];
+
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	/* the slot still holds what was pinned: a pinned entry is never freed or reused */
+	if (e->data == data && e->pins > 0)
+	{
+		e->pins--;
+		if (e->pins == 0 && e->state == SLOT_DEAD)
+			free_slot(e);
+	}
+	LWLockRelease(shared->lock);
+}
+
+/* A scan's memory context reset: drop its pin. */
+static void
+unpin_callback(void *arg)
+{
+	LocalPin   *p = (LocalPin *) arg;
+
+	if (!p->held)
+		return;
+	p->held = false;
+	unpin_slot(p->slot, p->data);
+}
+
+/* Backend exit: drop every pin still held. */
+static void
+unpin_all(int code pg_attribute_unused(), Datum arg pg_attribute_unused())
+{
+	int			i;
+
+	if (shared == NULL)
+		return;
+	for (i = 0; i < LOCAL_PINS; i++)
+		if (local_pins[i].held)
+		{
+			local_pins[i].held = false;
+			unpin_slot(local_pins[i].slot, local_pins[i].data);
+		}
+}
+
+/* A free local pin record, or NULL when this backend holds too many. */
+static LocalPin *
+local_pin(void)
+{
+	int			i;
+
+	if (!exit_hook)
+	{
+		before_shmem_exit(unpin_all, (Datum) 0);
+		exit_hook = true;
+	}
+	for (i = 0; i < LOCAL_PINS; i++)
+		if (!local_pins[i].held)
+			return &local_pins[i];
+	return NULL;
+}
+
+/* A view of a ready, pinned entry for the scan: arrays in place, owned by pin_cxt. */
+static RvflatResident *
+view_of(SharedEntry *e, int slot, LocalPin *p, MemoryContext pin_cxt)
+{
+	RvflatResident *r = MemoryContextAllocZero(pin_cxt, sizeof(RvflatResident));
+	MemoryContextCallback *cb = MemoryContextAlloc(pin_cxt, sizeof(MemoryContextCallback));
+	char	   *base = dsa_get_address(area, e->data);
+
+	p->slot = slot;
+	p->data = e->data;
+	p->held = true;
+	cb->func = unpin_callback;
+	cb->arg = p;
+	MemoryContextRegisterResetCallback(pin_cxt, cb);
+
+	r->cxt = NULL;				/* not the backend cache's: nothing to free */
+	r->node = e->node;
+	r->change_count = e->change_count;
+	r->dims = e->dims;
+	r->n = e->n;
+	r->x = (float *) base;
+	r->tids = (ItemPointerData *) (base + sizeof(float) * e->dims * e->n);
+	r->nulls = r->tids + e->n;
+	r->nnulls = e->nnulls;
+	r->where = NULL;
+	r->bytes = e->bytes;
+	r->dev = NULL;
+	r->shared = true;
+	return r;
+}
+
+/* Evict least recently used unpinned ready entries until bytes more fit. Needs the lock. */
+static void
+make_room(Size bytes)
+{
+	Size		limit = (Size) shared_cache_mb * 1024 * 1024;
+
+	for (;;)
+	{
+		Size		used = 0;
+		int			lru = -1;
+		int			i;
+
+		for (i = 0; i < SHARED_ENTRIES; i++)
+		{
+			SharedEntry *e = &shared->entries[i];
+
+			if (e->state == SLOT_READY || e->state == SLOT_DEAD)
+				used += e->bytes;
+			if (e->state == SLOT_READY && e->pins == 0 &&
+				(lru < 0 || e->last_used < shared->entries[lru].last_used))
+				lru = i;
+		}
+		if (used + bytes <= limit || lru < 0)
+			return;
+		free_slot(&shared->entries[lru]);
+		shared->evictions++;
+	}
+}
+
+/*
+ * Read the index's pages into *local and copy them into one allocation of the area (*data,
+ * invalid when the copy went stale meanwhile, has no vector rows or does not fit).
+ */
+static void
+build_copy(Relation index, int dims, uint64 change_count, RvflatResident **local, Size *bytes,
+		   dsa_pointer *data, uint64 *count_after)
+{
+	RvflatResident *l = rvflat_read_index(index, dims);
+	int			meta_dims;
+	Size		xbytes = sizeof(float) * (Size) dims * l->n;
+
+	rvflat_read_meta(index, &meta_dims, count_after);
+	*local = l;
+	*bytes = xbytes + sizeof(ItemPointerData) * (l->n + l->nnulls);
+	*data = InvalidDsaPointer;
+	if (*count_after != change_count || l->n == 0 || *bytes > (Size) shared_cache_mb * 1024 * 1024)
+		return;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	make_room(*bytes);
+	LWLockRelease(shared->lock);
+	*data = dsa_allocate_extended(area, *bytes, DSA_ALLOC_HUGE | DSA_ALLOC_NO_OOM);
+	if (DsaPointerIsValid(*data))
+	{
+		char	   *base = dsa_get_address(area, *data);
+
+		memcpy(base, l->x, xbytes);
+		memcpy(base + xbytes, l->tids, sizeof(ItemPointerData) * l->n);
+		if (l->nnulls > 0)
+			memcpy(base + xbytes + sizeof(ItemPointerData) * l->n, l->nulls,
+				   sizeof(ItemPointerData) * l->nnulls);
+	}
+}
+
+RvflatResident *
+rvflat_shared_get(Relation index, int dims, uint64 change_count, MemoryContext pin_cxt)
+{
+	SharedEntry *e;
+	volatile int slot = -1;
+	int			free_i = -1;
+	int			i;
+	LocalPin   *p;
+	RvflatResident *local = NULL;
+	Size		bytes = 0;
+	dsa_pointer data = InvalidDsaPointer;
+	uint64		count_after = 0;
+
+	if (!rvflat_shared_enabled() || dims <= 0)
+		return NULL;
+	p = local_pin();
+	if (p == NULL)
+		return NULL;
+
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	attach_area();
+	for (i = 0; i < SHARED_ENTRIES; i++)
+	{
+		e = &shared->entries[i];
+		if (e->state == SLOT_FREE)
+		{
+			if (free_i < 0)
+				free_i = i;
+			continue;
+		}
+		if (e->state == SLOT_DEAD)
+			continue;
+		if (!RelFileNodeEquals(e->node, index->rd_node))
+		{
+			/* this index's copy from before a REINDEX or TRUNCATE: no scan will use it */
+			if (e->state == SLOT_READY && e->indexrelid == RelationGetRelid(index) &&
+				e->node.dbNode == index->rd_node.dbNode)
+			{
+				retire(e);
+				if (e->state == SLOT_FREE && free_i < 0)
+					free_i = i;
+			}
+			continue;
+		}
+		if (e->change_count == change_count && e->dims == dims)
+		{
+			if (e->state == SLOT_BUILDING)
+			{
+				/* another scan is copying this state: read the pages meanwhile */
+				shared->misses++;
+				LWLockRelease(shared->lock);
+				return NULL;
+			}
+			e->pins++;
+			e->hits++;
+			e->last_used = ++shared->clock;
+			shared->hits++;
+			{
+				RvflatResident *r = view_of(e, i, p, pin_cxt);
+
+				LWLockRelease(shared->lock);
+				return r;
+			}
+		}
+		/* an older state of this index (a building one is its builder's to release) */
+		if (e->state == SLOT_READY)
+		{
+			retire(e);
+			if (e->state == SLOT_FREE && free_i < 0)
+				free_i = i;
+		}
+	}
+	shared->misses++;
+	if (free_i < 0)
+	{
+		/* every slot taken: the least recently used unpinned ready entry goes */
+		for (i = 0; i < SHARED_ENTRIES; i++)
+		{
+			e = &shared->entries[i];
+			if (e->state == SLOT_READY && e->pins == 0 &&
+				(free_i < 0 || e->last_used < shared->entries[free_i].last_used))
+				free_i = i;
+		}
+		if (free_i < 0)
+		{
+			LWLockRelease(shared->lock);
+			return NULL;
+		}
+		free_slot(&shared->entries[free_i]);
+		shared->evictions++;
+	}
+	slot = free_i;
+	e = &shared->entries[slot];
+	e->state = SLOT_BUILDING;
+	e->node = index->rd_node;
+	e->change_count = change_count;
+	e->dims = dims;
+	e->indexrelid = RelationGetRelid(index);
+	e->data = InvalidDsaPointer;
+	LWLockRelease(shared->lock);
+
+	/* read the pages into local memory, then one allocation in the area */
+	{
+		volatile int vslot = slot;
+
+		PG_TRY();
+		{
+			build_copy(index, dims, change_count, &local, &bytes, &data, &count_after);
+		}
+		PG_CATCH();
+		{
+			LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+			free_slot(&shared->entries[vslot]);
+			LWLockRelease(shared->lock);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+	}
+	e = &shared->entries[slot];
+
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	if (!DsaPointerIsValid(data))
+	{
+		if (count_after == change_count && local->n > 0)
+			shared->too_big++;
+		free_slot(e);
+		LWLockRelease(shared->lock);
+		rvflat_resident_free(local);
+		return NULL;
+	}
+	e->data = data;
+	e->n = local->n;
+	e->nnulls = local->nnulls;
+	e->bytes = bytes;
+	e->state = SLOT_READY;
+	e->pins = 1;
+	e->last_used = ++shared->clock;
+	shared->builds++;
+	{
+		RvflatResident *r = view_of(e, slot, p, pin_cxt);
+
+		LWLockRelease(shared->lock);
+		rvflat_resident_free(local);
+		return r;
+	}
+}
+
+PG_FUNCTION_INFO_V1(relvec_cache);
+/*
+ * relvec_cache(): the shared copies of rvflat indexes (index, database, state, dims, rows,
+ * bytes, pins, hits); no rows when relvec is not preloaded.
+ */
+Datum
+relvec_cache(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	SharedEntry copy[SHARED_ENTRIES];
+	int			n = 0;
+	int			i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (!preloaded || shared == NULL)
+		PG_RETURN_VOID();
+	LWLockAcquire(shared->lock, LW_SHARED);
+	for (i = 0; i < SHARED_ENTRIES; i++)
+		if (shared->entries[i].state != SLOT_FREE)
+			copy[n++] = shared->entries[i];
+	LWLockRelease(shared->lock);
+	for (i = 0; i < n; i++)
+	{
+		Datum		values[8];
+		bool		nulls[8] = {false};
+		SharedEntry *e = &copy[i];
+
+		values[0] = ObjectIdGetDatum(e->indexrelid);
+		values[1] = ObjectIdGetDatum(e->node.dbNode);
+		values[2] = CStringGetTextDatum(e->state == SLOT_READY ? "ready" :
+										e->state == SLOT_BUILDING ? "building" : "stale");
+		values[3] = Int32GetDatum(e->dims);
+		values[4] = Int64GetDatum((int64) e->n);
+		values[5] = Int64GetDatum((int64) e->bytes);
+		values[6] = Int32GetDatum(e->pins);
+		values[7] = Int64GetDatum((int64) e->hits);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(relvec_cache_stats);
+/*
+ * relvec_cache_stats(): one row: whether the shared cache is on, its limit and bytes in
+ * use, and its totals since the server started (hits, misses, copies built, evictions,
+ * indexes too large to copy).
+ */
+Datum
+relvec_cache_stats(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum		values[8];
+	bool		nulls[8] = {false};
+	uint64		used = 0;
+	int			i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	values[0] = BoolGetDatum(rvflat_shared_enabled());
+	values[1] = Int64GetDatum((int64) shared_cache_mb * 1024 * 1024);
+	if (preloaded && shared != NULL)
+	{
+		LWLockAcquire(shared->lock, LW_SHARED);
+		for (i = 0; i < SHARED_ENTRIES; i++)
+			if (shared->entries[i].state == SLOT_READY || shared->entries[i].state == SLOT_DEAD)
+				used += shared->entries[i].bytes;
+		values[2] = Int64GetDatum((int64) used);
+		values[3] = Int64GetDatum((int64) shared->hits);
+		values[4] = Int64GetDatum((int64) shared->misses);
+		values[5] = Int64GetDatum((int64) shared->builds);
+		values[6] = Int64GetDatum((int64) shared->evictions);
+		values[7] = Int64GetDatum((int64) shared->too_big);
+		LWLockRelease(shared->lock);
+	}
+	else
+		for (i = 2; i < 8; i++)
+			nulls[i] = true;
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	PG_RETURN_VOID();
+}

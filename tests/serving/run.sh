@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# run.sh — the shared copies of rvflat indexes, with relvec in shared_preload_libraries, on
+# a throwaway cluster of its own: every scan through the shared copy equals a sequential
+# scan (every opclass, ties, NULLs); a copy one backend built serves the others; an insert,
+# a delete, a VACUUM, a TRUNCATE or a REINDEX in one backend is seen by the next scan of
+# every other; a small relvec.shared_cache_mb evicts, a too small one scans the pages; one
+# copy however many backends scan; concurrent writers and readers always agree with a
+# sequential scan of the same snapshot. TAP output.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+. scripts/lib/cluster.sh
+. scripts/lib/tap.sh
+DB=relvec_serving
+q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
+
+echo "1..18"
+RV_PG_OPTS="-c shared_preload_libraries=relvec -c max_parallel_workers_per_gather=0" rv_cluster_start >/dev/null ||
+	{ echo "Bail out! cannot start a cluster with relvec preloaded"; exit 1; }
+psql -q -X -d postgres -c "CREATE DATABASE $DB" || exit 1
+q <<'SQL' || { echo "Bail out! setup failed"; exit 1; }
+CREATE EXTENSION relvec;
+-- values on a coarse grid: many ties of distance; some NULLs
+CREATE TABLE t (id serial PRIMARY KEY, e embedding(6));
+INSERT INTO t (e) SELECT CASE WHEN i % 97 = 0 THEN NULL ELSE
+	ARRAY[i % 5, i % 3, (i * 7) % 4, 1, -(i % 2), (i % 11) * 0.5]::real[]::embedding END
+	FROM generate_series(1, 4000) i;
+CREATE INDEX t_l2 ON t USING rvflat (e embedding_l2_ops);
+CREATE INDEX t_ip ON t USING rvflat (e embedding_ip_ops);
+CREATE INDEX t_cos ON t USING rvflat (e embedding_cosine_ops);
+CREATE INDEX t_l1 ON t USING rvflat (e embedding_l1_ops);
+-- id:distance of the k nearest, through an index (idx) or a sequential scan
+CREATE FUNCTION knn(op text, qv embedding, k int, idx bool) RETURNS text LANGUAGE plpgsql AS $f$
+DECLARE r text;
+BEGIN
+	PERFORM set_config('enable_seqscan', (NOT idx)::text, true);
+	PERFORM set_config('enable_indexscan', idx::text, true);
+	PERFORM set_config('enable_bitmapscan', 'off', true);
+	-- the index orders ties by heap TID itself; the seq scan is told to
+	EXECUTE format('SELECT string_agg(id || '':'' || coalesce(d::text, ''null''), '','' ORDER BY d, ctid) FROM '
+		'(SELECT id, ctid, e %s $1 AS d FROM t ORDER BY e %s $1%s LIMIT %s) s', op, op,
+		CASE WHEN idx THEN '' ELSE ', ctid' END, k) INTO r USING qv;
+	RETURN r;
+END $f$;
+-- the index scan is the plan the test means
+CREATE FUNCTION uses_index(op text) RETURNS bool LANGUAGE plpgsql AS $f$
+DECLARE l text; found bool := false;
+BEGIN
+	SET LOCAL enable_seqscan = off;
+	FOR l IN EXECUTE format('EXPLAIN SELECT id FROM t ORDER BY e %s ''[1,1,1,1,1,1]'' LIMIT 5', op) LOOP
+		found := found OR l LIKE '%Index Scan using%';
+	END LOOP;
+	RETURN found;
+END $f$;
+-- every operator, several queries, a LIMIT past the NULLs: index = seq scan
+CREATE FUNCTION all_equal() RETURNS bigint LANGUAGE sql AS $$
+	SELECT count(*) FROM unnest(ARRAY['<->', '<#>', '<=>', '<+>']) op,
+		(VALUES ('[1,1,1,1,1,1]'::embedding), ('[0,2,0,1,-1,2]'), ('[4,0,3,1,0,5]')) v(qv)
+	WHERE knn(op, qv, 4100, true) IS DISTINCT FROM knn(op, qv, 4100, false) $$;
+SQL
+stat() { q -c "SELECT $1 FROM relvec_cache_stats"; }
+
+check "every opclass's scan is an index scan" test "$(q -c "SELECT bool_and(uses_index(op)) FROM unnest(ARRAY['<->', '<#>', '<=>', '<+>']) op")" = t
+check "through the shared copies, every scan equals a sequential scan (4 opclasses, ties, NULLs)" \
+	test "$(q -c "SELECT all_equal()")" = 0
+check "one shared copy per index, built once" test "$(q -c "SELECT count(*) FROM relvec_cache WHERE state = 'ready'"):$(stat builds)" = "4:4"
+hits_before=$(stat hits)
+q -c "SELECT knn('<->', '[1,1,1,1,1,1]', 10, true)" >/dev/null
+q -c "SELECT knn('<->', '[1,1,1,1,1,1]', 10, true)" >/dev/null
+check "other backends' scans hit the copy (no new build)" \
+	test "$(stat hits):$(stat builds)" = "$((hits_before + 2)):4"
+
+# a write in one backend is seen by the next scan of every other
+q -c "INSERT INTO t (e) VALUES ('[1,1,1,1,1,1]'), ('[1,1,1,1,1,1]'), (NULL)" >/dev/null
+check "an insert in another backend: the next scan sees it (index = seq scan)" test "$(q -c "SELECT all_equal()")" = 0
+check "... through a new copy (the old one is retired)" test "$(q -c "SELECT count(*) FROM relvec_cache WHERE state = 'ready'")" = 4
+q -c "DELETE FROM t WHERE id % 3 = 0" -c "VACUUM t" >/dev/null
+check "a DELETE and a VACUUM in another backend: index = seq scan" test "$(q -c "SELECT all_equal()")" = 0
+q -c "REINDEX INDEX t_l2" >/dev/null
+check "after REINDEX: index = seq scan" test "$(q -c "SELECT all_equal()")" = 0
+q -c "TRUNCATE t" -c "INSERT INTO t (e) SELECT ARRAY[i % 4, 1, 2, i % 3, 0, i % 2]::real[] FROM generate_series(1, 500) i" >/dev/null
+check "after TRUNCATE and new rows: index = seq scan" test "$(q -c "SELECT all_equal()")" = 0
+
+# many backends, one copy
+for i in 1 2 3 4 5 6; do q -c "SELECT knn('<=>', '[1,2,3,4,5,6]', 5, true)" >/dev/null & done
+wait
+check "six more backends scanned: still one copy of that index" \
+	test "$(q -c "SELECT count(*) FROM relvec_cache WHERE index = 't_cos'::regclass AND state = 'ready'")" = 1
+
+# a cache too small for one index: the scans read the pages, and are right
+q -c "INSERT INTO t (e) SELECT ARRAY[random(), random(), random(), random(), random(), random()]::real[] FROM generate_series(1, 50000)" >/dev/null
+set_cache_mb() {   # set_cache_mb VALUE|DEFAULT: reload, and wait until new backends see it
+	local want
+	if [ "$1" = DEFAULT ]; then
+		psql -X -q -d postgres -c "ALTER SYSTEM RESET relvec.shared_cache_mb" -c "SELECT pg_reload_conf()" >/dev/null
+		want=1GB
+	else
+		psql -X -q -d postgres -c "ALTER SYSTEM SET relvec.shared_cache_mb = $1" -c "SELECT pg_reload_conf()" >/dev/null
+		want=${1}MB
+	fi
+	for _ in $(seq 1 50); do [ "$(q -c "SHOW relvec.shared_cache_mb")" = "$want" ] && return; sleep 0.1; done
+}
+set_cache_mb 1
+large_before=$(stat too_large)
+check "an index larger than relvec.shared_cache_mb: index = seq scan (from the pages)" test "$(q -c "SELECT all_equal()")" = 0
+check "... and counted as too large, not copied" test "$(stat too_large)" -gt "$large_before"
+
+# room for some copies only: the least recently used go
+q -c "CREATE TABLE small_a (id int, e embedding(6))" -c "CREATE TABLE small_b (id int, e embedding(6))" \
+	-c "INSERT INTO small_a SELECT i, ARRAY[i, 1, 2, 3, 4, 5]::real[] FROM generate_series(1, 20000) i" \
+	-c "INSERT INTO small_b SELECT i, ARRAY[1, i, 2, 3, 4, 5]::real[] FROM generate_series(1, 20000) i" \
+	-c "CREATE INDEX ON small_a USING rvflat (e embedding_l2_ops)" -c "CREATE INDEX ON small_b USING rvflat (e embedding_l2_ops)" >/dev/null
+ev_before=$(stat evictions)
+answers=""
+for i in 1 2 3; do
+	for t in small_a small_b; do
+		answers+=$(q -c "SET enable_seqscan = off" -c "SELECT string_agg(id::text, ',') FROM (SELECT id FROM $t ORDER BY e <-> '[7,7,2,3,4,5]' LIMIT 3) s" | tail -n 1)";"
+	done
+done
+check "two indexes that do not fit together: evictions" test "$(stat evictions)" -gt "$ev_before"
+check "... and every answer right" test "$answers" = "7,6,8;7,6,8;7,6,8;7,6,8;7,6,8;7,6,8;"
+set_cache_mb DEFAULT
+
+# concurrent writers and readers: each reader compares index and seq scan in one snapshot
+q -c "DELETE FROM t WHERE id > 3000" -c "VACUUM t" >/dev/null
+writer() {
+	for i in $(seq 1 25); do
+		q -c "INSERT INTO t (e) SELECT ARRAY[random() * 4, 1, 2, random() * 3, 0, 1]::real[] FROM generate_series(1, 20)" \
+		  -c "DELETE FROM t WHERE id IN (SELECT id FROM t ORDER BY random() LIMIT 10)" >/dev/null
+		[ $((i % 8)) -eq 0 ] && q -c "VACUUM t" >/dev/null
+	done
+}
+reader() {
+	local bad=0 i r
+	for i in $(seq 1 25); do
+		r=$(psql -X -At -v ON_ERROR_STOP=1 -d "$DB" -c "BEGIN ISOLATION LEVEL REPEATABLE READ" \
+			-c "SELECT (knn('<->', '[1,1,1,1,1,1]', 300, true) = knn('<->', '[1,1,1,1,1,1]', 300, false))::int +
+			           (knn('<=>', '[2,1,2,1,0,1]', 300, true) = knn('<=>', '[2,1,2,1,0,1]', 300, false))::int" -c "COMMIT" 2>&1 |
+			tee -a "$1.log" | grep -E '^[0-9]+$|ERROR' | head -n 3)
+		[ "$r" = 2 ] || { bad=$((bad + 1)); [ -n "${DEBUG:-}" ] && echo "# reader $1 round $i: $r" >&2; }
+	done
+	echo "$bad" >"$1"
+}
+T=$(mktemp -d /tmp/relvec-serving.XXXXXX)
+writer & w=$!
+reader "$T/r1" & r1=$!
+reader "$T/r2" & r2=$!
+wait $w $r1 $r2
+check "concurrent INSERT/DELETE/VACUUM and two readers: every index scan equals the seq scan of its snapshot" \
+	test "$(cat "$T/r1"):$(cat "$T/r2")" = "0:0" || grep -hvE '^(2|BEGIN|COMMIT)$' "$T"/r*.log | head -5 | cat -A | sed 's/^/# /'
+rm -rf "$T"
+check "relvec_cache_stats: on, with its limit" test "$(q -c "SELECT enabled || ':' || limit_bytes FROM relvec_cache_stats")" = "true:1073741824"
+crash=$(grep -E "terminated by signal|terminating any other active server processes" "$RV_CLUSTER_DIR/server.log")
+check "no server process died during these tests" test -z "$crash" || echo "$crash" | sed 's/^/# /'
+tap_done
