@@ -453,6 +453,11 @@ set_space_mean(rvsq_conn *c, sqlite3_value **argv, float **mean_out, size_t *dim
 		}
 		if ((rc = rvsq_value_vec(c, sqlite3_column_value(st, 0), "embedding", &v)) != SQLITE_OK)
 			goto done;
+		if ((rc = rvsq_check_space(c, v.space, sp.id, space)) != SQLITE_OK)
+		{
+			rvsq_vec_free(&v);
+			goto done;
+		}
 		if (sums == NULL)
 		{
 			state_dims = v.dims;
@@ -513,7 +518,7 @@ set_space_mean(rvsq_conn *c, sqlite3_value **argv, float **mean_out, size_t *dim
 					  &st)) == SQLITE_OK)
 	{
 		int			n;
-		unsigned char *blob = rvsq_blob_new(mean, state_dims, &n);
+		unsigned char *blob = rvsq_blob_new(mean, state_dims, 0, &n);
 
 		if (blob == NULL)
 			rc = SQLITE_NOMEM;
@@ -553,7 +558,7 @@ rvsq_set_space_mean(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	if (rc != SQLITE_OK)
 		rvsq_result_error(ctx, c, rc);
 	else
-		rvsq_result_vec(ctx, mean, dims);
+		rvsq_result_vec(ctx, mean, dims, 0);
 	sqlite3_free(mean);
 }
 
@@ -692,9 +697,13 @@ anchor_rows_free(anchor_rows *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* Read every row of a (key, embedding) query; embeddings are copied. */
+/*
+ * Read every row of a (key, embedding) query of the space sp named space_name (each row
+ * untagged or tagged with it); embeddings are copied.
+ */
 static int
-read_anchor_rows(rvsq_conn *c, sqlite3_stmt *st, anchor_rows *r)
+read_anchor_rows(rvsq_conn *c, sqlite3_stmt *st, const space_row *sp, const char *space_name,
+				 anchor_rows *r)
 {
 	int			rc;
 
@@ -712,6 +721,11 @@ read_anchor_rows(rvsq_conn *c, sqlite3_stmt *st, anchor_rows *r)
 			return rvsq_fail(c, "query must return two columns, (key, embedding)");
 		if ((rc = rvsq_value_vec(c, sqlite3_column_value(st, 1), "embedding", &v)) != SQLITE_OK)
 			return rc;
+		if ((rc = rvsq_check_space(c, v.space, sp->id, space_name)) != SQLITE_OK)
+		{
+			rvsq_vec_free(&v);
+			return rc;
+		}
 		if (v.owned == NULL)
 		{
 			v.owned = sqlite3_malloc64(sizeof(float) * v.dims);
@@ -858,7 +872,7 @@ store_anchors(rvsq_conn *c, const char *set_name, const set_row *set, const char
 	{
 		const rvsq_vec *v = &rows->vecs[row_of_key[i]];
 		int			n;
-		unsigned char *blob = rvsq_blob_new(v->x, v->dims, &n);
+		unsigned char *blob = rvsq_blob_new(v->x, v->dims, 0, &n);
 
 		if (blob == NULL)
 		{
@@ -911,7 +925,7 @@ set_anchors(rvsq_conn *c, sqlite3_value **argv, int *stored)
 		goto done;
 	}
 	if ((rc = rvsq_prepare_query(c, rvsq_text(argv[2]), 2, &query_two, &st)) != SQLITE_OK ||
-		(rc = read_anchor_rows(c, st, &rows)) != SQLITE_OK)
+		(rc = read_anchor_rows(c, st, &sp, space_name, &rows)) != SQLITE_OK)
 		goto done;
 	sqlite3_finalize(st);
 	st = NULL;
@@ -1025,7 +1039,7 @@ choose_anchors(rvsq_conn *c, int argc, sqlite3_value **argv, char **chosen_json)
 		rc = rvsq_fail(c, "the number of anchors must be at least 1");
 		goto done;
 	}
-	if ((rc = read_anchor_rows(c, st, &rows)) != SQLITE_OK)
+	if ((rc = read_anchor_rows(c, st, &sp, space_name, &rows)) != SQLITE_OK)
 		goto done;
 	if (rows.saw_null)
 	{
@@ -1275,9 +1289,97 @@ cascade_arg(rvsq_conn *c, int argc, sqlite3_value **argv, int i, int *out)
 }
 
 /*
+ * The first column (by table name, then column order) of a table of schema main that holds
+ * a value tagged with the space id: *where gets "table.column" (sqlite3_malloc'd), or NULL
+ * when none does. A value holds the space when it is a BLOB that rv_blob_check accepts
+ * with that tag; text forms name spaces but bind nothing. Every row of every table is
+ * read: an SQLite file of relvec is small (a slice taken offline), and a drop is rare.
+ * The catalog's own tables are left out (their rows go with the space), and so are
+ * virtual tables (relvec_knn_index reads another table, which is scanned itself).
+ */
+static int
+tagged_column(rvsq_conn *c, sqlite3_int64 id, char **where)
+{
+	sqlite3_stmt *tables = NULL,
+			   *cols = NULL,
+			   *scan = NULL;
+	unsigned char tag[2];
+	int			rc;
+
+	*where = NULL;
+	if (id < 1 || id > RV_MAX_SPACE_TAG)
+		return SQLITE_OK;		/* no tag can carry it */
+	tag[0] = (unsigned char) (id & 0xff);
+	tag[1] = (unsigned char) ((id >> 8) & 0xff);
+	if ((rc = prepare(c, "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' "
+					  "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT IN ('relvec_spaces', "
+					  "'relvec_anchor_sets', 'relvec_anchors', 'relvec_translations') ORDER BY name", &tables))
+		!= SQLITE_OK ||
+		(rc = prepare(c, "SELECT name FROM pragma_table_info(?1, 'main') ORDER BY cid", &cols)) != SQLITE_OK)
+		goto done;
+	while (*where == NULL && (rc = sqlite3_step(tables)) == SQLITE_ROW)
+	{
+		const char *table = (const char *) sqlite3_column_text(tables, 0);
+
+		sqlite3_reset(cols);
+		sqlite3_bind_text(cols, 1, table, -1, SQLITE_TRANSIENT);
+		while (*where == NULL && (rc = sqlite3_step(cols)) == SQLITE_ROW)
+		{
+			const char *col = (const char *) sqlite3_column_text(cols, 0);
+			char	   *sql = sqlite3_mprintf("SELECT \"%w\" FROM main.\"%w\" WHERE typeof(\"%w\") = 'blob' "
+											  "AND substr(\"%w\", 3, 2) = ?1", col, table, col, col);
+
+			if (sql == NULL)
+			{
+				rc = SQLITE_NOMEM;
+				goto done;
+			}
+			rc = prepare(c, sql, &scan);
+			sqlite3_free(sql);
+			if (rc != SQLITE_OK)
+				goto done;
+			sqlite3_bind_blob(scan, 1, tag, 2, SQLITE_STATIC);
+			while ((rc = sqlite3_step(scan)) == SQLITE_ROW)
+			{
+				size_t		dims;
+				const float *payload;
+
+				if (rv_blob_check(c->ctx, sqlite3_column_blob(scan, 0), (size_t) sqlite3_column_bytes(scan, 0),
+								  &dims, &payload) == RV_OK)
+				{
+					*where = sqlite3_mprintf("%s.%s", table, col);
+					rc = *where == NULL ? SQLITE_NOMEM : SQLITE_DONE;
+					break;
+				}
+				rv_clear_error(c->ctx);
+			}
+			if (rc != SQLITE_DONE)
+			{
+				rc = rc == SQLITE_NOMEM ? rc : rvsq_sqlite_fail(c, rc);
+				goto done;
+			}
+			sqlite3_finalize(scan);
+			scan = NULL;
+		}
+		if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		{
+			rc = rvsq_sqlite_fail(c, rc);
+			goto done;
+		}
+	}
+	rc = rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rvsq_sqlite_fail(c, rc);
+done:
+	sqlite3_finalize(tables);
+	sqlite3_finalize(cols);
+	sqlite3_finalize(scan);
+	return rc;
+}
+
+/*
  * Drop a space (PostgreSQL's relvec_drop_space, without owners): refused while a frozen
- * set has anchors in it; other sets' anchors in it and translations using it go only with
- * cascade. Deletes children first: a file's foreign keys may be off.
+ * set has anchors in it or a table holds values tagged with it; other sets' anchors in it
+ * and translations using it go only with cascade. Deletes children first: a file's
+ * foreign keys may be off.
  */
 static int
 drop_space(rvsq_conn *c, const char *name, int cascade)
@@ -1286,6 +1388,7 @@ drop_space(rvsq_conn *c, const char *name, int cascade)
 	sqlite3_stmt *st;
 	sqlite3_int64 nsets,
 				ntrans;
+	char	   *where = NULL;
 	int			rc;
 
 	if ((rc = lookup_space(c, name, 0, &sp)) != SQLITE_OK)
@@ -1304,6 +1407,11 @@ drop_space(rvsq_conn *c, const char *name, int cascade)
 	else
 		rc = rvsq_sqlite_fail(c, rc);
 	sqlite3_finalize(st);
+	if (rc == SQLITE_OK && (rc = tagged_column(c, sp.id, &where)) == SQLITE_OK && where != NULL)
+	{
+		rc = rvsq_fail(c, "cannot drop space \"%s\" because column \"%s\" holds values tagged with it", name, where);
+		sqlite3_free(where);
+	}
 	if (rc != SQLITE_OK ||
 		(rc = count_of(c, "SELECT count(DISTINCT set_id) FROM relvec_anchors WHERE space_id = ?1",
 					   sp.id, &nsets)) != SQLITE_OK ||
@@ -1518,10 +1626,13 @@ rvsq_load_anchors(rvsq_conn *c, const char *set_name, sqlite3_int64 set_id, size
 						   set_name, i + 1, space, key ? key : "", want ? want : "");
 			goto done;
 		}
-		if ((rc = rvsq_value_vec(c, sqlite3_column_value(st, 2), "anchor", &v)) != SQLITE_OK)
+		/* anchors are stored untagged; one tagged with another space is not of this one */
+		if ((rc = rvsq_value_vec(c, sqlite3_column_value(st, 2), "anchor", &v)) != SQLITE_OK ||
+			(rc = rvsq_check_space(c, v.space, space_id, space)) != SQLITE_OK)
 		{
 			char		why[RVSQ_ERR_LEN];
 
+			rvsq_vec_free(&v);
 			if (rc == SQLITE_NOMEM)
 				goto done;
 			memcpy(why, c->err, sizeof(why));
@@ -1558,7 +1669,7 @@ done:
 int
 rvsq_load_projection(rvsq_conn *c, const char *anchor_set, const char *space,
 					 const char *similarity, const char *center_name, int normalize,
-					 rv_projection **out, size_t *input_dims)
+					 rv_projection **out, size_t *input_dims, sqlite3_int64 *space_id)
 {
 	rv_sim		sims[RV_MAX_SIMS];
 	int			nsims;
@@ -1600,7 +1711,11 @@ rvsq_load_projection(rvsq_conn *c, const char *anchor_set, const char *space,
 		if (s != RV_OK)
 			rc = rvsq_bridge_fail(c, s);
 		else
+		{
 			*input_dims = (size_t) sp.dims;
+			if (space_id != NULL)
+				*space_id = sp.id;
+		}
 	}
 done:
 	sqlite3_free(anchors);

@@ -506,7 +506,7 @@ stitch_c "$T/trunc.db"
 ok "a truncated anchor BLOB: exit 2" fails_with 2 'embedding blob of 9 bytes does not match its 2 dimensions'
 damaged header "UPDATE relvec_anchors SET e = x'02000700000000000000803f' WHERE key = 'y'"
 stitch_c "$T/header.db"
-ok "an anchor BLOB with a bad header field: exit 2" fails_with 2 'embedding blob has an unknown header'
+ok "an anchor BLOB tagged with another space: exit 2" fails_with 2 'anchor "y" in space "a": embedding belongs to space #7, not "a"'
 damaged dims "PRAGMA ignore_check_constraints = 1; UPDATE relvec_spaces SET dims = 4294967298 WHERE name = 'a'"
 stitch_c "$T/dims.db"
 ok "space dims out of range: exit 2" fails_with 2 'dimensions of space "a" cannot exceed 16000'
