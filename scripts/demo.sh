@@ -6,8 +6,9 @@
 # (encoder B, trained independently) arrives: new queries are embedded by B, and the corpus
 # cannot be re-embedded today. 300 anchor items embedded by both models let B's queries search
 # A's corpus: through relative representations, or through a translation fitted on the
-# anchors and an ordinary rvflat index. The demo prints 10-NN label accuracy of each route
-# against the absolute baseline (B's vectors thrown at A's corpus as they are).
+# anchors and an ordinary rvflat index. With each column bound to its model's space, the
+# absolute mistake (B's vectors thrown at A's corpus as they are) is an error with a hint;
+# the demo then prints 10-NN label accuracy of each route against that absolute baseline.
 # Data: tests/fixtures (cut from ../shared/data by scripts/make-fixtures.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,18 +58,35 @@ run "SELECT round(relvec_fit_translation('shop300', 'new_model', 'old_model')::n
        AS fit_quality_mean_cosine_on_anchors"
 
 echo
-echo "== 3. One new-model query, translated into the old space, answered by the rvflat index"
+echo "== 3. Bind each column to its model: a value now knows its space, and the mistake"
+echo "==    every same-dimension model change invites (new vectors thrown at the old corpus,"
+echo "==    a silently wrong ranking elsewhere) is an error with a hint"
+quiet <<'SQL'
+ALTER TABLE corpus ALTER COLUMN e TYPE embedding(old_model);
+ALTER TABLE new_queries ALTER COLUMN e TYPE embedding(new_model);
+SQL
+run "SELECT table_name, column_name, space, dims FROM relvec_bound_columns ORDER BY 1"
+echo
+echo "relvec_demo=# SELECT id FROM corpus ORDER BY e <=> (SELECT e FROM new_queries WHERE id = 60000) LIMIT 5"
+if psql -X -v ON_ERROR_STOP=1 -d relvec_demo \
+		-c "SELECT id FROM corpus ORDER BY e <=> (SELECT e FROM new_queries WHERE id = 60000) LIMIT 5" 2>&1; then
+	echo "demo: the absolute route across two spaces should have been refused"; exit 1
+fi
+
+echo
+echo "== 4. The fix: the new-model query translated into the old space (the source space comes"
+echo "==    from the query's tag), answered by the rvflat index"
 run "EXPLAIN (COSTS OFF) SELECT id FROM corpus
-ORDER BY e <=> relvec_translate((SELECT e FROM new_queries WHERE id = 60000), 'shop300', 'new_model', 'old_model')
+ORDER BY e <=> relvec_translate((SELECT e FROM new_queries WHERE id = 60000), 'shop300', 'old_model')
 LIMIT 5"
 run "SELECT (SELECT label FROM new_queries WHERE id = 60000) AS query_label, c.id, c.label,
        round((c.e <=> t.q)::numeric, 4) AS cosine_distance
 FROM corpus c,
-     (SELECT relvec_translate(e, 'shop300', 'new_model', 'old_model') AS q FROM new_queries WHERE id = 60000) t
+     (SELECT relvec_translate(e, 'shop300', 'old_model') AS q FROM new_queries WHERE id = 60000) t
 ORDER BY c.e <=> t.q LIMIT 5"
 
 echo
-echo "== 4. All 1,000 new-model queries against the old corpus: 10-NN majority-vote accuracy"
+echo "== 5. All 1,000 new-model queries against the old corpus: 10-NN majority-vote accuracy"
 echo "==    (stitched classification), each route one batched SQL call"
 quiet <<'SQL'
 CREATE FUNCTION vote(nn regclass) RETURNS numeric LANGUAGE plpgsql AS $$
@@ -83,8 +101,9 @@ BEGIN
 		FROM pred p JOIN new_queries q ON q.id = p.query_key::int $q$, nn) INTO acc;
 	RETURN acc;
 END $$;
+-- the absolute baseline is the mistake made on purpose: the queries untagged
 CREATE TABLE nn_absolute AS SELECT * FROM relvec_knn(
-	'SELECT id, e FROM new_queries', 'SELECT id, e FROM corpus', 10, 'cosine');
+	'SELECT id, relvec_untag(e) FROM new_queries', 'SELECT id, e FROM corpus', 10, 'cosine');
 CREATE TABLE nn_relative AS SELECT * FROM relvec_stitch_knn(
 	'SELECT id, e FROM new_queries', 'new_model', 'SELECT id, e FROM corpus', 'old_model', 'shop300', 10, 'relative');
 CREATE TABLE nn_relative_centred AS SELECT * FROM relvec_stitch_knn(
@@ -102,7 +121,7 @@ UNION ALL SELECT 'translation: new queries mapped into the old space', vote('nn_
 UNION ALL SELECT 'for reference: the queries re-embedded by the old model', vote('nn_reembedded')"
 
 echo
-echo "== 5. How alike are the two spaces? (Moschella et al. 2023, Table 1 measures)"
+echo "== 6. How alike are the two spaces? (Moschella et al. 2023, Table 1 measures)"
 run "SELECT 'absolute' AS route, round(jaccard::numeric, 4) AS jaccard10, round(mrr::numeric, 4) AS mrr,
        round(cosine::numeric, 4) AS cosine, round(cka::numeric, 4) AS linear_cka
 FROM relvec_compare_spaces('shop300', 'new_model', 'old_model',

@@ -401,12 +401,52 @@ CREATE FUNCTION relvec_reassign_owned(old_role regrole, new_role regrole) RETURN
 COMMENT ON FUNCTION relvec_reassign_owned(regrole, regrole) IS
 	'give every space, anchor set and translation old_role owns to new_role (before DROP ROLE); returns how many';
 
+-- =======================================================================================
+-- Spaces in the type: a value may carry the space (model) it belongs to
+-- =======================================================================================
+-- The tag is the uint16 after the dimension count (pgvector's reserved field; 0 untagged).
+-- A column embedding(space) is bound to a space: untagged values stored into it are
+-- tagged, another space's are an error. Distances and arithmetic between two spaces are
+-- errors (42804). The output function writes a tagged value as name#id:[...] so COPY and
+-- pg_dump keep its space; the cast to text is always the plain array, for pgvector.
+CREATE FUNCTION embedding_to_text(embedding) RETURNS text
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION embedding_to_text(embedding) IS
+	'cast embedding to text: the plain array [1,2,3], without the space (e::text::vector works for any value)';
+CREATE CAST (embedding AS text) WITH FUNCTION embedding_to_text(embedding) AS ASSIGNMENT;
+
+CREATE FUNCTION relvec_tag(e embedding, space text) RETURNS embedding
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION relvec_tag(embedding, text) IS
+	'e tagged with a space (of its dimensions); an error if e already belongs to another';
+CREATE FUNCTION relvec_untag(e embedding) RETURNS embedding
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION relvec_untag(embedding) IS 'e without its space';
+CREATE FUNCTION relvec_space_of(e embedding) RETURNS text
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION relvec_space_of(embedding) IS
+	'the name of the space e belongs to; NULL when untagged, #id for a space that no longer exists';
+
+CREATE VIEW relvec_bound_columns AS
+	SELECT s.name AS space, c.oid::regclass AS table_name, a.attname AS column_name, s.dims
+	FROM pg_catalog.pg_attribute a
+	JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+	JOIN relvec_spaces s ON s.space_id = (a.atttypmod >> 14)
+	WHERE a.atttypid = 'embedding'::regtype AND a.attnum > 0 AND NOT a.attisdropped
+	  AND a.atttypmod >= 0 AND (a.atttypmod >> 14) > 0 AND c.relkind IN ('r', 'p', 'v', 'm', 'f');
+COMMENT ON VIEW relvec_bound_columns IS 'relvec: per space, the columns declared embedding(space)';
+GRANT SELECT ON relvec_bound_columns TO PUBLIC;
+
 -- Projection ------------------------------------------------------------------------------------
 CREATE FUNCTION relvec_project(x embedding, anchor_set text, space text, similarity text DEFAULT 'cosine',
 		center text DEFAULT 'none', "normalize" boolean DEFAULT false) RETURNS embedding
 	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION relvec_project(embedding, text, text, text, text, boolean) IS
 	'relative representation of x: its similarities to the anchors of a frozen set in its space';
+CREATE FUNCTION relvec_project(x embedding, anchor_set text) RETURNS embedding
+	AS 'MODULE_PATHNAME', 'relvec_project' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION relvec_project(embedding, text) IS
+	'relative representation of x over a frozen set''s anchors in the space x is tagged with (cosine, no centering)';
 
 CREATE FUNCTION relvec_project_query(query text, anchor_set text, space text, similarity text DEFAULT 'cosine',
 		center text DEFAULT 'none', "normalize" boolean DEFAULT false)
@@ -473,6 +513,10 @@ CREATE FUNCTION relvec_translate(x embedding, anchor_set text, from_space text, 
 	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION relvec_translate(embedding, text, text, text) IS
 	'x translated into another space with the translation fitted on an anchor set';
+CREATE FUNCTION relvec_translate(x embedding, anchor_set text, to_space text) RETURNS embedding
+	AS 'MODULE_PATHNAME', 'relvec_translate' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION relvec_translate(embedding, text, text) IS
+	'x, tagged with its space, translated into to_space with the translation fitted on an anchor set';
 
 CREATE FUNCTION relvec_compare_spaces(anchor_set text, space_a text, space_b text, items text,
 		k integer DEFAULT 10, via text DEFAULT 'relative', center text DEFAULT 'none')

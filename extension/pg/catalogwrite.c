@@ -364,9 +364,18 @@ relvec_create_space(PG_FUNCTION_ARGS)
 	else
 		values[2] = PG_GETARG_DATUM(2);
 	values[3] = ObjectIdGetDatum(scope.caller);
-	run(psprintf("INSERT INTO %s.relvec_spaces (name, dims, description, owner) VALUES ($1, $2, $3, $4)",
-				 env.schema), 4, types, values, nulls, SPI_OK_INSERT);
+	run(psprintf("INSERT INTO %s.relvec_spaces (name, dims, description, owner) VALUES ($1, $2, $3, $4) "
+				 "RETURNING space_id", env.schema), 4, types, values, nulls, SPI_OK_INSERT_RETURNING);
+	/* a value carries its space's id in 16 bits */
+	if (row_int(0, 1) > RV_MAX_SPACE_TAG)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("space \"%s\" would have id %d, beyond the %d ids a value can carry",
+						name, row_int(0, 1), RV_MAX_SPACE_TAG),
+				 errhint("Space ids are never reused; this database has created %d spaces.",
+						 RV_MAX_SPACE_TAG)));
 	rvpg_catalog_leave(&scope);
+	rvpg_spaces_forget();
 	catalog_finish(&env);
 	PG_RETURN_VOID();
 }
@@ -418,10 +427,13 @@ relvec_set_space_mean(PG_FUNCTION_ARGS)
 				 errmsg("query returns no embeddings to average")));
 	{
 		Embedding  *e = DatumGetEmbedding(m);
-		MemoryContext old = MemoryContextSwitchTo(outer);
+		MemoryContext old;
 
+		rvpg_check_space(e->space, sp.id, "The query returns embeddings of that space.");
+		old = MemoryContextSwitchTo(outer);
 		mean = palloc(VARSIZE(e));
 		memcpy(mean, e, VARSIZE(e));
+		mean->space = 0;		/* catalog vectors are stored untagged */
 		MemoryContextSwitchTo(old);
 	}
 
@@ -435,6 +447,60 @@ relvec_set_space_mean(PG_FUNCTION_ARGS)
 	rvpg_catalog_leave(&scope);
 	catalog_finish(&env);
 	PG_RETURN_EMBEDDING_P(mean);
+}
+
+/*
+ * Raise 2BP01 while anything still holds the space's tag: a column or domain bound to it
+ * (embedding(space)), or a stored value tagged with it in a column of type embedding of a
+ * table or materialized view. The values are found by reading every such column (the
+ * drop of a space is rare; a large table makes it slow). Runs as the catalog's owner, who
+ * can read every table; values inside arrays or composite types are not looked for.
+ */
+static void
+check_space_unused(const catalog_env *env, const char *space, int tag)
+{
+	Oid			types[2] = {OIDOID, INT4OID};
+	Datum		values[2] = {ObjectIdGetDatum(env->emb), Int32GetDatum(tag)};
+	uint64		r;
+	SPITupleTable *cols;
+
+	run("SELECT pg_catalog.format('%s.%I', a.attrelid::pg_catalog.regclass, a.attname) FROM pg_catalog.pg_attribute a "
+		"WHERE a.atttypid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.atttypmod >= 0 "
+		"AND (a.atttypmod >> 14) = $2 "
+		"UNION ALL SELECT pg_catalog.format('domain %s', t.oid::pg_catalog.regtype) FROM pg_catalog.pg_type t "
+		"WHERE t.typbasetype = $1 AND t.typtypmod >= 0 AND (t.typtypmod >> 14) = $2 ORDER BY 1 LIMIT 1",
+		2, types, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot drop space \"%s\" because %s is bound to it", space,
+						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
+				 errhint("Change the column's type to embedding(n) first.")));
+	run("SELECT pg_catalog.format('%s.%I', a.attrelid::pg_catalog.regclass, a.attname), "
+		"a.attrelid::pg_catalog.regclass::pg_catalog.text, pg_catalog.quote_ident(a.attname) "
+		"FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
+		"WHERE a.atttypid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'm') "
+		"ORDER BY 1", 1, types, values, NULL, SPI_OK_SELECT);
+	cols = SPI_tuptable;
+	for (r = 0; r < cols->numvals; r++)
+	{
+		char	   *label = SPI_getvalue(cols->vals[r], cols->tupdesc, 1);
+		char	   *rel = SPI_getvalue(cols->vals[r], cols->tupdesc, 2);
+		char	   *col = SPI_getvalue(cols->vals[r], cols->tupdesc, 3);
+
+		CHECK_FOR_INTERRUPTS();
+		/* the tag is bytes 2..3 of the binary form, network order */
+		run(psprintf("SELECT 1 FROM %s WHERE (pg_catalog.get_byte(%s.embedding_send(%s), 2) << 8 | "
+					 "pg_catalog.get_byte(%s.embedding_send(%s), 3)) = %d LIMIT 1",
+					 rel, env->schema, col, env->schema, col, tag),
+			0, NULL, NULL, NULL, SPI_OK_SELECT);
+		if (SPI_processed > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+					 errmsg("cannot drop space \"%s\" because column %s holds values tagged with it",
+							space, label),
+					 errhint("Untag them with relvec_untag(), or delete them, first.")));
+	}
 }
 
 PG_FUNCTION_INFO_V1(relvec_drop_space);
@@ -475,6 +541,7 @@ relvec_drop_space(PG_FUNCTION_ARGS)
 				 errmsg("cannot drop space \"%s\" because frozen anchor set \"%s\" has anchors in it",
 						space, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
 				 errhint("A frozen set never changes: drop the anchor set first.")));
+	check_space_unused(&env, space, sp.id);
 	run(psprintf("SELECT (SELECT count(DISTINCT set_id) FROM %s.relvec_anchors WHERE space_id = $1)::int4, "
 				 "(SELECT count(*) FROM %s.relvec_translations WHERE $1 IN (from_space_id, to_space_id))::int4",
 				 env.schema, env.schema), 1, types, values, NULL, SPI_OK_SELECT);
@@ -491,6 +558,7 @@ relvec_drop_space(PG_FUNCTION_ARGS)
 	run(psprintf("DELETE FROM %s.relvec_spaces WHERE space_id = $1", env.schema), 1, types, values,
 		NULL, SPI_OK_DELETE);
 	rvpg_catalog_leave(&scope);
+	rvpg_spaces_forget();
 	catalog_finish(&env);
 	PG_RETURN_VOID();
 }
@@ -667,6 +735,10 @@ store_anchors(const catalog_env *env, const char *set_name, const set_row *set,
 		rows[i].key = TextDatumGetCString(k);
 		rows[i].e = (Embedding *) PG_DETOAST_DATUM_COPY(e);
 		MemoryContextSwitchTo(old);
+		if (rows[i].e->space != 0 && rows[i].e->space != sp->id)
+			rvpg_check_space(rows[i].e->space, sp->id,
+							 psprintf("It is the embedding of anchor \"%s\".", rows[i].key));
+		rows[i].e->space = 0;	/* catalog vectors are stored untagged */
 	}
 	SPI_freetuptable(SPI_tuptable);
 

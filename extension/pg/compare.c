@@ -28,8 +28,9 @@ typedef enum compare_via
 } compare_via;
 
 /*
- * Read every row of items into a (n x da) and b (n x db), checking the shape, nulls and
- * dimensions. Returns n. Needs SPI.
+ * Read every row of items into a (n x da) and b (n x db), checking the shape, nulls,
+ * spaces (a value tagged with another space than its side's is 42804) and dimensions.
+ * Returns n. Needs SPI.
  */
 static Size
 read_items(const char *items, Oid emb, const char *space_a, int da, const char *space_b, int db,
@@ -41,7 +42,8 @@ read_items(const char *items, Oid emb, const char *space_a, int da, const char *
 				cap = 1024;
 	float	   *a = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * cap * da);
 	float	   *b = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float) * cap * db);
-
+	int			tag_a = rvpg_space_by_name(space_a, false, NULL);
+	int			tag_b = rvpg_space_by_name(space_b, false, NULL);
 	TupleDesc	desc;
 
 	plan = rvpg_prepare_query(items, "items", &desc);
@@ -85,6 +87,12 @@ read_items(const char *items, Oid emb, const char *space_a, int da, const char *
 						 errmsg("items returns a row with a null key or embedding")));
 			ea = DatumGetEmbedding(PointerGetDatum(ea));
 			eb = DatumGetEmbedding(PointerGetDatum(eb));
+			if ((ea->space != 0 && ea->space != tag_a) || (eb->space != 0 && eb->space != tag_b))
+				rvpg_check_space(ea->space != 0 && ea->space != tag_a ? ea->space : eb->space,
+								 ea->space != 0 && ea->space != tag_a ? tag_a : tag_b,
+								 psprintf("It is embedding_%s of key \"%s\".",
+										  ea->space != 0 && ea->space != tag_a ? "a" : "b",
+										  SPI_getvalue(tup, desc, 1)));
 			if (ea->dim != da || eb->dim != db)
 				ereport(ERROR,
 						(errcode(ERRCODE_DATA_EXCEPTION),

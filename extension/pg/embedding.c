@@ -1,11 +1,14 @@
 /*
  * embedding.c — the embedding type's input/output: text form, type modifier, binary
- * send/receive in pgvector's wire layout (int16 dims, int16 reserved, float4 values, all in
- * network byte order), the typmod coercion and the array casts. Parsing and formatting are
- * the bridge's; this file only moves bytes between PostgreSQL and the bridge.
+ * send/receive in pgvector's wire layout (int16 dims, int16 space tag, float4 values, all
+ * in network byte order; the tag is pgvector's reserved field, 0 for an untagged value),
+ * the typmod coercion and the array casts. Parsing and formatting are the bridge's; this
+ * file only moves bytes between PostgreSQL and the bridge. Tags and bound columns:
+ * spaces.c.
  */
 #include "postgres.h"
 
+#include <errno.h>
 #include <float.h>
 #include <math.h>
 
@@ -18,89 +21,223 @@
 
 #include "relvec_pg.h"
 
-/* Check the values and the declared dimensions of a finished embedding. */
-static void
+/* Check the values of a finished embedding and make it a value of typmod's column. */
+static Embedding *
 check_embedding(Embedding *e, int32 typmod)
 {
 	rvpg_checked(e);
-	RVPG_CHECK(rv_check_typmod(rvpg_ctx(), e->dim, typmod));
+	return rvpg_apply_typmod(e, typmod);
 }
 
 PG_FUNCTION_INFO_V1(embedding_in);
-/* Text form "[1,2,3]" to an embedding. */
+/* Text form "[1,2,3]", or "name#id:[1,2,3]" for a value of a space, to an embedding. */
 Datum
 embedding_in(PG_FUNCTION_ARGS)
 {
 	char	   *text = PG_GETARG_CSTRING(0);
 	int32		typmod = PG_GETARG_INT32(2);
 	rv_ctx	   *ctx = rvpg_ctx();
-	size_t		cap = Min(rv_text_max_dims(text), (size_t) RV_MAX_DIMS);
+	char		name[RV_MAX_SPACE_NAME + 1];
+	unsigned	id;
+	int			tagged;
+	const char *array;
+	size_t		cap;
 	size_t		dims;
-	Embedding  *e = rvpg_new_embedding((int) cap);
+	Embedding  *e;
 
-	RVPG_CHECK(rv_parse_text(ctx, text, e->x, cap, &dims));
-	RVPG_CHECK(rv_check_typmod(ctx, dims, typmod));
+	RVPG_CHECK(rv_parse_space_prefix(ctx, text, &tagged, name, &id, &array));
+	cap = Min(rv_text_max_dims(array), (size_t) RV_MAX_DIMS);
+	e = rvpg_new_embedding((int) cap);
+	RVPG_CHECK(rv_parse_text(ctx, array, e->x, cap, &dims));
 	e->dim = (int16) dims;
 	SET_VARSIZE(e, EMBEDDING_SIZE(dims));
-	PG_RETURN_EMBEDDING_P(e);
+	if (tagged)
+		e->space = (uint16) rvpg_resolve_tag(name, id);
+	PG_RETURN_EMBEDDING_P(rvpg_apply_typmod(e, typmod));
+}
+
+/* The text form of e: "[...]", prefixed by "name#id:" when e has a space. */
+static char *
+text_form(const Embedding *e, bool with_space)
+{
+	const char *name = NULL;
+	size_t		pre = 0;
+	char	   *buf;
+
+	if (with_space && e->space != 0)
+	{
+		name = rvpg_space_name(e->space);
+		pre = rv_space_prefix_size(name);
+	}
+	buf = palloc(pre + rv_format_text_size(e->dim));
+	if (pre > 0)
+		pre = rv_format_space_prefix(name, e->space, buf);
+	rv_format_text(e->x, e->dim, buf + pre);
+	return buf;
 }
 
 PG_FUNCTION_INFO_V1(embedding_out);
 /*
- * An embedding to its text form, each value in its shortest round-trip decimal form. A
- * value that breaks the invariants (stored by an older version) is an error here, so that
- * COPY and pg_dump stop on it instead of writing text that cannot be read back.
+ * An embedding to its text form, each value in its shortest round-trip decimal form, and
+ * the space a tagged value belongs to in front (so that COPY and pg_dump keep it). A value
+ * that breaks the invariants (stored by an older version) is an error here, so that COPY
+ * and pg_dump stop on it instead of writing text that cannot be read back.
  */
 Datum
 embedding_out(PG_FUNCTION_ARGS)
 {
 	Embedding  *e = rvpg_checked(PG_GETARG_EMBEDDING_P(0));
-	char	   *buf = palloc(rv_format_text_size(e->dim));
+	char	   *buf = text_form(e, true);
 
-	rv_format_text(e->x, e->dim, buf);
 	PG_FREE_IF_COPY(e, 0);
 	PG_RETURN_CSTRING(buf);
 }
 
+PG_FUNCTION_INFO_V1(embedding_to_text);
+/*
+ * The cast to text: the plain array "[1,2,3]" of any value, tagged or not, so that
+ * e::text::vector moves it to pgvector. (The tagged form is the output function's.)
+ */
+Datum
+embedding_to_text(PG_FUNCTION_ARGS)
+{
+	Embedding  *e = rvpg_checked(PG_GETARG_EMBEDDING_P(0));
+
+	PG_RETURN_TEXT_P(cstring_to_text(text_form(e, false)));
+}
+
+/* Raise 22023 for a bad modifier list, saying what the type takes. */
+static void pg_attribute_noreturn()
+bad_typmod(const char *why)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid type modifier"),
+			 errdetail("%s", why),
+			 errhint("Type embedding takes the number of dimensions, embedding(768), or a space, "
+					 "embedding(model_a).")));
+}
+
+/* Dimensions of a modifier: 1..16000. */
+static int
+typmod_dims(const char *s)
+{
+	char	   *end;
+	long		v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno != 0)
+		bad_typmod(psprintf("\"%s\" is neither a number of dimensions nor a space.", s));
+	if (v < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("dimensions for type embedding must be at least 1")));
+	if (v > RV_MAX_DIMS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("dimensions for type embedding cannot exceed %d", RV_MAX_DIMS)));
+	return (int) v;
+}
+
 PG_FUNCTION_INFO_V1(embedding_typmod_in);
-/* embedding(n): 1 <= n <= 16000. */
+/*
+ * embedding(n), 1 <= n <= 16000; embedding(space): bound to a space, its dimensions;
+ * embedding(n, 'name#id'): the form typmod_out writes for a bound column, which pg_dump
+ * replays before the catalog's rows exist (the id then stands until they do).
+ */
 Datum
 embedding_typmod_in(PG_FUNCTION_ARGS)
 {
 	ArrayType  *ta = PG_GETARG_ARRAYTYPE_P(0);
-	int32	   *mods;
+	Datum	   *elems;
 	int			n;
+	int			dims;
+	int			tag;
+	int			space_dims;
 
-	mods = ArrayGetIntegerTypmods(ta, &n);
-	if (n != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid type modifier"),
-				 errdetail("Type embedding takes one modifier, the number of dimensions.")));
-	if (mods[0] < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("dimensions for type embedding must be at least 1")));
-	if (mods[0] > RV_MAX_DIMS)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("dimensions for type embedding cannot exceed %d", RV_MAX_DIMS)));
-	PG_RETURN_INT32(mods[0]);
+	deconstruct_array(ta, CSTRINGOID, -2, false, TYPALIGN_CHAR, &elems, NULL, &n);
+	if (n < 1 || n > 2)
+		bad_typmod("It takes one modifier, or the dimensions and a space.");
+	if (n == 1)
+	{
+		const char *m = DatumGetCString(elems[0]);
+
+		if (m[0] >= '0' && m[0] <= '9')
+			PG_RETURN_INT32(typmod_dims(m));
+		if (m[0] == '-')
+			(void) typmod_dims(m);
+		tag = rvpg_space_by_name(m, false, &space_dims);
+		if (tag > RV_MAX_SPACE_TAG)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("space \"%s\" has id %d, beyond the %d a value can carry", m, tag,
+							RV_MAX_SPACE_TAG)));
+		PG_RETURN_INT32(RVPG_TYPMOD(space_dims, tag));
+	}
+	dims = typmod_dims(DatumGetCString(elems[0]));
+	{
+		rv_ctx	   *ctx = rvpg_ctx();
+		const char *m = DatumGetCString(elems[1]);
+		char		name[RV_MAX_SPACE_NAME + 1];
+		unsigned	id;
+		int			tagged;
+		const char *rest;
+		char	   *with_colon = psprintf("%s:", m);
+
+		if (strspn(m, "0123456789") == strlen(m))
+			bad_typmod("The second modifier is a space: embedding(768, model_a).");
+		if (strchr(m, '#') != NULL &&
+			(rv_parse_space_prefix(ctx, with_colon, &tagged, name, &id, &rest) != RV_OK ||
+			 !tagged || *rest != '\0'))
+		{
+			rv_clear_error(ctx);
+			bad_typmod(psprintf("\"%s\" is not a space.", m));
+		}
+		if (strchr(m, '#') == NULL)
+		{
+			/* embedding(64, model_a): a name, checked against the dimensions */
+			tag = rvpg_space_by_name(m, false, &space_dims);
+			if (space_dims != dims)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_EXCEPTION),
+						 errmsg("space \"%s\" has %d dimensions, not %d", m, space_dims, dims)));
+		}
+		else
+			tag = rvpg_resolve_tag(name, id);
+	}
+	PG_RETURN_INT32(RVPG_TYPMOD(dims, tag));
 }
 
 PG_FUNCTION_INFO_V1(embedding_typmod_out);
+/* "(768)", or "(64,'model_a#3')" for a column bound to a space (see typmod_in). */
 Datum
 embedding_typmod_out(PG_FUNCTION_ARGS)
 {
 	int32		typmod = PG_GETARG_INT32(0);
+	int			tag = RVPG_TYPMOD_SPACE(typmod);
+	const char *name;
+	char	   *prefix;
+	size_t		len;
 
-	PG_RETURN_CSTRING(typmod < 0 ? pstrdup("") : psprintf("(%d)", typmod));
+	if (typmod < 0)
+		PG_RETURN_CSTRING(pstrdup(""));
+	if (tag == 0)
+		PG_RETURN_CSTRING(psprintf("(%d)", RVPG_TYPMOD_DIMS(typmod)));
+	name = rvpg_space_name(tag);
+	prefix = palloc(rv_space_prefix_size(name));
+	len = rv_format_space_prefix(name, tag, prefix);
+	prefix[len - 1] = '\0';	/* the ':' that ends a value's prefix */
+	PG_RETURN_CSTRING(psprintf("(%d,%s)", RVPG_TYPMOD_DIMS(typmod),
+							   quote_literal_cstr(prefix)));
 }
 
 PG_FUNCTION_INFO_V1(embedding_recv);
 /*
- * Binary input: int16 dims, int16 reserved (0), dims float4, network byte order. The
- * buffer holds exactly one value, so short and long messages are both errors.
+ * Binary input: int16 dims, uint16 space tag (0: none; pgvector's reserved field), dims
+ * float4, network byte order. The buffer holds exactly one value, so short and long
+ * messages are both errors. The tag is the space's id in this database (binary COPY moves
+ * ids, not names: between databases whose spaces have other ids use the text form).
  */
 Datum
 embedding_recv(PG_FUNCTION_ARGS)
@@ -109,7 +246,7 @@ embedding_recv(PG_FUNCTION_ARGS)
 	int32		typmod = PG_GETARG_INT32(2);
 	int			remaining = buf->len - buf->cursor;
 	int			dim;
-	int			reserved;
+	int			space;
 	Embedding  *e;
 	int			i;
 
@@ -119,11 +256,7 @@ embedding_recv(PG_FUNCTION_ARGS)
 				 errmsg("embedding binary message of %d bytes is shorter than its 4-byte header",
 						remaining)));
 	dim = (int16) pq_getmsgint(buf, 2);
-	reserved = (int16) pq_getmsgint(buf, 2);
-	if (reserved != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("embedding binary message has a nonzero reserved field")));
+	space = (uint16) pq_getmsgint(buf, 2);
 	if (dim < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
@@ -141,10 +274,10 @@ embedding_recv(PG_FUNCTION_ARGS)
 				 errdetail("Expected %d bytes.", dim * (int) sizeof(float))));
 
 	e = rvpg_new_embedding(dim);
+	e->space = (uint16) space;
 	for (i = 0; i < dim; i++)
 		e->x[i] = pq_getmsgfloat4(buf);
-	check_embedding(e, typmod);
-	PG_RETURN_EMBEDDING_P(e);
+	PG_RETURN_EMBEDDING_P(check_embedding(e, typmod));
 }
 
 PG_FUNCTION_INFO_V1(embedding_send);
@@ -158,22 +291,24 @@ embedding_send(PG_FUNCTION_ARGS)
 
 	pq_begintypsend(&buf);
 	pq_sendint16(&buf, e->dim);
-	pq_sendint16(&buf, 0);
+	pq_sendint16(&buf, e->space);
 	for (i = 0; i < e->dim; i++)
 		pq_sendfloat4(&buf, e->x[i]);
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
 PG_FUNCTION_INFO_V1(embedding);
-/* Typmod coercion: embedding to embedding(n). */
+/*
+ * Typmod coercion: embedding to embedding(n) or embedding(space), as in an INSERT into a
+ * column bound to a space: an untagged value is tagged, another space's is an error.
+ */
 Datum
 embedding(PG_FUNCTION_ARGS)
 {
 	Embedding  *e = PG_GETARG_EMBEDDING_P(0);
 	int32		typmod = PG_GETARG_INT32(1);
 
-	RVPG_CHECK(rv_check_typmod(rvpg_ctx(), e->dim, typmod));
-	PG_RETURN_EMBEDDING_P(e);
+	PG_RETURN_EMBEDDING_P(rvpg_apply_typmod(e, typmod));
 }
 
 /* One array element as float4; doubles and numerics that do not fit float4 are errors. */
@@ -246,8 +381,7 @@ array_to_embedding(PG_FUNCTION_ARGS)
 	e = rvpg_new_embedding(n);
 	for (i = 0; i < n; i++)
 		e->x[i] = element_to_float(elems[i], elemtype);
-	check_embedding(e, typmod);
-	PG_RETURN_EMBEDDING_P(e);
+	PG_RETURN_EMBEDDING_P(check_embedding(e, typmod));
 }
 
 PG_FUNCTION_INFO_V1(embedding_to_float4);

@@ -67,6 +67,7 @@ typedef struct knn_pass
 	char	  **new_key;		/* kint scratch */
 	double	   *new_dist;
 	MemoryContext key_cxt;
+	int		   *tags;			/* the space relvec_knn's rows share (0 while untagged) */
 } knn_pass;
 
 void
@@ -233,6 +234,8 @@ corpus_pass(knn_pass *p, SPIPlanPtr cplan, const rvpg_knn_side *cs, int cin_dims
 		xbuf = MemoryContextAllocHuge(cxt, sizeof(float) * (Size) p->dims * cchunk);
 	rvpg_reader_open(&cr, cplan, cxt, "corpus", "the corpus", cs->space, "the queries have",
 					 cin_dims);
+	if (cs->space == NULL)
+		cr.tags = p->tags;
 	while ((n = rvpg_reader_next(&cr, cchunk)) > 0)
 	{
 		rv_topk_args a;
@@ -275,6 +278,7 @@ rvpg_knn_run(FunctionCallInfo fcinfo, const rvpg_knn_side *qs, const rvpg_knn_si
 				cplan;
 	rvpg_reader qr;
 	size_t		kint;
+	int			common_space = 0;	/* relvec_knn: the space all rows are in */
 
 	rvpg_knn_check_k(o->k);
 	kint = Min((size_t) o->k + KNN_SLACK, (size_t) RV_MAX_K);
@@ -286,6 +290,8 @@ rvpg_knn_run(FunctionCallInfo fcinfo, const rvpg_knn_side *qs, const rvpg_knn_si
 	cplan = rvpg_prepare_key_embedding(cs->query, "the corpus", emb);
 	rvpg_reader_open(&qr, qplan, pass_cxt, "query", "the queries", qs->space,
 					 "the first query has", qs->in_dims);
+	if (qs->space == NULL)
+		qr.tags = &common_space;
 	for (;;)
 	{
 		MemoryContext chunk_cxt = AllocSetContextCreate(pass_cxt, "relvec kNN query chunk",
@@ -341,6 +347,7 @@ rvpg_knn_run(FunctionCallInfo fcinfo, const rvpg_knn_side *qs, const rvpg_knn_si
 
 		memset(&p, 0, sizeof(p));
 		p.metric = o->metric;
+		p.tags = &common_space;
 		p.kint = kint;
 		p.nq = nq;
 		if (qs->map != NULL)

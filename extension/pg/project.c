@@ -87,8 +87,41 @@ check_input_dims(int got, int want, const char *space)
 				 errmsg("embedding has %d dimensions, space \"%s\" has %d", got, space, want)));
 }
 
+/*
+ * The space x is in: its tag, when the caller named none (0 <= nargs-1 < 3) — an untagged
+ * x is then 22023 naming the call — or the one named, which its tag must not contradict.
+ */
+char *
+rvpg_space_of_argument(const Embedding *x, const char *named, const char *call)
+{
+	const char *name;
+
+	if (named != NULL)
+	{
+		if (x->space != 0)
+			rvpg_check_space(x->space, rvpg_space_by_name(named, false, NULL), NULL);
+		return pstrdup(named);
+	}
+	if (x->space == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s needs x tagged with its space", call),
+				 errhint("Tag it with relvec_tag(), or name its space in the call.")));
+	name = rvpg_space_name(x->space);
+	if (name == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("space #%d does not exist", x->space),
+				 errdetail("The embedding is tagged with a space that was dropped.")));
+	return pstrdup(name);
+}
+
 PG_FUNCTION_INFO_V1(relvec_project);
-/* relvec_project(x, anchor_set, space, similarity, center, normalize): x's relative vector. */
+/*
+ * relvec_project(x, anchor_set, space, similarity, center, normalize): x's relative
+ * vector; relvec_project(x, anchor_set) takes the space from x's tag. The relative vector
+ * is untagged: over parallel anchors it is comparable with other models' (the point).
+ */
 Datum
 relvec_project(PG_FUNCTION_ARGS)
 {
@@ -99,10 +132,20 @@ relvec_project(PG_FUNCTION_ARGS)
 	Embedding  *r;
 
 	key.anchor_set = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	key.space = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	key.similarity = text_to_cstring(PG_GETARG_TEXT_PP(3));
-	key.center = text_to_cstring(PG_GETARG_TEXT_PP(4));
-	key.normalize = PG_GETARG_BOOL(5);
+	if (PG_NARGS() == 2)
+	{
+		key.space = rvpg_space_of_argument(x, NULL, "relvec_project(x, anchor_set)");
+		key.similarity = "cosine";
+		key.center = "none";
+		key.normalize = false;
+	}
+	else
+	{
+		key.space = rvpg_space_of_argument(x, text_to_cstring(PG_GETARG_TEXT_PP(2)), NULL);
+		key.similarity = text_to_cstring(PG_GETARG_TEXT_PP(3));
+		key.center = text_to_cstring(PG_GETARG_TEXT_PP(4));
+		key.normalize = PG_GETARG_BOOL(5);
+	}
 	p = projection_for_call(fcinfo, &key, &input_dims);
 	check_input_dims(x->dim, input_dims, key.space);
 	r = rvpg_new_embedding((int) rv_projection_dims(p));
@@ -148,6 +191,7 @@ relvec_project_query(PG_FUNCTION_ARGS)
 	uint64		total = 0;
 	MemoryContext chunk_cxt;
 	int			progress_rows = rvpg_progress_rows();
+	int			space_tag;
 
 	key.anchor_set = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	key.space = text_to_cstring(PG_GETARG_TEXT_PP(2));
@@ -157,6 +201,7 @@ relvec_project_query(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	p = rvpg_get_projection(&key, &input_dims, &token);
+	space_tag = rvpg_space_by_name(key.space, false, NULL);
 	width = rv_projection_dims(p);
 
 	xbuf = palloc(sizeof(float) * (Size) input_dims * PROJECT_QUERY_CHUNK);
@@ -193,6 +238,8 @@ relvec_project_query(PG_FUNCTION_ARGS)
 						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						 errmsg("query returns a row with a null key or embedding")));
 			e = DatumGetEmbedding(d);
+			if (e->space != 0 && e->space != space_tag)
+				rvpg_check_space(e->space, space_tag, psprintf("It is the embedding of key \"%s\".", keys[i]));
 			if (e->dim != input_dims)
 				ereport(ERROR,
 						(errcode(ERRCODE_DATA_EXCEPTION),

@@ -241,6 +241,9 @@ rvpg_invalid_embedding(const Embedding *e)
 void
 rvpg_check_same_dims(const Embedding *a, const Embedding *b)
 {
+	/* different models first: their dimensions differing is the lesser news */
+	if (unlikely(a->space != b->space) && a->space != 0 && b->space != 0)
+		rvpg_raise_mixed(a->space, b->space);
 	if (unlikely(a->dim != b->dim))
 		RVPG_CHECK(rv_check_same_dims(rvpg_ctx(), a->dim, b->dim));
 }

@@ -52,6 +52,13 @@ extern bool rvpg_catalog_row(const char *sql, const char *name);
 extern float *rvpg_load_anchors(const char *schema, const char *anchor_set, int set_id, int nkeys,
 								const char *space, int space_id, int dims, MemoryContext mcxt);
 
+/*
+ * The name of the space an embedding argument is in (project.c): when named is NULL, its
+ * tag's (an untagged x is 22023 naming call); else named, which x's tag must not
+ * contradict (42804). palloc'd.
+ */
+extern char *rvpg_space_of_argument(const Embedding *x, const char *named, const char *call);
+
 /* The dimensions of a space (translate.c); 42704 if there is no such space. Uses SPI. */
 extern int	rvpg_space_dims(const char *space);
 

@@ -13,14 +13,22 @@
 #include "compat.h"
 #include "relvec_bridge.h"
 
-/* The datum: varlena header, then the bridge's layout (uint16 dims, uint16 zero, floats). */
+/* The datum: varlena header, then the bridge's layout (uint16 dims, uint16 space tag, floats). */
 typedef struct Embedding
 {
 	int32		vl_len_;		/* varlena header (do not touch directly) */
 	int16		dim;			/* number of dimensions */
-	int16		unused;			/* always zero */
+	uint16		space;			/* the space's id in relvec_spaces; 0: untagged */
 	float		x[FLEXIBLE_ARRAY_MEMBER];
 } Embedding;
+
+/*
+ * A type modifier embedding(n) is n; embedding(space) holds the space's dimensions in the
+ * low 14 bits and its tag above them (at most 65535 << 14 | 16000, a positive int32).
+ */
+#define RVPG_TYPMOD_DIMS(t)		((t) < 0 ? -1 : (int) ((t) & 0x3fff))
+#define RVPG_TYPMOD_SPACE(t)	((t) < 0 ? 0 : (int) (((uint32) (t)) >> 14))
+#define RVPG_TYPMOD(dims, space) ((int32) ((uint32) (dims) | ((uint32) (space) << 14)))
 
 #define EMBEDDING_SIZE(d)			(offsetof(Embedding, x) + sizeof(float) * (d))
 
@@ -107,7 +115,29 @@ extern void rvpg_apply_pipeline_cache_dir(rv_ctx *ctx);
 /* The OID of type embedding, found in the schema of the calling relvec function. */
 extern Oid	rvpg_embedding_type(FunctionCallInfo fcinfo);
 
-/* Raise the error for two embeddings of different dimensions. */
+/*
+ * Raise the error for two embeddings that do not go together: of different spaces (42804,
+ * both named) or dimensions (22000). The tag of a result of both is rvpg_pair_space.
+ */
 extern void rvpg_check_same_dims(const Embedding *a, const Embedding *b);
+#define rvpg_pair_space(a, b)	((a)->space != 0 ? (a)->space : (b)->space)
+
+/* Spaces in the type (spaces.c). */
+/* The name of the space with that tag, NULL when none (or outside a transaction). */
+extern const char *rvpg_space_name(int tag);
+/* "\"name\"" or "#id" for messages, palloc'd. */
+extern char *rvpg_space_label(int tag);
+/* The tag of a space by name (0 when missing_ok and none; else 42704); *dims its dims. */
+extern int	rvpg_space_by_name(const char *name, bool missing_ok, int *dims);
+/* The tag a text form "name#id:" stands for in this database. */
+extern int	rvpg_resolve_tag(const char *name, unsigned id);
+/* 42804 "embeddings of different spaces ..." for tags a and b. */
+extern void rvpg_raise_mixed(int a, int b) pg_attribute_noreturn();
+/* 42804 unless tag is 0 or want (or want is 0); what goes in the detail (may be NULL). */
+extern void rvpg_check_space(int tag, int want, const char *what);
+/* e as a value of a column with that typmod: tagged, or 42804/22000 (a copy when changed). */
+extern Embedding *rvpg_apply_typmod(Embedding *e, int32 typmod);
+/* Forget the names remembered in this transaction (after the catalog changed). */
+extern void rvpg_spaces_forget(void);
 
 #endif							/* RELVEC_PG_H */

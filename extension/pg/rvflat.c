@@ -263,6 +263,8 @@ rvflat_init_meta(Page page, int dims)
 	meta->dims = dims;
 	meta->insert_blkno = InvalidBlockNumber;
 	meta->change_count = 0;
+	meta->space = 0;
+	meta->space2 = 0;
 	((PageHeader) page)->pd_lower = ((char *) meta + sizeof(RvflatMetaData)) - (char *) page;
 }
 
@@ -315,7 +317,7 @@ rvflat_typmod_dims(Relation index)
 {
 	int32		typmod = TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
 
-	return typmod > 0 ? typmod : 0;
+	return typmod > 0 ? RVPG_TYPMOD_DIMS(typmod) : 0;
 }
 
 /* An indexed value, detoasted. */
@@ -323,4 +325,25 @@ Embedding *
 rvflat_value(Datum d)
 {
 	return DatumGetEmbedding(d);
+}
+
+void
+rvflat_check_query_space(Relation index, const Embedding *query)
+{
+	Buffer		buf;
+	RvflatMetaData *meta;
+	int			other = 0;
+
+	if (query == NULL || query->space == 0)
+		return;
+	buf = ReadBuffer(index, RVFLAT_METAPAGE_BLKNO);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	meta = RvflatPageGetMeta(BufferGetPage(buf));
+	if (meta->space != 0 && meta->space != query->space)
+		other = meta->space;
+	else if (meta->space2 != 0 && meta->space2 != query->space)
+		other = meta->space2;
+	UnlockReleaseBuffer(buf);
+	if (other != 0)
+		rvpg_raise_mixed(other, query->space);
 }

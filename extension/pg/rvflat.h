@@ -60,7 +60,29 @@ typedef struct RvflatMetaData
 	int32		dims;			/* 0 until the first vector (or the typmod) fixes it */
 	BlockNumber insert_blkno;	/* data page that takes inserts; InvalidBlockNumber if none */
 	uint64		change_count;	/* bumped by every insert and every VACUUM that removes */
+	/*
+	 * The spaces of the rows' values (0.1.0 indexes have zeros here, which is right: no
+	 * value was tagged then): space the first tag seen, space2 another one when several;
+	 * never cleared, so a scan's refusal errs on the side of a sequential scan's error.
+	 */
+	uint16		space;
+	uint16		space2;
 } RvflatMetaData;
+
+/* Record a value's space tag in the metapage's pair (true when it changed). */
+static inline bool
+rvflat_meta_note_space(RvflatMetaData *meta, uint16 tag)
+{
+	if (tag == 0 || tag == meta->space || tag == meta->space2)
+		return false;
+	if (meta->space == 0)
+		meta->space = tag;
+	else if (meta->space2 == 0)
+		meta->space2 = tag;
+	else
+		return false;
+	return true;
+}
 
 /* The special space of every page. */
 typedef struct RvflatPageOpaqueData
@@ -109,6 +131,11 @@ extern int	rvflat_tid_cmp(const void *a, const void *b);
 extern void rvflat_init_page(Page page, uint16 type);
 extern void rvflat_init_meta(Page page, int dims);
 extern void rvflat_check_dims(Relation index, int index_dims, int value_dims);
+/*
+ * 42804 before any data page is read when the query is tagged with a space and the index
+ * holds values tagged with another (the metapage's space pair).
+ */
+extern void rvflat_check_query_space(Relation index, const Embedding *query);
 extern int	rvflat_typmod_dims(Relation index);
 extern void rvflat_check_item(Relation index, ItemId iid, const RvflatItem *item, int dims);
 extern Embedding *rvflat_value(Datum d);

@@ -26,6 +26,7 @@ typedef struct RvflatBuildState
 	RvflatItem *item;			/* scratch item of RVFLAT_MAX_DIMS values */
 	double		indtuples;
 	MemoryContext tmpcxt;		/* reset per heap tuple */
+	RvflatMetaData spaces;		/* the space tags seen (space, space2) */
 } RvflatBuildState;
 
 /* A new page at the end of the index, exclusively locked. */
@@ -73,6 +74,7 @@ build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 		e = rvflat_value(values[0]);
 		rvflat_check_dims(index, bs->dims, e->dim);
 		bs->dims = e->dim;
+		(void) rvflat_meta_note_space(&bs->spaces, e->space);
 		bs->item->flags = 0;
 		size = RVFLAT_ITEM_SIZE(e->dim);
 		memcpy(bs->item->x, e->x, sizeof(float) * e->dim);
@@ -136,6 +138,8 @@ rvflatbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
 	RvflatPageGetMeta(BufferGetPage(metabuf))->dims = bs.dims;
 	RvflatPageGetMeta(BufferGetPage(metabuf))->insert_blkno = last_data;
+	RvflatPageGetMeta(BufferGetPage(metabuf))->space = bs.spaces.space;
+	RvflatPageGetMeta(BufferGetPage(metabuf))->space2 = bs.spaces.space2;
 	MarkBufferDirty(metabuf);
 	UnlockReleaseBuffer(metabuf);
 

@@ -106,7 +106,10 @@ rvflatinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	if (!rvflat_page_add(page, item, size))
 		elog(ERROR, "rvflat item of %zu bytes does not fit its page", size);
 	if (e != NULL)
+	{
 		meta->dims = e->dim;
+		(void) rvflat_meta_note_space(meta, e->space);
+	}
 	meta->change_count++;
 	GenericXLogFinish(state);
 

@@ -556,6 +556,7 @@ rvflatgettuple(IndexScanDesc scan, ScanDirection dir pg_attribute_unused())
 		{
 			old = MemoryContextSwitchTo(so->cxt);
 			so->query = DatumGetEmbedding(scan->orderByData->sk_argument);
+			rvflat_check_query_space(scan->indexRelation, so->query);
 			MemoryContextSwitchTo(old);
 		}
 		compute_candidates(scan);

@@ -76,6 +76,11 @@ rvpg_reader_open(rvpg_reader *r, SPIPlanPtr plan, MemoryContext parent, const ch
 	r->space = space;
 	r->dims_from = dims_from;
 	r->dims = dims;
+	if (space != NULL)
+	{
+		r->space_tag = rvpg_space_by_name(space, false, NULL);
+		r->tags = &r->space_tag;
+	}
 	r->cxt = AllocSetContextCreate(parent, "relvec reader", ALLOCSET_DEFAULT_SIZES);
 	r->chunk_cxt = AllocSetContextCreate(r->cxt, "relvec reader chunk", ALLOCSET_DEFAULT_SIZES);
 	r->portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
@@ -146,6 +151,16 @@ receive_row(TupleTableSlot *slot, DestReceiver *self)
 	e = DatumGetEmbedding(d);	/* detoasts into chunk_cxt when needed */
 	MemoryContextSwitchTo(old);
 
+	if (e->space != 0 && r->tags != NULL && e->space != *r->tags)
+	{
+		if (*r->tags == 0)
+			*r->tags = e->space;
+		else if (r->space != NULL)
+			rvpg_check_space(e->space, *r->tags,
+							 psprintf("It is the embedding of %s key \"%s\".", r->label, rvpg_reader_key(r, i)));
+		else
+			rvpg_raise_mixed(*r->tags, e->space);
+	}
 	if (r->dims == 0)
 		r->dims = e->dim;
 	if (e->dim != r->dims)

@@ -19,6 +19,9 @@ typedef struct rvpg_reader
 	const char *label;			/* "query" or "corpus", as in "query key" */
 	const char *whole;			/* "the queries" or "the corpus" */
 	const char *space;			/* the space the rows belong to (messages), or NULL */
+	int			space_tag;		/* its tag, when space is named */
+	int		   *tags;			/* NULL: tags unchecked; else the tag rows must have (0: the
+								 * first tagged row's, which then binds the others) */
 	const char *dims_from;		/* what fixed dims when space is NULL, e.g. "the queries" */
 	int			dims;			/* expected dimensions; 0 = fixed by the first row */
 	Portal		portal;
@@ -55,7 +58,9 @@ extern SPIPlanPtr rvpg_prepare_key_embedding(const char *query, const char *whol
 /*
  * Open a cursor on plan. The reader's memory lives in parent. label, whole, space and
  * dims_from go into error messages; dims is the expected dimension count, 0 to take the
- * first row's. Needs SPI.
+ * first row's. With a space, a row tagged with another space is 42804; without one, set
+ * r->tags to an int shared with other readers whose rows must go together (relvec_knn's
+ * queries and corpus). Needs SPI.
  */
 extern void rvpg_reader_open(rvpg_reader *r, SPIPlanPtr plan, MemoryContext parent,
 							 const char *label, const char *whole, const char *space,

@@ -474,14 +474,20 @@ token_of(const rv_translation *t)
 }
 
 PG_FUNCTION_INFO_V1(relvec_translate);
-/* relvec_translate(x, anchor_set, from_space, to_space): x mapped into to_space. */
+/*
+ * relvec_translate(x, anchor_set, from_space, to_space): x mapped into to_space;
+ * relvec_translate(x, anchor_set, to_space) takes from_space from x's tag. The result is
+ * tagged with to_space.
+ */
 Datum
 relvec_translate(PG_FUNCTION_ARGS)
 {
 	Embedding  *x = PG_GETARG_EMBEDDING_P(0);
 	char	   *set_name = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	char	   *from = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	char	   *to = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	bool		inferred = PG_NARGS() == 3;
+	char	   *from = rvpg_space_of_argument(x, inferred ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2)),
+											  "relvec_translate(x, anchor_set, to_space)");
+	char	   *to = text_to_cstring(PG_GETARG_TEXT_PP(inferred ? 2 : 3));
 	translate_memo *m = (translate_memo *) fcinfo->flinfo->fn_extra;
 	rv_translation *t = NULL;
 	Embedding  *r;
@@ -517,5 +523,6 @@ relvec_translate(PG_FUNCTION_ARGS)
 				 errmsg("embedding has %d dimensions, space \"%s\" has %d", x->dim, from, (int) t->d_from)));
 	r = rvpg_new_embedding((int) t->d_to);
 	RVPG_CHECK(rv_translate(rvpg_ctx(), t, x->x, 1, r->x));
+	r->space = (uint16) rvpg_space_by_name(to, false, NULL);
 	PG_RETURN_EMBEDDING_P(r);
 }

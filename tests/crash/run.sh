@@ -43,7 +43,7 @@ answers() {   # the index answers of every operator, for comparing two servers
 	for op in '<->' '<#>' '<=>' '<+>'; do q "$@" -c "$(knn_sql "$op" 1)" | tail -n 1; done
 }
 
-echo "1..9"
+echo "1..11"
 RV_PG_OPTS="-c wal_level=replica -c max_wal_senders=4 -c checkpoint_timeout=1h" rv_cluster_start >/dev/null || exit 1
 PRIMARY_DIR=$RV_CLUSTER_DIR
 # a plain restart (and pg_basebackup's copy, which overrides them) keeps these settings
@@ -110,6 +110,12 @@ q -q <<'SQL' || exit 1
 INSERT INTO t (e) SELECT rnd(8, 1) FROM generate_series(1, 1000) g;
 DELETE FROM t WHERE id % 11 = 0;
 VACUUM t;
+-- spaces in the type: a column bound to a space, with its own rvflat index
+SELECT relvec_create_space('rep8', 8);
+SELECT relvec_create_space('other8', 8);
+CREATE TABLE tagged (id serial, e embedding(rep8));
+INSERT INTO tagged (e) SELECT rnd(8, 1) FROM generate_series(1, 300) g;
+CREATE INDEX ON tagged USING rvflat (e embedding_l2_ops);
 SQL
 lsn=$(q -c "SELECT pg_current_wal_lsn()")
 for _ in $(seq 1 100); do
@@ -121,6 +127,10 @@ check "the replica caught up with the primary" test "$caught" = t
 check "on the replica: the index is used and equals a seq scan" same_as_seq -h "$REPLICA_DIR" -p "$rport"
 check "the replica answers through its index exactly as the primary" \
 	test "$(answers -h "$REPLICA_DIR" -p "$rport")" = "$(answers)"
+TAGS="SELECT count(*) || ':' || string_agg(DISTINCT relvec_space_of(e), ',') FROM tagged"
+check "on the replica: the values carry their space" test "$(psql -X -At -h "$REPLICA_DIR" -p "$rport" -d relvec_crash -c "$TAGS")" = "300:rep8"
+check "on the replica: the index refuses a query of another space" bash -c \
+	"psql -X -h '$REPLICA_DIR' -p '$rport' -d relvec_crash -c \"SET enable_seqscan = off; SELECT id FROM tagged ORDER BY e <-> relvec_tag(array_fill(1, ARRAY[8])::real[]::embedding, 'other8') LIMIT 3\" 2>&1 | grep -q 'embeddings of different spaces \"rep8\" and \"other8\"'"
 
 # build progress: an expression index whose expression sleeps 2 ms a row, so that another
 # session sees the build in pg_stat_progress_create_index while it loads the tuples

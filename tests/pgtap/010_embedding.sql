@@ -1,6 +1,6 @@
 -- 010_embedding: the embedding type's text form, type modifier, casts and binary form.
 BEGIN;
-SELECT plan(64);
+SELECT plan(65);
 
 -- text form -------------------------------------------------------------------------------
 SELECT is('[1,2.5,-3e-2]'::embedding::text, '[1,2.5,-0.03]', 'text form reads and prints');
@@ -125,8 +125,9 @@ SELECT throws_ok($$SELECT pg_temp.copy_field('000000000000')$$, '22000',
 	'embedding must have at least 1 dimension', 'zero dimensions');
 SELECT throws_ok($$SELECT pg_temp.copy_field('3e810000')$$, '54000',
 	'embedding cannot have more than 16000 dimensions', '16001 dimensions in binary');
-SELECT throws_ok($$SELECT pg_temp.copy_field('000100017fc00000')$$, '22P03',
-	'embedding binary message has a nonzero reserved field', 'nonzero reserved field');
+SELECT is(pg_temp.copy_field('000100073f800000'), '[1]', 'a binary value with a nonzero reserved field reads');
+SELECT is((SELECT relvec_space_of(e) FROM one), '#7',
+	'pgvector''s reserved field is the space tag: id 7 is kept (no such space here)');
 SELECT throws_ok($$SELECT pg_temp.copy_field('000100007fc00000')$$, '22000',
 	'NaN not allowed in embedding', 'NaN in binary');
 SELECT throws_ok($$SELECT pg_temp.copy_field('000100007f800000')$$, '22000',

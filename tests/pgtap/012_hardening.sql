@@ -4,63 +4,74 @@
 -- relvec function checks them on the way in), and the errors every such case raises.
 -- scripts/test.sh also checks that no backend died during the whole suite.
 BEGIN;
-SELECT plan(92);
+SELECT plan(97);
 
 CREATE TEMP TABLE backend AS SELECT pg_backend_pid() AS pid;
 
 -- aggregate support functions called directly with hand-made states ------------------------
-SELECT throws_ok($$SELECT embedding_avg('{1,NaN}')$$, '22023',
+SELECT throws_ok($$SELECT embedding_avg('{0,1,NaN}')$$, '22023',
 	'invalid aggregate state for avg(embedding) or sum(embedding)', 'avg of a NaN sum (the SIGSEGV)');
-SELECT throws_ok($$SELECT embedding_sum('{1,Infinity}')$$, '22023',
+SELECT throws_ok($$SELECT embedding_sum('{0,1,Infinity}')$$, '22023',
 	'invalid aggregate state for avg(embedding) or sum(embedding)', 'sum of an infinite sum');
-SELECT throws_ok($$SELECT embedding_avg('{1}')$$, '22023',
+SELECT throws_ok($$SELECT embedding_avg('{0,1}')$$, '22023',
 	'invalid aggregate state for avg(embedding) or sum(embedding)', 'a state without sums (0 dimensions)');
-SELECT throws_ok($$SELECT embedding_avg(array_agg(n)) FROM generate_series(1, 16002) n$$, '22023',
+SELECT throws_ok($$SELECT embedding_avg(ARRAY[0::float8] || array_agg(n::float8)) FROM generate_series(1, 16002) n$$, '22023',
 	'invalid aggregate state for avg(embedding) or sum(embedding)', 'a state of 16001 sums');
-SELECT lives_ok($$SELECT embedding_avg(array_agg(n)) FROM generate_series(1, 16001) n$$, 'a state of 16000 sums');
-SELECT throws_ok($$SELECT embedding_avg('{-1,4}')$$, '22023',
+SELECT lives_ok($$SELECT embedding_avg(ARRAY[0::float8] || array_agg(n::float8)) FROM generate_series(1, 16001) n$$, 'a state of 16000 sums');
+SELECT throws_ok($$SELECT embedding_avg('{0,-1,4}')$$, '22023',
 	'invalid aggregate state for avg(embedding) or sum(embedding)', 'a negative count (sign-flipped mean)');
-SELECT throws_ok($$SELECT embedding_avg('{0,4}')$$, '22023',
+SELECT throws_ok($$SELECT embedding_avg('{0,0,4}')$$, '22023',
 	'invalid aggregate state for avg(embedding) or sum(embedding)', 'a count of zero rows');
-SELECT throws_ok($$SELECT embedding_avg('{0.5,4}')$$, '22023',
+SELECT throws_ok($$SELECT embedding_avg('{0,0.5,4}')$$, '22023',
 	'invalid aggregate state for avg(embedding) or sum(embedding)', 'a fractional count');
-SELECT throws_ok($$SELECT embedding_sum('{NaN,4}')$$, '22023',
+SELECT throws_ok($$SELECT embedding_sum('{0,NaN,4}')$$, '22023',
 	'invalid aggregate state for avg(embedding) or sum(embedding)', 'a NaN count');
 SELECT throws_ok($$SELECT embedding_avg('{{1,2},{3,4}}')$$, '22023',
 	'invalid aggregate state for avg(embedding) or sum(embedding)', 'a two-dimensional state');
-SELECT throws_ok($$SELECT embedding_avg('{1,NULL}')$$, '22023',
+SELECT throws_ok($$SELECT embedding_avg('{0,1,NULL}')$$, '22023',
 	'invalid aggregate state for avg(embedding) or sum(embedding)', 'a state with a NULL');
 SELECT throws_ok($$SELECT embedding_sum('{}')$$, '22023',
 	'invalid aggregate state for avg(embedding) or sum(embedding)', 'an empty state');
-SELECT is(embedding_avg('{2,4,-6}')::text, '[2,-3]', 'a well-formed state gives its mean');
-SELECT is(embedding_sum('{2,4,-6}')::text, '[4,-6]', 'and its sum');
-SELECT throws_ok($$SELECT embedding_avg('{1,1e300}')$$, '22003', 'value out of range: overflow',
+SELECT is(embedding_avg('{0,2,4,-6}')::text, '[2,-3]', 'a well-formed state gives its mean');
+SELECT is(embedding_sum('{0,2,4,-6}')::text, '[4,-6]', 'and its sum');
+SELECT throws_ok($$SELECT embedding_avg('{0,1,1e300}')$$, '22003', 'value out of range: overflow',
 	'a finite sum beyond float4');
 
-SELECT is(embedding_accum(NULL, '[1,2]'), '{1,1,2}'::float8[], 'accum called directly starts a state');
-SELECT is(embedding_accum('{1,1,2}', '[3,4]'), '{2,4,6}'::float8[], 'accum called directly adds a row');
-SELECT is(embedding_accum('{1,1,2}', NULL), '{1,1,2}'::float8[], 'accum skips a NULL row');
+SELECT is(embedding_accum(NULL, '[1,2]'), '{0,1,1,2}'::float8[], 'accum called directly starts a state');
+SELECT is(embedding_accum('{0,1,1,2}', '[3,4]'), '{0,2,4,6}'::float8[], 'accum called directly adds a row');
+SELECT is(embedding_accum('{0,1,1,2}', NULL), '{0,1,1,2}'::float8[], 'accum skips a NULL row');
 SELECT is(embedding_accum(NULL, NULL), NULL, 'accum of nothing is NULL');
-SELECT is((SELECT array_agg(embedding_accum(s, '[1,1]')) FROM (VALUES ('{1,1,1}'::float8[])) v(s), generate_series(1, 3)),
-	'{{2,2,2},{2,2,2},{2,2,2}}'::float8[], 'a direct call never changes its argument in place');
-SELECT throws_ok($$SELECT embedding_accum('{-1,1,2}', '[1,2]')$$, '22023',
+SELECT is((SELECT array_agg(embedding_accum(s, '[1,1]')) FROM (VALUES ('{0,1,1,1}'::float8[])) v(s), generate_series(1, 3)),
+	'{{0,2,2,2},{0,2,2,2},{0,2,2,2}}'::float8[], 'a direct call never changes its argument in place');
+SELECT throws_ok($$SELECT embedding_accum('{0,-1,1,2}', '[1,2]')$$, '22023',
 	'invalid aggregate state for avg(embedding) or sum(embedding)', 'accum checks the state');
-SELECT throws_ok($$SELECT embedding_accum('{1,1}', '[1,2]')$$, '22000',
+SELECT throws_ok($$SELECT embedding_accum('{0,1,1}', '[1,2]')$$, '22000',
 	'different embedding dimensions 1 and 2', 'accum: a state of other dimensions');
-SELECT is(embedding_combine('{1,1,2}', '{2,3,4}'), '{3,4,6}'::float8[], 'combine called directly');
-SELECT is(embedding_combine(NULL, '{2,3,4}'), '{2,3,4}'::float8[], 'combine with a NULL first state');
-SELECT is(embedding_combine('{2,3,4}', NULL), '{2,3,4}'::float8[], 'combine with a NULL second state');
+SELECT is(embedding_combine('{0,1,1,2}', '{0,2,3,4}'), '{0,3,4,6}'::float8[], 'combine called directly');
+SELECT is(embedding_combine(NULL, '{0,2,3,4}'), '{0,2,3,4}'::float8[], 'combine with a NULL first state');
+SELECT is(embedding_combine('{0,2,3,4}', NULL), '{0,2,3,4}'::float8[], 'combine with a NULL second state');
 SELECT is(embedding_combine(NULL, NULL), NULL, 'combine of two NULL states is NULL');
-SELECT throws_ok($$SELECT embedding_combine('{2,3,4}', '{1,NaN,4}')$$, '22023',
+SELECT throws_ok($$SELECT embedding_combine('{0,2,3,4}', '{0,1,NaN,4}')$$, '22023',
 	'invalid aggregate state for avg(embedding) or sum(embedding)', 'combine checks the second state');
-SELECT throws_ok($$SELECT embedding_combine('{-2,3,4}', '{1,1,1}')$$, '22023',
+SELECT throws_ok($$SELECT embedding_combine('{0,-2,3,4}', '{0,1,1,1}')$$, '22023',
 	'invalid aggregate state for avg(embedding) or sum(embedding)', 'combine checks the first state');
-SELECT throws_ok($$SELECT embedding_combine('{2,3,4}', '{2,3}')$$, '22000',
+SELECT throws_ok($$SELECT embedding_combine('{0,2,3,4}', '{0,2,3}')$$, '22000',
 	'different embedding dimensions 2 and 1', 'combine: states of other dimensions');
+
+-- the state's first value is the space of the values summed
+SELECT throws_ok($$SELECT embedding_avg('{0.5,1,4}')$$, '22023',
+	'invalid aggregate state for avg(embedding) or sum(embedding)', 'a fractional space in a state');
+SELECT throws_ok($$SELECT embedding_avg('{70000,1,4}')$$, '22023',
+	'invalid aggregate state for avg(embedding) or sum(embedding)', 'a space beyond 65535');
+SELECT throws_ok($$SELECT embedding_avg('{1}')$$, '22023',
+	'invalid aggregate state for avg(embedding) or sum(embedding)', 'a state without a row count');
+SELECT throws_ok($$SELECT embedding_combine('{3,1,1}', '{5,1,1}')$$, '42804', NULL,
+	'combine: states of two spaces');
+SELECT is(embedding_combine('{0,1,1}', '{5,1,1}'), '{5,2,2}'::float8[], 'combine: an untagged state takes the other''s space');
 
 -- a user-made aggregate over the same support functions cannot smuggle a state in
 CREATE AGGREGATE pg_temp.bad_avg(embedding) (SFUNC = embedding_accum, STYPE = float8[],
-	FINALFUNC = embedding_avg, INITCOND = '{-3,0}');
+	FINALFUNC = embedding_avg, INITCOND = '{0,-3,0}');
 SELECT throws_ok($$SELECT pg_temp.bad_avg(e) FROM (VALUES ('[1]'::embedding)) v(e)$$, '22023',
 	'invalid aggregate state for avg(embedding) or sum(embedding)', 'an INITCOND with a negative count');
 

@@ -107,7 +107,7 @@ C="SELECT md5(string_agg(x, ';' ORDER BY x)) FROM (
 	UNION ALL SELECT set_id || '/' || space_id || '/' || ord || key || e::text FROM relvec_anchors
 	UNION ALL SELECT method || from_mean::text || from_std::text || to_mean::text || to_std::text || matrix::text FROM relvec_translations) c"
 K="SELECT string_agg(id::text, ',' ORDER BY a <=> '[1,0.5,0]' , id) FROM (SELECT id, a FROM items ORDER BY a <=> '[1,0.5,0]' LIMIT 7) t"
-TR="SELECT md5(string_agg(relvec_translate(b, 'a5', 'sb', 'sa')::text, ';' ORDER BY id)) FROM items"
+TR="SELECT md5(string_agg(relvec_translate(b, 'a5', 'sb', 'sa')::real[]::text, ';' ORDER BY id)) FROM items"
 data_before=$(q $old "$D"); cat_before=$(q $old "$C"); knn_before=$(q $old "$K"); tr_before=$(q $old "$TR")
 
 # --- the update -----------------------------------------------------------------------------
