@@ -407,7 +407,13 @@ create_space(rvsq_conn *c, sqlite3_value **argv, int argc)
 	sqlite3_bind_int64(st, 2, dims);
 	if (argc > 2)
 		sqlite3_bind_value(st, 3, argv[2]);
-	return run(c, st);
+	if ((rc = run(c, st)) != SQLITE_OK)
+		return rc;
+	/* a value carries its space's id in 16 bits (the savepoint takes the row back) */
+	if (sqlite3_last_insert_rowid(c->db) > RV_MAX_SPACE_TAG)
+		return rvsq_fail(c, "space \"%s\" would have id %lld, beyond the %d ids a value can carry", name,
+						 (long long) sqlite3_last_insert_rowid(c->db), RV_MAX_SPACE_TAG);
+	return SQLITE_OK;
 }
 
 /* relvec_create_space(name, dims [, description]). */
@@ -430,6 +436,7 @@ set_space_mean(rvsq_conn *c, sqlite3_value **argv, float **mean_out, size_t *dim
 	sqlite3_stmt *st = NULL;
 	double	   *sums = NULL;
 	size_t		state_dims = 0;
+	unsigned	tag = 0;
 	sqlite3_int64 bad = 0;
 	float	   *mean = NULL;
 	int			rc;
@@ -453,11 +460,13 @@ set_space_mean(rvsq_conn *c, sqlite3_value **argv, float **mean_out, size_t *dim
 		}
 		if ((rc = rvsq_value_vec(c, sqlite3_column_value(st, 0), "embedding", &v)) != SQLITE_OK)
 			goto done;
-		if ((rc = rvsq_check_space(c, v.space, sp.id, space)) != SQLITE_OK)
+		/* the rows are averaged as avg() does: their tags must go together */
+		if ((rc = rvsq_same_space(c, tag, v.space)) != SQLITE_OK)
 		{
 			rvsq_vec_free(&v);
 			goto done;
 		}
+		tag = RVSQ_COMMON_SPACE(tag, v.space);
 		if (sums == NULL)
 		{
 			state_dims = v.dims;
@@ -497,6 +506,9 @@ set_space_mean(rvsq_conn *c, sqlite3_value **argv, float **mean_out, size_t *dim
 		rc = rvsq_fail(c, "query returns no embeddings to average");
 		goto done;
 	}
+	/* ... and be of the space; the mean is stored untagged, as every catalog vector */
+	if ((rc = rvsq_check_space(c, tag, sp.id, space)) != SQLITE_OK)
+		goto done;
 	mean = sqlite3_malloc64(sizeof(float) * state_dims);
 	if (mean == NULL)
 	{
@@ -672,7 +684,7 @@ rvsq_create_anchor_set(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		rvsq_result_error(ctx, c, rc);
 }
 
-/* Rows of an anchor query: key, embedding (any dimensions). */
+/* Rows of an anchor query: key, embedding (any dimensions, any tag). */
 typedef struct anchor_rows
 {
 	size_t		n;
@@ -680,6 +692,7 @@ typedef struct anchor_rows
 	char	  **keys;
 	rvsq_vec   *vecs;
 	int			saw_null;
+	size_t		before_null;	/* rows read before the first null one */
 } anchor_rows;
 
 static void
@@ -697,13 +710,9 @@ anchor_rows_free(anchor_rows *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/*
- * Read every row of a (key, embedding) query of the space sp named space_name (each row
- * untagged or tagged with it); embeddings are copied.
- */
+/* Read every row of a (key, embedding) query; embeddings are copied. */
 static int
-read_anchor_rows(rvsq_conn *c, sqlite3_stmt *st, const space_row *sp, const char *space_name,
-				 anchor_rows *r)
+read_anchor_rows(rvsq_conn *c, sqlite3_stmt *st, anchor_rows *r)
 {
 	int			rc;
 
@@ -714,6 +723,8 @@ read_anchor_rows(rvsq_conn *c, sqlite3_stmt *st, const space_row *sp, const char
 
 		if (sqlite3_column_type(st, 0) == SQLITE_NULL || t == SQLITE_NULL)
 		{
+			if (!r->saw_null)
+				r->before_null = r->n;
 			r->saw_null = 1;
 			continue;
 		}
@@ -721,11 +732,6 @@ read_anchor_rows(rvsq_conn *c, sqlite3_stmt *st, const space_row *sp, const char
 			return rvsq_fail(c, "query must return two columns, (key, embedding)");
 		if ((rc = rvsq_value_vec(c, sqlite3_column_value(st, 1), "embedding", &v)) != SQLITE_OK)
 			return rc;
-		if ((rc = rvsq_check_space(c, v.space, sp->id, space_name)) != SQLITE_OK)
-		{
-			rvsq_vec_free(&v);
-			return rc;
-		}
 		if (v.owned == NULL)
 		{
 			v.owned = sqlite3_malloc64(sizeof(float) * v.dims);
@@ -783,9 +789,9 @@ find_sorted(char **sorted, size_t n, const char *key)
 }
 
 /*
- * The checks and the store of relvec_set_anchors, on rows already read: every key of the
- * set exactly once, nothing else, the space's dimensions. Replaces the set's anchors in
- * the space; *stored gets their number.
+ * The checks and the store of relvec_set_anchors, on rows already read: every row
+ * untagged or of the space, every key of the set exactly once, nothing else, the space's
+ * dimensions. Replaces the set's anchors in the space; *stored gets their number.
  */
 static int
 store_anchors(rvsq_conn *c, const char *set_name, const set_row *set, const char *space_name,
@@ -799,6 +805,13 @@ store_anchors(rvsq_conn *c, const char *set_name, const set_row *set, const char
 	size_t		i;
 	int			rc = SQLITE_OK;
 
+	/*
+	 * Row by row as PostgreSQL reads them: a row tagged with another space, or a null one.
+	 * Anchors are stored untagged, as every catalog vector.
+	 */
+	for (i = 0; i < (rows->saw_null ? rows->before_null : rows->n); i++)
+		if ((rc = rvsq_check_space(c, rows->vecs[i].space, sp->id, space_name)) != SQLITE_OK)
+			return rc;
 	if (rows->saw_null)
 		return rvsq_fail(c, "query returns a row with a null key or embedding");
 	rkeys = sqlite3_malloc64(sizeof(char *) * (rows->n + 1));
@@ -925,7 +938,7 @@ set_anchors(rvsq_conn *c, sqlite3_value **argv, int *stored)
 		goto done;
 	}
 	if ((rc = rvsq_prepare_query(c, rvsq_text(argv[2]), 2, &query_two, &st)) != SQLITE_OK ||
-		(rc = read_anchor_rows(c, st, &sp, space_name, &rows)) != SQLITE_OK)
+		(rc = read_anchor_rows(c, st, &rows)) != SQLITE_OK)
 		goto done;
 	sqlite3_finalize(st);
 	st = NULL;
@@ -1039,7 +1052,7 @@ choose_anchors(rvsq_conn *c, int argc, sqlite3_value **argv, char **chosen_json)
 		rc = rvsq_fail(c, "the number of anchors must be at least 1");
 		goto done;
 	}
-	if ((rc = read_anchor_rows(c, st, &sp, space_name, &rows)) != SQLITE_OK)
+	if ((rc = read_anchor_rows(c, st, &rows)) != SQLITE_OK)
 		goto done;
 	if (rows.saw_null)
 	{

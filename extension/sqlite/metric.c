@@ -10,7 +10,8 @@
  * element-wise result keeps the common tag, l2_normalize keeps its argument's, and a
  * concatenation or a subvector is untagged (it is no longer a value of the space).
  * Ordering and hashing never fail on tags: embedding_cmp orders by values, then
- * dimensions, then tag, and embedding_hash mixes a nonzero tag in.
+ * dimensions, then tag, and embedding_hash mixes a nonzero tag in. The order of the
+ * checks and the results' tags are extension/pg/metric.c's.
  */
 #include <string.h>
 
@@ -312,8 +313,10 @@ rvsq_embedding_cmp(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 }
 
 /*
- * embedding_hash(e): PostgreSQL's hash, equal for -0 and +0; a nonzero tag's two bytes
- * continue the FNV-1a of the values, so an untagged value hashes as before tags.
+ * embedding_hash(e): PostgreSQL's hash, equal for -0 and +0. An untagged value hashes as
+ * before tags; a tagged one mixes its tag in as extension/pg/metric.c does (PostgreSQL's
+ * hash_combine of the values' hash and the tag times 0x9e3779b1), so both hosts agree
+ * where the spaces' ids do.
  */
 void
 rvsq_embedding_hash(sqlite3_context *ctx, int argc, sqlite3_value **argv)
@@ -327,8 +330,9 @@ rvsq_embedding_hash(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	h = rv_hash(v.x, v.dims);
 	if (v.space != 0)
 	{
-		h = (h ^ (v.space & 0xffu)) * 16777619u;
-		h = (h ^ ((v.space >> 8) & 0xffu)) * 16777619u;
+		uint32_t	t = (uint32_t) v.space * 0x9e3779b1u;
+
+		h ^= t + 0x9e3779b9u + (h << 6) + (h >> 2);
 	}
 	sqlite3_result_int(ctx, (int32_t) h);
 	rvsq_vec_free(&v);

@@ -25,7 +25,6 @@ typedef struct project_memo
 	char	   *args;			/* anchor_set \x1f space \x1f similarity \x1f center \x1f normalize */
 	rv_projection *proj;
 	size_t		input_dims;
-	sqlite3_int64 space_id;
 } project_memo;
 
 static void
@@ -40,19 +39,16 @@ memo_free(void *p)
 }
 
 /*
- * Project x with m's projection into the call's result: x must be untagged or of m's
- * space (named space), and of its dimensions. The result is untagged: relative vectors
- * over parallel anchors are comparable across spaces. Returns an SQLite code.
+ * Project x (of m's space, named space) with m's projection into the call's result: x must
+ * have its dimensions. The result is untagged: relative vectors over parallel anchors are
+ * comparable across spaces. Returns an SQLite code.
  */
 static int
 project_one(sqlite3_context *ctx, rvsq_conn *c, const project_memo *m, const rvsq_vec *x, const char *space)
 {
 	float	   *out;
 	rv_status	s;
-	int			rc;
 
-	if ((rc = rvsq_check_space(c, x->space, m->space_id, space)) != SQLITE_OK)
-		return rc;
 	if (x->dims != m->input_dims)
 		return rvsq_fail(c, "embedding has %d dimensions, space \"%s\" has %d", (int) x->dims, space,
 						 (int) m->input_dims);
@@ -110,6 +106,16 @@ rvsq_project(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		}
 		space = own;
 	}
+	else if (x.space != 0)
+	{
+		/* a named space that contradicts the tag: before any catalog work, as PostgreSQL */
+		sqlite3_int64 id;
+		int			dims;
+
+		if ((rc = rvsq_find_space(c, space, &id, &dims)) != SQLITE_OK ||
+			(rc = rvsq_check_space(c, x.space, id, space)) != SQLITE_OK)
+			goto done;
+	}
 	args = sqlite3_mprintf("%s\x1f%s\x1f%s\x1f%s\x1f%d", set, space, sim, center, normalize);
 	if (args == NULL)
 	{
@@ -122,7 +128,7 @@ rvsq_project(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		/* x's tag may name another space on the next row: keep the last one's projection */
 		once.c = c;
 		if ((rc = rvsq_load_projection(c, set, space, sim, center, normalize, &once.proj, &once.input_dims,
-									   &once.space_id)) != SQLITE_OK)
+									   NULL)) != SQLITE_OK)
 			goto done;
 		m = sqlite3_malloc(sizeof(project_memo));
 		if (m != NULL)
@@ -141,7 +147,7 @@ rvsq_project(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 			/* not kept (out of memory, or freed at once): load a projection for this call only */
 			if (once.proj == NULL &&
 				(rc = rvsq_load_projection(c, set, space, sim, center, normalize, &once.proj, &once.input_dims,
-										   &once.space_id)) != SQLITE_OK)
+										   NULL)) != SQLITE_OK)
 				goto done;
 			m = &once;
 		}

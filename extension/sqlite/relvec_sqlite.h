@@ -156,7 +156,7 @@ int			rvsq_resolve_tag(rvsq_conn *c, const char *name, unsigned id, unsigned *ta
 int			rvsq_space_name(rvsq_conn *c, unsigned tag, char **name);
 /* How messages name the space of tag: "name" in double quotes, or #id without one. */
 void		rvsq_space_label(rvsq_conn *c, unsigned tag, char *buf, size_t len);
-/* The tag of a space whose id is space_id ("space "x" has id N, beyond ..." when none fits). */
+/* The tag of a space whose id is space_id ("space "x" has id N, beyond ..." when it does not fit). */
 int			rvsq_space_tag(rvsq_conn *c, const char *name, sqlite3_int64 space_id, unsigned *tag);
 /* Two tags that meet must go together: "embeddings of different spaces A and B". */
 int			rvsq_same_space(rvsq_conn *c, unsigned a, unsigned b);

@@ -121,9 +121,9 @@ rvsq_space_label(rvsq_conn *c, unsigned tag, char *buf, size_t len)
 int
 rvsq_space_tag(rvsq_conn *c, const char *name, sqlite3_int64 space_id, unsigned *tag)
 {
-	/* SQLite hands out rowids past 65535 only to a file with that many spaces ever made */
+	/* relvec_create_space refuses such ids; a file from elsewhere may still hold one */
 	if (space_id < 1 || space_id > RV_MAX_SPACE_TAG)
-		return rvsq_fail(c, "space \"%s\" has id %lld, beyond the largest space tag %d", name,
+		return rvsq_fail(c, "space \"%s\" has id %lld, beyond the %d a value can carry", name,
 						 (long long) space_id, RV_MAX_SPACE_TAG);
 	*tag = (unsigned) space_id;
 	return SQLITE_OK;

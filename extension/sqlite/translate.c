@@ -304,12 +304,11 @@ rvsq_load_translation(rvsq_conn *c, const char *anchor_set, const char *from_spa
 
 /*
  * The cached translation for (anchor_set, from, to), loading it when the stored row is
- * new or changed; owned by the cache. *token identifies the entry; *from_id and *to_id
- * get the spaces' ids.
+ * new or changed; owned by the cache. *token identifies the entry; *to_id gets to's id.
  */
 static int
 cached_translation(rvsq_conn *c, const char *anchor_set, const char *from, const char *to,
-				   rv_translation **out, sqlite3_uint64 *token, sqlite3_int64 *from_id, sqlite3_int64 *to_id)
+				   rv_translation **out, sqlite3_uint64 *token, sqlite3_int64 *to_id)
 {
 	rvsq_trans_cache *cache;
 	trans_ids	ids;
@@ -376,7 +375,6 @@ cached_translation(rvsq_conn *c, const char *anchor_set, const char *from, const
 	e->last_used = ++cache->clock;
 	*out = e->t;
 	*token = e->token;
-	*from_id = ids.from_id;
 	*to_id = ids.to_id;
 	return SQLITE_OK;
 }
@@ -533,12 +531,11 @@ rvsq_fit_translation(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		sqlite3_result_double(ctx, quality);
 }
 
-/* What relvec_translate keeps per call site: the arguments, the cache token, the spaces' ids. */
+/* What relvec_translate keeps per call site: the arguments, the cache token, to's id. */
 typedef struct translate_memo
 {
 	char	   *args;			/* anchor_set \x1f from \x1f to */
 	sqlite3_uint64 token;
-	sqlite3_int64 from_id;
 	sqlite3_int64 to_id;
 } translate_memo;
 
@@ -598,6 +595,16 @@ rvsq_translate(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		}
 		from = own;
 	}
+	else if (x.space != 0)
+	{
+		/* a from_space that contradicts the tag: before any catalog work, as PostgreSQL */
+		sqlite3_int64 id;
+		int			dims;
+
+		if ((rc = rvsq_find_space(c, from, &id, &dims)) != SQLITE_OK ||
+			(rc = rvsq_check_space(c, x.space, id, from)) != SQLITE_OK)
+			goto done;
+	}
 	args = sqlite3_mprintf("%s\x1f%s\x1f%s", set_name, from, to);
 	if (args == NULL)
 	{
@@ -609,7 +616,7 @@ rvsq_translate(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		found = *m;
 	else
 	{
-		if ((rc = cached_translation(c, set_name, from, to, &t, &found.token, &found.from_id, &found.to_id))
+		if ((rc = cached_translation(c, set_name, from, to, &t, &found.token, &found.to_id))
 			!= SQLITE_OK)
 			goto done;
 		m = sqlite3_malloc(sizeof(translate_memo));
@@ -623,8 +630,7 @@ rvsq_translate(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		}
 	}
 	found.args = NULL;
-	if ((rc = rvsq_check_space(c, x.space, found.from_id, from)) != SQLITE_OK ||
-		(rc = rvsq_space_tag(c, to, found.to_id, &to_tag)) != SQLITE_OK)
+	if ((rc = rvsq_space_tag(c, to, found.to_id, &to_tag)) != SQLITE_OK)
 		goto done;
 	if (x.dims != t->d_from)
 	{

@@ -203,6 +203,14 @@ SELECT throws_ok('SELECT relvec_set_space_mean(''a'', ''SELECT b FROM t'')', 'em
 SELECT is_eq(hex(relvec_set_space_mean('a', 'SELECT a FROM t')), hex(relvec_untag(embedding_avg(a))), 'relvec_set_space_mean of a')
 	FROM t;
 SELECT is_eq((SELECT substr(mean, 3, 2) FROM relvec_spaces WHERE name = 'a'), x'0000', 'the mean is stored untagged');
+SELECT throws_ok('SELECT relvec_set_space_mean(''a'', ''SELECT a FROM t UNION ALL SELECT b FROM t'')',
+	'embeddings of different spaces "a" and "b"', 'relvec_set_space_mean: rows of two spaces, as avg() says it');
+SELECT lives_ok('SELECT relvec_create_anchor_set(''s2'', ''["w","x"]'')', 'anchor set s2');
+SELECT throws_ok('SELECT relvec_set_anchors(''s2'', ''a'', ''SELECT k, e FROM (SELECT 1 o, ''''w'''' k, NULL e UNION ALL SELECT 2, ''''x'''', b FROM t WHERE k = ''''w'''') ORDER BY o'')',
+	'query returns a row with a null key or embedding', 'relvec_set_anchors: a null row before one of another space, in row order');
+SELECT throws_ok('SELECT relvec_set_anchors(''s2'', ''a'', ''SELECT k, e FROM (SELECT 2 o, ''''w'''' k, NULL e UNION ALL SELECT 1, ''''x'''', b FROM t WHERE k = ''''w'''') ORDER BY o'')',
+	'embedding belongs to space "b", not "a"', '... and a row of another space before a null one');
+SELECT lives_ok('SELECT relvec_drop_anchor_set(''s2'')', 'drop s2');
 SELECT throws_ok('SELECT relvec_choose_anchors(''c'', ''a'', ''SELECT k, b FROM t'', 2)', 'embedding belongs to space "b", not "a"',
 	'relvec_choose_anchors: items of another space');
 
@@ -272,3 +280,20 @@ INSERT INTO odd VALUES ('blob', embedding('sa#1:[1,2,3]'));
 SELECT throws_ok('SELECT relvec_drop_space(''sa'')', 'cannot drop space "sa" because column "odd.x" holds values tagged with it',
 	'a column without a declared type is scanned too');
 SELECT is_eq((SELECT count(*) FROM relvec_spaces WHERE name = 'sa'), 1, 'the refused drop left the space');
+DELETE FROM odd;
+CREATE TABLE "Odd ""T""" (k, "E e");
+INSERT INTO "Odd ""T""" VALUES (1, relvec_tag('[1,2,3]', 'sa'));
+SELECT throws_ok('SELECT relvec_drop_space(''sa'')', 'cannot drop space "sa" because column "Odd "T".E e" holds values tagged with it',
+	'names that need quotes are written as they are, inside the message''s quotes');
+
+-- ids: a value carries 16 bits --------------------------------------------------------------
+INSERT INTO relvec_spaces (space_id, name, dims) VALUES (65535, 'last', 2);
+SELECT is_eq(embedding_text(relvec_tag('[1,2]', 'last')), 'last#65535:[1,2]', 'the largest id a tag holds');
+SELECT throws_ok('SELECT relvec_create_space(''one_more'', 2)', 'space "one_more" would have id 65536, beyond the 65535 ids a value can carry',
+	'relvec_create_space refuses an id no value can carry (PostgreSQL''s text)');
+SELECT is_eq((SELECT count(*) FROM relvec_spaces WHERE name = 'one_more'), 0, '... and leaves nothing behind');
+INSERT INTO relvec_spaces (space_id, name, dims) VALUES (70000, 'too_far', 2);
+SELECT throws_ok('SELECT relvec_tag(''[1,2]'', ''too_far'')', 'space "too_far" has id 70000, beyond the 65535 a value can carry',
+	'a file from elsewhere with such an id: relvec_tag says so');
+SELECT throws_ok('SELECT embedding(''too_far#7:[1,2]'')', 'space "too_far" has id 70000, beyond the 65535 a value can carry',
+	'... and so does its text form');
