@@ -107,6 +107,11 @@ CREATE OR REPLACE FUNCTION relvec_set_space_mean(space text, query text) RETURNS
 COMMENT ON FUNCTION relvec_set_space_mean(text, text) IS
 	'store the mean of the embeddings a query returns as the space''s mean (for center => ''space''); owner only';
 
+CREATE FUNCTION relvec_rename_space(space text, new_name text) RETURNS void
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION relvec_rename_space(text, text) IS
+	'rename a space; its values keep their tags and bound columns stay bound; owner only';
+
 CREATE FUNCTION relvec_drop_space(space text, "cascade" boolean DEFAULT false) RETURNS void
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION relvec_drop_space(text, boolean) IS

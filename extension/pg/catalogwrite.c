@@ -563,6 +563,50 @@ relvec_drop_space(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+PG_FUNCTION_INFO_V1(relvec_rename_space);
+/*
+ * relvec_rename_space(space, new_name): rename a space; its values keep their tags (a tag
+ * is the space's id) and bound columns stay bound. Owner only.
+ */
+Datum
+relvec_rename_space(PG_FUNCTION_ARGS)
+{
+	catalog_env env = catalog_env_get(fcinfo);
+	char	   *space;
+	char	   *new_name;
+	space_row	sp;
+	rvpg_catalog_scope scope;
+	Oid			types[2] = {INT4OID, TEXTOID};
+	Datum		values[2];
+
+	require(fcinfo, 0, "space");
+	require(fcinfo, 1, "new name");
+	space = arg_text(fcinfo, 0);
+	new_name = arg_text(fcinfo, 1);
+	if (new_name[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("space name must not be empty")));
+	catalog_connect(&env);
+	sp = lookup_space(&env, space);
+	rvpg_check_owner(sp.owner, "space", space);
+	rvpg_catalog_enter(env.owner, &scope);
+	values[0] = Int32GetDatum(sp.id);
+	values[1] = CStringGetTextDatum(new_name);
+	run(psprintf("SELECT 1 FROM %s.relvec_spaces WHERE name = $2 AND space_id <> $1", env.schema),
+		2, types, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("space \"%s\" already exists", new_name)));
+	run(psprintf("UPDATE %s.relvec_spaces SET name = $2 WHERE space_id = $1", env.schema),
+		2, types, values, NULL, SPI_OK_UPDATE);
+	rvpg_catalog_leave(&scope);
+	rvpg_spaces_forget();
+	catalog_finish(&env);
+	PG_RETURN_VOID();
+}
+
 /* ---------------------------------------------------------------------------------------
  * Anchor sets
  * --------------------------------------------------------------------------------------- */

@@ -2,12 +2,12 @@
 -- extensions work side by side in one backend. Runs when pgvector is installed on the
 -- server; skipped otherwise.
 BEGIN;
-SELECT plan(7);
+SELECT plan(9);
 
 CREATE FUNCTION pg_temp.pgvector_checks() RETURNS SETOF text LANGUAGE plpgsql AS $f$
 BEGIN
 	IF NOT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector') THEN
-		RETURN QUERY SELECT skip('pgvector is not installed on this server', 7);
+		RETURN QUERY SELECT skip('pgvector is not installed on this server', 9);
 		RETURN;
 	END IF;
 	CREATE EXTENSION IF NOT EXISTS vector;
@@ -43,6 +43,12 @@ BEGIN
 		 FROM pv WHERE i % 50 = 49 ORDER BY 2, i LIMIT 10) q USING (r)
 		WHERE abs(p.d - q.d) <= 1e-6 * greatest(p.d, 1e-30)), 10::bigint,
 		'the 10 nearest neighbours through either type are at the same distances');
+	-- a value tagged with a space still moves to pgvector by its text cast (the plain array)
+	PERFORM relvec_create_space('pv_space', 3);
+	RETURN NEXT is(relvec_tag('[1,2.5,-3]', 'pv_space')::text::vector, '[1,2.5,-3]'::vector,
+		'a tagged embedding casts to vector through text');
+	RETURN NEXT is(vector_send(relvec_untag(relvec_tag('[1,2,3]', 'pv_space'))::text::vector),
+		embedding_send('[1,2,3]'), 'and untagged, its binary form is pgvector''s');
 END $f$;
 SELECT * FROM pg_temp.pgvector_checks();
 

@@ -3,7 +3,7 @@
 -- never meet in a distance, an operator, an aggregate, a kNN or an index scan; the
 -- functions infer what tags say; untagged values behave exactly as before.
 BEGIN;
-SELECT plan(95);
+SELECT plan(102);
 
 SELECT relvec_create_space('sp_a', 3, 'model A');
 SELECT relvec_create_space('sp_b', 3, 'model B, the same dimensions');
@@ -191,6 +191,17 @@ END $f$;
 SELECT alike(pg_temp.plan_of($$SELECT id FROM pg_temp.idx_docs ORDER BY e <-> relvec_tag('[1,0,0]', 'sp_b') LIMIT 5$$),
 	'%Index Scan using%', '(that refusal is the index scan''s: the plan is one, which computes no SQL distance)');
 RESET enable_seqscan;
+
+-- renaming keeps tags; the value keeps its size ----------------------------------------------------
+SELECT lives_ok($$SELECT relvec_rename_space('sp_b', 'sp_b2')$$, 'a space is renamed');
+SELECT is((SELECT relvec_space_of(f) FROM docs WHERE id = 1), 'sp_b2', 'its values keep their tag, under the new name');
+SELECT is((SELECT space FROM relvec_bound_columns WHERE table_name = 'docs'::regclass AND column_name = 'f'), 'sp_b2',
+	'its bound column stays bound');
+SELECT throws_ok($$SELECT relvec_rename_space('sp_b2', 'sp_a')$$, '42710', 'space "sp_a" already exists', 'not onto another''s name');
+SELECT lives_ok($$SELECT relvec_rename_space('sp_b2', 'sp_b')$$, 'and back');
+SELECT is(pg_column_size(relvec_tag('[1,2,3]', 'sp_a')), pg_column_size('[1,2,3]'::embedding),
+	'a tagged value is as large as an untagged one');
+SELECT is(pg_column_size('[1,2,3]'::embedding), 20, 'and an untagged one as in 0.1.0: a 4-byte header, 2 + 2 for dims and tag, 4 x 3 values');
 
 -- dropping a space that values still use -----------------------------------------------------------
 SELECT relvec_create_space('sp_d', 2);
