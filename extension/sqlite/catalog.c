@@ -574,6 +574,57 @@ rvsq_set_space_mean(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	sqlite3_free(mean);
 }
 
+/*
+ * Rename a space (PostgreSQL's relvec_rename_space, without owners): its values keep their
+ * tags, which are its id.
+ */
+static int
+rename_space(rvsq_conn *c, sqlite3_value **argv)
+{
+	const char *space = rvsq_text(argv[0]);
+	const char *new_name = rvsq_text(argv[1]);
+	space_row	sp;
+	sqlite3_stmt *st;
+	int			rc;
+
+	if ((rc = require(c, argv[0], "space")) != SQLITE_OK ||
+		(rc = require(c, argv[1], "new name")) != SQLITE_OK)
+		return rc;
+	if (new_name[0] == '\0')
+		return rvsq_fail(c, "space name must not be empty");
+	if ((rc = lookup_space(c, space, 0, &sp)) != SQLITE_OK)
+		return rc;
+	if ((rc = prepare(c, "SELECT 1 FROM relvec_spaces WHERE name = ?2 AND space_id <> ?1", &st)) != SQLITE_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, sp.id);
+	sqlite3_bind_text(st, 2, new_name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return rvsq_fail(c, "space \"%s\" already exists", new_name);
+	if (rc != SQLITE_DONE)
+		return rvsq_sqlite_fail(c, rc);
+	if ((rc = prepare(c, "UPDATE relvec_spaces SET name = ?2 WHERE space_id = ?1", &st)) != SQLITE_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, sp.id);
+	sqlite3_bind_text(st, 2, new_name, -1, SQLITE_STATIC);
+	return run(c, st);
+}
+
+/* relvec_rename_space(space, new_name). */
+void
+rvsq_rename_space(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	rvsq_conn  *c = sqlite3_user_data(ctx);
+	int			rc = rvsq_catalog_init(c);
+
+	(void) argc;
+	if (rc == SQLITE_OK && (rc = rvsq_begin(c)) == SQLITE_OK)
+		rc = rvsq_end(c, rename_space(c, argv));
+	if (rc != SQLITE_OK)
+		rvsq_result_error(ctx, c, rc);
+}
+
 /* ---- anchor sets ----------------------------------------------------------------------- */
 
 /* One text-valued query with a single text parameter; *out is NULL when it gives no row. */

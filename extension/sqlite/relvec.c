@@ -178,6 +178,7 @@ static const func_def funcs[] = {
 	{"relvec_create_space", 2, CATALOG, rvsq_create_space, NULL, NULL},
 	{"relvec_create_space", 3, CATALOG, rvsq_create_space, NULL, NULL},
 	{"relvec_set_space_mean", 2, CATALOG, rvsq_set_space_mean, NULL, NULL},
+	{"relvec_rename_space", 2, CATALOG, rvsq_rename_space, NULL, NULL},
 	{"relvec_create_anchor_set", 2, CATALOG, rvsq_create_anchor_set, NULL, NULL},
 	{"relvec_set_anchors", 3, CATALOG, rvsq_set_anchors, NULL, NULL},
 	{"relvec_choose_anchors", 4, CATALOG, rvsq_choose_anchors, NULL, NULL},

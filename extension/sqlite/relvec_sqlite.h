@@ -306,6 +306,7 @@ void		rvsq_space_of(sqlite3_context *, int, sqlite3_value **);
 void		rvsq_catalog_init_fn(sqlite3_context *, int, sqlite3_value **);
 void		rvsq_create_space(sqlite3_context *, int, sqlite3_value **);
 void		rvsq_set_space_mean(sqlite3_context *, int, sqlite3_value **);
+void		rvsq_rename_space(sqlite3_context *, int, sqlite3_value **);
 void		rvsq_create_anchor_set(sqlite3_context *, int, sqlite3_value **);
 void		rvsq_set_anchors(sqlite3_context *, int, sqlite3_value **);
 void		rvsq_choose_anchors(sqlite3_context *, int, sqlite3_value **);

@@ -293,6 +293,14 @@ SPACES = [
     ("error: drop a space stored values are tagged with", "SELECT relvec_drop_space('sp_b', true)"),
     ("setup: untag it", "UPDATE parity_tagged SET e = relvec_untag(e)"),
     ("drop it once untagged", "SELECT relvec_drop_space('sp_b')"),
+    ("rename a space", "SELECT relvec_rename_space('sp_a', 'sp_a2')"),
+    ("a tagged value names the new name", "SELECT relvec_tag('[1,2,3]', 'sp_a2'), relvec_space_of(relvec_tag('[1,2,3]', 'sp_a2'))"),
+    ("error: text with the old name and its id", "SELECT relvec_space_of('sp_a#3:[1,2,3]')"),
+    ("error: rename onto another space's name", "SELECT relvec_rename_space('sp_a2', 'Sp C')"),
+    ("error: rename to an empty name", "SELECT relvec_rename_space('sp_a2', '')"),
+    ("error: rename an unknown space", "SELECT relvec_rename_space('nope', 'x')"),
+    ("error: rename to a null name", "SELECT relvec_rename_space('sp_a2', NULL)"),
+    ("rename it back", "SELECT relvec_rename_space('sp_a2', 'sp_a')"),
 ]
 # the spaces' cases run before the drops at the end of the list above
 _at = next(i for i, c in enumerate(CASES) if c[0] == "error: drop a space a frozen set has anchors in")

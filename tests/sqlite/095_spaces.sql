@@ -297,3 +297,19 @@ SELECT throws_ok('SELECT relvec_tag(''[1,2]'', ''too_far'')', 'space "too_far" h
 	'a file from elsewhere with such an id: relvec_tag says so');
 SELECT throws_ok('SELECT embedding(''too_far#7:[1,2]'')', 'space "too_far" has id 70000, beyond the 65535 a value can carry',
 	'... and so does its text form');
+
+-- renaming: values keep their tags (the id), under the new name ------------------------------
+SELECT lives_ok('SELECT relvec_rename_space(''a'', ''a2'')', 'relvec_rename_space(a, a2)');
+SELECT is_eq((SELECT group_concat(DISTINCT relvec_space_of(a)) FROM t), 'a2', 'its values keep their tag, under the new name');
+SELECT is_eq((SELECT embedding_text(a) FROM t WHERE k = 'w'), 'a2#4:[1,0]', '... and print with it');
+SELECT throws_ok('SELECT embedding_text(''a#4:[1,0]'')', 'space "a" does not exist',
+	'text written before the rename: its name is gone and its id is a2''s, so it is refused (the rule, as in PostgreSQL)');
+SELECT throws_ok('SELECT relvec_rename_space(''a2'', ''b'')', 'space "b" already exists', 'not onto another space''s name');
+SELECT throws_ok('SELECT relvec_rename_space(''a2'', '''')', 'space name must not be empty', 'not to an empty name');
+SELECT throws_ok('SELECT relvec_rename_space(''nope'', ''x'')', 'space "nope" does not exist', 'an unknown space');
+SELECT throws_ok('SELECT relvec_rename_space(NULL, ''x'')', 'space must not be null', 'a null space');
+SELECT throws_ok('SELECT relvec_rename_space(''a2'', NULL)', 'new name must not be null', 'a null new name');
+SELECT lives_ok('SELECT relvec_rename_space(''a2'', ''a2'')', 'renaming to its own name changes nothing');
+SELECT lives_ok('SELECT relvec_rename_space(''a2'', ''a'')', 'and back');
+SELECT is_eq((SELECT relvec_space_of(relvec_project(a, 's')) IS NULL AND relvec_space_of(a) = 'a' FROM t WHERE k = 'q1'), 1,
+	'projection still finds its space by the tag');
