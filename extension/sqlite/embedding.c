@@ -2,7 +2,7 @@
  * embedding.c — embeddings as SQLite values. A BLOB in the bridge's layout (uint16 dims
  * LE, uint16 space tag, float32 LE values) is the stored form, exchanged unchanged with
  * PostgreSQL; the text form '[1,2,3]', or 'name#id:[1,2,3]' for a value of a space, is
- * accepted wherever an embedding is (the space resolved in this file's catalog, tag.c).
+ * accepted wherever an embedding is (the space resolved in this file's catalog, spaces.c).
  * Functions that return an embedding return the BLOB; embedding_text() gives the text
  * form, tagged values with their space's name. The aggregates embedding_avg/embedding_sum
  * are PostgreSQL's avg/sum(embedding) (SQLite's own avg and sum keep their names). This

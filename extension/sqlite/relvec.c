@@ -6,7 +6,7 @@
  * SQLITE_DIRECTONLY for functions that read or write the catalog or run a query given as
  * text (they must not fire from a trigger or view of an untrusted database file). A pure
  * function given a tagged value reads one name from relvec_spaces, for a message or the
- * tagged text form (tag.c): a read-only lookup that keeps it usable everywhere.
+ * tagged text form (spaces.c): a read-only lookup that keeps it usable everywhere.
  *
  * It also holds the one error path: rvsq_fail records a message, the SQL entry points
  * deliver it. Bridge messages are PostgreSQL's errmsg texts by construction, so a failing
@@ -166,7 +166,7 @@ static const func_def funcs[] = {
 	{"embedding_cmp", 2, PURE, rvsq_embedding_cmp, NULL, NULL},
 	{"embedding_hash", 1, PURE, rvsq_embedding_hash, NULL, NULL},
 	/*
-	 * space tags (tag.c): relvec_tag looks a space up by name, as the catalog functions do;
+	 * space tags (spaces.c): relvec_tag looks a space up by name, as the catalog functions do;
 	 * relvec_space_of only names a tag, as embedding_text and the mismatch messages do
 	 * (a read of relvec_spaces, harmless from a view or trigger)
 	 */

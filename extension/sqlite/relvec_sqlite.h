@@ -143,7 +143,7 @@ int			rvsq_read_rows(rvsq_conn *c, sqlite3_stmt *st, const rvsq_source *src,
 void		rvsq_rows_clear(rvsq_rows *rows);	/* forget rows, keep buffers */
 void		rvsq_rows_free(rvsq_rows *rows);
 
-/* ---- space tags (tag.c) ------------------------------------------------------------- */
+/* ---- space tags (spaces.c) ---------------------------------------------------------- */
 
 /*
  * The tag of a tagged text form "name#id:" in this file's catalog: the id of the space

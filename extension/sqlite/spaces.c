@@ -1,10 +1,10 @@
 /*
- * tag.c — space tags in SQLite: an embedding may carry the space it belongs to, the id of
+ * spaces.c — space tags in SQLite: an embedding may carry the space it belongs to, the id of
  * that space in this file's catalog (relvec_spaces.space_id) in the uint16 of its header
  * (bridge/embedding.c; 0 is untagged). This file holds what the other files share about
  * them: resolving the tagged text form "name#id:[...]" against the catalog, naming a tag
  * in messages, the two pairing rules with PostgreSQL's messages, and the SQL functions
- * relvec_tag, relvec_untag and relvec_space_of.
+ * relvec_tag, relvec_untag and relvec_space_of (PostgreSQL's are extension/pg/spaces.c).
  *
  * Names are looked up in relvec_spaces only when a value is tagged, and only read: the
  * pure functions (distances, arithmetic, embedding_text) stay usable on a read-only file
