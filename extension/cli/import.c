@@ -8,7 +8,9 @@
  * whole), every record's d must match the first, every value must be finite; the rows
  * go in one transaction, so a bad record anywhere leaves the database as it was. The
  * payload of an fvecs record is already the bridge's little-endian layout: a BLOB is its
- * 4-byte header followed by the record's bytes.
+ * 4-byte header followed by the record's bytes. The vectors are tagged with the space
+ * (its id in the file's catalog in the header), so the extension keeps them apart from
+ * other spaces' and knows their space (relvec_project(x, anchor_set), ...).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -25,8 +27,9 @@ usage(FILE *f)
 		  "\n"
 		  "Load an .fvecs file as (key, embedding) rows into a table of an SQLite file (created\n"
 		  "when missing), in one transaction. The space is created with the file's dimensions\n"
-		  "when it does not exist; an existing space must have the same dimensions. An existing\n"
-		  "table takes the rows in its key and embedding columns.\n"
+		  "when it does not exist; an existing space must have the same dimensions. The vectors\n"
+		  "are tagged with the space. An existing table takes the rows in its key and embedding\n"
+		  "columns.\n"
 		  "\n"
 		  "  --fvecs PATH          the vectors\n"
 		  "  --space NAME          their latent space (relvec_spaces)\n"
@@ -231,6 +234,7 @@ cmd_import(int argc, char **argv)
 	FILE	   *fv = NULL;
 	struct stat stb;
 	int32_t		d = 0;
+	unsigned	tag = 0;
 	size_t		rowbytes,
 				n,
 				row;
@@ -377,6 +381,29 @@ cmd_import(int argc, char **argv)
 	sqlite3_finalize(st);
 	st = NULL;
 
+	/* the vectors carry the space's id (a uint16: the extension refuses to create more) */
+	if (sqlite3_prepare_v2(db.db, "SELECT space_id FROM main.relvec_spaces WHERE name = ?1", -1, &st, NULL) != SQLITE_OK)
+	{
+		rc = cli_sqlite_error(db.db, sqlite3_errcode(db.db), NULL);
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, space, -1, SQLITE_TRANSIENT);
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+	{
+		rc = cli_sqlite_error(db.db, rc, "reading the space's id");
+		goto out;
+	}
+	if (sqlite3_column_int64(st, 0) < 1 || sqlite3_column_int64(st, 0) > RV_MAX_SPACE_TAG)
+	{
+		rc = cli_error(EXIT_DATA, "space \"%s\" has id %lld, beyond the %d a value can carry", space,
+					   (long long) sqlite3_column_int64(st, 0), RV_MAX_SPACE_TAG);
+		goto out;
+	}
+	tag = (unsigned) sqlite3_column_int64(st, 0);
+	rc = EXIT_OK;
+	sqlite3_finalize(st);
+	st = NULL;
+
 	qt = cli_quote_ident(table);
 	qk = cli_quote_ident(key_col);
 	qe = cli_quote_ident(emb_col);
@@ -419,8 +446,8 @@ cmd_import(int argc, char **argv)
 						   (int) rd, (int) d);
 			goto out;
 		}
-		/* the record's 4-byte dimension count becomes the blob header */
-		rv_blob_header(rec, (size_t) d, 0);
+		/* the record's 4-byte dimension count becomes the blob header, with the space's tag */
+		rv_blob_header(rec, (size_t) d, tag);
 		if (rv_blob_check(cli_rv, rec, rowbytes, &dims, &vals) != RV_OK)
 		{
 			rc = cli_error(EXIT_DATA, "\"%s\": record %zu: %s", fvecs, row, rv_errmsg(cli_rv));

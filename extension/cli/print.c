@@ -1,8 +1,10 @@
 /*
  * print.c — result sets on stdout, as an aligned table for people or as CSV (RFC 4180,
  * header line first) for programs. Numbers print in the shortest form that reads back to
- * the same double; BLOBs that hold an embedding print in its text form "[1,2,3]", other
- * BLOBs as X'hex'. A table is buffered to align its columns; CSV streams.
+ * the same double; BLOBs that hold an embedding print in its text form "[1,2,3]" (a tagged
+ * one as "name#id:[1,2,3]", its space named in the file's catalog by the extension's
+ * embedding_text, so that it reads back here or in PostgreSQL by name), other BLOBs as
+ * X'hex'. A table is buffered to align its columns; CSV streams.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,9 +12,32 @@
 
 #include "relvec_cli.h"
 
-/* The text of column i of the current row; malloc'ed. */
+/*
+ * The text form of a tagged embedding BLOB through the extension's embedding_text on db
+ * (*named is its statement, prepared on first use); malloc'ed, NULL when that fails.
+ */
 static char *
-cell_text(sqlite3_stmt *st, int i)
+tagged_text(sqlite3 *db, sqlite3_stmt **named, const void *b, size_t len)
+{
+	char	   *s = NULL;
+
+	if (*named == NULL && sqlite3_prepare_v2(db, "SELECT embedding_text(?1)", -1, named, NULL) != SQLITE_OK)
+	{
+		sqlite3_finalize(*named);
+		*named = NULL;
+		return NULL;
+	}
+	sqlite3_bind_blob(*named, 1, b, (int) len, SQLITE_STATIC);
+	if (sqlite3_step(*named) == SQLITE_ROW && sqlite3_column_type(*named, 0) == SQLITE_TEXT)
+		s = cli_strdup((const char *) sqlite3_column_text(*named, 0));
+	sqlite3_reset(*named);
+	sqlite3_clear_bindings(*named);
+	return s;
+}
+
+/* The text of column i of the current row; malloc'ed. named: see tagged_text. */
+static char *
+cell_text(sqlite3 *db, sqlite3_stmt *st, int i, sqlite3_stmt **named)
 {
 	switch (sqlite3_column_type(st, i))
 	{
@@ -45,15 +70,23 @@ cell_text(sqlite3_stmt *st, int i)
 
 				if (rv_blob_check(cli_rv, b, len, &dims, &vals) == RV_OK)
 				{
-					float	   *copy = cli_malloc(dims * sizeof(float));
+					unsigned	tag = rv_blob_space(b);
+					float	   *copy;
+					size_t		at = 0;
 
+					if (tag != 0 && (s = tagged_text(db, named, b, len)) != NULL)
+						return s;
 					/* the payload inside an SQLite blob need not be 4-byte aligned */
+					copy = cli_malloc(dims * sizeof(float));
 					memcpy(copy, vals, dims * sizeof(float));
-					s = cli_malloc(rv_format_text_size(dims));
-					rv_format_text(copy, dims, s);
+					s = cli_malloc((tag != 0 ? rv_space_prefix_size(NULL) : 0) + rv_format_text_size(dims));
+					if (tag != 0)
+						at = rv_format_space_prefix(NULL, tag, s);
+					rv_format_text(copy, dims, s + at);
 					free(copy);
 					return s;
 				}
+				rv_clear_error(cli_rv);
 				s = cli_malloc(3 + 2 * len + 1);
 				strcpy(s, "X'");
 				for (j = 0; j < len; j++)
@@ -94,6 +127,7 @@ cli_print_rows(sqlite3 *db, sqlite3_stmt *st, int csv, int64_t *nrows)
 	size_t		ncells = 0,
 				cap = 0;
 	size_t	   *width = cli_malloc(sizeof(size_t) * (size_t) (ncol ? ncol : 1));
+	sqlite3_stmt *named = NULL;
 	int			rc,
 				i;
 	int64_t		n = 0;
@@ -115,7 +149,7 @@ cli_print_rows(sqlite3 *db, sqlite3_stmt *st, int csv, int64_t *nrows)
 	{
 		for (i = 0; i < ncol; i++)
 		{
-			char	   *t = cell_text(st, i);
+			char	   *t = cell_text(db, st, i, &named);
 
 			if (csv)
 			{
@@ -143,13 +177,17 @@ cli_print_rows(sqlite3 *db, sqlite3_stmt *st, int csv, int64_t *nrows)
 	}
 	if (rc != SQLITE_DONE)
 	{
+		/* the message first: finalizing may touch the connection's error state */
+		rc = cli_sqlite_error(db, rc, NULL);
+		sqlite3_finalize(named);
 		for (size_t c = 0; c < ncells; c++)
 			free(cells[c]);
 		free(cells);
 		free(isnum);
 		free(width);
-		return cli_sqlite_error(db, rc, NULL);
+		return rc;
 	}
+	sqlite3_finalize(named);
 	if (!csv)
 	{
 		for (i = 0; i < ncol; i++)

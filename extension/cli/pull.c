@@ -13,10 +13,15 @@
  * Types: the SELECT casts every column to one of a few wire forms the tool decodes
  * itself: integers and booleans to int8 (SQLite INTEGER), float4/float8 to float8 (REAL),
  * text-like types as text (TEXT), bytea as is (BLOB), relvec `embedding` and pgvector
- * `vector` in their binary send form (int16 dims, int16 zero, float4 values, big-endian),
- * converted to the bridge's little-endian BLOB layout and validated; anything else through
- * its text output (TEXT). Catalog ids differ between the server and the file, so the
- * catalog goes through temporary tables and is merged by name.
+ * `vector` in their binary send form (int16 dims, uint16 space tag (pgvector: zero),
+ * float4 values, big-endian), converted to the bridge's little-endian BLOB layout and
+ * validated; anything else through its text output (TEXT). Catalog ids differ between the
+ * server and the file, so the catalog goes through temporary tables and is merged by name,
+ * first: a tag in the send form is the server's space id, and every tagged value of a
+ * table is written with the file's id of the same space (tag_map), so that it names the
+ * same space here (bound columns' values included: they are stored tagged). A tag the
+ * server's catalog does not have is an error naming the table and row, never a wrong tag.
+ * Catalog vectors are stored untagged by both hosts, and pulled so.
  */
 #include <errno.h>
 #include <poll.h>
@@ -42,11 +47,27 @@ typedef enum col_kind
 
 static const char *const kind_sqltype[] = {"INTEGER", "REAL", "TEXT", "BLOB", "BLOB", "BLOB"};
 
-/* One column of a copy: its name (for messages) and wire form. */
+/*
+ * The server's space ids and this file's for the same names, for the tags of pulled
+ * values (built once the catalog is merged). file_id 0: the file's id cannot be a tag.
+ */
+typedef struct tag_map
+{
+	size_t		n;
+	unsigned   *pg_id;
+	unsigned   *file_id;
+	char	  **name;
+} tag_map;
+
+/*
+ * One column of a copy: its name (for messages) and wire form; tags maps the tags of an
+ * embedding column's values (NULL: a catalog column, whose values are stored untagged).
+ */
 typedef struct pull_col
 {
 	char	   *name;
 	col_kind	kind;
+	const tag_map *tags;
 	unsigned char *buf;			/* conversion buffer for K_EMB / K_F4ARRAY */
 	size_t		cap;
 } pull_col;
@@ -269,13 +290,41 @@ col_buf(pull_col *c, size_t n)
 	return c->buf;
 }
 
+/* bind_field's result for a tag the server's catalog lacks (the caller names the row). */
+#define UNKNOWN_TAG (-1)
+
+/*
+ * This file's tag for the server's space id pg (0 stays 0): *out, or UNKNOWN_TAG when the
+ * server's catalog has no such space, or an exit code when the file's id cannot be a tag.
+ */
+static int
+map_tag(const tag_map *m, unsigned pg, unsigned *out)
+{
+	size_t		j;
+
+	*out = 0;
+	if (pg == 0)
+		return EXIT_OK;
+	for (j = 0; j < m->n; j++)
+		if (m->pg_id[j] == pg)
+		{
+			if (m->file_id[j] == 0)
+				return cli_error(EXIT_DATA, "space \"%s\" has an id in the file beyond the %d a value can carry",
+								 m->name[j], RV_MAX_SPACE_TAG);
+			*out = m->file_id[j];
+			return EXIT_OK;
+		}
+	return UNKNOWN_TAG;
+}
+
 /*
  * Convert one non-null field and bind it as parameter i + 1. what names the table for
- * messages; row is 1-based. Returns an exit code.
+ * messages; row is 1-based. Returns an exit code, or UNKNOWN_TAG with the server's tag in
+ * *bad_tag for the caller to report.
  */
 static int
 bind_field(sqlite3_stmt *st, int i, pull_col *c, const unsigned char *p, size_t len,
-		   const char *what, int64_t row)
+		   const char *what, int64_t row, unsigned *bad_tag)
 {
 	switch (c->kind)
 	{
@@ -306,6 +355,7 @@ bind_field(sqlite3_stmt *st, int i, pull_col *c, const unsigned char *p, size_t 
 				size_t		dims,
 							j;
 				int			sdims;
+				unsigned	tag = 0;
 				unsigned char *b;
 				const float *vals;
 
@@ -313,15 +363,22 @@ bind_field(sqlite3_stmt *st, int i, pull_col *c, const unsigned char *p, size_t 
 					return cli_error(EXIT_DATA, "%s row %lld, column \"%s\": embedding of %zu bytes is shorter than its header",
 									 what, (long long) row, c->name, len);
 				sdims = (int16_t) be16(p);
-				if (be16(p + 2) != 0)
-					return cli_error(EXIT_DATA, "%s row %lld, column \"%s\": embedding has a nonzero reserved field",
-									 what, (long long) row, c->name);
 				if (sdims < 1 || len != 4 + 4 * (size_t) sdims)
 					return cli_error(EXIT_DATA, "%s row %lld, column \"%s\": embedding of %zu bytes does not match its %d dimensions",
 									 what, (long long) row, c->name, len, sdims);
+				/* the server's space id becomes the file's id of that space */
+				if (c->tags != NULL)
+				{
+					int			rc = map_tag(c->tags, be16(p + 2), &tag);
+
+					if (rc == UNKNOWN_TAG)
+						*bad_tag = be16(p + 2);
+					if (rc != EXIT_OK)
+						return rc;
+				}
 				dims = (size_t) sdims;
 				b = col_buf(c, len);
-				rv_blob_header(b, dims, 0);
+				rv_blob_header(b, dims, tag);
 				for (j = 0; j < dims; j++)
 					f4_be_to_le(p + 4 + 4 * j, b + 4 + 4 * j);
 				if (rv_blob_check(cli_rv, b, len, &dims, &vals) != RV_OK)
@@ -391,6 +448,31 @@ copy_finish(PGconn *conn)
 		PQclear(res);
 	}
 	return code;
+}
+
+/*
+ * How a row is named in a message: " (key "k")" with the first text or integer column's
+ * value, cut at 64 bytes; "" when the row has none. Returns buf.
+ */
+static const char *
+row_key(const pull_col *cols, int ncols, const unsigned char *base, const size_t *offs,
+		const int32_t *lens, char *buf, size_t buflen)
+{
+	int			i;
+
+	buf[0] = '\0';
+	for (i = 0; i < ncols; i++)
+	{
+		if (lens[i] < 0 || (cols[i].kind != K_TEXT && cols[i].kind != K_INT))
+			continue;
+		if (cols[i].kind == K_INT && lens[i] == 8)
+			snprintf(buf, buflen, " (key %lld)", (long long) be64(base + offs[i]));
+		else if (cols[i].kind == K_TEXT)
+			snprintf(buf, buflen, " (key \"%.*s\")", lens[i] > 64 ? 64 : (int) lens[i],
+					 (const char *) base + offs[i]);
+		break;
+	}
+	return buf;
 }
 
 /*
@@ -493,10 +575,21 @@ copy_into(PGconn *conn, sqlite3 *db, const char *select_sql, pull_col *cols, int
 			/* cr_need may have moved the buffer: resolve offsets only now */
 			for (i = 0; i < ncols; i++)
 			{
+				unsigned	bad_tag = 0;
+
 				if (lens[i] < 0)
 					continue;
 				code = bind_field(ins, i, &cols[i], (const unsigned char *) r.buf + start + offs[i],
-								  (size_t) lens[i], what, row);
+								  (size_t) lens[i], what, row, &bad_tag);
+				if (code == UNKNOWN_TAG)
+				{
+					char		key[96];
+
+					code = cli_error(EXIT_DATA, "%s row %lld%s, column \"%s\": embedding of space #%u, which the "
+									 "server's catalog does not have", what, (long long) row,
+									 row_key(cols, ncols, (const unsigned char *) r.buf + start, offs, lens, key,
+											 sizeof(key)), cols[i].name, bad_tag);
+				}
 				if (code != EXIT_OK)
 					goto done;
 			}
@@ -637,10 +730,10 @@ reserved_name(const char *name)
 	return strncasecmp(name, "relvec_", 7) == 0 || strncasecmp(name, "sqlite_", 7) == 0;
 }
 
-/* Copy one table; *local_name gets its SQLite name (malloc'ed). */
+/* Copy one table, its embeddings' tags mapped by tags; *local_name gets its SQLite name (malloc'ed). */
 static int
-pull_table(PGconn *conn, sqlite3 *db, const pull_opts *o, const pg_types *types, const char *name,
-		   char **local_name, char *const *earlier, int nearlier)
+pull_table(PGconn *conn, sqlite3 *db, const pull_opts *o, const pg_types *types, const tag_map *tags,
+		   const char *name, char **local_name, char *const *earlier, int nearlier)
 {
 	PGresult   *res = NULL;
 	const char *params[3];
@@ -779,6 +872,7 @@ pull_table(PGconn *conn, sqlite3 *db, const pull_opts *o, const pg_types *types,
 		if (strcmp(kind, "emb") == 0)
 		{
 			cols[i].kind = K_EMB;
+			cols[i].tags = tags;
 			sprintf(select_sql + strlen(select_sql), "%s%s", i ? ", " : "", qcol);
 		}
 		else if (strcmp(kind, "int") == 0 || strcmp(kind, "bool") == 0)
@@ -858,6 +952,56 @@ out:
 }
 
 /* ---- the catalog -------------------------------------------------------------------- */
+
+static void
+tag_map_free(tag_map *m)
+{
+	size_t		j;
+
+	for (j = 0; j < m->n; j++)
+		free(m->name[j]);
+	free(m->pg_id);
+	free(m->file_id);
+	free(m->name);
+	memset(m, 0, sizeof(*m));
+}
+
+/* Read the ids of the merged catalog's spaces, the server's and the file's (temp.pull_space_map). */
+static int
+load_tag_map(sqlite3 *db, tag_map *m)
+{
+	sqlite3_stmt *st;
+	size_t		cap = 0;
+	int			rc = sqlite3_prepare_v2(db, "SELECT m.pg_id, m.id, p.name FROM temp.pull_space_map m "
+										"JOIN temp.pull_spaces p ON p.space_id = m.pg_id ORDER BY m.pg_id",
+										-1, &st, NULL);
+
+	memset(m, 0, sizeof(*m));
+	if (rc != SQLITE_OK)
+		return cli_sqlite_error(db, rc, "reading the spaces' ids");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	{
+		sqlite3_int64 pg = sqlite3_column_int64(st, 0);
+		sqlite3_int64 id = sqlite3_column_int64(st, 1);
+
+		if (m->n == cap)
+		{
+			cap = cap ? 2 * cap : 16;
+			m->pg_id = cli_realloc(m->pg_id, cap * sizeof(unsigned));
+			m->file_id = cli_realloc(m->file_id, cap * sizeof(unsigned));
+			m->name = cli_realloc(m->name, cap * sizeof(char *));
+		}
+		/* the server refuses ids past 65535; one would match no value's tag */
+		m->pg_id[m->n] = pg >= 1 && pg <= RV_MAX_SPACE_TAG ? (unsigned) pg : 0;
+		m->file_id[m->n] = id >= 1 && id <= RV_MAX_SPACE_TAG ? (unsigned) id : 0;
+		m->name[m->n] = cli_strdup((const char *) sqlite3_column_text(st, 2));
+		m->n++;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return cli_sqlite_error(db, rc, "reading the spaces' ids");
+	return EXIT_OK;
+}
 
 /* Copy one catalog table from the server into a temporary table of the file's connection. */
 static int
@@ -1120,11 +1264,13 @@ cmd_pull(int argc, char **argv)
 	PGconn	   *conn = NULL;
 	cli_db		d;
 	pg_types	types;
+	tag_map		tags;
 	char	  **local = NULL;
 
 	memset(&o, 0, sizeof(o));
 	memset(&d, 0, sizeof(d));
 	memset(&types, 0, sizeof(types));
+	memset(&tags, 0, sizeof(tags));
 	o.tables = cli_malloc(sizeof(char *) * (size_t) (argc + 1));
 	while (i < argc)
 	{
@@ -1200,22 +1346,25 @@ cmd_pull(int argc, char **argv)
 	if (rc != EXIT_OK)
 		goto fail;
 
-	local = cli_malloc(sizeof(char *) * (size_t) o.ntables);
-	memset(local, 0, sizeof(char *) * (size_t) o.ntables);
-	for (i = 0; i < o.ntables; i++)
-	{
-		rc = pull_table(conn, d.db, &o, &types, o.tables[i], &local[i], local, i);
-		if (rc != EXIT_OK)
-			goto fail;
-	}
+	/* the catalog first: the tables' tags are mapped to the file's ids of their spaces */
 	if (types.relvec_schema != NULL)
 	{
 		rc = pull_catalog(conn, d.db, &o, &types);
+		if (rc == EXIT_OK)
+			rc = load_tag_map(d.db, &tags);
 		if (rc != EXIT_OK)
 			goto fail;
 	}
 	else if (!o.quiet)
 		fprintf(stderr, "pull: relvec is not installed in that database; no catalog copied\n");
+	local = cli_malloc(sizeof(char *) * (size_t) o.ntables);
+	memset(local, 0, sizeof(char *) * (size_t) o.ntables);
+	for (i = 0; i < o.ntables; i++)
+	{
+		rc = pull_table(conn, d.db, &o, &types, &tags, o.tables[i], &local[i], local, i);
+		if (rc != EXIT_OK)
+			goto fail;
+	}
 
 	rc = cli_db_commit(&d);
 	if (rc != EXIT_OK)
@@ -1229,6 +1378,7 @@ cmd_pull(int argc, char **argv)
 	free(local);
 	free(o.tables);
 	free(types.relvec_schema);
+	tag_map_free(&tags);
 	return EXIT_OK;
 
 fail:
@@ -1242,5 +1392,6 @@ fail:
 	free(local);
 	free(o.tables);
 	free(types.relvec_schema);
+	tag_map_free(&tags);
 	return rc;
 }

@@ -21,7 +21,7 @@ usage(FILE *f)
 		  "  --column NAME       its embedding column (default e)\n"
 		  "  --key-column NAME   its key column (default: the first other column)\n"
 		  "  --key K             query with the embedding of the row whose key is K\n"
-		  "  --vector '[...]'    query with this vector\n"
+		  "  --vector '[...]'    query with this vector; 'name#id:[...]' for one of a space\n"
 		  "  --where EXPR        only corpus rows where this SQL condition holds\n"
 		  "  -k N                neighbours (default 10)\n"
 		  "  --metric NAME       cosine (default), l2, ip or l1\n"
@@ -81,18 +81,32 @@ cmd_query(int argc, char **argv)
 
 	if (vector)
 	{
-		/* parse and re-format: the SQL text then holds nothing but a valid vector */
-		size_t		cap = rv_text_max_dims(vector),
-					dims;
-		float	   *vals = cli_malloc(sizeof(float) * (cap ? cap : 1));
+		/*
+		 * parse and re-format: the SQL text then holds nothing but a valid vector, and its
+		 * space's tag ("name#id:", resolved in the file's catalog by the extension)
+		 */
+		char		name[RV_MAX_SPACE_NAME + 1];
+		unsigned	id;
+		int			tagged;
+		const char *array;
+		size_t		cap,
+					dims,
+					at = 0;
+		float	   *vals;
 
-		if (rv_parse_text(cli_rv, vector, vals, cap, &dims) != RV_OK)
+		if (rv_parse_space_prefix(cli_rv, vector, &tagged, name, &id, &array) != RV_OK)
+			return cli_error(EXIT_DATA, "%s", rv_errmsg(cli_rv));
+		cap = rv_text_max_dims(array);
+		vals = cli_malloc(sizeof(float) * (cap ? cap : 1));
+		if (rv_parse_text(cli_rv, array, vals, cap, &dims) != RV_OK)
 		{
 			free(vals);
 			return cli_error(EXIT_DATA, "%s", rv_errmsg(cli_rv));
 		}
-		vtext = cli_malloc(rv_format_text_size(dims));
-		rv_format_text(vals, dims, vtext);
+		vtext = cli_malloc((tagged ? rv_space_prefix_size(name) : 0) + rv_format_text_size(dims));
+		if (tagged)
+			at = rv_format_space_prefix(name, id, vtext);
+		rv_format_text(vals, dims, vtext + at);
 		free(vals);
 	}
 
@@ -136,7 +150,12 @@ cmd_query(int argc, char **argv)
 		free(lit);
 	}
 	else
-		queries = cli_sprintf("SELECT 'query', '%s'", vtext);
+	{
+		char	   *lit = cli_quote_literal(vtext);	/* a space's name may hold quotes */
+
+		queries = cli_sprintf("SELECT 'query', %s", lit);
+		free(lit);
+	}
 	{
 		cli_param	p[4] = {{queries, 0}, {corpus, 0}, {NULL, k}, {metric, 0}};
 

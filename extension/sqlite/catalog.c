@@ -407,7 +407,13 @@ create_space(rvsq_conn *c, sqlite3_value **argv, int argc)
 	sqlite3_bind_int64(st, 2, dims);
 	if (argc > 2)
 		sqlite3_bind_value(st, 3, argv[2]);
-	return run(c, st);
+	if ((rc = run(c, st)) != SQLITE_OK)
+		return rc;
+	/* a value carries its space's id in 16 bits (the savepoint takes the row back) */
+	if (sqlite3_last_insert_rowid(c->db) > RV_MAX_SPACE_TAG)
+		return rvsq_fail(c, "space \"%s\" would have id %lld, beyond the %d ids a value can carry", name,
+						 (long long) sqlite3_last_insert_rowid(c->db), RV_MAX_SPACE_TAG);
+	return SQLITE_OK;
 }
 
 /* relvec_create_space(name, dims [, description]). */
@@ -430,6 +436,7 @@ set_space_mean(rvsq_conn *c, sqlite3_value **argv, float **mean_out, size_t *dim
 	sqlite3_stmt *st = NULL;
 	double	   *sums = NULL;
 	size_t		state_dims = 0;
+	unsigned	tag = 0;
 	sqlite3_int64 bad = 0;
 	float	   *mean = NULL;
 	int			rc;
@@ -453,6 +460,13 @@ set_space_mean(rvsq_conn *c, sqlite3_value **argv, float **mean_out, size_t *dim
 		}
 		if ((rc = rvsq_value_vec(c, sqlite3_column_value(st, 0), "embedding", &v)) != SQLITE_OK)
 			goto done;
+		/* the rows are averaged as avg() does: their tags must go together */
+		if ((rc = rvsq_same_space(c, tag, v.space)) != SQLITE_OK)
+		{
+			rvsq_vec_free(&v);
+			goto done;
+		}
+		tag = RVSQ_COMMON_SPACE(tag, v.space);
 		if (sums == NULL)
 		{
 			state_dims = v.dims;
@@ -492,6 +506,9 @@ set_space_mean(rvsq_conn *c, sqlite3_value **argv, float **mean_out, size_t *dim
 		rc = rvsq_fail(c, "query returns no embeddings to average");
 		goto done;
 	}
+	/* ... and be of the space; the mean is stored untagged, as every catalog vector */
+	if ((rc = rvsq_check_space(c, tag, sp.id, space)) != SQLITE_OK)
+		goto done;
 	mean = sqlite3_malloc64(sizeof(float) * state_dims);
 	if (mean == NULL)
 	{
@@ -513,7 +530,7 @@ set_space_mean(rvsq_conn *c, sqlite3_value **argv, float **mean_out, size_t *dim
 					  &st)) == SQLITE_OK)
 	{
 		int			n;
-		unsigned char *blob = rvsq_blob_new(mean, state_dims, &n);
+		unsigned char *blob = rvsq_blob_new(mean, state_dims, 0, &n);
 
 		if (blob == NULL)
 			rc = SQLITE_NOMEM;
@@ -553,8 +570,59 @@ rvsq_set_space_mean(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	if (rc != SQLITE_OK)
 		rvsq_result_error(ctx, c, rc);
 	else
-		rvsq_result_vec(ctx, mean, dims);
+		rvsq_result_vec(ctx, mean, dims, 0);
 	sqlite3_free(mean);
+}
+
+/*
+ * Rename a space (PostgreSQL's relvec_rename_space, without owners): its values keep their
+ * tags, which are its id.
+ */
+static int
+rename_space(rvsq_conn *c, sqlite3_value **argv)
+{
+	const char *space = rvsq_text(argv[0]);
+	const char *new_name = rvsq_text(argv[1]);
+	space_row	sp;
+	sqlite3_stmt *st;
+	int			rc;
+
+	if ((rc = require(c, argv[0], "space")) != SQLITE_OK ||
+		(rc = require(c, argv[1], "new name")) != SQLITE_OK)
+		return rc;
+	if (new_name[0] == '\0')
+		return rvsq_fail(c, "space name must not be empty");
+	if ((rc = lookup_space(c, space, 0, &sp)) != SQLITE_OK)
+		return rc;
+	if ((rc = prepare(c, "SELECT 1 FROM relvec_spaces WHERE name = ?2 AND space_id <> ?1", &st)) != SQLITE_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, sp.id);
+	sqlite3_bind_text(st, 2, new_name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return rvsq_fail(c, "space \"%s\" already exists", new_name);
+	if (rc != SQLITE_DONE)
+		return rvsq_sqlite_fail(c, rc);
+	if ((rc = prepare(c, "UPDATE relvec_spaces SET name = ?2 WHERE space_id = ?1", &st)) != SQLITE_OK)
+		return rc;
+	sqlite3_bind_int64(st, 1, sp.id);
+	sqlite3_bind_text(st, 2, new_name, -1, SQLITE_STATIC);
+	return run(c, st);
+}
+
+/* relvec_rename_space(space, new_name). */
+void
+rvsq_rename_space(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	rvsq_conn  *c = sqlite3_user_data(ctx);
+	int			rc = rvsq_catalog_init(c);
+
+	(void) argc;
+	if (rc == SQLITE_OK && (rc = rvsq_begin(c)) == SQLITE_OK)
+		rc = rvsq_end(c, rename_space(c, argv));
+	if (rc != SQLITE_OK)
+		rvsq_result_error(ctx, c, rc);
 }
 
 /* ---- anchor sets ----------------------------------------------------------------------- */
@@ -667,7 +735,7 @@ rvsq_create_anchor_set(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		rvsq_result_error(ctx, c, rc);
 }
 
-/* Rows of an anchor query: key, embedding (any dimensions). */
+/* Rows of an anchor query: key, embedding (any dimensions, any tag). */
 typedef struct anchor_rows
 {
 	size_t		n;
@@ -675,6 +743,7 @@ typedef struct anchor_rows
 	char	  **keys;
 	rvsq_vec   *vecs;
 	int			saw_null;
+	size_t		before_null;	/* rows read before the first null one */
 } anchor_rows;
 
 static void
@@ -705,6 +774,8 @@ read_anchor_rows(rvsq_conn *c, sqlite3_stmt *st, anchor_rows *r)
 
 		if (sqlite3_column_type(st, 0) == SQLITE_NULL || t == SQLITE_NULL)
 		{
+			if (!r->saw_null)
+				r->before_null = r->n;
 			r->saw_null = 1;
 			continue;
 		}
@@ -769,9 +840,9 @@ find_sorted(char **sorted, size_t n, const char *key)
 }
 
 /*
- * The checks and the store of relvec_set_anchors, on rows already read: every key of the
- * set exactly once, nothing else, the space's dimensions. Replaces the set's anchors in
- * the space; *stored gets their number.
+ * The checks and the store of relvec_set_anchors, on rows already read: every row
+ * untagged or of the space, every key of the set exactly once, nothing else, the space's
+ * dimensions. Replaces the set's anchors in the space; *stored gets their number.
  */
 static int
 store_anchors(rvsq_conn *c, const char *set_name, const set_row *set, const char *space_name,
@@ -785,6 +856,13 @@ store_anchors(rvsq_conn *c, const char *set_name, const set_row *set, const char
 	size_t		i;
 	int			rc = SQLITE_OK;
 
+	/*
+	 * Row by row as PostgreSQL reads them: a row tagged with another space, or a null one.
+	 * Anchors are stored untagged, as every catalog vector.
+	 */
+	for (i = 0; i < (rows->saw_null ? rows->before_null : rows->n); i++)
+		if ((rc = rvsq_check_space(c, rows->vecs[i].space, sp->id, space_name)) != SQLITE_OK)
+			return rc;
 	if (rows->saw_null)
 		return rvsq_fail(c, "query returns a row with a null key or embedding");
 	rkeys = sqlite3_malloc64(sizeof(char *) * (rows->n + 1));
@@ -858,7 +936,7 @@ store_anchors(rvsq_conn *c, const char *set_name, const set_row *set, const char
 	{
 		const rvsq_vec *v = &rows->vecs[row_of_key[i]];
 		int			n;
-		unsigned char *blob = rvsq_blob_new(v->x, v->dims, &n);
+		unsigned char *blob = rvsq_blob_new(v->x, v->dims, 0, &n);
 
 		if (blob == NULL)
 		{
@@ -1275,9 +1353,97 @@ cascade_arg(rvsq_conn *c, int argc, sqlite3_value **argv, int i, int *out)
 }
 
 /*
+ * The first column (by table name, then column order) of a table of schema main that holds
+ * a value tagged with the space id: *where gets "table.column" (sqlite3_malloc'd), or NULL
+ * when none does. A value holds the space when it is a BLOB that rv_blob_check accepts
+ * with that tag; text forms name spaces but bind nothing. Every row of every table is
+ * read: an SQLite file of relvec is small (a slice taken offline), and a drop is rare.
+ * The catalog's own tables are left out (their rows go with the space), and so are
+ * virtual tables (relvec_knn_index reads another table, which is scanned itself).
+ */
+static int
+tagged_column(rvsq_conn *c, sqlite3_int64 id, char **where)
+{
+	sqlite3_stmt *tables = NULL,
+			   *cols = NULL,
+			   *scan = NULL;
+	unsigned char tag[2];
+	int			rc;
+
+	*where = NULL;
+	if (id < 1 || id > RV_MAX_SPACE_TAG)
+		return SQLITE_OK;		/* no tag can carry it */
+	tag[0] = (unsigned char) (id & 0xff);
+	tag[1] = (unsigned char) ((id >> 8) & 0xff);
+	if ((rc = prepare(c, "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' "
+					  "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT IN ('relvec_spaces', "
+					  "'relvec_anchor_sets', 'relvec_anchors', 'relvec_translations') ORDER BY name", &tables))
+		!= SQLITE_OK ||
+		(rc = prepare(c, "SELECT name FROM pragma_table_info(?1, 'main') ORDER BY cid", &cols)) != SQLITE_OK)
+		goto done;
+	while (*where == NULL && (rc = sqlite3_step(tables)) == SQLITE_ROW)
+	{
+		const char *table = (const char *) sqlite3_column_text(tables, 0);
+
+		sqlite3_reset(cols);
+		sqlite3_bind_text(cols, 1, table, -1, SQLITE_TRANSIENT);
+		while (*where == NULL && (rc = sqlite3_step(cols)) == SQLITE_ROW)
+		{
+			const char *col = (const char *) sqlite3_column_text(cols, 0);
+			char	   *sql = sqlite3_mprintf("SELECT \"%w\" FROM main.\"%w\" WHERE typeof(\"%w\") = 'blob' "
+											  "AND substr(\"%w\", 3, 2) = ?1", col, table, col, col);
+
+			if (sql == NULL)
+			{
+				rc = SQLITE_NOMEM;
+				goto done;
+			}
+			rc = prepare(c, sql, &scan);
+			sqlite3_free(sql);
+			if (rc != SQLITE_OK)
+				goto done;
+			sqlite3_bind_blob(scan, 1, tag, 2, SQLITE_STATIC);
+			while ((rc = sqlite3_step(scan)) == SQLITE_ROW)
+			{
+				size_t		dims;
+				const float *payload;
+
+				if (rv_blob_check(c->ctx, sqlite3_column_blob(scan, 0), (size_t) sqlite3_column_bytes(scan, 0),
+								  &dims, &payload) == RV_OK)
+				{
+					*where = sqlite3_mprintf("%s.%s", table, col);
+					rc = *where == NULL ? SQLITE_NOMEM : SQLITE_DONE;
+					break;
+				}
+				rv_clear_error(c->ctx);
+			}
+			if (rc != SQLITE_DONE)
+			{
+				rc = rc == SQLITE_NOMEM ? rc : rvsq_sqlite_fail(c, rc);
+				goto done;
+			}
+			sqlite3_finalize(scan);
+			scan = NULL;
+		}
+		if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		{
+			rc = rvsq_sqlite_fail(c, rc);
+			goto done;
+		}
+	}
+	rc = rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rvsq_sqlite_fail(c, rc);
+done:
+	sqlite3_finalize(tables);
+	sqlite3_finalize(cols);
+	sqlite3_finalize(scan);
+	return rc;
+}
+
+/*
  * Drop a space (PostgreSQL's relvec_drop_space, without owners): refused while a frozen
- * set has anchors in it; other sets' anchors in it and translations using it go only with
- * cascade. Deletes children first: a file's foreign keys may be off.
+ * set has anchors in it or a table holds values tagged with it; other sets' anchors in it
+ * and translations using it go only with cascade. Deletes children first: a file's
+ * foreign keys may be off.
  */
 static int
 drop_space(rvsq_conn *c, const char *name, int cascade)
@@ -1286,6 +1452,7 @@ drop_space(rvsq_conn *c, const char *name, int cascade)
 	sqlite3_stmt *st;
 	sqlite3_int64 nsets,
 				ntrans;
+	char	   *where = NULL;
 	int			rc;
 
 	if ((rc = lookup_space(c, name, 0, &sp)) != SQLITE_OK)
@@ -1304,6 +1471,11 @@ drop_space(rvsq_conn *c, const char *name, int cascade)
 	else
 		rc = rvsq_sqlite_fail(c, rc);
 	sqlite3_finalize(st);
+	if (rc == SQLITE_OK && (rc = tagged_column(c, sp.id, &where)) == SQLITE_OK && where != NULL)
+	{
+		rc = rvsq_fail(c, "cannot drop space \"%s\" because column \"%s\" holds values tagged with it", name, where);
+		sqlite3_free(where);
+	}
 	if (rc != SQLITE_OK ||
 		(rc = count_of(c, "SELECT count(DISTINCT set_id) FROM relvec_anchors WHERE space_id = ?1",
 					   sp.id, &nsets)) != SQLITE_OK ||
@@ -1518,10 +1690,13 @@ rvsq_load_anchors(rvsq_conn *c, const char *set_name, sqlite3_int64 set_id, size
 						   set_name, i + 1, space, key ? key : "", want ? want : "");
 			goto done;
 		}
-		if ((rc = rvsq_value_vec(c, sqlite3_column_value(st, 2), "anchor", &v)) != SQLITE_OK)
+		/* anchors are stored untagged; one tagged with another space is not of this one */
+		if ((rc = rvsq_value_vec(c, sqlite3_column_value(st, 2), "anchor", &v)) != SQLITE_OK ||
+			(rc = rvsq_check_space(c, v.space, space_id, space)) != SQLITE_OK)
 		{
 			char		why[RVSQ_ERR_LEN];
 
+			rvsq_vec_free(&v);
 			if (rc == SQLITE_NOMEM)
 				goto done;
 			memcpy(why, c->err, sizeof(why));
@@ -1558,7 +1733,7 @@ done:
 int
 rvsq_load_projection(rvsq_conn *c, const char *anchor_set, const char *space,
 					 const char *similarity, const char *center_name, int normalize,
-					 rv_projection **out, size_t *input_dims)
+					 rv_projection **out, size_t *input_dims, sqlite3_int64 *space_id)
 {
 	rv_sim		sims[RV_MAX_SIMS];
 	int			nsims;
@@ -1600,7 +1775,11 @@ rvsq_load_projection(rvsq_conn *c, const char *anchor_set, const char *space,
 		if (s != RV_OK)
 			rc = rvsq_bridge_fail(c, s);
 		else
+		{
 			*input_dims = (size_t) sp.dims;
+			if (space_id != NULL)
+				*space_id = sp.id;
+		}
 	}
 done:
 	sqlite3_free(anchors);

@@ -70,15 +70,23 @@ items_grow(items_rows *r, size_t da, size_t db)
 	return SQLITE_OK;
 }
 
-/* Read every row of items, checking nulls, types and dimensions as PostgreSQL does. */
+/*
+ * Read every row of items, checking nulls, types, spaces (embedding_a untagged or of
+ * space_a, embedding_b of space_b) and dimensions as PostgreSQL does.
+ */
 static int
 read_items(rvsq_conn *c, const char *sql, const char *space_a, size_t da, const char *space_b,
 		   size_t db, items_rows *r)
 {
 	sqlite3_stmt *st = NULL;
+	sqlite3_int64 id_a,
+				id_b;
+	int			dims;
 	int			rc;
 
-	if ((rc = rvsq_prepare_query(c, sql, 3, &items_source, &st)) != SQLITE_OK)
+	if ((rc = rvsq_find_space(c, space_a, &id_a, &dims)) != SQLITE_OK ||
+		(rc = rvsq_find_space(c, space_b, &id_b, &dims)) != SQLITE_OK ||
+		(rc = rvsq_prepare_query(c, sql, 3, &items_source, &st)) != SQLITE_OK)
 		return rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 	{
@@ -105,12 +113,15 @@ read_items(rvsq_conn *c, const char *sql, const char *space_a, size_t da, const 
 			rvsq_vec_free(&va);
 			break;
 		}
-		if (va.dims != da || vb.dims != db)
+		rc = rvsq_check_space(c, va.space, id_a, space_a);
+		if (rc == SQLITE_OK)
+			rc = rvsq_check_space(c, vb.space, id_b, space_b);
+		if (rc == SQLITE_OK && (va.dims != da || vb.dims != db))
 			rc = rvsq_fail(c, "embedding_%s of key \"%s\" has %d dimensions, space \"%s\" has %d",
 						   va.dims != da ? "a" : "b", (const char *) sqlite3_column_text(st, 0),
 						   (int) (va.dims != da ? va.dims : vb.dims), va.dims != da ? space_a : space_b,
 						   (int) (va.dims != da ? da : db));
-		else if (r->n == r->cap)
+		if (rc == SQLITE_OK && r->n == r->cap)
 			rc = items_grow(r, da, db);
 		if (rc == SQLITE_OK)
 		{
@@ -192,9 +203,9 @@ compare_run(rvsq_conn *c, sqlite3_value **arg, rv_compare_result *res, int *have
 	switch (via)
 	{
 		case VIA_RELATIVE:
-			if ((rc = rvsq_load_projection(c, set_name, space_a, "cosine", center_name, 0, &pa, &da))
+			if ((rc = rvsq_load_projection(c, set_name, space_a, "cosine", center_name, 0, &pa, &da, NULL))
 				!= SQLITE_OK ||
-				(rc = rvsq_load_projection(c, set_name, space_b, "cosine", center_name, 0, &pb, &db))
+				(rc = rvsq_load_projection(c, set_name, space_b, "cosine", center_name, 0, &pb, &db, NULL))
 				!= SQLITE_OK)
 				goto done;
 			d = rv_projection_dims(pa);

@@ -1,10 +1,12 @@
 /*
  * embedding.c — embeddings as SQLite values. A BLOB in the bridge's layout (uint16 dims
- * LE, uint16 zero, float32 LE values) is the stored form, exchanged unchanged with
- * PostgreSQL; the text form '[1,2,3]' is accepted wherever an embedding is. Functions that
- * return an embedding return the BLOB; embedding_text() gives the text form. The
- * aggregates embedding_avg/embedding_sum are PostgreSQL's avg/sum(embedding) (SQLite's
- * own avg and sum keep their names). This file also reads users' (key, embedding) queries.
+ * LE, uint16 space tag, float32 LE values) is the stored form, exchanged unchanged with
+ * PostgreSQL; the text form '[1,2,3]', or 'name#id:[1,2,3]' for a value of a space, is
+ * accepted wherever an embedding is (the space resolved in this file's catalog, spaces.c).
+ * Functions that return an embedding return the BLOB; embedding_text() gives the text
+ * form, tagged values with their space's name. The aggregates embedding_avg/embedding_sum
+ * are PostgreSQL's avg/sum(embedding) (SQLite's own avg and sum keep their names). This
+ * file also reads users' (key, embedding) queries.
  */
 #include <ctype.h>
 #include <stdint.h>
@@ -77,6 +79,7 @@ rvsq_value_vec(rvsq_conn *c, sqlite3_value *v, const char *what, rvsq_vec *out)
 		size_t		dims;
 
 		RVSQ_TRY(c, rv_blob_check(c->ctx, blob, len, &dims, &payload));
+		out->space = rv_blob_space(blob);
 		if (RVSQ_BIG_ENDIAN || ((uintptr_t) payload % sizeof(float)) != 0)
 		{
 			out->owned = sqlite3_malloc64(dims * sizeof(float));
@@ -93,12 +96,21 @@ rvsq_value_vec(rvsq_conn *c, sqlite3_value *v, const char *what, rvsq_vec *out)
 	if (type == SQLITE_TEXT)
 	{
 		const char *text = (const char *) sqlite3_value_text(v);
+		const char *array;
+		char		name[RV_MAX_SPACE_NAME + 1];
+		unsigned	id;
+		int			tagged;
 		size_t		cap;
 		size_t		dims;
 		rv_status	s;
+		int			rc;
 
 		if (text == NULL)
 			return SQLITE_NOMEM;
+		RVSQ_TRY(c, rv_parse_space_prefix(c->ctx, text, &tagged, name, &id, &array));
+		if (tagged && (rc = rvsq_resolve_tag(c, name, id, &out->space)) != SQLITE_OK)
+			return rc;
+		text = array;
 		cap = rv_text_max_dims(text);
 		if (cap > RV_MAX_DIMS)
 			cap = RV_MAX_DIMS;
@@ -124,14 +136,14 @@ rvsq_value_vec(rvsq_conn *c, sqlite3_value *v, const char *what, rvsq_vec *out)
 }
 
 unsigned char *
-rvsq_blob_new(const float *x, size_t dims, int *nbytes)
+rvsq_blob_new(const float *x, size_t dims, unsigned space, int *nbytes)
 {
 	size_t		len = RV_HEADER_BYTES + dims * sizeof(float);
 	unsigned char *b = sqlite3_malloc64(len);
 
 	if (b == NULL)
 		return NULL;
-	rv_blob_header(b, dims, 0);
+	rv_blob_header(b, dims, space);
 	memcpy(b + RV_HEADER_BYTES, x, dims * sizeof(float));
 #if RVSQ_BIG_ENDIAN
 	copy_le((float *) (b + RV_HEADER_BYTES), x, dims);
@@ -141,10 +153,10 @@ rvsq_blob_new(const float *x, size_t dims, int *nbytes)
 }
 
 void
-rvsq_result_vec(sqlite3_context *ctx, const float *x, size_t dims)
+rvsq_result_vec(sqlite3_context *ctx, const float *x, size_t dims, unsigned space)
 {
 	int			n;
-	unsigned char *b = rvsq_blob_new(x, dims, &n);
+	unsigned char *b = rvsq_blob_new(x, dims, space, &n);
 
 	if (b == NULL)
 		sqlite3_result_error_nomem(ctx);
@@ -152,7 +164,7 @@ rvsq_result_vec(sqlite3_context *ctx, const float *x, size_t dims)
 		sqlite3_result_blob(ctx, b, n, sqlite3_free);
 }
 
-/* embedding(x [, dims]): x as a BLOB; with dims, an error unless it has that many. */
+/* embedding(x [, dims]): x as a BLOB (its tag kept); with dims, an error unless it has that many. */
 void
 rvsq_embedding(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
@@ -174,48 +186,61 @@ rvsq_embedding(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	if (rc != SQLITE_OK)
 		rvsq_result_error(ctx, c, rc);
 	else
-		rvsq_result_vec(ctx, v.x, v.dims);
+		rvsq_result_vec(ctx, v.x, v.dims, v.space);
 	rvsq_vec_free(&v);
 }
 
-/* embedding_text(x): the text form, each value in its shortest round-trip decimal. */
+/*
+ * embedding_text(x): the text form, each value in its shortest round-trip decimal; a
+ * tagged value is prefixed "name#id:" with its space's name in this file's catalog
+ * ("#id:" when the catalog lacks it), which reads back here or in PostgreSQL by name.
+ */
 void
 rvsq_embedding_text(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	rvsq_conn  *c = sqlite3_user_data(ctx);
 	rvsq_vec	v;
+	char	   *name = NULL;
 	char	   *buf;
-	size_t		len;
+	size_t		len = 0;
 	int			rc;
 
 	(void) argc;
 	if (sqlite3_value_type(argv[0]) == SQLITE_NULL)
 		return;
 	rc = rvsq_value_vec(c, argv[0], "embedding", &v);
+	if (rc == SQLITE_OK && v.space != 0)
+		rc = rvsq_space_name(c, v.space, &name);
 	if (rc != SQLITE_OK)
 	{
 		rvsq_result_error(ctx, c, rc);
+		rvsq_vec_free(&v);
 		return;
 	}
-	buf = sqlite3_malloc64(rv_format_text_size(v.dims));
+	buf = sqlite3_malloc64((v.space != 0 ? rv_space_prefix_size(name) : 0) + rv_format_text_size(v.dims));
 	if (buf == NULL)
 		sqlite3_result_error_nomem(ctx);
 	else
 	{
-		len = rv_format_text(v.x, v.dims, buf);
+		if (v.space != 0)
+			len = rv_format_space_prefix(name, v.space, buf);
+		len += rv_format_text(v.x, v.dims, buf + len);
 		sqlite3_result_text(ctx, buf, (int) len, sqlite3_free);
 	}
+	sqlite3_free(name);
 	rvsq_vec_free(&v);
 }
 
 /*
  * Aggregates: state is [count, sums...] in double precision (rv_accum), as PostgreSQL's.
- * NULL inputs are skipped; no rows (or only NULLs) give NULL.
+ * NULL inputs are skipped; no rows (or only NULLs) give NULL. The rows' tags must go
+ * together; the result keeps their common tag.
  */
 typedef struct accum_state
 {
 	size_t		dims;
 	double	   *sums;			/* dims + 1 values; sums[0] is the count */
+	unsigned	space;
 	int			failed;
 } accum_state;
 
@@ -236,6 +261,8 @@ rvsq_embedding_avg_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	if (st->failed || sqlite3_value_type(argv[0]) == SQLITE_NULL)
 		return;
 	rc = rvsq_value_vec(c, argv[0], "embedding", &v);
+	if (rc == SQLITE_OK && (rc = rvsq_same_space(c, st->space, v.space)) == SQLITE_OK)
+		st->space = RVSQ_COMMON_SPACE(st->space, v.space);
 	if (rc == SQLITE_OK && st->sums == NULL)
 	{
 		st->sums = sqlite3_malloc64(sizeof(double) * (v.dims + 1));
@@ -279,7 +306,7 @@ accum_final(sqlite3_context *ctx, int avg)
 	else if ((s = rv_accum_final(c->ctx, st->sums, st->dims, avg, out)) != RV_OK)
 		rvsq_result_error(ctx, c, rvsq_bridge_fail(c, s));
 	else
-		rvsq_result_vec(ctx, out, st->dims);
+		rvsq_result_vec(ctx, out, st->dims, st->space);
 	sqlite3_free(out);
 	sqlite3_free(st->sums);
 	st->sums = NULL;
@@ -411,6 +438,15 @@ rvsq_read_rows(rvsq_conn *c, sqlite3_stmt *st, const rvsq_source *src, rvsq_rows
 		rc = rvsq_value_vec(c, sqlite3_column_value(st, 1), "embedding", &v);
 		if (rc != SQLITE_OK)
 			return rc;
+		if (rows->space_fixed)
+			rc = rvsq_check_space(c, v.space, rows->space, src->space ? src->space : "");
+		else if ((rc = rvsq_same_space(c, rows->space, v.space)) == SQLITE_OK)
+			rows->space = RVSQ_COMMON_SPACE(rows->space, v.space);
+		if (rc != SQLITE_OK)
+		{
+			rvsq_vec_free(&v);
+			return rc;
+		}
 		key = (const char *) sqlite3_column_text(st, 0);
 		if (rows->d == 0)
 			rows->d = v.dims;

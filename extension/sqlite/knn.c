@@ -14,8 +14,10 @@
  * (rv_topk ranks by float32 distances), gives each candidate its double-precision distance
  * from the scalar metric (the same value the distance functions return) and returns the k
  * nearest by that distance, ties by corpus row order — the rule PostgreSQL's relvec_knn
- * uses, so the two hosts agree. A merge keeps the relative order of the entries it keeps,
- * so one forward walk over the previous list finds the keys of surviving candidates.
+ * uses, so the two hosts agree. Every query and corpus row must go with the others' space
+ * tags (the queries are read first, then the corpus against their common tag). A merge
+ * keeps the relative order of the entries it keeps, so one forward walk over the previous
+ * list finds the keys of surviving candidates.
  * relvec_stitch_knn (stitch.c) runs the same pass with its rows projected or translated
  * first (rvsq_knn_search's map) and shares the cursor.
  */
@@ -62,8 +64,8 @@ hit_cmp(const void *a, const void *b)
 
 int
 rvsq_knn_search(rvsq_conn *c, const float *q, size_t nq, size_t d, sqlite3_stmt *corpus,
-				const rvsq_source *src, size_t in_dims, rvsq_map_fn map, void *map_arg,
-				size_t k, rv_metric metric, rvsq_knn_result *out)
+				const rvsq_source *src, size_t in_dims, unsigned space, int space_fixed,
+				rvsq_map_fn map, void *map_arg, size_t k, rv_metric metric, rvsq_knn_result *out)
 {
 	size_t		kint = k + KNN_SLACK < RV_MAX_K ? k + KNN_SLACK : RV_MAX_K;
 	size_t		slots = nq * kint;
@@ -93,6 +95,8 @@ rvsq_knn_search(rvsq_conn *c, const float *q, size_t nq, size_t d, sqlite3_stmt 
 	memset(slot_key, 0, sizeof(char *) * slots);
 	rv_topk_reset(best_rows, best_dist, nq, kint);
 	rows.d = in_dims;
+	rows.space = space;
+	rows.space_fixed = space_fixed;
 	while (!finished)
 	{
 		rv_topk_args a;
@@ -433,9 +437,10 @@ knn_run(knn_vtab *t, rvsq_knn_cursor *cur, int idxNum, int argc, sqlite3_value *
 		!= SQLITE_OK ||
 		(rc = rvsq_read_rows(c, qs, &queries_source, &qrows, 0, &finished)) != SQLITE_OK)
 		goto done;
+	/* the corpus rows go with the queries' common space */
 	if (qrows.n > 0)
-		rc = rvsq_knn_search(c, qrows.x, qrows.n, qrows.d, cs, &corpus_source, qrows.d, NULL, NULL, (size_t) k,
-							 metric, &cur->res);
+		rc = rvsq_knn_search(c, qrows.x, qrows.n, qrows.d, cs, &corpus_source, qrows.d, qrows.space, 0, NULL,
+							 NULL, (size_t) k, metric, &cur->res);
 	if (rc == SQLITE_OK)
 		rvsq_knn_cursor_take_keys(cur, &qrows);
 done:
@@ -710,8 +715,8 @@ index_run(knn_vtab *t, rvsq_knn_cursor *cur, int idxNum, int argc, sqlite3_value
 	if (rc != SQLITE_OK)
 		rc = rvsq_sqlite_fail(c, rc);
 	else
-		rc = rvsq_knn_search(c, q.x, 1, q.dims, cs, &index_source, q.dims, NULL, NULL, (size_t) k, t->metric,
-							 &cur->res);
+		rc = rvsq_knn_search(c, q.x, 1, q.dims, cs, &index_source, q.dims, q.space, 0, NULL, NULL, (size_t) k,
+							 t->metric, &cur->res);
 	sqlite3_finalize(cs);
 	rvsq_vec_free(&q);
 	return rc;

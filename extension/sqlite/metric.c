@@ -4,14 +4,30 @@
  * operators <->, <#>, <=>, <+>, +, -, *, ||, which SQLite cannot define). Each is a thin
  * wrapper over a bridge function; like PostgreSQL's STRICT functions, a NULL argument
  * gives NULL.
+ *
+ * Space tags: two embeddings that meet in a distance, arithmetic or a concatenation must
+ * go together (the same space, or either untagged), checked before their dimensions; an
+ * element-wise result keeps the common tag, l2_normalize keeps its argument's, and a
+ * concatenation or a subvector is untagged (it is no longer a value of the space).
+ * Ordering and hashing never fail on tags: embedding_cmp orders by values, then
+ * dimensions, then tag, and embedding_hash mixes a nonzero tag in. The order of the
+ * checks and the results' tags are extension/pg/metric.c's.
  */
 #include <string.h>
 
 #include "relvec_sqlite.h"
 
-/* Read two embeddings; with same_dims, their dimensions must be equal. */
+/* How get_pair checks the two embeddings. */
+enum
+{
+	PAIR_ANY = 0,				/* nothing (ordering) */
+	PAIR_SPACE = 1,				/* tags go together (concatenation) */
+	PAIR_SAME = 3				/* tags go together, then equal dimensions */
+};
+
+/* Read two embeddings and check them as how says (PAIR_*). */
 static int
-get_pair(rvsq_conn *c, sqlite3_value **argv, int same_dims, rvsq_vec *a, rvsq_vec *b)
+get_pair(rvsq_conn *c, sqlite3_value **argv, int how, rvsq_vec *a, rvsq_vec *b)
 {
 	int			rc;
 
@@ -20,7 +36,9 @@ get_pair(rvsq_conn *c, sqlite3_value **argv, int same_dims, rvsq_vec *a, rvsq_ve
 	if (rc != SQLITE_OK)
 		return rc;
 	rc = rvsq_value_vec(c, argv[1], "embedding", b);
-	if (rc == SQLITE_OK && same_dims && a->dims != b->dims)
+	if (rc == SQLITE_OK && (how & PAIR_SPACE))
+		rc = rvsq_same_space(c, a->space, b->space);
+	if (rc == SQLITE_OK && how == PAIR_SAME && a->dims != b->dims)
 		rc = rvsq_bridge_fail(c, rv_check_same_dims(c->ctx, a->dims, b->dims));
 	if (rc != SQLITE_OK)
 	{
@@ -31,18 +49,18 @@ get_pair(rvsq_conn *c, sqlite3_value **argv, int same_dims, rvsq_vec *a, rvsq_ve
 }
 
 /*
- * Read the two embedding arguments of ctx's call (same_dims: of equal dimensions), or
+ * Read the two embedding arguments of ctx's call (checked as how says, PAIR_*), or
  * deliver their error; 0 when the result is set (NULL for a NULL argument).
  */
 static int
-get_two(sqlite3_context *ctx, sqlite3_value **argv, int same_dims, rvsq_vec *a, rvsq_vec *b)
+get_two(sqlite3_context *ctx, sqlite3_value **argv, int how, rvsq_vec *a, rvsq_vec *b)
 {
 	rvsq_conn  *c = sqlite3_user_data(ctx);
 	int			rc;
 
 	if (rvsq_any_null(2, argv))
 		return 0;
-	rc = get_pair(c, argv, same_dims, a, b);
+	rc = get_pair(c, argv, how, a, b);
 	if (rc != SQLITE_OK)
 	{
 		rvsq_result_error(ctx, c, rc);
@@ -60,7 +78,7 @@ distance(sqlite3_context *ctx, sqlite3_value **argv, distance_fn fn, int negate)
 	rvsq_vec	a,
 				b;
 
-	if (!get_two(ctx, argv, 1, &a, &b))
+	if (!get_two(ctx, argv, PAIR_SAME, &a, &b))
 		return;
 	{
 		double		d = fn(a.x, b.x, a.dims);
@@ -142,7 +160,7 @@ rvsq_embedding_norm(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	rvsq_vec_free(&v);
 }
 
-/* l2_normalize(e): e / |e|; a zero vector stays zero. */
+/* l2_normalize(e): e / |e|, in e's space; a zero vector stays zero. */
 void
 rvsq_l2_normalize(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
@@ -158,13 +176,13 @@ rvsq_l2_normalize(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	else
 	{
 		rv_l2_normalize(v.x, v.dims, out);
-		rvsq_result_vec(ctx, out, v.dims);
+		rvsq_result_vec(ctx, out, v.dims, v.space);
 	}
 	sqlite3_free(out);
 	rvsq_vec_free(&v);
 }
 
-/* subvector(e, start, count): 1-based, clipped to the embedding as in PostgreSQL. */
+/* subvector(e, start, count): 1-based, clipped to the embedding as in PostgreSQL; untagged. */
 void
 rvsq_subvector(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
@@ -197,13 +215,13 @@ rvsq_subvector(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		rvsq_vec_free(&v);
 		return;
 	}
-	rvsq_result_vec(ctx, v.x + (start - 1), (size_t) (end - start));
+	rvsq_result_vec(ctx, v.x + (start - 1), (size_t) (end - start), 0);
 	rvsq_vec_free(&v);
 }
 
 typedef rv_status (*elementwise_fn) (rv_ctx *, const float *, const float *, size_t, float *);
 
-/* Element-wise arithmetic of two embeddings of equal dimensions. */
+/* Element-wise arithmetic of two embeddings of equal dimensions, in their common space. */
 static void
 elementwise(sqlite3_context *ctx, sqlite3_value **argv, elementwise_fn fn)
 {
@@ -213,7 +231,7 @@ elementwise(sqlite3_context *ctx, sqlite3_value **argv, elementwise_fn fn)
 	float	   *out;
 	rv_status	s;
 
-	if (!get_two(ctx, argv, 1, &a, &b))
+	if (!get_two(ctx, argv, PAIR_SAME, &a, &b))
 		return;
 	out = sqlite3_malloc64(sizeof(float) * a.dims);
 	if (out == NULL)
@@ -221,7 +239,7 @@ elementwise(sqlite3_context *ctx, sqlite3_value **argv, elementwise_fn fn)
 	else if ((s = fn(c->ctx, a.x, b.x, a.dims, out)) != RV_OK)
 		rvsq_result_error(ctx, c, rvsq_bridge_fail(c, s));
 	else
-		rvsq_result_vec(ctx, out, a.dims);
+		rvsq_result_vec(ctx, out, a.dims, RVSQ_COMMON_SPACE(a.space, b.space));
 	sqlite3_free(out);
 	rvsq_vec_free(&a);
 	rvsq_vec_free(&b);
@@ -245,7 +263,7 @@ ELEMENTWISE_FUNCTION(rvsq_embedding_sub, rv_sub)
 /* embedding_mul(a, b): PostgreSQL's * (element-wise). */
 ELEMENTWISE_FUNCTION(rvsq_embedding_mul, rv_mul)
 
-/* embedding_concat(a, b): PostgreSQL's ||. */
+/* embedding_concat(a, b): PostgreSQL's ||; untagged, since it is in neither space. */
 void
 rvsq_embedding_concat(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
@@ -255,7 +273,7 @@ rvsq_embedding_concat(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	float	   *out;
 
 	(void) argc;
-	if (!get_two(ctx, argv, 0, &a, &b))
+	if (!get_two(ctx, argv, PAIR_SPACE, &a, &b))
 		return;
 	if (a.dims + b.dims > RV_MAX_DIMS)
 	{
@@ -268,37 +286,54 @@ rvsq_embedding_concat(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	{
 		memcpy(out, a.x, sizeof(float) * a.dims);
 		memcpy(out + a.dims, b.x, sizeof(float) * b.dims);
-		rvsq_result_vec(ctx, out, a.dims + b.dims);
+		rvsq_result_vec(ctx, out, a.dims + b.dims, 0);
 		sqlite3_free(out);
 	}
 	rvsq_vec_free(&a);
 	rvsq_vec_free(&b);
 }
 
-/* embedding_cmp(a, b): -1, 0, 1 in PostgreSQL's btree order. */
+/* embedding_cmp(a, b): -1, 0, 1 in PostgreSQL's btree order (values, dimensions, then tag). */
 void
 rvsq_embedding_cmp(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	rvsq_vec	a,
 				b;
+	int			r;
 
 	(void) argc;
-	if (!get_two(ctx, argv, 0, &a, &b))
+	if (!get_two(ctx, argv, PAIR_ANY, &a, &b))
 		return;
-	sqlite3_result_int(ctx, rv_compare(a.x, a.dims, b.x, b.dims));
+	r = rv_compare(a.x, a.dims, b.x, b.dims);
+	if (r == 0 && a.space != b.space)
+		r = a.space < b.space ? -1 : 1;
+	sqlite3_result_int(ctx, r);
 	rvsq_vec_free(&a);
 	rvsq_vec_free(&b);
 }
 
-/* embedding_hash(e): PostgreSQL's hash, equal for -0 and +0. */
+/*
+ * embedding_hash(e): PostgreSQL's hash, equal for -0 and +0. An untagged value hashes as
+ * before tags; a tagged one mixes its tag in as extension/pg/metric.c does (PostgreSQL's
+ * hash_combine of the values' hash and the tag times 0x9e3779b1), so both hosts agree
+ * where the spaces' ids do.
+ */
 void
 rvsq_embedding_hash(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	rvsq_vec	v;
+	uint32_t	h;
 
 	(void) argc;
 	if (!get_one(ctx, argv, &v))
 		return;
-	sqlite3_result_int(ctx, (int32_t) rv_hash(v.x, v.dims));
+	h = rv_hash(v.x, v.dims);
+	if (v.space != 0)
+	{
+		uint32_t	t = (uint32_t) v.space * 0x9e3779b1u;
+
+		h ^= t + 0x9e3779b9u + (h << 6) + (h >> 2);
+	}
+	sqlite3_result_int(ctx, (int32_t) h);
 	rvsq_vec_free(&v);
 }

@@ -6,6 +6,10 @@
  * relvec_project keeps the prepared projection as SQLite auxiliary data of its
  * anchor_set argument, so a statement that projects many rows with the same arguments
  * loads the anchors once; the next statement loads them again and sees catalog changes.
+ *
+ * Space tags: relvec_project(x, anchor_set) projects x in the space of its tag; with a
+ * space named, and in relvec_project_query, a tagged x must be of that space. Relative
+ * vectors are untagged: over parallel anchors they are comparable across spaces.
  */
 #include <string.h>
 
@@ -28,130 +32,135 @@ memo_free(void *p)
 {
 	project_memo *m = p;
 
-	rv_projection_destroy(m->c->ctx, m->proj);
+	if (m->proj != NULL)
+		rv_projection_destroy(m->c->ctx, m->proj);
 	sqlite3_free(m->args);
 	sqlite3_free(m);
 }
 
-/* relvec_project(x, anchor_set, space [, similarity [, center [, normalize]]]). */
+/*
+ * Project x (of m's space, named space) with m's projection into the call's result: x must
+ * have its dimensions. The result is untagged: relative vectors over parallel anchors are
+ * comparable across spaces. Returns an SQLite code.
+ */
+static int
+project_one(sqlite3_context *ctx, rvsq_conn *c, const project_memo *m, const rvsq_vec *x, const char *space)
+{
+	float	   *out;
+	rv_status	s;
+
+	if (x->dims != m->input_dims)
+		return rvsq_fail(c, "embedding has %d dimensions, space \"%s\" has %d", (int) x->dims, space,
+						 (int) m->input_dims);
+	out = sqlite3_malloc64(sizeof(float) * rv_projection_dims(m->proj));
+	if (out == NULL)
+		return SQLITE_NOMEM;
+	s = rv_project(c->ctx, m->proj, x->x, 1, out);
+	if (s == RV_OK)
+		rvsq_result_vec(ctx, out, rv_projection_dims(m->proj), 0);
+	sqlite3_free(out);
+	return s == RV_OK ? SQLITE_OK : rvsq_bridge_fail(c, s);
+}
+
+/*
+ * relvec_project(x, anchor_set [, space [, similarity [, center [, normalize]]]]): without
+ * space, x's own (its tag); with it, x must be untagged or of that space.
+ */
 void
 rvsq_project(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	rvsq_conn  *c = sqlite3_user_data(ctx);
 	const char *set = rvsq_text(argv[1]);
-	const char *space = rvsq_text(argv[2]);
+	const char *space = argc > 2 ? rvsq_text(argv[2]) : NULL;
 	const char *sim = argc > 3 ? rvsq_text(argv[3]) : "cosine";
 	const char *center = argc > 4 ? rvsq_text(argv[4]) : "none";
 	int			normalize = argc > 5 ? sqlite3_value_int(argv[5]) != 0 : 0;
 	project_memo *m;
-	char	   *args;
+	project_memo once;
+	char	   *own = NULL;		/* the space named by x's tag */
+	char	   *args = NULL;
 	rvsq_vec	x;
-	float	   *out;
 	int			rc;
 
+	memset(&x, 0, sizeof(x));
+	memset(&once, 0, sizeof(once));
 	/* STRICT in PostgreSQL: any NULL argument gives NULL */
 	if (rvsq_any_null(argc, argv))
 		return;
+	/* x first, as PostgreSQL reads its arguments before the function runs */
+	if ((rc = rvsq_value_vec(c, argv[0], "embedding", &x)) != SQLITE_OK)
+		goto done;
+	if (argc == 2)
+	{
+		if (x.space == 0)
+		{
+			rc = rvsq_fail(c, "relvec_project(x, anchor_set) needs x tagged with its space");
+			goto done;
+		}
+		if ((rc = rvsq_space_name(c, x.space, &own)) != SQLITE_OK)
+			goto done;
+		if (own == NULL)
+		{
+			rc = rvsq_fail(c, "space #%u does not exist", x.space);
+			goto done;
+		}
+		space = own;
+	}
+	else if (x.space != 0)
+	{
+		/* a named space that contradicts the tag: before any catalog work, as PostgreSQL */
+		sqlite3_int64 id;
+		int			dims;
+
+		if ((rc = rvsq_find_space(c, space, &id, &dims)) != SQLITE_OK ||
+			(rc = rvsq_check_space(c, x.space, id, space)) != SQLITE_OK)
+			goto done;
+	}
 	args = sqlite3_mprintf("%s\x1f%s\x1f%s\x1f%s\x1f%d", set, space, sim, center, normalize);
 	if (args == NULL)
 	{
-		sqlite3_result_error_nomem(ctx);
-		return;
+		rc = SQLITE_NOMEM;
+		goto done;
 	}
 	m = sqlite3_get_auxdata(ctx, 1);
 	if (m == NULL || strcmp(m->args, args) != 0)
 	{
-		rv_projection *p;
-		size_t		input_dims;
-
-		rc = rvsq_load_projection(c, set, space, sim, center, normalize, &p, &input_dims);
-		if (rc != SQLITE_OK)
-		{
-			sqlite3_free(args);
-			rvsq_result_error(ctx, c, rc);
-			return;
-		}
+		/* x's tag may name another space on the next row: keep the last one's projection */
+		once.c = c;
+		if ((rc = rvsq_load_projection(c, set, space, sim, center, normalize, &once.proj, &once.input_dims,
+									   NULL)) != SQLITE_OK)
+			goto done;
 		m = sqlite3_malloc(sizeof(project_memo));
+		if (m != NULL)
+		{
+			*m = once;
+			m->args = args;
+			args = NULL;
+			once.proj = NULL;
+			/* SQLite may free m at once (argument not constant): then use once's copy */
+			sqlite3_set_auxdata(ctx, 1, m, memo_free);
+			if (sqlite3_get_auxdata(ctx, 1) != m)
+				m = NULL;
+		}
 		if (m == NULL)
 		{
-			rv_projection_destroy(c->ctx, p);
-			sqlite3_free(args);
-			sqlite3_result_error_nomem(ctx);
-			return;
+			/* not kept (out of memory, or freed at once): load a projection for this call only */
+			if (once.proj == NULL &&
+				(rc = rvsq_load_projection(c, set, space, sim, center, normalize, &once.proj, &once.input_dims,
+										   NULL)) != SQLITE_OK)
+				goto done;
+			m = &once;
 		}
-		m->c = c;
-		m->args = args;
-		m->proj = p;
-		m->input_dims = input_dims;
-		/* SQLite may free m at once (argument not constant): keep using it in this call */
-		sqlite3_set_auxdata(ctx, 1, m, memo_free);
-		if (sqlite3_get_auxdata(ctx, 1) != m)
-			goto project_once;	/* it was freed: load one for this call only */
 	}
-	else
-		sqlite3_free(args);
-
-	if ((rc = rvsq_value_vec(c, argv[0], "embedding", &x)) != SQLITE_OK)
-	{
+	rc = project_one(ctx, c, m, &x, space);
+done:
+	if (rc != SQLITE_OK)
 		rvsq_result_error(ctx, c, rc);
-		return;
-	}
-	if (x.dims != m->input_dims)
-	{
-		rvsq_fail(c, "embedding has %d dimensions, space \"%s\" has %d", (int) x.dims, space,
-				  (int) m->input_dims);
-		rvsq_result_error(ctx, c, SQLITE_ERROR);
-		rvsq_vec_free(&x);
-		return;
-	}
-	out = sqlite3_malloc64(sizeof(float) * rv_projection_dims(m->proj));
-	if (out == NULL)
-		sqlite3_result_error_nomem(ctx);
-	else
-	{
-		rv_status	s = rv_project(c->ctx, m->proj, x.x, 1, out);
-
-		if (s != RV_OK)
-			rvsq_result_error(ctx, c, rvsq_bridge_fail(c, s));
-		else
-			rvsq_result_vec(ctx, out, rv_projection_dims(m->proj));
-	}
-	sqlite3_free(out);
+	if (once.proj != NULL)
+		rv_projection_destroy(c->ctx, once.proj);
+	sqlite3_free(args);
+	sqlite3_free(own);
 	rvsq_vec_free(&x);
-	return;
-
-project_once:
-	{
-		rv_projection *p2 = NULL;
-		size_t		input_dims = 0;
-
-		/* the auxdata path failed: load, use and drop a projection for this one call */
-		rc = rvsq_load_projection(c, set, space, sim, center, normalize, &p2, &input_dims);
-		if (rc == SQLITE_OK)
-			rc = rvsq_value_vec(c, argv[0], "embedding", &x);
-		else
-			memset(&x, 0, sizeof(x));
-		if (rc == SQLITE_OK && x.dims != input_dims)
-			rc = rvsq_fail(c, "embedding has %d dimensions, space \"%s\" has %d", (int) x.dims, space,
-						   (int) input_dims);
-		out = rc == SQLITE_OK ? sqlite3_malloc64(sizeof(float) * rv_projection_dims(p2)) : NULL;
-		if (rc == SQLITE_OK && out == NULL)
-			rc = SQLITE_NOMEM;
-		if (rc == SQLITE_OK)
-		{
-			rv_status	s = rv_project(c->ctx, p2, x.x, 1, out);
-
-			if (s != RV_OK)
-				rc = rvsq_bridge_fail(c, s);
-			else
-				rvsq_result_vec(ctx, out, rv_projection_dims(p2));
-		}
-		if (rc != SQLITE_OK)
-			rvsq_result_error(ctx, c, rc);
-		sqlite3_free(out);
-		rvsq_vec_free(&x);
-		rv_projection_destroy(c->ctx, p2);
-	}
 }
 
 /* ---- relvec_project_query: an eponymous table-valued function ----------------------------- */
@@ -294,6 +303,7 @@ pq_filter(sqlite3_vtab_cursor *vc, int idxNum, const char *idxStr, int argc, sql
 	const char *arg[PQ_NCOLS - PQ_QUERY];
 	int			normalize = 0;
 	size_t		input_dims;
+	sqlite3_int64 space_id = 0;
 	int			i,
 				j = 0;
 	int			rc;
@@ -329,13 +339,17 @@ pq_filter(sqlite3_vtab_cursor *vc, int idxNum, const char *idxStr, int argc, sql
 	if (arg[4] == NULL)
 		arg[4] = "none";
 	cur->space = (char *) arg[2];
-	rc = rvsq_load_projection(c, arg[1], arg[2], arg[3], arg[4], normalize, &cur->proj, &input_dims);
+	rc = rvsq_load_projection(c, arg[1], arg[2], arg[3], arg[4], normalize, &cur->proj, &input_dims,
+							  &space_id);
 	if (rc == SQLITE_OK)
 		rc = rvsq_prepare_query(c, arg[0], 2, &pq_source, &cur->st);
 	if (rc != SQLITE_OK)
 		return rvsq_vtab_error(vc->pVtab, c, rc);
 	cur->width = rv_projection_dims(cur->proj);
 	cur->rows.d = input_dims;
+	/* every row untagged or of the space named */
+	cur->rows.space = (unsigned) (space_id > RV_MAX_SPACE_TAG ? 0 : space_id);
+	cur->rows.space_fixed = 1;
 	cur->done = 0;
 	rc = pq_fill(cur, c);
 	if (rc != SQLITE_OK)
@@ -373,7 +387,7 @@ pq_column(sqlite3_vtab_cursor *vc, sqlite3_context *ctx, int col)
 	if (col == PQ_KEY)
 		sqlite3_result_text(ctx, cur->rows.keys[cur->pos], -1, SQLITE_TRANSIENT);
 	else if (col == PQ_RELATIVE)
-		rvsq_result_vec(ctx, cur->out + cur->pos * cur->width, cur->width);
+		rvsq_result_vec(ctx, cur->out + cur->pos * cur->width, cur->width, 0);
 	else if (cur->args[col - PQ_QUERY] != NULL)
 		sqlite3_result_value(ctx, cur->args[col - PQ_QUERY]);
 	return SQLITE_OK;

@@ -4,7 +4,9 @@
  * function and virtual table module from one table, with flags that say what each really
  * is: SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS only for pure functions of their arguments,
  * SQLITE_DIRECTONLY for functions that read or write the catalog or run a query given as
- * text (they must not fire from a trigger or view of an untrusted database file).
+ * text (they must not fire from a trigger or view of an untrusted database file). A pure
+ * function given a tagged value reads one name from relvec_spaces, for a message or the
+ * tagged text form (spaces.c): a read-only lookup that keeps it usable everywhere.
  *
  * It also holds the one error path: rvsq_fail records a message, the SQL entry points
  * deliver it. Bridge messages are PostgreSQL's errmsg texts by construction, so a failing
@@ -163,11 +165,20 @@ static const func_def funcs[] = {
 	{"embedding_concat", 2, PURE, rvsq_embedding_concat, NULL, NULL},
 	{"embedding_cmp", 2, PURE, rvsq_embedding_cmp, NULL, NULL},
 	{"embedding_hash", 1, PURE, rvsq_embedding_hash, NULL, NULL},
+	/*
+	 * space tags (spaces.c): relvec_tag looks a space up by name, as the catalog functions do;
+	 * relvec_space_of only names a tag, as embedding_text and the mismatch messages do
+	 * (a read of relvec_spaces, harmless from a view or trigger)
+	 */
+	{"relvec_tag", 2, CATALOG, rvsq_tag, NULL, NULL},
+	{"relvec_untag", 1, PURE, rvsq_untag, NULL, NULL},
+	{"relvec_space_of", 1, PURE, rvsq_space_of, NULL, NULL},
 	/* catalog: spaces, anchor sets, parallel anchors (catalog.c) */
 	{"relvec_catalog_init", 0, CATALOG, rvsq_catalog_init_fn, NULL, NULL},
 	{"relvec_create_space", 2, CATALOG, rvsq_create_space, NULL, NULL},
 	{"relvec_create_space", 3, CATALOG, rvsq_create_space, NULL, NULL},
 	{"relvec_set_space_mean", 2, CATALOG, rvsq_set_space_mean, NULL, NULL},
+	{"relvec_rename_space", 2, CATALOG, rvsq_rename_space, NULL, NULL},
 	{"relvec_create_anchor_set", 2, CATALOG, rvsq_create_anchor_set, NULL, NULL},
 	{"relvec_set_anchors", 3, CATALOG, rvsq_set_anchors, NULL, NULL},
 	{"relvec_choose_anchors", 4, CATALOG, rvsq_choose_anchors, NULL, NULL},
@@ -180,6 +191,7 @@ static const func_def funcs[] = {
 	{"relvec_drop_anchor_set", 2, CATALOG, rvsq_drop_anchor_set, NULL, NULL},
 	{"relvec_drop_translation", 3, CATALOG, rvsq_drop_translation, NULL, NULL},
 	/* projection (project.c): reads the catalog, so not innocuous */
+	{"relvec_project", 2, CATALOG, rvsq_project, NULL, NULL},
 	{"relvec_project", 3, CATALOG, rvsq_project, NULL, NULL},
 	{"relvec_project", 4, CATALOG, rvsq_project, NULL, NULL},
 	{"relvec_project", 5, CATALOG, rvsq_project, NULL, NULL},
@@ -187,6 +199,7 @@ static const func_def funcs[] = {
 	/* translations between spaces (translate.c): read or write the catalog */
 	{"relvec_fit_translation", 3, CATALOG, rvsq_fit_translation, NULL, NULL},
 	{"relvec_fit_translation", 4, CATALOG, rvsq_fit_translation, NULL, NULL},
+	{"relvec_translate", 3, CATALOG, rvsq_translate, NULL, NULL},
 	{"relvec_translate", 4, CATALOG, rvsq_translate, NULL, NULL},
 	/* devices (device.c) */
 	{"relvec_device", 0, SQLITE_UTF8, rvsq_device, NULL, NULL},

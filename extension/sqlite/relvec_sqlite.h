@@ -1,8 +1,9 @@
 /*
  * relvec_sqlite.h — what the files of the SQLite adapter share: the per-connection state
  * (the bridge context and the last error message), the one error path, embeddings read
- * from SQL values (a BLOB in the bridge's layout, or the text form '[1,2,3]') and written
- * back as BLOBs, and the reader of users' "(key, embedding)" queries.
+ * from SQL values (a BLOB in the bridge's layout, or the text form '[1,2,3]', either one
+ * possibly tagged with its space) and written back as BLOBs, the space tags' rules and
+ * messages, and the reader of users' "(key, embedding)" queries.
  *
  * Every SQL function gets the connection's rvsq_conn as its user data. Code below the SQL
  * entry points records a failure with rvsq_fail / rvsq_bridge_fail (the message goes into
@@ -60,25 +61,32 @@ int			rvsq_vtab_error(sqlite3_vtab *vtab, rvsq_conn *c, int rc);
 
 /* ---- embeddings (embedding.c) ------------------------------------------------------ */
 
-/* An embedding read from SQL: x points into the value or into owned (aligned copy). */
+/*
+ * An embedding read from SQL: x points into the value or into owned (aligned copy);
+ * space is its space tag (0: untagged).
+ */
 typedef struct rvsq_vec
 {
 	const float *x;
 	size_t		dims;
+	unsigned	space;
 	float	   *owned;
 } rvsq_vec;
 
 /*
- * Read v as an embedding: a BLOB in the shared layout or the text form. NULL and other
- * types are errors ("what" names the argument in the message). Free with rvsq_vec_free.
+ * Read v as an embedding: a BLOB in the shared layout (its tag in the header) or the
+ * text form, whose "name#id:" prefix is resolved against the file's catalog
+ * (rvsq_resolve_tag). NULL and other types are errors ("what" names the argument in the
+ * message). Free with rvsq_vec_free.
  */
 int			rvsq_value_vec(rvsq_conn *c, sqlite3_value *v, const char *what, rvsq_vec *out);
 void		rvsq_vec_free(rvsq_vec *v);
 
-/* A new BLOB of dims values in the shared layout (sqlite3_malloc'd); NULL on OOM. */
-unsigned char *rvsq_blob_new(const float *x, size_t dims, int *nbytes);
-/* Set the function result to the embedding x as a BLOB. */
-void		rvsq_result_vec(sqlite3_context *ctx, const float *x, size_t dims);
+/* A new BLOB of dims values tagged space (0: untagged) in the shared layout
+ * (sqlite3_malloc'd); NULL on OOM. */
+unsigned char *rvsq_blob_new(const float *x, size_t dims, unsigned space, int *nbytes);
+/* Set the function result to the embedding x, tagged space, as a BLOB. */
+void		rvsq_result_vec(sqlite3_context *ctx, const float *x, size_t dims, unsigned space);
 
 /* A text argument, or NULL for SQL NULL. */
 const char *rvsq_text(sqlite3_value *v);
@@ -107,7 +115,13 @@ typedef struct rvsq_source
 int			rvsq_prepare_query(rvsq_conn *c, const char *sql, int ncols, const rvsq_source *src,
 							   sqlite3_stmt **out);
 
-/* A growable n x d float matrix with a key per row (keys are sqlite3_malloc'd). */
+/*
+ * A growable n x d float matrix with a key per row (keys are sqlite3_malloc'd), and the
+ * rule its rows' space tags follow: with space_fixed, every row is untagged or tagged
+ * space, the space src->space names ("embedding belongs to space ..."); without, every
+ * tagged row goes with the others and space becomes their common tag, set beforehand to
+ * the tag the rows must go with (the queries' for a corpus), 0 for none.
+ */
 typedef struct rvsq_rows
 {
 	size_t		n;
@@ -115,17 +129,44 @@ typedef struct rvsq_rows
 	size_t		d;
 	float	   *x;				/* n x d */
 	char	  **keys;
+	unsigned	space;
+	int			space_fixed;
 } rvsq_rows;
 
 /*
  * Read up to max rows (0 = all) of a (key, embedding) statement into rows. All rows must
- * have rows->d dimensions (the first row's when rows->d is 0). *done is set once the
- * statement is exhausted.
+ * have rows->d dimensions (the first row's when rows->d is 0) and follow rows' space rule.
+ * *done is set once the statement is exhausted.
  */
 int			rvsq_read_rows(rvsq_conn *c, sqlite3_stmt *st, const rvsq_source *src,
 						   rvsq_rows *rows, size_t max, int *done);
 void		rvsq_rows_clear(rvsq_rows *rows);	/* forget rows, keep buffers */
 void		rvsq_rows_free(rvsq_rows *rows);
+
+/* ---- space tags (spaces.c) ---------------------------------------------------------- */
+
+/*
+ * The tag of a tagged text form "name#id:" in this file's catalog: the id of the space
+ * named name when there is one (the text may come from another database, whose ids
+ * differ); else id when name is empty or no space has that id (data read before its
+ * catalog); else "space "name" does not exist". Reads relvec_spaces, never writes it.
+ */
+int			rvsq_resolve_tag(rvsq_conn *c, const char *name, unsigned id, unsigned *tag);
+/* The name of the space whose id is tag (sqlite3_malloc'd), NULL when there is none. */
+int			rvsq_space_name(rvsq_conn *c, unsigned tag, char **name);
+/* How messages name the space of tag: "name" in double quotes, or #id without one. */
+void		rvsq_space_label(rvsq_conn *c, unsigned tag, char *buf, size_t len);
+/* The tag of a space whose id is space_id ("space "x" has id N, beyond ..." when it does not fit). */
+int			rvsq_space_tag(rvsq_conn *c, const char *name, sqlite3_int64 space_id, unsigned *tag);
+/* Two tags that meet must go together: "embeddings of different spaces A and B". */
+int			rvsq_same_space(rvsq_conn *c, unsigned a, unsigned b);
+/*
+ * A value given as being of the space want_name (id want) must be untagged or tagged
+ * with it: "embedding belongs to space A, not "want_name"".
+ */
+int			rvsq_check_space(rvsq_conn *c, unsigned tag, sqlite3_int64 want, const char *want_name);
+/* The tag of the result of two tags that go together: the nonzero one. */
+#define RVSQ_COMMON_SPACE(a, b) ((a) != 0 ? (a) : (b))
 
 /* ---- catalog (catalog.c) ----------------------------------------------------------- */
 
@@ -155,10 +196,13 @@ int			rvsq_find_set(rvsq_conn *c, const char *name, sqlite3_int64 *id, int *froz
 int			rvsq_load_anchors(rvsq_conn *c, const char *set_name, sqlite3_int64 set_id, size_t nkeys,
 							  const char *space, sqlite3_int64 space_id, int dims, float **out);
 
-/* A prepared projection for (anchor_set, space, options); caller destroys it. */
+/*
+ * A prepared projection for (anchor_set, space, options); caller destroys it. *space_id
+ * (when not NULL) gets the space's id.
+ */
 int			rvsq_load_projection(rvsq_conn *c, const char *anchor_set, const char *space,
 								 const char *similarity, const char *center, int normalize,
-								 rv_projection **out, size_t *input_dims);
+								 rv_projection **out, size_t *input_dims, sqlite3_int64 *space_id);
 
 /* ---- translations (translate.c) ---------------------------------------------------- */
 
@@ -189,12 +233,14 @@ typedef int (*rvsq_map_fn) (rvsq_conn *c, void *arg, const float *in, size_t n, 
 /*
  * The k nearest corpus rows of nq queries (q is nq x d): corpus rows are read with
  * in_dims dimensions and, when map is set, mapped to d before the comparison (distances
- * are computed between q and the mapped rows). Ties go to the earlier corpus row. The
+ * are computed between q and the mapped rows); their tags follow space and space_fixed as
+ * in rvsq_rows. Ties go to the earlier corpus row. The
  * statement is stepped to its end, not finalized; *out is owned by the caller.
  */
 int			rvsq_knn_search(rvsq_conn *c, const float *q, size_t nq, size_t d, sqlite3_stmt *corpus,
-							const rvsq_source *src, size_t in_dims, rvsq_map_fn map, void *map_arg,
-							size_t k, rv_metric metric, rvsq_knn_result *out);
+							const rvsq_source *src, size_t in_dims, unsigned space, int space_fixed,
+							rvsq_map_fn map, void *map_arg, size_t k, rv_metric metric,
+							rvsq_knn_result *out);
 void		rvsq_knn_result_free(rvsq_knn_result *r);
 /* k checks in PostgreSQL's words. */
 int			rvsq_knn_check_k(rvsq_conn *c, sqlite3_int64 k);
@@ -253,9 +299,14 @@ void		rvsq_embedding_concat(sqlite3_context *, int, sqlite3_value **);
 void		rvsq_embedding_cmp(sqlite3_context *, int, sqlite3_value **);
 void		rvsq_embedding_hash(sqlite3_context *, int, sqlite3_value **);
 
+void		rvsq_tag(sqlite3_context *, int, sqlite3_value **);
+void		rvsq_untag(sqlite3_context *, int, sqlite3_value **);
+void		rvsq_space_of(sqlite3_context *, int, sqlite3_value **);
+
 void		rvsq_catalog_init_fn(sqlite3_context *, int, sqlite3_value **);
 void		rvsq_create_space(sqlite3_context *, int, sqlite3_value **);
 void		rvsq_set_space_mean(sqlite3_context *, int, sqlite3_value **);
+void		rvsq_rename_space(sqlite3_context *, int, sqlite3_value **);
 void		rvsq_create_anchor_set(sqlite3_context *, int, sqlite3_value **);
 void		rvsq_set_anchors(sqlite3_context *, int, sqlite3_value **);
 void		rvsq_choose_anchors(sqlite3_context *, int, sqlite3_value **);

@@ -14,7 +14,8 @@
  *    on the set (relvec_fit_translation) and compared with the raw corpus rows.
  *  - absolute: the raw vectors, the baseline (dimensions must match).
  * The pass is relvec_knn's (rvsq_knn_search in knn.c), with its tie rule (corpus row
- * order) and its double-precision distance recheck, applied to the mapped rows.
+ * order) and its double-precision distance recheck, applied to the mapped rows. A tagged
+ * query must be of query_space, a tagged corpus row of corpus_space.
  */
 #include <string.h>
 
@@ -81,6 +82,10 @@ stitch_run(rvsq_conn *c, rvsq_knn_cursor *cur, sqlite3_value **arg)
 			   *cs = NULL;
 	rvsq_rows	qrows;
 	float	   *qmapped = NULL;
+	sqlite3_int64 qid,
+				cid;
+	int			qdims,
+				cdims;
 	int			finished;
 	int			rc;
 
@@ -94,10 +99,10 @@ stitch_run(rvsq_conn *c, rvsq_knn_cursor *cur, sqlite3_value **arg)
 	if (strcmp(via, "relative") == 0 || strcmp(via, "absolute") == 0)
 	{
 		/* both routes check the set is frozen and holds both spaces */
-		if ((rc = rvsq_load_projection(c, anchor_set, query_space, similarity, center_name, 0, &pq, &qin))
-			!= SQLITE_OK ||
-			(rc = rvsq_load_projection(c, anchor_set, corpus_space, similarity, center_name, 0, &pc, &cin))
-			!= SQLITE_OK)
+		if ((rc = rvsq_load_projection(c, anchor_set, query_space, similarity, center_name, 0, &pq, &qin,
+									   NULL)) != SQLITE_OK ||
+			(rc = rvsq_load_projection(c, anchor_set, corpus_space, similarity, center_name, 0, &pc, &cin,
+									   NULL)) != SQLITE_OK)
 			goto done;
 		if (strcmp(via, "relative") == 0)
 		{
@@ -135,7 +140,13 @@ stitch_run(rvsq_conn *c, rvsq_knn_cursor *cur, sqlite3_value **arg)
 	else
 		return rvsq_fail(c, "unknown route \"%s\": expected relative, translation or absolute", via);
 
+	/* every query untagged or of query_space, every corpus row untagged or of corpus_space */
+	if ((rc = rvsq_find_space(c, query_space, &qid, &qdims)) != SQLITE_OK ||
+		(rc = rvsq_find_space(c, corpus_space, &cid, &cdims)) != SQLITE_OK)
+		goto done;
 	qrows.d = qin;
+	qrows.space = (unsigned) (qid > RV_MAX_SPACE_TAG ? 0 : qid);
+	qrows.space_fixed = 1;
 	if ((rc = rvsq_prepare_query(c, queries, 2, &qsrc, &qs)) != SQLITE_OK ||
 		(rc = rvsq_prepare_query(c, corpus, 2, &csrc, &cs)) != SQLITE_OK ||
 		(rc = rvsq_read_rows(c, qs, &qsrc, &qrows, 0, &finished)) != SQLITE_OK)
@@ -156,8 +167,8 @@ stitch_run(rvsq_conn *c, rvsq_knn_cursor *cur, sqlite3_value **arg)
 				goto done;
 			q = qmapped;
 		}
-		rc = rvsq_knn_search(c, q, qrows.n, d, cs, &csrc, cin, cmap, carg, (size_t) k, RV_METRIC_COSINE,
-							 &cur->res);
+		rc = rvsq_knn_search(c, q, qrows.n, d, cs, &csrc, cin, (unsigned) (cid > RV_MAX_SPACE_TAG ? 0 : cid), 1,
+							 cmap, carg, (size_t) k, RV_METRIC_COSINE, &cur->res);
 	}
 	if (rc == SQLITE_OK)
 		rvsq_knn_cursor_take_keys(cur, &qrows);

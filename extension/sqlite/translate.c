@@ -2,8 +2,9 @@
  * translate.c — translations between spaces, as in PostgreSQL's extension/pg/translate.c:
  * relvec_fit_translation fits one on the parallel anchors of a frozen set (the bridge's
  * rv_translation_fit) and stores it in relvec_translations; relvec_translate maps an
- * embedding with it; rvsq_load_translation hands a prepared copy to relvec_stitch_knn and
- * relvec_compare_spaces.
+ * embedding with it (from the space of its tag when no from_space is given; the result is
+ * tagged with to_space); rvsq_load_translation hands a prepared copy to relvec_stitch_knn
+ * and relvec_compare_spaces.
  *
  * The stored row: from_mean, from_std, to_mean, to_std and bias are embedding BLOBs in the
  * shared layout, matrix is dim x dim float32 little-endian, row-major, without a header,
@@ -303,11 +304,11 @@ rvsq_load_translation(rvsq_conn *c, const char *anchor_set, const char *from_spa
 
 /*
  * The cached translation for (anchor_set, from, to), loading it when the stored row is
- * new or changed; owned by the cache. *token identifies the entry.
+ * new or changed; owned by the cache. *token identifies the entry; *to_id gets to's id.
  */
 static int
 cached_translation(rvsq_conn *c, const char *anchor_set, const char *from, const char *to,
-				   rv_translation **out, sqlite3_uint64 *token)
+				   rv_translation **out, sqlite3_uint64 *token, sqlite3_int64 *to_id)
 {
 	rvsq_trans_cache *cache;
 	trans_ids	ids;
@@ -374,6 +375,7 @@ cached_translation(rvsq_conn *c, const char *anchor_set, const char *from, const
 	e->last_used = ++cache->clock;
 	*out = e->t;
 	*token = e->token;
+	*to_id = ids.to_id;
 	return SQLITE_OK;
 }
 
@@ -403,7 +405,7 @@ static int
 bind_vec(sqlite3_stmt *st, int i, const float *x, size_t dims)
 {
 	int			n;
-	unsigned char *b = rvsq_blob_new(x, dims, &n);
+	unsigned char *b = rvsq_blob_new(x, dims, 0, &n);
 
 	if (b == NULL)
 		return SQLITE_NOMEM;
@@ -529,11 +531,12 @@ rvsq_fit_translation(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		sqlite3_result_double(ctx, quality);
 }
 
-/* What relvec_translate keeps per call site: the arguments and the cache token. */
+/* What relvec_translate keeps per call site: the arguments, the cache token, to's id. */
 typedef struct translate_memo
 {
 	char	   *args;			/* anchor_set \x1f from \x1f to */
 	sqlite3_uint64 token;
+	sqlite3_int64 to_id;
 } translate_memo;
 
 static void
@@ -545,73 +548,107 @@ translate_memo_free(void *p)
 	sqlite3_free(m);
 }
 
-/* relvec_translate(x, anchor_set, from_space, to_space): x mapped into to_space. */
+/*
+ * relvec_translate(x, anchor_set, [from_space,] to_space): x mapped into to_space, tagged
+ * with it. Without from_space, x's own space (its tag); with it, x must be untagged or of
+ * that space.
+ */
 void
 rvsq_translate(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	rvsq_conn  *c = sqlite3_user_data(ctx);
 	const char *set_name = rvsq_text(argv[1]);
-	const char *from = rvsq_text(argv[2]);
-	const char *to = rvsq_text(argv[3]);
+	const char *from = argc > 3 ? rvsq_text(argv[2]) : NULL;
+	const char *to = rvsq_text(argv[argc - 1]);
+	char	   *own = NULL;		/* the space named by x's tag */
 	translate_memo *m;
+	translate_memo found;
 	rv_translation *t = NULL;
-	sqlite3_uint64 token = 0;
-	char	   *args;
+	char	   *args = NULL;
+	unsigned	to_tag = 0;
 	rvsq_vec	x;
-	float	   *out;
+	float	   *out = NULL;
 	rv_status	s;
 	int			rc;
 
+	memset(&x, 0, sizeof(x));
+	memset(&found, 0, sizeof(found));
 	/* STRICT in PostgreSQL: any NULL argument gives NULL */
 	if (rvsq_any_null(argc, argv))
 		return;
+	/* x first, as PostgreSQL reads its arguments before the function runs */
+	if ((rc = rvsq_value_vec(c, argv[0], "embedding", &x)) != SQLITE_OK)
+		goto done;
+	if (from == NULL)
+	{
+		if (x.space == 0)
+		{
+			rc = rvsq_fail(c, "relvec_translate(x, anchor_set, to_space) needs x tagged with its space");
+			goto done;
+		}
+		if ((rc = rvsq_space_name(c, x.space, &own)) != SQLITE_OK)
+			goto done;
+		if (own == NULL)
+		{
+			rc = rvsq_fail(c, "space #%u does not exist", x.space);
+			goto done;
+		}
+		from = own;
+	}
+	else if (x.space != 0)
+	{
+		/* a from_space that contradicts the tag: before any catalog work, as PostgreSQL */
+		sqlite3_int64 id;
+		int			dims;
+
+		if ((rc = rvsq_find_space(c, from, &id, &dims)) != SQLITE_OK ||
+			(rc = rvsq_check_space(c, x.space, id, from)) != SQLITE_OK)
+			goto done;
+	}
 	args = sqlite3_mprintf("%s\x1f%s\x1f%s", set_name, from, to);
 	if (args == NULL)
 	{
-		sqlite3_result_error_nomem(ctx);
-		return;
+		rc = SQLITE_NOMEM;
+		goto done;
 	}
 	m = sqlite3_get_auxdata(ctx, 1);
-	if (m != NULL && strcmp(m->args, args) == 0)
-		t = translation_by_token(c, m->token);
-	if (t == NULL)
+	if (m != NULL && strcmp(m->args, args) == 0 && (t = translation_by_token(c, m->token)) != NULL)
+		found = *m;
+	else
 	{
-		if ((rc = cached_translation(c, set_name, from, to, &t, &token)) != SQLITE_OK)
-		{
-			sqlite3_free(args);
-			rvsq_result_error(ctx, c, rc);
-			return;
-		}
+		if ((rc = cached_translation(c, set_name, from, to, &t, &found.token, &found.to_id))
+			!= SQLITE_OK)
+			goto done;
 		m = sqlite3_malloc(sizeof(translate_memo));
 		if (m != NULL)
 		{
+			*m = found;
 			m->args = args;
-			m->token = token;
 			args = NULL;
 			/* SQLite may free m at once (argument not constant); t stays valid this call */
 			sqlite3_set_auxdata(ctx, 1, m, translate_memo_free);
 		}
 	}
-	sqlite3_free(args);
-	if ((rc = rvsq_value_vec(c, argv[0], "embedding", &x)) != SQLITE_OK)
-	{
-		rvsq_result_error(ctx, c, rc);
-		return;
-	}
+	found.args = NULL;
+	if ((rc = rvsq_space_tag(c, to, found.to_id, &to_tag)) != SQLITE_OK)
+		goto done;
 	if (x.dims != t->d_from)
 	{
-		rvsq_fail(c, "embedding has %d dimensions, space \"%s\" has %d", (int) x.dims, from, (int) t->d_from);
-		rvsq_result_error(ctx, c, SQLITE_ERROR);
-		rvsq_vec_free(&x);
-		return;
+		rc = rvsq_fail(c, "embedding has %d dimensions, space \"%s\" has %d", (int) x.dims, from, (int) t->d_from);
+		goto done;
 	}
 	out = sqlite3_malloc64(sizeof(float) * t->d_to);
 	if (out == NULL)
-		sqlite3_result_error_nomem(ctx);
+		rc = SQLITE_NOMEM;
 	else if ((s = rv_translate(c->ctx, t, x.x, 1, out)) != RV_OK)
-		rvsq_result_error(ctx, c, rvsq_bridge_fail(c, s));
+		rc = rvsq_bridge_fail(c, s);
 	else
-		rvsq_result_vec(ctx, out, t->d_to);
+		rvsq_result_vec(ctx, out, t->d_to, to_tag);
+done:
+	if (rc != SQLITE_OK)
+		rvsq_result_error(ctx, c, rc);
 	sqlite3_free(out);
+	sqlite3_free(args);
+	sqlite3_free(own);
 	rvsq_vec_free(&x);
 }

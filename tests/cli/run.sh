@@ -57,8 +57,9 @@ for k, b in rows:
 PY
 }
 
+# the exit trap goes after rv_cluster_start, whose own trap would replace it (and leave $T behind)
+rv_cluster_start >/dev/null || { rm -rf "$T"; echo "Bail out! cannot start a cluster"; exit 1; }
 trap 'rv_cluster_stop; [ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
-rv_cluster_start >/dev/null || { echo "Bail out! cannot start a cluster"; exit 1; }
 psql -q -X -d postgres -c "CREATE DATABASE $DB" || exit 1
 q "CREATE EXTENSION relvec" >/dev/null || exit 1
 # pgvector has no Debian package: the one case that needs it is skipped when it is absent
@@ -84,6 +85,15 @@ INSERT INTO misc VALUES
 CREATE TABLE public.words (x int);
 CREATE TABLE tiny (x int);
 CREATE VIEW slow AS SELECT i, pg_sleep(0.005)::text AS z FROM generate_series(1, 2000) i;
+-- space tags: values tagged by hand (even rows), untagged ones, a column bound to mlp_b,
+-- and a table holding a tag that no space of this catalog has
+CREATE TABLE tagged (k text, e embedding, eb embedding(mlp_b));
+INSERT INTO tagged SELECT idx::text, CASE WHEN idx % 2 = 0 THEN relvec_tag(a, 'mlp_a') ELSE a END, b
+	FROM fixtures.fmnist WHERE split = 'test' ORDER BY idx LIMIT 12;
+INSERT INTO tagged VALUES ('null', NULL, NULL);
+CREATE TABLE tagged_back (k text, e embedding, eb embedding(mlp_b));
+CREATE TABLE orphan (k text, e embedding);
+INSERT INTO orphan VALUES ('fine', '[1,2]'), ('lost', '#4321:[1,2]');
 SQL
 if [ "$have_pgvector" = t ]; then
 	q "ALTER TABLE misc ADD COLUMN v vector(3);
@@ -198,6 +208,70 @@ else
 	skip "catalog: translations copied" "the server has no relvec_translations"
 fi
 
+# --- pull: space tags, remapped to the file's ids by name ----------------------------------
+# a file whose spaces were made in another order: mlp_b and mlp_a have other ids than on the server
+S=$T/spaces.db
+sqlite3 -batch "$S" ".load build/sqlite/relvec" "SELECT relvec_create_space('other', 3); SELECT relvec_create_space('mlp_b', 64);
+	SELECT relvec_create_space('mlp_a', 64);" >/dev/null
+ok "the file's ids differ from the server's" test \
+	"$(lite "$S" "SELECT group_concat(name || '=' || space_id, ',') FROM (SELECT * FROM relvec_spaces WHERE name LIKE 'mlp%' ORDER BY name)")" \
+	!= "$(q "SELECT string_agg(name || '=' || space_id, ',' ORDER BY name) FROM relvec_spaces")"
+run "$RELVEC" pull "$CONN" "$S" --table tagged --quiet
+ok "pull a table of tagged, untagged and bound values" status_is 0
+ok "every value names the server's space (relvec_space_of on both sides)" test \
+	"$(sqlite3 "$S" ".load build/sqlite/relvec" "SELECT group_concat(k || ':' || coalesce(relvec_space_of(e), '-') || ':' || coalesce(relvec_space_of(eb), '-'), ';') FROM (SELECT * FROM tagged ORDER BY k)")" \
+	= "$(q "SELECT string_agg(k || ':' || coalesce(relvec_space_of(e), '-') || ':' || coalesce(relvec_space_of(eb), '-'), ';' ORDER BY k) FROM tagged")"
+ok "... through the file's ids: mlp_a's values carry the file's 3, the bound column's mlp_b's 2, untagged stay 0" test \
+	"$(lite "$S" "SELECT count(*) FROM tagged WHERE k <> 'null' AND (substr(e, 3, 2) <> CASE WHEN CAST(k AS INTEGER) % 2 = 0
+		THEN x'0300' ELSE x'0000' END OR substr(eb, 3, 2) <> x'0200')")" = 0
+q "SELECT k, relvec_untag(e), relvec_untag(eb) FROM tagged" >"$T/untagged.txt"
+ok "... and their values byte-equal to the server's" python3 - "$T/untagged.txt" "$S" <<'PY'
+import sqlite3, struct, sys
+want = {}
+for line in open(sys.argv[1]):
+    k, e, eb = line.rstrip("\n").split("|")
+    want[k] = [None if t == "" else [float(x) for x in t.strip("[]").split(",")] for t in (e, eb)]
+rows = sqlite3.connect(sys.argv[2]).execute("SELECT k, e, eb FROM tagged").fetchall()
+assert len(rows) == len(want) == 13, (len(rows), len(want))
+for k, *bs in rows:
+    for w, b in zip(want[k], bs):
+        assert (w is None) == (b is None), k
+        if b is not None:
+            assert bytes(b)[4:] == struct.pack("<%df" % len(w), *w) and struct.unpack_from("<H", b)[0] == len(w), k
+PY
+# printed with embedding_text, loaded back into PostgreSQL by text COPY: each value gets its space back by name
+sqlite3 -batch -separator "$(printf '\t')" -nullvalue '\N' "$S" ".load build/sqlite/relvec" \
+	"SELECT k, embedding_text(e), embedding_text(eb) FROM tagged" >"$T/tagged.tsv"
+ok "embedding_text writes the file's name#id: (mlp_a is #3 in the file)" grep -q "	mlp_a#3:\[" "$T/tagged.tsv"
+ok "text COPY of it into PostgreSQL (a plain and a bound column)" \
+	psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "\\copy tagged_back FROM '$T/tagged.tsv'"
+ok "... every value equal to the original, its space included (= compares tags)" test \
+	"$(q "SELECT count(*) FROM tagged t JOIN tagged_back b USING (k) WHERE t.e IS NOT DISTINCT FROM b.e AND t.eb IS NOT DISTINCT FROM b.eb
+		AND relvec_space_of(t.e) IS NOT DISTINCT FROM relvec_space_of(b.e)")" = 13
+before=$(sha "$S")
+run "$RELVEC" pull "$CONN" "$S" --table orphan --quiet
+ok "a tag the server's catalog does not have: exit 2 naming table, row and key" \
+	fails_with 2 'table "orphan" row 2 (key "lost"), column "e": embedding of space #4321, which the server'"'"'s catalog does not have'
+ok "... and the file is unchanged" test "$(sha "$S")" = "$before"
+qa=$(q "SELECT a FROM fixtures.fmnist WHERE split = 'test' ORDER BY idx LIMIT 1 OFFSET 2")
+run "$RELVEC" query "$S" --table tagged --column e --where "k <> 'null'" --vector "mlp_b#2:$qa" -k 3
+ok "query --vector of another space than the table's: exit 2, PostgreSQL's message" \
+	fails_with 2 'embeddings of different spaces "mlp_b" and "mlp_a"'
+run "$RELVEC" query "$S" --table tagged --column e --where "k <> 'null'" --vector "mlp_a#77:$qa" -k 1 --metric l2 --csv
+ok "query --vector tagged by name (an id from elsewhere): the nearest is itself" \
+	bash -c "[ $rc -eq 0 ] && sed -n 2p $T/out | grep -q ',0\$'"
+run "$RELVEC" query "$S" --table tagged --column e --vector "\"We'ird\"#3:[1]" -k 1
+ok "query --vector with a quoted name holding a quote: the extension's message, exit 2" \
+	fails_with 2 "space \"We'ird\" does not exist"
+stitch_s() { run "$RELVEC" stitch "$S" --queries-table tagged --queries-column eb --query-space "$1" --queries-where "k <> 'null'" \
+	--corpus-table tagged --corpus-column e --corpus-space mlp_a --corpus-where "k <> 'null'" --anchor-set fm300 -k 2 --csv; }
+stitch_s mlp_b
+ok "stitch keeps tags: mlp_b queries, a corpus of mlp_a and untagged rows (exit 0)" \
+	bash -c "[ $rc -eq 0 ] && [ \$(wc -l < $T/out) -eq 25 ]"
+stitch_s mlp_a
+ok "stitch: queries of mlp_b given as mlp_a, exit 2 with PostgreSQL's message" \
+	fails_with 2 'embedding belongs to space "mlp_b", not "mlp_a"'
+
 # --- pull: refusals and failures leave an existing file byte for byte ----------------------
 before=$(sha "$F")
 run "$RELVEC" pull "$CONN" "$F" --table fixtures.words
@@ -273,12 +347,16 @@ run "$RELVEC" import "$I" --fvecs tests/fixtures/fmnist_a_subset.fvecs --space m
 ok "... rows keyed by index, blobs equal to the fvecs payload" python3 - "$I" tests/fixtures/fmnist_a_subset.fvecs <<'PY'
 import sqlite3, struct, sys
 data = open(sys.argv[2], "rb").read()
-rows = sqlite3.connect(sys.argv[1]).execute("SELECT key, e FROM items ORDER BY CAST(key AS INTEGER)").fetchall()
+db = sqlite3.connect(sys.argv[1])
+rows = db.execute("SELECT key, e FROM items ORDER BY CAST(key AS INTEGER)").fetchall()
+tag = db.execute("SELECT space_id FROM relvec_spaces WHERE name = 'mlp_a'").fetchone()[0]
 assert len(rows) == len(data) // 260, len(rows)
 for i, (k, e) in enumerate(rows):
-    assert k == str(i) and bytes(e) == struct.pack("<HH", 64, 0) + data[i * 260 + 4:(i + 1) * 260], i
+    assert k == str(i) and bytes(e) == struct.pack("<HH", 64, tag) + data[i * 260 + 4:(i + 1) * 260], i
 PY
 ok "... and the space is registered with 64 dims" test "$(lite "$I" "SELECT dims FROM relvec_spaces WHERE name = 'mlp_a'")" = 64
+ok "... and the vectors are tagged with it" test \
+	"$(sqlite3 "$I" ".load build/sqlite/relvec" "SELECT group_concat(DISTINCT relvec_space_of(e)) FROM items")" = mlp_a
 before=$(sha "$I")
 python3 - tests/fixtures/fmnist_a_subset.fvecs "$T/bad_d.fvecs" "$T/nan.fvecs" <<'PY'
 import struct, sys
@@ -309,6 +387,11 @@ ok "... untouched" test "$(sha "$T/text.db")" = "$(echo "not a database, just te
 run "$RELVEC" import "$I" --fvecs tests/fixtures/words_ft100_2k.fvecs --space ft100 --table words \
 	--keys tests/fixtures/words_2k.csv --key-field word --quiet
 ok "import with keys from a CSV column" bash -c "[ $rc -eq 0 ] && [ \"\$(sqlite3 $I \"SELECT key FROM words WHERE rowid = 1\")\" = the ]"
+ok "... tagged with ft100, not with mlp_a" test \
+	"$(sqlite3 "$I" ".load build/sqlite/relvec" "SELECT relvec_space_of(e) || ',' || (SELECT relvec_space_of(e) FROM items LIMIT 1) FROM words LIMIT 1")" = ft100,mlp_a
+run "$RELVEC" query "$I" --table words --key-column key --vector 'mlp_a#1:[1]' -k 1
+ok "query of an mlp_a vector among ft100 rows: exit 2, the spaces before the dimensions" \
+	fails_with 2 'embeddings of different spaces "mlp_a" and "ft100"'
 before=$(sha "$I")
 run "$RELVEC" import "$I" --fvecs tests/fixtures/words_ft100_2k.fvecs --space ft100 --table words \
 	--keys tests/fixtures/words_2k.csv --key-field word --quiet
@@ -506,7 +589,7 @@ stitch_c "$T/trunc.db"
 ok "a truncated anchor BLOB: exit 2" fails_with 2 'embedding blob of 9 bytes does not match its 2 dimensions'
 damaged header "UPDATE relvec_anchors SET e = x'02000700000000000000803f' WHERE key = 'y'"
 stitch_c "$T/header.db"
-ok "an anchor BLOB with a bad header field: exit 2" fails_with 2 'embedding blob has an unknown header'
+ok "an anchor BLOB tagged with another space: exit 2" fails_with 2 'anchor "y" in space "a": embedding belongs to space #7, not "a"'
 damaged dims "PRAGMA ignore_check_constraints = 1; UPDATE relvec_spaces SET dims = 4294967298 WHERE name = 'a'"
 stitch_c "$T/dims.db"
 ok "space dims out of range: exit 2" fails_with 2 'dimensions of space "a" cannot exceed 16000'

@@ -4,8 +4,9 @@
  * in it. Each input describes one catalog, written with plain SQL into tables without
  * constraints or triggers in an in-memory database, as a crafted or damaged file might
  * hold it; then every SQL function that reads it runs (projection, stitching by every
- * route, translation, comparison, fitting, freezing, re-storing anchors) and a query
- * embedding from the input goes through the scalar functions, its bytes also serving as
+ * route, translation, comparison, fitting, freezing, re-storing anchors, dropping a space)
+ * and a query embedding from the input, tagged or not, goes through the scalar functions
+ * and the space tags' (relvec_tag, relvec_space_of, inference), its bytes also serving as
  * the SQL text of a user's query. Errors are expected; the sanitizers catch the rest, and
  * once the connection is closed SQLite's allocator must be back where it was (the
  * extension and the bridge allocate only through it).
@@ -189,6 +190,12 @@ static const char *const readers[] = {
 	"SELECT embedding_text(?1), embedding_dims(?1), embedding_norm(?1), l2_distance(?1, ?1), "
 	"  embedding_text(embedding_concat(?1, ?1)), embedding_text(subvector(?1, 2, 3))",
 	"SELECT embedding_text(embedding_avg(e)), embedding_text(embedding_sum(e)) FROM relvec_anchors",
+	/* space tags: the query's resolved in this catalog, named, checked against the anchors' */
+	"SELECT relvec_space_of(?1), embedding_hash(?1), embedding_text(relvec_untag(?1)), embedding_cmp(?1, ?1)",
+	"SELECT embedding_text(relvec_tag(?1, 'a')), embedding_text(relvec_tag(?1, 'b'))",
+	"SELECT relvec_project(?1, 's')",
+	"SELECT relvec_translate(?1, 's', 'b')",
+	"SELECT l2_distance(?1, e), embedding_text(embedding_add(?1, e)) FROM relvec_anchors",
 	/* the query as the SQL text of a user's query: prepared, refused when it would write */
 	"SELECT * FROM relvec_knn(CAST(?1 AS TEXT), 'SELECT key, e FROM relvec_anchors', 1)",
 	/* writers last: they read the same rows first */
@@ -198,6 +205,8 @@ static const char *const readers[] = {
 	"SELECT relvec_set_space_mean('b', 'SELECT e FROM relvec_anchors WHERE space_id = 2')",
 	"SELECT relvec_set_anchors('s', 'a', 'SELECT key, e FROM relvec_anchors WHERE space_id = 2')",
 	"SELECT relvec_choose_anchors('t', 'a', 'SELECT key, e FROM relvec_anchors WHERE space_id = 1', 2, 'fps', 1)",
+	/* reads every table for values tagged with the space, then drops it */
+	"SELECT relvec_drop_space('b', 1)",
 };
 
 int

@@ -12,9 +12,9 @@ import struct
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def blob(*v):
-    """An embedding BLOB: uint16 dims, uint16 zero, float32 values, little-endian."""
-    return struct.pack("<HH%df" % len(v), len(v), 0, *v)
+def blob(*v, tag=0):
+    """An embedding BLOB: uint16 dims, uint16 space tag (0: untagged), float32 values, little-endian."""
+    return struct.pack("<HH%df" % len(v), len(v), tag, *v)
 
 
 def value(b):
@@ -69,6 +69,15 @@ def main():
     write("embedding", "blob_bad_header", struct.pack("<HHf", 1, 7, 1.0))
     write("embedding", "blob_short", struct.pack("<HHf", 2, 0, 1.0))
     write("embedding", "blob_nan", struct.pack("<HH", 1, 0) + b"\x00\x00\xc0\x7f")
+    # space tags: tagged texts (plain, quoted with doubled quotes, id alone, malformed) and BLOBs
+    for name, text in [("tagged", "mlp_a#3:[1,2,3]"), ("tagged_quoted", '"Model ""B"""#65535:[0.5,-1]'),
+                       ("tagged_id_only", " #7: [1]"), ("tagged_digit", '"9lives"#1:[2]'),
+                       ("tag_id_zero", "mlp_a#0:[1]"), ("tag_id_big", "mlp_a#65536:[1]"),
+                       ("tag_no_id", "mlp_a:[1]"), ("tag_no_colon", "mlp_a#3[1]"),
+                       ("tag_open_quote", '"open#1:[1]'), ("tag_capitals", "Mlp#1:[1]")]:
+        write("embedding", "text_" + name, text.encode())
+    write("embedding", "blob_tagged", blob(1, 2.5, -3e-7, tag=3))
+    write("embedding", "blob_tag_max", blob(0.25, tag=65535))
 
     write("catalog", "healthy_orthogonal", catalog())
     write("catalog", "healthy_affine", catalog(method=2))
@@ -86,6 +95,21 @@ def main():
                                                         "RETURNING key, e"))
     write("catalog", "short_matrix", catalog(translation=[blob(0, 0), blob(1, 1), blob(0, 0), blob(1, 1),
                                                           b"\x00" * 5, None]))
+    # space tags (spaces a and b are ids 1 and 2): tagged queries as BLOBs and texts, resolved by
+    # name or by id; anchors tagged with their own space and with the other one
+    write("catalog", "tagged_query_blob", catalog(query=blob(1, 2, tag=1)))
+    write("catalog", "tagged_query_other", catalog(query=blob(1, 2, tag=2)))
+    write("catalog", "tagged_query_unknown", catalog(query=blob(1, 2, tag=9)))
+    write("catalog", "tagged_query_text", catalog(flags=4, query="a#1:[0.5, -1]"))
+    write("catalog", "tagged_query_text_by_name", catalog(flags=4, query="b#77:[0.5, -1]"))
+    write("catalog", "tagged_query_text_clash", catalog(flags=4, query="nope#2:[0.5, -1]"))
+    pts = {"w": (1, 0), "x": (0, 1), "y": (1, 1)}
+    write("catalog", "anchors_tagged_own", catalog(anchors=[
+        [(0, i + 1, k, blob(*pts[k], tag=1)) for i, k in enumerate("wxy")],
+        [(0, i + 1, k, blob(pts[k][1], -pts[k][0], tag=2)) for i, k in enumerate("wxy")]]))
+    write("catalog", "anchors_tagged_other", catalog(anchors=[
+        [(0, i + 1, k, blob(*pts[k], tag=2)) for i, k in enumerate("wxy")],
+        [(0, i + 1, k, blob(pts[k][1], -pts[k][0])) for i, k in enumerate("wxy")]]))
 
 
 if __name__ == "__main__":

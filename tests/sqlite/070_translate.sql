@@ -82,7 +82,7 @@ CREATE TEMP VIEW formula AS
 CREATE TEMP VIEW fmat AS SELECT CAST(j.key AS INTEGER) / 64 AS i, CAST(j.key AS INTEGER) % 64 AS j, j.value AS v
 	FROM fm, json_each(embedding_text(CAST(X'00100000' || fm.matrix AS BLOB))) j;
 CREATE TEMP VIEW got AS SELECT CAST(g.key AS INTEGER) AS j, g.value AS v
-	FROM fixtures.fmnist f, json_each(embedding_text(relvec_translate(f.a, 'fm300', 'mlp_a', 'mlp_b'))) g WHERE f.idx = 60007;
+	FROM fixtures.fmnist f, json_each(embedding_text(relvec_untag(relvec_translate(f.a, 'fm300', 'mlp_a', 'mlp_b')))) g WHERE f.idx = 60007;
 SELECT ok((SELECT count(*) = 64 AND max(abs(f.want - g.v)) < 1e-4 FROM formula f JOIN got g USING (j)), 'orthogonal: translate = the formula in SQL');
 
 -- a translated query searches the target space with the ordinary distance functions
@@ -136,7 +136,7 @@ SELECT relvec_set_anchors('w200', 'ft_perm', 'SELECT word, perm FROM wa');
 SELECT relvec_set_anchors('w200', 'ft_40', 'SELECT word, p40 FROM wa');
 SELECT relvec_freeze_anchor_set('w200');
 SELECT ok(relvec_fit_translation('w200', 'ft', 'ft_perm') > 0.9999, 'a signed permutation: fit quality 1');
-SELECT ok((SELECT max(abs(x.value - y.value)) FROM w, json_each(embedding_text(relvec_translate(w.ft, 'w200', 'ft', 'ft_perm'))) x,
+SELECT ok((SELECT max(abs(x.value - y.value)) FROM w, json_each(embedding_text(relvec_untag(relvec_translate(w.ft, 'w200', 'ft', 'ft_perm')))) x,
 	json_each(embedding_text(w.perm)) y WHERE x.key = y.key) < 1e-3, 'every word (anchor or not) translates onto its permuted vector');
 SELECT ok(relvec_fit_translation('w200', 'ft', 'ft_40') > 0.5, 'fit 100 -> 40 (target padded)');
 SELECT ok(relvec_fit_translation('w200', 'ft_40', 'ft') > 0.3, 'fit 40 -> 100 (source padded)');

@@ -143,9 +143,15 @@ SELECT throws_ok('SELECT relvec_project(a, ''s'', ''a'') FROM t',
 	'an anchor BLOB shorter than the header');
 ROLLBACK;
 BEGIN;
-UPDATE relvec_anchors SET e = x'02000100000000000000803f' WHERE key = 'x';
+UPDATE relvec_anchors SET e = x'02000700000000000000803f' WHERE key = 'x';
 SELECT throws_ok('SELECT relvec_project(a, ''s'', ''a'') FROM t',
-	'anchor set "s" is damaged: anchor "x" in space "a": embedding blob has an unknown header', 'a bad header field');
+	'anchor set "s" is damaged: anchor "x" in space "a": embedding belongs to space #7, not "a"',
+	'an anchor tagged with a space that is not its own');
+ROLLBACK;
+BEGIN;
+UPDATE relvec_anchors SET e = x'02000100000000000000803f' WHERE key = 'x' AND space_id = (SELECT space_id FROM relvec_spaces WHERE name = 'a');
+SELECT is_eq((SELECT embedding_text(relvec_project(a, 's', 'a')) FROM t WHERE k = 'q1'), (SELECT proj FROM good),
+	'an anchor tagged with its own space reads as the untagged one');
 ROLLBACK;
 BEGIN;
 UPDATE relvec_anchors SET e = x'020000000000c07f0000803f' WHERE key = 'x';
