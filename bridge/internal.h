@@ -78,6 +78,9 @@ void		rv_note_device_lost(rv_ctx *ctx);
 /* CPU backend (cpu/): the reference for every kernel. */
 rv_status	rvc_simmatrix(rv_ctx *ctx, const rv_simmatrix_args *args);
 rv_status	rvc_topk(rv_ctx *ctx, const rv_topk_args *args);
+rv_status	rvc_lower_bounds(rv_ctx *ctx, rv_metric metric, const float *x, const double *xn2,
+							 size_t n, size_t d, const float *q, size_t nq, double *lb,
+							 size_t ldlb);
 
 /*
  * The CPU twin of the few-query kernel (cpu/fewq.c): the key of one pair by the shader's

@@ -6,7 +6,9 @@
  * calls rv_topk once per chunk; each call selects the chunk's best rows and merges them
  * with rv_topk_merge, so the result of many chunks equals the result of one call over the
  * whole corpus, entry for entry. Backends (cpu/topk.c, vk/) only produce candidates.
+ * Also the entry points of the CPU's lower bounds (rv_lower_bounds) and norm (rv_norm2).
  */
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 
@@ -126,4 +128,30 @@ rv_topk_merge(int64_t *best_rows, float *best_dist, size_t k,
 		}
 	}
 	return total;
+}
+
+/* |a|^2 of d floats (cpu/topk.c's vectorized loop). */
+double
+rv_norm2(const float *a, size_t d)
+{
+	return rvc_norm2(a, d);
+}
+
+/* Validate, then the CPU's lower bounds (cpu/topk.c). */
+rv_status
+rv_lower_bounds(rv_ctx *ctx, rv_metric m, const float *x, const double *xn2, size_t n,
+				size_t d, const float *q, size_t nq, double *lb, size_t ldlb)
+{
+	if (ctx == NULL)
+		return RV_E_INVALID_PARAM;
+	rv_clear_error(ctx);
+	if (x == NULL || xn2 == NULL || q == NULL || lb == NULL)
+		return rv_fail(ctx, RV_E_INVALID_PARAM, "lower bounds: a NULL array");
+	if (d == 0 || d > INT_MAX || n > INT_MAX || nq > INT_MAX || ldlb < n)
+		return rv_fail(ctx, RV_E_INVALID_PARAM, "lower bounds: invalid sizes");
+	if (m != RV_METRIC_L2 && m != RV_METRIC_IP && m != RV_METRIC_COSINE)
+		return rv_fail(ctx, RV_E_UNSUPPORTED, "lower bounds: no inner-product form for this metric");
+	if (n == 0 || nq == 0)
+		return RV_OK;
+	return rvc_lower_bounds(ctx, m, x, xn2, n, d, q, nq, lb, ldlb);
 }

@@ -587,18 +587,19 @@ COMMENT ON FUNCTION relvec_stitch_knn_chunked(text, text, text, text, text, inte
 -- Serving many connections: the shared copies of rvflat indexes (relvec preloaded)
 -- =======================================================================================
 CREATE FUNCTION relvec_cache() RETURNS TABLE (index regclass, database oid, state text, dims integer,
-		rows bigint, bytes bigint, pins integer, hits bigint)
+		rows bigint, bytes bigint, pins integer, hits bigint, batches bigint, batched bigint)
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION relvec_cache() IS
-	'the shared host copies of rvflat indexes (relvec in shared_preload_libraries); no rows otherwise';
+	'the shared host copies of rvflat indexes (relvec in shared_preload_libraries), with their hits and batches; no rows otherwise';
 CREATE VIEW relvec_cache AS SELECT * FROM relvec_cache();
 COMMENT ON VIEW relvec_cache IS 'relvec: the shared host copies of rvflat indexes that every backend''s scans read';
 GRANT SELECT ON relvec_cache TO PUBLIC;
 CREATE FUNCTION relvec_cache_stats() RETURNS TABLE (enabled boolean, limit_bytes bigint, used_bytes bigint,
-		hits bigint, misses bigint, builds bigint, evictions bigint, too_large bigint)
+		hits bigint, misses bigint, builds bigint, evictions bigint, too_large bigint,
+		batches bigint, batched bigint, largest_batch integer, gemm_batches bigint)
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION relvec_cache_stats() IS
-	'the shared cache of rvflat copies: on or off, its limit and use, and its totals since the server started';
+	'the shared cache of rvflat copies: on or off, its limit and use, and its totals since the server started (batches: passes that answered two queries or more; batched: the queries they answered; gemm_batches: those that bounded distances by one sgemm)';
 CREATE VIEW relvec_cache_stats AS SELECT * FROM relvec_cache_stats();
 COMMENT ON VIEW relvec_cache_stats IS 'relvec: the shared cache''s limit, use and totals';
 GRANT SELECT ON relvec_cache_stats TO PUBLIC;

@@ -31,6 +31,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -568,6 +569,81 @@ walk_gemm(rv_ctx *ctx, const rv_topk_args *args, rvc_query *st, const float *qbl
 		}
 	}
 	return RV_OK;
+}
+
+/*
+ * Lower bounds of the exact distances from nq queries to n rows, from the sgemm filter's
+ * inner products and bounds (walk_gemm), written to lb[j * ldlb + r]; L2's become bounds
+ * of the distance itself (sqrt is monotone). Validated by rv_lower_bounds (topk.c).
+ */
+rv_status
+rvc_lower_bounds(rv_ctx *ctx, rv_metric metric, const float *x, const double *xn2, size_t n,
+				 size_t d, const float *q, size_t nq, double *lb, size_t ldlb)
+{
+	double		g = metric == RV_METRIC_L2 ?
+		(4.0 * (double) d + 256.0) * RVC_U : (2.0 * (double) d + 128.0) * RVC_U;
+	double		eta = RV_UNDERFLOW_SLACK(d);
+	size_t		block = n < RVC_GEMM_BLOCK_ROWS ? n : RVC_GEMM_BLOCK_ROWS;
+	rvc_query  *qs = rv_alloc(ctx, nq * sizeof(rvc_query));
+	float	   *sims = rv_alloc(ctx, nq * block * sizeof(float));
+	double	   *xaux = rv_alloc(ctx, block * sizeof(double));
+	rv_status	st = RV_OK;
+	size_t		r0;
+	size_t		j;
+
+	if (qs == NULL || sims == NULL || xaux == NULL)
+	{
+		st = rv_fail(ctx, RV_E_NOMEM, "out of memory for lower bounds");
+		goto done;
+	}
+	rvc_blas_init();
+	for (j = 0; j < nq; j++)
+	{
+		memset(&qs[j], 0, sizeof(rvc_query));
+		qs[j].q = q + j * d;
+		qs[j].qn2 = rvc_norm2(qs[j].q, d);
+		qs[j].qnorm = sqrt(qs[j].qn2);
+	}
+	for (r0 = 0; r0 < n; r0 += block)
+	{
+		size_t		nr = n - r0 < block ? n - r0 : block;
+		size_t		r;
+
+		if (rv_interrupted(ctx))
+		{
+			st = rv_fail(ctx, RV_E_INTERRUPTED, "lower bounds interrupted");
+			goto done;
+		}
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) nq, (int) nr, (int) d,
+					1.0f, q, (int) d, x + r0 * d, (int) d, 0.0f, sims, (int) nr);
+		for (r = 0; r < nr; r++)
+		{
+			double		xn = xn2[r0 + r];
+
+			if (metric == RV_METRIC_L2)
+				xaux[r] = xn;
+			else if (metric == RV_METRIC_IP)
+				xaux[r] = g * sqrt(xn);
+			else
+				xaux[r] = xn >= RV_NORM2_TINY ? 1.0 / sqrt(xn) : 0.0;
+		}
+		for (j = 0; j < nq; j++)
+		{
+			double	   *out = lb + j * ldlb + r0;
+
+			lower_bounds(metric, &qs[j], sims + j * nr, xaux, nr, g, eta, out);
+			if (metric == RV_METRIC_L2)
+				for (r = 0; r < nr; r++)
+					out[r] = out[r] > 0.0 ? sqrt(out[r]) :
+						out[r] == -INFINITY ? -INFINITY : 0.0;
+		}
+	}
+
+done:
+	rv_free(ctx, xaux);
+	rv_free(ctx, sims);
+	rv_free(ctx, qs);
+	return st;
 }
 
 /*

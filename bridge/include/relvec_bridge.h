@@ -370,6 +370,22 @@ void		rv_topk_reset(int64_t *best_rows, float *best_dist, size_t nq, size_t k);
  */
 rv_status	rv_topk(rv_ctx *ctx, const rv_topk_args *args);
 
+/* |a|^2 of d floats, finite for every finite input (the norm rv_lower_bounds needs). */
+double		rv_norm2(const float *a, size_t d);
+
+/*
+ * Lower bounds of the exact distances rv_metric_distance from nq queries (q, nq x d) to n
+ * rows (x, n x d; xn2 their rv_norm2): lb[j * ldlb + r] <= rv_metric_distance(m, q_j, x_r)
+ * for every pair, -inf where nothing is known (a float32 overflow, a cosine with a zero or
+ * tiny vector). One cblas_sgemm per block of rows, the rigorous filter of rv_topk's sgemm
+ * path: a caller that recomputes exactly every row whose bound does not rule it out gets
+ * the exact answer, bit for bit, from a compute-bound pass that serves nq queries at once.
+ * L2, inner product and cosine; L1 is RV_E_UNSUPPORTED. On the CPU.
+ */
+rv_status	rv_lower_bounds(rv_ctx *ctx, rv_metric m, const float *x, const double *xn2,
+							size_t n, size_t d, const float *q, size_t nq, double *lb,
+							size_t ldlb);
+
 /* ------------------------------------------------------------------------------------
  * Devices (device.c; Vulkan in vk/)
  *

@@ -170,6 +170,7 @@ typedef struct RvflatResident
 	int			dims;
 	Size		n;				/* rows with a vector */
 	float	   *x;				/* n x dims */
+	double	   *xn2;			/* n squared norms (rv_norm2) */
 	ItemPointerData *tids;		/* n heap TIDs */
 	ItemPointerData *where;		/* n index item positions */
 	ItemPointerData *nulls;		/* heap TIDs of the NULL rows, sorted */
@@ -180,6 +181,7 @@ typedef struct RvflatResident
 	int			pins;			/* scans using it */
 	bool		listed;			/* in the cache (else freed at the last unpin) */
 	bool		shared;			/* a view of the server's shared copy (rvflatshared.c) */
+	int			slot;			/* ... in this entry of the shared table */
 } RvflatResident;
 
 extern void rvflat_define_resident_guc(void);
@@ -199,6 +201,16 @@ extern bool rvflat_shared_enabled(void);
  */
 extern RvflatResident *rvflat_shared_get(Relation index, int dims, uint64 change_count,
 										 MemoryContext pin_cxt);
+/*
+ * One pass over host copy r for query q, into out (n doubles): true when out holds lower
+ * bounds of the exact distances (rv_lower_bounds: a batch of several queries over a shared
+ * copy, one sgemm pass; the caller recomputes the rows a bound cannot rule out), false
+ * when it holds the exact distances themselves (alone, or a small batch, or L1). For a
+ * shared copy, through a batch with other backends' concurrent scans of the same copy
+ * when relvec.batch_size allows.
+ */
+extern bool rvflat_host_pass(RvflatResident *r, RvflatMetric metric, const float *q,
+							 double *out);
 
 
 /* rvflatvacuum.c */

@@ -252,6 +252,10 @@ rvflat_read_index(Relation index, int dims)
 	}
 	if (strategy != NULL)
 		FreeAccessStrategy(strategy);
+	/* each row's squared norm: the CPU's lower bounds need it (rv_lower_bounds) */
+	e->xn2 = MemoryContextAllocHuge(cxt, Max(e->n, (Size) 1) * sizeof(double));
+	for (cap = 0; cap < e->n; cap++)
+		e->xn2[cap] = rv_norm2(e->x + cap * dims, dims);
 	return e;
 }
 

@@ -204,23 +204,49 @@ resident_candidates(IndexScanDesc scan, int dims)
 		return false;
 	if (res->dev == NULL)
 	{
-		/* a host copy for the CPU: every exact distance, from one contiguous array */
+		/*
+		 * A host copy: one pass gives every row's exact distance, or, in a batch of several
+		 * queries over a shared copy, a lower bound of it from one sgemm; then the lower-
+		 * bound heap holds every row and the refinement below recomputes exactly only the
+		 * rows a bound cannot rule out.
+		 */
+		double	   *d = MemoryContextAllocHuge(so->cxt, res->n * sizeof(double));
+		bool		bounds = rvflat_host_pass(res, so->metric, so->query->x, d);
+
 		so->ncap = res->n;
 		so->cands = MemoryContextAllocHuge(so->cxt, so->ncap * sizeof(RvflatCand));
-		for (i = 0; i < res->n; i++)
-		{
-			if ((i & 4095) == 0)
-				CHECK_FOR_INTERRUPTS();
-			so->cands[i].dist = rvflat_distance(so->metric, so->query->x,
-												res->x + i * res->dims, res->dims);
-			so->cands[i].tid = res->tids[i];
-		}
-		so->ncands = res->n;
-		for (i = so->ncands / 2; i-- > 0;)
-			sift_down(so->cands, so->ncands, i);
 		so->nulls = res->nulls; /* the pin keeps them until the scan ends */
 		so->nnulls = res->nnulls;
 		so->nulls_next = 0;
+		if (bounds)
+		{
+			so->res = res;
+			so->low = MemoryContextAllocHuge(so->cxt, res->n * sizeof(RvflatLow));
+			for (i = 0; i < res->n; i++)
+			{
+				so->low[i].lo = isnan(d[i]) ? -get_float8_infinity() : d[i];
+				so->low[i].idx = i;
+			}
+			so->nlow = res->n;
+			so->nlisted = res->n;
+			for (i = so->nlow / 2; i-- > 0;)
+				low_sift_down(so->low, so->nlow, i);
+			so->expanded = false;
+			so->ncands = 0;
+			so->nrecomputed = 0;
+		}
+		else
+		{
+			for (i = 0; i < res->n; i++)
+			{
+				so->cands[i].dist = d[i];
+				so->cands[i].tid = res->tids[i];
+			}
+			so->ncands = res->n;
+			for (i = so->ncands / 2; i-- > 0;)
+				sift_down(so->cands, so->ncands, i);
+		}
+		pfree(d);
 		return true;
 	}
 	kc = Min((Size) RVFLAT_RESIDENT_CANDIDATES, res->n);
