@@ -262,27 +262,31 @@ build(rvsq_conn *c, rvsq_knn_cache *cache, cache_entry *e)
 		goto fail;
 	while (!done)
 	{
-		size_t		want = e->rows.n + CACHE_CHUNK;
+		size_t		want;
 
-		if (e->rows.cap < want)
+		if (e->rows.n == e->rows.cap)
 		{
 			size_t		cap = e->rows.cap + e->rows.cap / 2;
 
-			if (cap < want)
-				cap = want;
+			if (cap < e->rows.n + CACHE_CHUNK)
+				cap = e->rows.n + CACHE_CHUNK;
 			if (!make_room(cache, e, rows_bytes(cap, e->rows.d) + key_bytes))
 			{
-				/* the last rows may still fit exactly: not before the table ends */
-				if (!make_room(cache, e, rows_bytes(want, e->rows.d) + key_bytes))
+				/* every other copy is gone: as many rows as the rest of the limit holds */
+				size_t		limit = limit_bytes(cache);
+				size_t		avail = limit > cache->used + key_bytes ? limit - cache->used - key_bytes : 0;
+
+				cap = avail / rows_bytes(1, e->rows.d);
+				if (cap <= e->rows.n)
 				{
 					cache->too_large++;
 					goto fail;
 				}
-				cap = want;
 			}
 			if (rvsq_rows_reserve(&e->rows, cap) != SQLITE_OK)
 				goto fail;
 		}
+		want = e->rows.n + CACHE_CHUNK < e->rows.cap ? e->rows.n + CACHE_CHUNK : e->rows.cap;
 		if (rvsq_read_rows(c, st, &copy_source, &e->rows, want, &done) != SQLITE_OK || e->rows.saw_text)
 			goto fail;
 		for (; counted < e->rows.n; counted++)
