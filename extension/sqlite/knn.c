@@ -8,7 +8,10 @@
  *   CREATE VIRTUAL TABLE t_knn USING relvec_knn_index(table, column [, metric=cosine]
  *       [, key=rowid])  then  SELECT key, distance FROM t_knn WHERE query = ? AND k = 10
  *       for interactive use (SQLite 3.40 does not push LIMIT into a virtual table, so k is
- *       a constraint; without one, k is 10). Rows whose embedding is NULL are skipped.
+ *       a constraint; without one, k is 10). Rows whose key or embedding is NULL are
+ *       skipped; keys come back of their own type. A query is answered from the
+ *       connection's copy of the column (knncache.c) while that copy is the table as the
+ *       statement reads it, else by reading the table; both give the same rows.
  *
  * One pass over the corpus in chunks keeps KNN_SLACK candidates more than asked per query
  * (rv_topk ranks by float32 distances), gives each candidate its double-precision distance
