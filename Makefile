@@ -7,7 +7,9 @@
 #   make gpu-test     every Vulkan kernel against its CPU twin on every Vulkan device
 #   make check-meta   META.json's version equals EXTVERSION
 #   make bench        benchmarks; figures and ratios are printed, never asserted
-#                     (bench/gpu-check.sh is not among them: it runs on a GPU machine, README)
+#                     (bench/gpu-check.sh is not among them: it runs on a GPU machine, README;
+#                     bench/run-sqlite-bench.sh compares with sqlite-vec when SQLITE_VEC_PATH
+#                     names its vec0.so, and says it skipped that otherwise)
 #   make sqlite       build/sqlite/relvec.so, the SQLite loadable extension (also built by make)
 #   make sqlite-test  the SQLite suite (tests/sqlite) against build/sqlite/relvec.so
 #   make cli          build/relvec, the offline command-line tool (also built by make)

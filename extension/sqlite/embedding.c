@@ -366,13 +366,118 @@ rvsq_prepare_query(rvsq_conn *c, const char *sql, int ncols, const rvsq_source *
 	return SQLITE_OK;
 }
 
+/* ---- keys of their own type ------------------------------------------------------- */
+
+int
+rvsq_key_from_value(rvsq_key *k, sqlite3_value *v)
+{
+	memset(k, 0, sizeof(*k));
+	switch (sqlite3_value_type(v))
+	{
+		case SQLITE_INTEGER:
+			k->u.i = sqlite3_value_int64(v);
+			break;
+		case SQLITE_FLOAT:
+			k->u.r = sqlite3_value_double(v);
+			break;
+		case SQLITE_TEXT:
+		case SQLITE_BLOB:
+			{
+				const void *b = sqlite3_value_type(v) == SQLITE_TEXT ? (const void *) sqlite3_value_text(v)
+					: sqlite3_value_blob(v);
+				int			n = sqlite3_value_bytes(v);
+
+				if (b == NULL && n > 0)
+					return SQLITE_NOMEM;
+				/* one byte more: a text key ends with its NUL */
+				k->p = sqlite3_malloc64((sqlite3_uint64) n + 1);
+				if (k->p == NULL)
+					return SQLITE_NOMEM;
+				if (n > 0)
+					memcpy(k->p, b, (size_t) n);
+				k->p[n] = '\0';
+				k->n = n;
+				break;
+			}
+		default:
+			return SQLITE_OK;
+	}
+	k->type = sqlite3_value_type(v);
+	return SQLITE_OK;
+}
+
+int
+rvsq_key_from_text(rvsq_key *k, const char *s)
+{
+	memset(k, 0, sizeof(*k));
+	k->p = sqlite3_mprintf("%s", s ? s : "");
+	if (k->p == NULL)
+		return SQLITE_NOMEM;
+	k->n = (int) strlen(k->p);
+	k->type = SQLITE_TEXT;
+	return SQLITE_OK;
+}
+
+int
+rvsq_key_copy(rvsq_key *dst, const rvsq_key *src)
+{
+	*dst = *src;
+	if (src->p == NULL)
+		return SQLITE_OK;
+	dst->p = sqlite3_malloc64((sqlite3_uint64) src->n + 1);
+	if (dst->p == NULL)
+	{
+		memset(dst, 0, sizeof(*dst));
+		return SQLITE_NOMEM;
+	}
+	memcpy(dst->p, src->p, (size_t) src->n + 1);
+	return SQLITE_OK;
+}
+
+void
+rvsq_key_free(rvsq_key *k)
+{
+	sqlite3_free(k->p);
+	memset(k, 0, sizeof(*k));
+}
+
+void
+rvsq_key_result(sqlite3_context *ctx, const rvsq_key *k)
+{
+	switch (k->type)
+	{
+		case SQLITE_INTEGER:
+			sqlite3_result_int64(ctx, k->u.i);
+			break;
+		case SQLITE_FLOAT:
+			sqlite3_result_double(ctx, k->u.r);
+			break;
+		case SQLITE_TEXT:
+			sqlite3_result_text(ctx, k->p, k->n, SQLITE_TRANSIENT);
+			break;
+		case SQLITE_BLOB:
+			sqlite3_result_blob(ctx, k->p, k->n, SQLITE_TRANSIENT);
+			break;
+		default:
+			sqlite3_result_null(ctx);
+			break;
+	}
+}
+
+/* ---- (key, embedding) rows --------------------------------------------------------- */
+
 void
 rvsq_rows_clear(rvsq_rows *rows)
 {
 	size_t		i;
 
 	for (i = 0; i < rows->n; i++)
-		sqlite3_free(rows->keys[i]);
+	{
+		if (rows->typed_keys)
+			rvsq_key_free(&rows->tkeys[i]);
+		else
+			sqlite3_free(rows->keys[i]);
+	}
 	rows->n = 0;
 }
 
@@ -382,27 +487,46 @@ rvsq_rows_free(rvsq_rows *rows)
 	rvsq_rows_clear(rows);
 	sqlite3_free(rows->x);
 	sqlite3_free(rows->keys);
+	sqlite3_free(rows->tkeys);
 	memset(rows, 0, sizeof(*rows));
+}
+
+int
+rvsq_rows_reserve(rvsq_rows *rows, size_t cap)
+{
+	float	   *x;
+
+	if (cap < rows->n)
+		cap = rows->n;
+	x = sqlite3_realloc64(rows->x, sizeof(float) * (cap > 0 ? cap : 1) * (rows->d > 0 ? rows->d : 1));
+	if (x == NULL)
+		return SQLITE_NOMEM;
+	rows->x = x;
+	if (rows->typed_keys)
+	{
+		rvsq_key   *keys = sqlite3_realloc64(rows->tkeys, sizeof(rvsq_key) * (cap > 0 ? cap : 1));
+
+		if (keys == NULL)
+			return SQLITE_NOMEM;
+		rows->tkeys = keys;
+	}
+	else
+	{
+		char	  **keys = sqlite3_realloc64(rows->keys, sizeof(char *) * (cap > 0 ? cap : 1));
+
+		if (keys == NULL)
+			return SQLITE_NOMEM;
+		rows->keys = keys;
+	}
+	rows->cap = cap;
+	return SQLITE_OK;
 }
 
 /* Make room for one more row of d values. */
 static int
 rows_grow(rvsq_rows *rows)
 {
-	size_t		cap = rows->cap ? rows->cap * 2 : 256;
-	float	   *x;
-	char	  **keys;
-
-	x = sqlite3_realloc64(rows->x, sizeof(float) * cap * rows->d);
-	if (x == NULL)
-		return SQLITE_NOMEM;
-	rows->x = x;
-	keys = sqlite3_realloc64(rows->keys, sizeof(char *) * cap);
-	if (keys == NULL)
-		return SQLITE_NOMEM;
-	rows->keys = keys;
-	rows->cap = cap;
-	return SQLITE_OK;
+	return rvsq_rows_reserve(rows, rows->cap ? rows->cap * 2 : 256);
 }
 
 int
@@ -435,6 +559,8 @@ rvsq_read_rows(rvsq_conn *c, sqlite3_stmt *st, const rvsq_source *src, rvsq_rows
 		}
 		if (t != SQLITE_BLOB && t != SQLITE_TEXT)
 			return rvsq_fail(c, "%s", src->shape_msg);
+		if (t == SQLITE_TEXT)
+			rows->saw_text = 1;
 		rc = rvsq_value_vec(c, sqlite3_column_value(st, 1), "embedding", &v);
 		if (rc != SQLITE_OK)
 			return rc;
@@ -447,11 +573,12 @@ rvsq_read_rows(rvsq_conn *c, sqlite3_stmt *st, const rvsq_source *src, rvsq_rows
 			rvsq_vec_free(&v);
 			return rc;
 		}
-		key = (const char *) sqlite3_column_text(st, 0);
 		if (rows->d == 0)
 			rows->d = v.dims;
 		if (v.dims != rows->d)
 		{
+			/* the key as text only here: text would change how a typed key reads */
+			key = (const char *) sqlite3_column_text(st, 0);
 			rc = rvsq_fail(c, "embedding of %s%skey \"%s\" has %d dimensions, %s%s%s%s %d",
 						   src->label ? src->label : "", src->label ? " " : "", key, (int) v.dims,
 						   src->space ? "space \"" : src->dims_from, src->space ? src->space : "",
@@ -466,9 +593,18 @@ rvsq_read_rows(rvsq_conn *c, sqlite3_stmt *st, const rvsq_source *src, rvsq_rows
 		}
 		memcpy(rows->x + rows->n * rows->d, v.x, sizeof(float) * v.dims);
 		rvsq_vec_free(&v);
-		rows->keys[rows->n] = sqlite3_mprintf("%s", key ? key : "");
-		if (rows->keys[rows->n] == NULL)
-			return SQLITE_NOMEM;
+		if (rows->typed_keys)
+		{
+			if (rvsq_key_from_value(&rows->tkeys[rows->n], sqlite3_column_value(st, 0)) != SQLITE_OK)
+				return SQLITE_NOMEM;
+		}
+		else
+		{
+			key = (const char *) sqlite3_column_text(st, 0);
+			rows->keys[rows->n] = sqlite3_mprintf("%s", key ? key : "");
+			if (rows->keys[rows->n] == NULL)
+				return SQLITE_NOMEM;
+		}
 		rows->n++;
 	}
 	return SQLITE_OK;

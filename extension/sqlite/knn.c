@@ -8,7 +8,10 @@
  *   CREATE VIRTUAL TABLE t_knn USING relvec_knn_index(table, column [, metric=cosine]
  *       [, key=rowid])  then  SELECT key, distance FROM t_knn WHERE query = ? AND k = 10
  *       for interactive use (SQLite 3.40 does not push LIMIT into a virtual table, so k is
- *       a constraint; without one, k is 10). Rows whose embedding is NULL are skipped.
+ *       a constraint; without one, k is 10). Rows whose key or embedding is NULL are
+ *       skipped; keys come back of their own type. A query is answered from the
+ *       connection's copy of the column (knncache.c) while that copy is the table as the
+ *       statement reads it, else by reading the table; both give the same rows.
  *
  * One pass over the corpus in chunks keeps KNN_SLACK candidates more than asked per query
  * (rv_topk ranks by float32 distances), gives each candidate its double-precision distance
@@ -37,7 +40,7 @@ rvsq_knn_result_free(rvsq_knn_result *r)
 
 	if (r->keys != NULL)
 		for (i = 0; i < r->nq * r->k; i++)
-			sqlite3_free(r->keys[i]);
+			rvsq_key_free(&r->keys[i]);
 	sqlite3_free(r->keys);
 	sqlite3_free(r->dist);
 	sqlite3_free(r->count);
@@ -48,7 +51,7 @@ typedef struct knn_hit
 {
 	double		dist;
 	int64_t		row;
-	char	   *key;
+	rvsq_key	key;
 } knn_hit;
 
 static int
@@ -62,17 +65,41 @@ hit_cmp(const void *a, const void *b)
 	return x->row < y->row ? -1 : (x->row > y->row ? 1 : 0);
 }
 
+/* Candidates kept per query: k plus the slack, within the bridge's limit. */
+static size_t
+knn_kint(size_t k)
+{
+	return k + KNN_SLACK < RV_MAX_K ? k + KNN_SLACK : RV_MAX_K;
+}
+
+/* A new result for nq queries of k keys each (no keys yet); SQLITE_NOMEM on failure. */
+static int
+knn_result_alloc(rvsq_knn_result *out, size_t nq, size_t k)
+{
+	out->nq = nq;
+	out->k = k;
+	out->count = sqlite3_malloc64(sizeof(size_t) * (nq + 1));
+	out->keys = sqlite3_malloc64(sizeof(rvsq_key) * (nq * k + 1));
+	out->dist = sqlite3_malloc64(sizeof(double) * (nq * k + 1));
+	if (out->count == NULL || out->keys == NULL || out->dist == NULL)
+		return SQLITE_NOMEM;
+	memset(out->count, 0, sizeof(size_t) * nq);
+	memset(out->keys, 0, sizeof(rvsq_key) * nq * k);
+	return SQLITE_OK;
+}
+
 int
 rvsq_knn_search(rvsq_conn *c, const float *q, size_t nq, size_t d, sqlite3_stmt *corpus,
 				const rvsq_source *src, size_t in_dims, unsigned space, int space_fixed,
-				rvsq_map_fn map, void *map_arg, size_t k, rv_metric metric, rvsq_knn_result *out)
+				rvsq_map_fn map, void *map_arg, size_t k, rv_metric metric, int typed_keys,
+				rvsq_knn_result *out)
 {
-	size_t		kint = k + KNN_SLACK < RV_MAX_K ? k + KNN_SLACK : RV_MAX_K;
+	size_t		kint = knn_kint(k);
 	size_t		slots = nq * kint;
 	int64_t    *best_rows = sqlite3_malloc64(sizeof(int64_t) * (slots + 1));
 	float	   *best_dist = sqlite3_malloc64(sizeof(float) * (slots + 1));
 	int64_t    *old_rows = sqlite3_malloc64(sizeof(int64_t) * (slots + 1));
-	char	  **slot_key = sqlite3_malloc64(sizeof(char *) * (slots + 1));
+	rvsq_key   *slot_key = sqlite3_malloc64(sizeof(rvsq_key) * (slots + 1));
 	double	   *slot_dist = sqlite3_malloc64(sizeof(double) * (slots + 1));
 	knn_hit    *hits = sqlite3_malloc64(sizeof(knn_hit) * (kint + 1));
 	float	   *mapped = map ? sqlite3_malloc64(sizeof(float) * d * KNN_CORPUS_CHUNK) : NULL;
@@ -92,11 +119,12 @@ rvsq_knn_search(rvsq_conn *c, const float *q, size_t nq, size_t d, sqlite3_stmt 
 		rc = SQLITE_NOMEM;
 		goto done;
 	}
-	memset(slot_key, 0, sizeof(char *) * slots);
+	memset(slot_key, 0, sizeof(rvsq_key) * slots);
 	rv_topk_reset(best_rows, best_dist, nq, kint);
 	rows.d = in_dims;
 	rows.space = space;
 	rows.space_fixed = space_fixed;
+	rows.typed_keys = typed_keys;
 	while (!finished)
 	{
 		rv_topk_args a;
@@ -135,7 +163,7 @@ rvsq_knn_search(rvsq_conn *c, const float *q, size_t nq, size_t d, sqlite3_stmt 
 		{
 			const int64_t *r = best_rows + qi * kint;
 			const int64_t *old = old_rows + qi * kint;
-			char	  **keys = slot_key + qi * kint;
+			rvsq_key   *keys = slot_key + qi * kint;
 			double	   *dist = slot_dist + qi * kint;
 			size_t		j = 0;
 
@@ -144,14 +172,14 @@ rvsq_knn_search(rvsq_conn *c, const float *q, size_t nq, size_t d, sqlite3_stmt 
 				if (r[s] >= base)
 				{
 					size_t		i = (size_t) (r[s] - base);
+					int			krc = typed_keys ? rvsq_key_copy(&hits[s].key, &rows.tkeys[i])
+						: rvsq_key_from_text(&hits[s].key, rows.keys[i]);
 
-					hits[s].key = sqlite3_mprintf("%s", rows.keys[i]);
-					if (hits[s].key == NULL)
+					if (krc != SQLITE_OK)
 					{
-						/* keep the lists consistent for the cleanup below */
+						/* the keys gathered so far belong to no slot any more */
 						while (s-- > 0)
-							if (r[s] >= base)
-								sqlite3_free(hits[s].key);
+							rvsq_key_free(&hits[s].key);
 						rc = SQLITE_NOMEM;
 						goto done;
 					}
@@ -160,20 +188,17 @@ rvsq_knn_search(rvsq_conn *c, const float *q, size_t nq, size_t d, sqlite3_stmt 
 				}
 				while (j < kint && old[j] >= 0 && old[j] != r[s])
 				{
-					sqlite3_free(keys[j]);
-					keys[j] = NULL;
+					rvsq_key_free(&keys[j]);
 					j++;
 				}
+				/* move the key: the slot no longer owns it */
 				hits[s].key = keys[j];
 				hits[s].dist = dist[j];
-				keys[j] = NULL;
+				memset(&keys[j], 0, sizeof(rvsq_key));
 				j++;
 			}
 			for (; j < kint; j++)
-			{
-				sqlite3_free(keys[j]);
-				keys[j] = NULL;
-			}
+				rvsq_key_free(&keys[j]);
 			for (j = 0; j < s; j++)
 			{
 				keys[j] = hits[j].key;
@@ -183,17 +208,8 @@ rvsq_knn_search(rvsq_conn *c, const float *q, size_t nq, size_t d, sqlite3_stmt 
 		base += (int64_t) rows.n;
 	}
 
-	out->nq = nq;
-	out->k = k;
-	out->count = sqlite3_malloc64(sizeof(size_t) * (nq + 1));
-	out->keys = sqlite3_malloc64(sizeof(char *) * (nq * k + 1));
-	out->dist = sqlite3_malloc64(sizeof(double) * (nq * k + 1));
-	if (out->count == NULL || out->keys == NULL || out->dist == NULL)
-	{
-		rc = SQLITE_NOMEM;
+	if ((rc = knn_result_alloc(out, nq, k)) != SQLITE_OK)
 		goto done;
-	}
-	memset(out->keys, 0, sizeof(char *) * nq * k);
 	for (qi = 0; qi < nq; qi++)
 	{
 		const int64_t *r = best_rows + qi * kint;
@@ -203,18 +219,19 @@ rvsq_knn_search(rvsq_conn *c, const float *q, size_t nq, size_t d, sqlite3_stmt 
 		{
 			hits[m].dist = slot_dist[qi * kint + m];
 			hits[m].row = r[m];
+			/* the slot keeps ownership until the key is moved below */
 			hits[m].key = slot_key[qi * kint + m];
 		}
 		qsort(hits, m, sizeof(knn_hit), hit_cmp);
 		out->count[qi] = m < k ? m : k;
 		for (s = 0; s < out->count[qi]; s++)
 		{
-			/* move the key: the slot no longer owns it */
+			/* move the key: find its slot by row, which no longer owns it */
 			size_t		j;
 
-			for (j = 0; slot_key[qi * kint + j] != hits[s].key; j++)
+			for (j = 0; r[j] != hits[s].row; j++)
 				;
-			slot_key[qi * kint + j] = NULL;
+			memset(&slot_key[qi * kint + j], 0, sizeof(rvsq_key));
 			out->keys[qi * k + s] = hits[s].key;
 			out->dist[qi * k + s] = hits[s].dist;
 		}
@@ -222,7 +239,7 @@ rvsq_knn_search(rvsq_conn *c, const float *q, size_t nq, size_t d, sqlite3_stmt 
 done:
 	if (slot_key != NULL)
 		for (s = 0; s < slots; s++)
-			sqlite3_free(slot_key[s]);
+			rvsq_key_free(&slot_key[s]);
 	sqlite3_free(best_rows);
 	sqlite3_free(best_dist);
 	sqlite3_free(old_rows);
@@ -231,6 +248,75 @@ done:
 	sqlite3_free(hits);
 	sqlite3_free(mapped);
 	rvsq_rows_free(&rows);
+	if (rc != SQLITE_OK)
+		rvsq_knn_result_free(out);
+	return rc;
+}
+
+int
+rvsq_knn_search_rows(rvsq_conn *c, const float *q, size_t d, const rvsq_rows *rows, size_t k,
+					 rv_metric metric, rvsq_knn_result *out)
+{
+	size_t		kint = knn_kint(k);
+	int64_t    *best_rows = sqlite3_malloc64(sizeof(int64_t) * (kint + 1));
+	float	   *best_dist = sqlite3_malloc64(sizeof(float) * (kint + 1));
+	knn_hit    *hits = sqlite3_malloc64(sizeof(knn_hit) * (kint + 1));
+	size_t		m = 0,
+				s;
+	int			rc = SQLITE_OK;
+
+	memset(out, 0, sizeof(*out));
+	if (best_rows == NULL || best_dist == NULL || hits == NULL)
+	{
+		rc = SQLITE_NOMEM;
+		goto done;
+	}
+	rv_topk_reset(best_rows, best_dist, 1, kint);
+	/*
+	 * In the chunks a read of the table has, numbered as it numbers them: the same
+	 * candidates, and the same choice of device for each call as a read would make.
+	 */
+	for (s = 0; s < rows->n; s += KNN_CORPUS_CHUNK)
+	{
+		rv_topk_args a;
+		rv_status	st;
+
+		memset(&a, 0, sizeof(a));
+		a.q = q;
+		a.nq = 1;
+		a.x = rows->x + s * d;
+		a.n = rows->n - s < KNN_CORPUS_CHUNK ? rows->n - s : KNN_CORPUS_CHUNK;
+		a.d = d;
+		a.metric = metric;
+		a.k = kint;
+		a.row_base = (int64_t) s;
+		a.best_rows = best_rows;
+		a.best_dist = best_dist;
+		if ((st = rv_topk(c->ctx, &a)) != RV_OK)
+		{
+			rc = rvsq_bridge_fail(c, st);
+			goto done;
+		}
+	}
+	for (m = 0; m < kint && best_rows[m] >= 0; m++)
+	{
+		hits[m].row = best_rows[m];
+		hits[m].dist = rv_metric_distance(metric, q, rows->x + (size_t) best_rows[m] * d, d);
+	}
+	qsort(hits, m, sizeof(knn_hit), hit_cmp);
+	if ((rc = knn_result_alloc(out, 1, k)) != SQLITE_OK)
+		goto done;
+	out->count[0] = m < k ? m : k;
+	for (s = 0; s < out->count[0]; s++)
+	{
+		if ((rc = rvsq_key_copy(&out->keys[s], &rows->tkeys[hits[s].row])) != SQLITE_OK)
+			goto done;
+		out->dist[s] = hits[s].dist;
+	}
+done:
+	sqlite3_free(best_rows);
+	sqlite3_free(best_dist);
+	sqlite3_free(hits);
 	if (rc != SQLITE_OK)
 		rvsq_knn_result_free(out);
 	return rc;
@@ -440,7 +526,7 @@ knn_run(knn_vtab *t, rvsq_knn_cursor *cur, int idxNum, int argc, sqlite3_value *
 	/* the corpus rows go with the queries' common space */
 	if (qrows.n > 0)
 		rc = rvsq_knn_search(c, qrows.x, qrows.n, qrows.d, cs, &corpus_source, qrows.d, qrows.space, 0, NULL,
-							 NULL, (size_t) k, metric, &cur->res);
+							 NULL, (size_t) k, metric, 0, &cur->res);
 	if (rc == SQLITE_OK)
 		rvsq_knn_cursor_take_keys(cur, &qrows);
 done:
@@ -476,7 +562,7 @@ rvsq_knn_column(sqlite3_vtab_cursor *vc, sqlite3_context *ctx, int col)
 			sqlite3_result_int(ctx, (int) cur->r + 1);
 			break;
 		case K_CORPUS_KEY:
-			sqlite3_result_text(ctx, cur->res.keys[at], -1, SQLITE_TRANSIENT);
+			rvsq_key_result(ctx, &cur->res.keys[at]);
 			break;
 		case K_DISTANCE:
 			sqlite3_result_double(ctx, cur->res.dist[at]);
@@ -690,6 +776,7 @@ index_run(knn_vtab *t, rvsq_knn_cursor *cur, int idxNum, int argc, sqlite3_value
 	sqlite3_value *query = NULL;
 	sqlite3_int64 k = KNN_DEFAULT_K;
 	sqlite3_stmt *cs = NULL;
+	rvsq_knn_copy copy;
 	rvsq_vec	q;
 	int			rc;
 
@@ -711,12 +798,25 @@ index_run(knn_vtab *t, rvsq_knn_cursor *cur, int idxNum, int argc, sqlite3_value
 		return rc;
 	if ((rc = rvsq_value_vec(c, query, "query", &q)) != SQLITE_OK)
 		return rc;
-	rc = index_corpus_stmt(t, c->db, &cs);
-	if (rc != SQLITE_OK)
+	if ((rc = rvsq_knn_cache_get(c, t->table, t->column, t->key, &copy)) != SQLITE_OK)
+	{
+		rvsq_vec_free(&q);
+		return rc;
+	}
+	/*
+	 * The copy holds valid rows of one dimension and one space (or none): a query that
+	 * goes with them is answered from it; any other reads the table, which reports the
+	 * mismatch with the row that shows it, in the words of an uncached query.
+	 */
+	if (copy.rows != NULL && copy.rows->n > 0 && copy.rows->d == q.dims &&
+		(copy.rows->space == 0 || q.space == 0 || copy.rows->space == q.space))
+		rc = rvsq_knn_search_rows(c, q.x, q.dims, copy.rows, (size_t) k, t->metric, &cur->res);
+	else if ((rc = index_corpus_stmt(t, c->db, &cs)) != SQLITE_OK)
 		rc = rvsq_sqlite_fail(c, rc);
 	else
 		rc = rvsq_knn_search(c, q.x, 1, q.dims, cs, &index_source, q.dims, q.space, 0, NULL, NULL, (size_t) k,
-							 t->metric, &cur->res);
+							 t->metric, 1, &cur->res);
+	rvsq_knn_cache_release(&copy);
 	sqlite3_finalize(cs);
 	rvsq_vec_free(&q);
 	return rc;
@@ -742,7 +842,7 @@ index_column(sqlite3_vtab_cursor *vc, sqlite3_context *ctx, int col)
 	switch (col)
 	{
 		case X_KEY:
-			sqlite3_result_text(ctx, cur->res.keys[at], -1, SQLITE_TRANSIENT);
+			rvsq_key_result(ctx, &cur->res.keys[at]);
 			break;
 		case X_DISTANCE:
 			sqlite3_result_double(ctx, cur->res.dist[at]);

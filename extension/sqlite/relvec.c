@@ -121,6 +121,7 @@ conn_release(void *p)
 	if (--c->refs == 0)
 	{
 		rvsq_translation_cache_free(c);
+		rvsq_knn_cache_free(c);
 		rv_ctx_destroy(c->ctx);
 		sqlite3_free(c);
 	}
@@ -205,6 +206,10 @@ static const func_def funcs[] = {
 	{"relvec_device", 0, SQLITE_UTF8, rvsq_device, NULL, NULL},
 	{"relvec_device", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, rvsq_device, NULL, NULL},
 	{"relvec_backend", 0, SQLITE_UTF8, rvsq_backend, NULL, NULL},
+	/* the copies of columns relvec_knn_index searches (knncache.c): a setting, as the device */
+	{"relvec_knn_cache_mb", 0, SQLITE_UTF8, rvsq_knn_cache_mb, NULL, NULL},
+	{"relvec_knn_cache_mb", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY, rvsq_knn_cache_mb, NULL, NULL},
+	{"relvec_knn_cache_stats", 0, SQLITE_UTF8, rvsq_knn_cache_stats, NULL, NULL},
 };
 
 typedef struct module_def

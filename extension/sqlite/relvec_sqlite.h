@@ -32,6 +32,7 @@ typedef struct rvsq_conn
 	rv_ctx	   *ctx;			/* the bridge context of this connection */
 	int			refs;			/* registered functions and modules that point here */
 	struct rvsq_trans_cache *translations;	/* prepared translations (translate.c) */
+	struct rvsq_knn_cache *knn_cache;	/* copies of indexed columns (knncache.c) */
 	char		err[RVSQ_ERR_LEN];
 } rvsq_conn;
 
@@ -116,7 +117,36 @@ int			rvsq_prepare_query(rvsq_conn *c, const char *sql, int ncols, const rvsq_so
 							   sqlite3_stmt **out);
 
 /*
- * A growable n x d float matrix with a key per row (keys are sqlite3_malloc'd), and the
+ * A key of its own SQL type (relvec_knn_index returns keys as the table holds them):
+ * type is SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT or SQLITE_BLOB, 0 for no key; p owns
+ * the n bytes of a text (NUL-terminated) or blob.
+ */
+typedef struct rvsq_key
+{
+	int			type;
+	int			n;
+	union
+	{
+		sqlite3_int64 i;
+		double		r;
+	}			u;
+	char	   *p;
+} rvsq_key;
+
+/* Copy value v into *k (a NULL value gives no key); SQLITE_NOMEM on failure. */
+int			rvsq_key_from_value(rvsq_key *k, sqlite3_value *v);
+/* A text key, copied from s. */
+int			rvsq_key_from_text(rvsq_key *k, const char *s);
+/* A copy of *src in *dst. */
+int			rvsq_key_copy(rvsq_key *dst, const rvsq_key *src);
+/* Free what *k owns and make it no key. */
+void		rvsq_key_free(rvsq_key *k);
+/* Set the function result to *k, of its type. */
+void		rvsq_key_result(sqlite3_context *ctx, const rvsq_key *k);
+
+/*
+ * A growable n x d float matrix with a key per row (keys are sqlite3_malloc'd text, or
+ * with typed_keys, rvsq_keys of the column's own type in tkeys and keys unused), and the
  * rule its rows' space tags follow: with space_fixed, every row is untagged or tagged
  * space, the space src->space names ("embedding belongs to space ..."); without, every
  * tagged row goes with the others and space becomes their common tag, set beforehand to
@@ -129,8 +159,11 @@ typedef struct rvsq_rows
 	size_t		d;
 	float	   *x;				/* n x d */
 	char	  **keys;
+	rvsq_key   *tkeys;			/* with typed_keys */
 	unsigned	space;
 	int			space_fixed;
+	int			typed_keys;
+	int			saw_text;		/* a row's embedding was text (its tag read in the catalog) */
 } rvsq_rows;
 
 /*
@@ -142,6 +175,8 @@ int			rvsq_read_rows(rvsq_conn *c, sqlite3_stmt *st, const rvsq_source *src,
 						   rvsq_rows *rows, size_t max, int *done);
 void		rvsq_rows_clear(rvsq_rows *rows);	/* forget rows, keep buffers */
 void		rvsq_rows_free(rvsq_rows *rows);
+/* Room for cap rows of rows->d values (never less than rows->n). */
+int			rvsq_rows_reserve(rvsq_rows *rows, size_t cap);
 
 /* ---- space tags (spaces.c) ---------------------------------------------------------- */
 
@@ -217,13 +252,17 @@ void		rvsq_translation_cache_free(rvsq_conn *c);
 
 /* ---- the kNN pass (knn.c), shared with stitch.c ------------------------------------ */
 
-/* The k nearest of each query: keys and distances in order, count[i] of them. */
+/*
+ * The k nearest of each query: keys and distances in order, count[i] of them. Keys are
+ * text for relvec_knn and relvec_stitch_knn (PostgreSQL's text keys), of the column's
+ * type for relvec_knn_index.
+ */
 typedef struct rvsq_knn_result
 {
 	size_t		nq;
 	size_t		k;
 	size_t	   *count;
-	char	  **keys;			/* nq x k */
+	rvsq_key   *keys;			/* nq x k */
 	double	   *dist;			/* nq x k */
 } rvsq_knn_result;
 
@@ -234,13 +273,21 @@ typedef int (*rvsq_map_fn) (rvsq_conn *c, void *arg, const float *in, size_t n, 
  * The k nearest corpus rows of nq queries (q is nq x d): corpus rows are read with
  * in_dims dimensions and, when map is set, mapped to d before the comparison (distances
  * are computed between q and the mapped rows); their tags follow space and space_fixed as
- * in rvsq_rows. Ties go to the earlier corpus row. The
- * statement is stepped to its end, not finalized; *out is owned by the caller.
+ * in rvsq_rows. Ties go to the earlier corpus row. typed_keys keeps the corpus keys of
+ * their own type (else text). The statement is stepped to its end, not finalized; *out is
+ * owned by the caller.
  */
 int			rvsq_knn_search(rvsq_conn *c, const float *q, size_t nq, size_t d, sqlite3_stmt *corpus,
 							const rvsq_source *src, size_t in_dims, unsigned space, int space_fixed,
 							rvsq_map_fn map, void *map_arg, size_t k, rv_metric metric,
-							rvsq_knn_result *out);
+							int typed_keys, rvsq_knn_result *out);
+/*
+ * The same search for one query q (d values) over rows already in memory (a cached copy
+ * of a column, rows 0..n-1 in the table's order): the same candidates, distances and tie
+ * rule; keys are copies of rows->tkeys.
+ */
+int			rvsq_knn_search_rows(rvsq_conn *c, const float *q, size_t d, const rvsq_rows *rows,
+								 size_t k, rv_metric metric, rvsq_knn_result *out);
 void		rvsq_knn_result_free(rvsq_knn_result *r);
 /* k checks in PostgreSQL's words. */
 int			rvsq_knn_check_k(rvsq_conn *c, sqlite3_int64 k);
@@ -274,6 +321,33 @@ void		rvsq_knn_cursor_settle(rvsq_knn_cursor *cur);
 void		rvsq_knn_cursor_take_keys(rvsq_knn_cursor *cur, rvsq_rows *q);
 /* End xFilter with its run's outcome rc: the error (cursor reset), or the first row. */
 int			rvsq_knn_filter_end(rvsq_knn_cursor *cur, rvsq_conn *c, int rc);
+
+/* ---- the per-connection copies of indexed columns (knncache.c) ---------------------- */
+
+/*
+ * What rvsq_knn_cache_get hands relvec_knn_index: rows, a copy of the column valid for
+ * this statement (NULL: read the table instead), and hold, which keeps the table's read
+ * transaction (and so the copy's snapshot) until rvsq_knn_cache_release.
+ */
+typedef struct rvsq_knn_copy
+{
+	const rvsq_rows *rows;
+	sqlite3_stmt *hold;
+} rvsq_knn_copy;
+
+/*
+ * The cached copy of column (key column key, or rowid) of table for this statement,
+ * built when missing or out of date; out->rows is NULL when the table must be read
+ * instead (not an ordinary table, a write transaction open on its schema, over the memory
+ * limit, a value the copy cannot keep). Errors only for out of memory.
+ */
+int			rvsq_knn_cache_get(rvsq_conn *c, const char *table, const char *column, const char *key,
+							   rvsq_knn_copy *out);
+void		rvsq_knn_cache_release(rvsq_knn_copy *copy);
+/* Free every copy (when the connection closes). */
+void		rvsq_knn_cache_free(rvsq_conn *c);
+void		rvsq_knn_cache_mb(sqlite3_context *, int, sqlite3_value **);
+void		rvsq_knn_cache_stats(sqlite3_context *, int, sqlite3_value **);
 
 /* ---- SQL entry points, registered by relvec.c -------------------------------------- */
 void		rvsq_embedding(sqlite3_context *, int, sqlite3_value **);

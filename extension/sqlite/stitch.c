@@ -168,7 +168,7 @@ stitch_run(rvsq_conn *c, rvsq_knn_cursor *cur, sqlite3_value **arg)
 			q = qmapped;
 		}
 		rc = rvsq_knn_search(c, q, qrows.n, d, cs, &csrc, cin, (unsigned) (cid > RV_MAX_SPACE_TAG ? 0 : cid), 1,
-							 cmap, carg, (size_t) k, RV_METRIC_COSINE, &cur->res);
+							 cmap, carg, (size_t) k, RV_METRIC_COSINE, 0, &cur->res);
 	}
 	if (rc == SQLITE_OK)
 		rvsq_knn_cursor_take_keys(cur, &qrows);

@@ -12,6 +12,12 @@ functions registered here, in pgTAP's style:
     SELECT throws_ok('sql', 'exact error message' or NULL, 'description');
     SELECT lives_ok('sql', 'description');
 
+Two helpers let a file test what another connection does to a database file:
+
+    scratch_path('name.db')                        -- a path in a directory of this file's own
+    other_exec(path, 'sql' [, parameter...])       -- run one statement on a second connection
+                                                   -- (autocommit, no extension), return 1
+
 throws_ok and lives_ok are run by the runner itself (their arguments are evaluated by
 SQLite first), because the statement under test must run at the top level. Any other
 statement that fails is reported as a failed test.
@@ -26,8 +32,11 @@ here: Python itself does not free everything at exit, and every stack runs throu
 import ctypes
 import ctypes.util
 import math
+import os
+import shutil
 import sqlite3
 import sys
+import tempfile
 
 
 class File:
@@ -104,6 +113,23 @@ def run_file(ext, fixtures, path):
         passed = got is not None and want is not None and abs(got - want) <= tol and not math.isnan(got)
         return f.result(passed, desc, "     got: %r\nexpected: %r within %r" % (got, want, tol))
 
+    scratch = []
+
+    def scratch_path(name):
+        if not scratch:
+            scratch.append(tempfile.mkdtemp(prefix="relvec-sqlite-scratch."))
+        return os.path.join(scratch[0], name)
+
+    def other_exec(path, sql, *params):
+        other = sqlite3.connect(path, isolation_level=None, timeout=5)
+        try:
+            other.execute(sql, params).fetchall()
+        finally:
+            other.close()
+        return 1
+
+    db.create_function("scratch_path", 1, scratch_path)
+    db.create_function("other_exec", -1, other_exec)
     db.create_function("ok", 2, ok)
     db.create_function("is_eq", 3, is_eq)
     db.create_function("isnt", 3, isnt)
@@ -136,6 +162,8 @@ def run_file(ext, fixtures, path):
         except sqlite3.Error as e:
             f.result(False, "statement runs: %s" % stmt[:60], "error: %s\nstatement: %s" % (e, stmt))
     db.close()
+    for d in scratch:
+        shutil.rmtree(d, ignore_errors=True)
     if memory_used:
         after = memory_used()
         f.result(after == before, "no SQLite memory left allocated once the connection is closed",
