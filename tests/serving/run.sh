@@ -228,7 +228,7 @@ wait
 check "backends terminated inside batches ($killed): every answer the others gave is right" \
 	test "$killed" -gt 0 -a "$(wrong d)" = 0 -a "$(answered d)" -gt 0
 check "... no pin left, and the next scan answers right" \
-	test "$(q -c "SELECT coalesce(sum(pins), 0) FROM relvec_cache")" = 0 -a "$(q -c "SET enable_seqscan = off" -f "$B/q3.sql" | tail -n 1)" = "$(sed -n 3p "$B/expected")"
+	test "$(q -c "SELECT coalesce(sum(pins), 0) FROM relvec_cache")" = 0 -a "$(q -c "SET enable_seqscan = off" -f "$B/q3.sql" | tail -n 1)" = "$(grep -F '3<=>' "$B/expected")"
 rm -rf "$B"
 check "relvec_cache_stats: on, with its limit" test "$(q -c "SELECT enabled || ':' || limit_bytes FROM relvec_cache_stats")" = "true:1073741824"
 crash=$(grep -E "terminated by signal|terminating any other active server processes" "$RV_CLUSTER_DIR/server.log")
