@@ -31,8 +31,8 @@
 # copy) to the end of the run; "warm" is the time before that window. Memory: the sum of PSS
 # (/proc/PID/smaps_rollup) of the postmaster and all its children, sampled at 80% of the run
 # (shared memory is counted once, split between the processes that map it), and the bytes of
-# the shared copies (relvec_cache). "load" is the 1-minute load average at that moment: on a
-# shared machine it says how far the figures can be trusted.
+# the shared copies (relvec_cache). "load" is the 1-minute load average at that moment (the
+# bench's own clients included): on a shared machine it says how far to trust the figures.
 # Correctness under load: after the timed runs of a relvec configuration, max(clients)
 # concurrent clients answer about NQ random queries and every answer (ids, in order) is
 # compared with the sequential scan's; errors in the server log are counted.
@@ -126,9 +126,8 @@ else
 	echo "pgvector: not available (or BENCH_PGVECTOR=0): its configurations are skipped"
 fi
 b -c "CREATE UNLOGGED TABLE answers (cfg int, qid int, ids int[])"
-seed=0
 for data in $DATASETS; do
-	seed=$((seed + 10))
+	seed=10; [ "$data" = clustered ] && seed=20	# the same data whichever BENCH_DATA
 	t0=$(date +%s.%N)
 	$GEN gen "$data" "$N" "$D" $seed $((seed + 1)) "$WORK/$data.f32"
 	$GEN gen "$data" "$NQ" "$D" $seed $((seed + 2)) "$WORK/q_$data.f32"
@@ -292,7 +291,7 @@ done
 # --- summary ---------------------------------------------------------------------------------
 # get DATA NAME CLIENTS FIELD (4 qps, 5 p50, 6 p99, 7 pss, 8 cache)
 get() { awk -v d="$1" -v n="$2" -v c="$3" -v f="$4" '$1 == d && $2 == n && $3 == c { print $f }' "$RESULTS"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2fx", a / b }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.3gx", a / b }'; }
 echo
 echo "== summary: QPS (p50 ms / p99 ms) by clients; PSS MB at the largest client count"
 for data in $DATASETS; do
