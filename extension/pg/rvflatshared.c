@@ -27,19 +27,26 @@
  * that fails releases its claimed slot in a PG_CATCH.
  *
  * Dynamic batching. A scan of a copy needs the exact distance from its query to every
- * row: alone, one pass over the copy per query, bound by memory bandwidth. When another
- * scan of the same copy is computing, a scan opens a batch on the entry and waits up to
- * relvec.batch_wait_us for others to join (up to relvec.batch_size queries); the batch
+ * row: alone, one pass over the copy per query, bound by memory bandwidth. When scans of
+ * the same copy already keep every core busy, a scan opens a batch on the entry and waits
+ * up to relvec.batch_wait_us (or until every scan holding the copy has joined) for others
+ * to join (up to relvec.batch_size queries); the batch
  * then closes and every member works on it: rows are cut into chunks, each member claims
  * chunks (an atomic counter) and computes every member's distances for its chunk while
  * the rows are in its cache. One pass over memory serves the whole batch, and the work is
  * shared by every core that has a member. Each member then copies its own distances out.
  * The distances are those of the same function on the same floats: the same bits as alone.
+ * A batch of BATCH_GEMM_MIN queries or more computes instead, by one sgemm per block of
+ * rows, a lower bound of every exact distance (rv_lower_bounds), and each scan recomputes
+ * with the operator's function only the rows a bound does not rule out (rvflatscan.c's
+ * lower-bound heap, as for a device copy): the same answer from a compute-bound pass.
  * A member that fails while it holds an unfinished chunk (an error, a cancel, a
  * terminate) marks the batch failed and every other member computes its own distances
  * alone: never a wait without bound, never a wrong answer. Waits check interrupts.
  */
 #include "postgres.h"
+
+#include <unistd.h>
 
 #include "miscadmin.h"
 #include "port/atomics.h"
@@ -174,7 +181,7 @@ rvflat_shared_init(void)
 	DefineCustomIntVariable("relvec.batch_wait_us",
 							"Microseconds a scan that opens a batch waits for other scans of the "
 							"same shared copy to join it.",
-							"It waits only while another scan of that copy is computing, and no "
+							"It waits only while scans of that copy keep every core busy, and no "
 							"longer than until every scan holding the copy has joined.",
 							&batch_wait_us, 20000, 0, 1000000, PGC_USERSET, 0, NULL, NULL, NULL);
 	if (!process_shared_preload_libraries_in_progress)
@@ -596,6 +603,7 @@ static dsa_pointer my_batch = InvalidDsaPointer;
 static int	my_slot = -1;
 static bool my_leader = false;
 static bool my_working = false;
+static int	ncpu = 0;			/* online cores, read once */
 
 /*
  * Rows lo..hi-1 of r for nq queries (q, nq x dims): their exact distances or (bounds)
@@ -835,9 +843,14 @@ batch_through(RvflatResident *r, RvflatMetric metric, const float *q, double *ou
 		else
 			bp = InvalidDsaPointer;
 	}
-	if (!DsaPointerIsValid(bp) && e->active > 0)
+	if (ncpu == 0)
+		ncpu = Max(1, (int) sysconf(_SC_NPROCESSORS_ONLN));
+	if (!DsaPointerIsValid(bp) && e->active >= ncpu)
 	{
-		/* another scan is computing over this copy: open a batch for those that follow */
+		/*
+		 * Scans of this copy keep every core busy: open a batch for those that follow (with
+		 * a core to spare, a scan runs alone at once: waiting would leave it idle).
+		 */
 		Size		bytes = offsetof(BatchBlock, q) + sizeof(float) * (Size) batch_size * r->dims;
 
 		bp = dsa_allocate_extended(area, bytes, DSA_ALLOC_HUGE | DSA_ALLOC_NO_OOM);
