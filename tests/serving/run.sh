@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../.."
 DB=relvec_serving
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
 
-echo "1..29"
+echo "1..30"
 RV_PG_OPTS="-c shared_preload_libraries=relvec -c max_parallel_workers_per_gather=0" rv_cluster_start >/dev/null ||
 	{ echo "Bail out! cannot start a cluster with relvec preloaded"; exit 1; }
 psql -q -X -d postgres -c "CREATE DATABASE $DB" || exit 1
@@ -153,14 +153,14 @@ check "concurrent INSERT/DELETE/VACUUM and two readers: every index scan equals 
 	test "$(cat "$T/r1"):$(cat "$T/r2")" = "0:0" || grep -hvE '^(2|BEGIN|COMMIT)$' "$T"/r*.log | head -5 | cat -A | sed 's/^/# /'
 rm -rf "$T"
 # dynamic batching: concurrent scans of one copy share a pass
-q -c "SELECT setseed(0.25)" -c "CREATE TABLE big (id int PRIMARY KEY, e embedding(32))" \
-	-c "INSERT INTO big SELECT i, (SELECT array_agg(random()::real - 0.5) FROM generate_series(1, 32) j WHERE i > 0)::embedding FROM generate_series(1, 30000) i" \
+q -c "SELECT setseed(0.25)" -c "CREATE TABLE big (id int PRIMARY KEY, e embedding(256))" \
+	-c "INSERT INTO big SELECT i, (SELECT array_agg(random()::real - 0.5) FROM generate_series(1, 256) j WHERE i > 0)::embedding FROM generate_series(1, 20000) i" \
 	-c "CREATE INDEX big_cos ON big USING rvflat (e embedding_cosine_ops)" \
 	-c "CREATE INDEX big_l2 ON big USING rvflat (e embedding_l2_ops)" \
 	-c "CREATE INDEX big_ip ON big USING rvflat (e embedding_ip_ops)" >/dev/null
 B=$(mktemp -d /tmp/relvec-batch.XXXXXX)
 for k in 1 2 3 4 5 6 7 8; do
-	qv=$(q -c "SELECT ARRAY(SELECT sin($k * 1.3 + j * 0.7)::real FROM generate_series(1, 32) j)::embedding::text")
+	qv=$(q -c "SELECT ARRAY(SELECT sin($k * 1.3 + j * 0.7)::real FROM generate_series(1, 256) j)::embedding::text")
 	for op in '<=>' '<->' '<#>'; do
 		f="$B/q$k.sql"
 		[ "$op" = '<->' ] && f="$B/l2q$k.sql"
@@ -191,13 +191,15 @@ check "... in batches of several queries (relvec_cache_stats)" \
 check "... several by sgemm lower bounds then exact rechecks (gemm_batches)" test "$(stat gemm_batches)" -gt 0
 check "... counted on the index's copy too (relvec_cache)" \
 	test "$(q -c "SELECT batches > 0 AND batched >= 2 * batches FROM relvec_cache WHERE index = 'big_cos'::regclass AND state = 'ready'")" = t
+gemm_before=$(stat gemm_batches)
 for set in l2 ip; do
-	gemm_before=$(stat gemm_batches)
 	for l in 1 2 3 4 5 6 7 8; do QSET=$set looper "$set$l" 3 "relvec.batch_wait_us = 5000" & done
 	wait
-	check "$set: 8 backends, batched: all 192 answers equal the sequential scan's, some by sgemm bounds" \
-		test "$(answered $set):$(wrong $set):$(cat "$B"/$set*.err | grep -c .)" = "192:0:0" -a "$(stat gemm_batches)" -gt "$gemm_before"
+	check "$set: 8 backends, batched: all 192 answers equal the sequential scan's" \
+		test "$(answered $set):$(wrong $set):$(cat "$B"/$set*.err | grep -c .)" = "192:0:0" ||
+		{ echo "# answered:wrong:errors $(answered $set):$(wrong $set):$(cat "$B"/$set*.err | grep -c .)"; cat "$B"/$set*.out | grep -vxFf "$B/expected" | head -3 | sed 's/^/# /'; }
 done
+check "... some of them by sgemm bounds (gemm_batches $gemm_before -> $(stat gemm_batches))" test "$(stat gemm_batches)" -gt "$gemm_before"
 batches_before=$(stat batches)
 for l in 1 2 3 4; do looper "b$l" 2 "relvec.batch_size = 1" "relvec.batch_wait_us = 5000" & done
 wait
