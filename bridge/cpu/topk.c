@@ -506,6 +506,17 @@ lower_bounds(rv_metric metric, const rvc_query *q, const float *restrict s,
 		lb[r] = fabsf(s[r]) <= FLT_MAX ? lb[r] : -INFINITY;
 }
 
+/* What lower_bounds needs of a row with squared norm xn2 (see there). */
+static inline double
+row_aux(rv_metric metric, double g, double xn2)
+{
+	if (metric == RV_METRIC_L2)
+		return xn2;
+	if (metric == RV_METRIC_IP)
+		return g * sqrt(xn2);
+	return xn2 >= RV_NORM2_TINY ? 1.0 / sqrt(xn2) : 0.0;
+}
+
 /*
  * sgemm path: inner products of the query block against a corpus block in one call, a
  * lower bound per pair, exact distances only for rows whose bound does not rule them out.
@@ -538,16 +549,7 @@ walk_gemm(rv_ctx *ctx, const rv_topk_args *args, rvc_query *st, const float *qbl
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) nb, (int) nr, (int) d,
 					1.0f, qblock, (int) d, xb, (int) d, 0.0f, sims, (int) nr);
 		for (r = 0; r < nr; r++)
-		{
-			double		xn2 = rvc_norm2(xb + r * d, d);
-
-			if (metric == RV_METRIC_L2)
-				xaux[r] = xn2;
-			else if (metric == RV_METRIC_IP)
-				xaux[r] = g * sqrt(xn2);
-			else
-				xaux[r] = xn2 >= RV_NORM2_TINY ? 1.0 / sqrt(xn2) : 0.0;
-		}
+			xaux[r] = row_aux(metric, g, rvc_norm2(xb + r * d, d));
 
 		for (i = 0; i < nb; i++)
 		{
@@ -617,16 +619,7 @@ rvc_lower_bounds(rv_ctx *ctx, rv_metric metric, const float *x, const double *xn
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) nq, (int) nr, (int) d,
 					1.0f, q, (int) d, x + r0 * d, (int) d, 0.0f, sims, (int) nr);
 		for (r = 0; r < nr; r++)
-		{
-			double		xn = xn2[r0 + r];
-
-			if (metric == RV_METRIC_L2)
-				xaux[r] = xn;
-			else if (metric == RV_METRIC_IP)
-				xaux[r] = g * sqrt(xn);
-			else
-				xaux[r] = xn >= RV_NORM2_TINY ? 1.0 / sqrt(xn) : 0.0;
-		}
+			xaux[r] = row_aux(metric, g, xn2[r0 + r]);
 		for (j = 0; j < nq; j++)
 		{
 			double	   *out = lb + j * ldlb + r0;
