@@ -599,7 +599,7 @@ CREATE FUNCTION relvec_cache_stats() RETURNS TABLE (enabled boolean, limit_bytes
 		batches bigint, batched bigint, largest_batch integer, gemm_batches bigint)
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION relvec_cache_stats() IS
-	'the shared cache of rvflat copies: on or off, its limit and use, and its totals since the server started (batches: passes that answered two queries or more; batched: the queries they answered; gemm_batches: those that bounded distances by one sgemm)';
+	'the shared cache of rvflat copies: on or off, its limit and use, and its totals since the server started (batches: passes that answered two queries or more; batched: the queries they answered; gemm_batches: those that computed lower bounds of the distances, then exact rechecks)';
 CREATE VIEW relvec_cache_stats AS SELECT * FROM relvec_cache_stats();
 COMMENT ON VIEW relvec_cache_stats IS 'relvec: the shared cache''s limit, use and totals';
 GRANT SELECT ON relvec_cache_stats TO PUBLIC;

@@ -55,6 +55,12 @@
  */
 #define RVC_GEMM_BLOCK_ROWS ((size_t) 512)
 
+/*
+ * Most queries whose lower bounds take few_dots rather than sgemm: OpenBLAS packs every
+ * block it multiplies, which for a few queries costs as much as the products.
+ */
+#define RVC_FEW_DOTS_MAX 32
+
 /* Unit roundoff of float32. */
 #define RVC_U (1.0 / 16777216.0)
 
@@ -573,6 +579,127 @@ walk_gemm(rv_ctx *ctx, const rv_topk_args *args, rvc_query *st, const float *qbl
 	return RV_OK;
 }
 
+/* Eight float lanes as one vector (see metric.c); loads through memcpy: any alignment. */
+typedef float rvc_v8 __attribute__((vector_size(32)));
+#define RVC_LOAD8(dst, p) memcpy(&(dst), (p), sizeof(rvc_v8))
+
+/* The sum of a vector's lanes (an order of float additions like any other). */
+#define HSUM8(v) ((((v)[0] + (v)[4]) + ((v)[1] + (v)[5])) + (((v)[2] + (v)[6]) + ((v)[3] + (v)[7])))
+
+/* One dot product in eight float lanes, the tail of d added last. */
+static inline float
+dot8(const float *restrict a, const float *restrict b, size_t d)
+{
+	rvc_v8		acc = {0};
+	float		t = 0.0f;
+	size_t		i = 0;
+
+	for (; i + 8 <= d; i += 8)
+	{
+		rvc_v8		va,
+					vb;
+
+		RVC_LOAD8(va, a + i);
+		RVC_LOAD8(vb, b + i);
+		acc += va * vb;
+	}
+	for (; i < d; i++)
+		t += a[i] * b[i];
+	return HSUM8(acc) + t;
+}
+
+/*
+ * out[j * ldo + r] = q_j . x_r in float32 for nq queries and nr rows: the sgemm of the
+ * lower bounds without its packing, which costs as much as the products when the queries
+ * are few (a batch of up to 16). Two rows by four queries per step: each row piece is
+ * loaded once for four queries, each query piece once for two rows. Any summation order
+ * keeps the bound |fl(q.x) - q.x| <= d u |q| |x| the lower bounds rely on.
+ */
+RVC_CLONES
+static void
+few_dots(const float *restrict q, size_t nq, const float *restrict x, size_t nr, size_t d,
+		 float *restrict out, size_t ldo)
+{
+	size_t		j,
+				r,
+				i,
+				g0,
+				g1;
+
+	/* rows in groups that stay in the L2 cache while every query block passes over them */
+	for (g0 = 0; g0 < nr; g0 = g1)
+	{
+	g1 = g0 + 32 < nr ? g0 + 32 : nr;
+	for (j = 0; j + 4 <= nq; j += 4)
+	{
+		const float *q0 = q + j * d,
+				   *q1 = q0 + d,
+				   *q2 = q1 + d,
+				   *q3 = q2 + d;
+
+		for (r = g0; r + 2 <= g1; r += 2)
+		{
+			const float *x0 = x + r * d,
+					   *x1 = x0 + d;
+			rvc_v8		a00 = {0}, a01 = {0}, a10 = {0}, a11 = {0},
+						a20 = {0}, a21 = {0}, a30 = {0}, a31 = {0};
+			float		t[8] = {0};
+
+			for (i = 0; i + 8 <= d; i += 8)
+			{
+				rvc_v8		v0,
+							v1,
+							w;
+
+				RVC_LOAD8(v0, x0 + i);
+				RVC_LOAD8(v1, x1 + i);
+				RVC_LOAD8(w, q0 + i);
+				a00 += w * v0;
+				a01 += w * v1;
+				RVC_LOAD8(w, q1 + i);
+				a10 += w * v0;
+				a11 += w * v1;
+				RVC_LOAD8(w, q2 + i);
+				a20 += w * v0;
+				a21 += w * v1;
+				RVC_LOAD8(w, q3 + i);
+				a30 += w * v0;
+				a31 += w * v1;
+			}
+			for (; i < d; i++)
+			{
+				t[0] += q0[i] * x0[i];
+				t[1] += q0[i] * x1[i];
+				t[2] += q1[i] * x0[i];
+				t[3] += q1[i] * x1[i];
+				t[4] += q2[i] * x0[i];
+				t[5] += q2[i] * x1[i];
+				t[6] += q3[i] * x0[i];
+				t[7] += q3[i] * x1[i];
+			}
+			out[j * ldo + r] = HSUM8(a00) + t[0];
+			out[j * ldo + r + 1] = HSUM8(a01) + t[1];
+			out[(j + 1) * ldo + r] = HSUM8(a10) + t[2];
+			out[(j + 1) * ldo + r + 1] = HSUM8(a11) + t[3];
+			out[(j + 2) * ldo + r] = HSUM8(a20) + t[4];
+			out[(j + 2) * ldo + r + 1] = HSUM8(a21) + t[5];
+			out[(j + 3) * ldo + r] = HSUM8(a30) + t[6];
+			out[(j + 3) * ldo + r + 1] = HSUM8(a31) + t[7];
+		}
+		for (; r < g1; r++)
+		{
+			out[j * ldo + r] = dot8(q0, x + r * d, d);
+			out[(j + 1) * ldo + r] = dot8(q1, x + r * d, d);
+			out[(j + 2) * ldo + r] = dot8(q2, x + r * d, d);
+			out[(j + 3) * ldo + r] = dot8(q3, x + r * d, d);
+		}
+	}
+	for (; j < nq; j++)
+		for (r = g0; r < g1; r++)
+			out[j * ldo + r] = dot8(q + j * d, x + r * d, d);
+	}
+}
+
 /*
  * Lower bounds of the exact distances from nq queries to n rows, from the sgemm filter's
  * inner products and bounds (walk_gemm), written to lb[j * ldlb + r]; L2's become bounds
@@ -616,8 +743,11 @@ rvc_lower_bounds(rv_ctx *ctx, rv_metric metric, const float *x, const double *xn
 			st = rv_fail(ctx, RV_E_INTERRUPTED, "lower bounds interrupted");
 			goto done;
 		}
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) nq, (int) nr, (int) d,
-					1.0f, q, (int) d, x + r0 * d, (int) d, 0.0f, sims, (int) nr);
+		if (nq <= RVC_FEW_DOTS_MAX)
+			few_dots(q, nq, x + r0 * d, nr, d, sims, nr);
+		else
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) nq, (int) nr, (int) d,
+						1.0f, q, (int) d, x + r0 * d, (int) d, 0.0f, sims, (int) nr);
 		for (r = 0; r < nr; r++)
 			xaux[r] = row_aux(metric, g, xn2[r0 + r]);
 		for (j = 0; j < nq; j++)

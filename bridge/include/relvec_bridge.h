@@ -377,7 +377,9 @@ double		rv_norm2(const float *a, size_t d);
  * Lower bounds of the exact distances rv_metric_distance from nq queries (q, nq x d) to n
  * rows (x, n x d; xn2 their rv_norm2): lb[j * ldlb + r] <= rv_metric_distance(m, q_j, x_r)
  * for every pair, -inf where nothing is known (a float32 overflow, a cosine with a zero or
- * tiny vector). One cblas_sgemm per block of rows, the rigorous filter of rv_topk's sgemm
+ * tiny vector). From float32 inner products per block of rows (a register-blocked loop for
+ * up to 32 queries, where sgemm's packing costs as much as the products; cblas_sgemm
+ * beyond), with the rigorous bound of rv_topk's sgemm
  * path: a caller that recomputes exactly every row whose bound does not rule it out gets
  * the exact answer, bit for bit, from a compute-bound pass that serves nq queries at once.
  * L2, inner product and cosine; L1 is RV_E_UNSUPPORTED. On the CPU.

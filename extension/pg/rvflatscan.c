@@ -206,7 +206,7 @@ resident_candidates(IndexScanDesc scan, int dims)
 	{
 		/*
 		 * A host copy: one pass gives every row's exact distance, or, in a batch of several
-		 * queries over a shared copy, a lower bound of it from one sgemm; then the lower-
+		 * queries over a shared copy, a lower bound of it (rv_lower_bounds); then the lower-
 		 * bound heap holds every row and the refinement below recomputes exactly only the
 		 * rows a bound cannot rule out.
 		 */

@@ -36,8 +36,8 @@
  * the rows are in its cache. One pass over memory serves the whole batch, and the work is
  * shared by every core that has a member. Each member then copies its own distances out.
  * The distances are those of the same function on the same floats: the same bits as alone.
- * A batch of BATCH_GEMM_MIN queries or more computes instead, by one sgemm per block of
- * rows, a lower bound of every exact distance (rv_lower_bounds), and each scan recomputes
+ * A batch of BATCH_GEMM_MIN queries or more computes instead, from float32 inner products
+ * per block of rows, a lower bound of every exact distance (rv_lower_bounds), and each scan recomputes
  * with the operator's function only the rows a bound does not rule out (rvflatscan.c's
  * lower-bound heap, as for a device copy): the same answer from a compute-bound pass.
  * A member that fails while it holds an unfinished chunk (an error, a cancel, a
@@ -108,7 +108,7 @@ typedef struct SharedCache
 	uint64		too_big;
 	uint64		batches;
 	uint64		batched;
-	uint64		gemm_batches;	/* ... that computed lower bounds by sgemm */
+	uint64		gemm_batches;	/* ... that computed lower bounds (rv_lower_bounds) */
 	int			largest_batch;
 	SharedEntry entries[SHARED_ENTRIES];
 } SharedCache;
@@ -572,12 +572,12 @@ typedef enum BatchState
 /* Rows per chunk: every member's query against rows still in the cache. */
 #define BATCH_CHUNK 1024
 /*
- * Fewest queries for which a batch computes lower bounds by sgemm (then rechecks a few
- * rows exactly) rather than every exact distance: 100,000 x 768 on this 2-core machine,
- * per query, 50 ms exact, 22 ms by sgemm at 4 queries, 12 ms at 16 (a single query streams
- * faster exactly: no recheck, no packing).
+ * Fewest queries for which a batch computes lower bounds (rv_lower_bounds: float32 inner
+ * products, a few exact rechecks) rather than every exact distance: 100,000 x 768 on this
+ * 2-core machine, per query, 48 ms exact, 39 ms bounded alone, 12 ms at 4 queries, 5-6 ms
+ * at 16 (tests/unit's lower bounds timed by hand, the machine shared).
  */
-#define BATCH_GEMM_MIN 4
+#define BATCH_GEMM_MIN 2
 
 typedef struct BatchBlock
 {
@@ -973,7 +973,7 @@ PG_FUNCTION_INFO_V1(relvec_cache_stats);
  * relvec_cache_stats(): one row: whether the shared cache is on, its limit and bytes in
  * use, and its totals since the server started (hits, misses, copies built, evictions,
  * indexes too large to copy, batches of two queries or more, the queries they answered,
- * the largest batch, the batches that computed lower bounds by sgemm).
+ * the largest batch, the batches that computed lower bounds).
  */
 Datum
 relvec_cache_stats(PG_FUNCTION_ARGS)

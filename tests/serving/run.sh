@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../.."
 DB=relvec_serving
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
 
-echo "1..30"
+echo "1..32"
 RV_PG_OPTS="-c shared_preload_libraries=relvec -c max_parallel_workers_per_gather=0" rv_cluster_start >/dev/null ||
 	{ echo "Bail out! cannot start a cluster with relvec preloaded"; exit 1; }
 psql -q -X -d postgres -c "CREATE DATABASE $DB" || exit 1
@@ -157,14 +157,16 @@ q -c "SELECT setseed(0.25)" -c "CREATE TABLE big (id int PRIMARY KEY, e embeddin
 	-c "INSERT INTO big SELECT i, (SELECT array_agg(random()::real - 0.5) FROM generate_series(1, 256) j WHERE i > 0)::embedding FROM generate_series(1, 20000) i" \
 	-c "CREATE INDEX big_cos ON big USING rvflat (e embedding_cosine_ops)" \
 	-c "CREATE INDEX big_l2 ON big USING rvflat (e embedding_l2_ops)" \
-	-c "CREATE INDEX big_ip ON big USING rvflat (e embedding_ip_ops)" >/dev/null
+	-c "CREATE INDEX big_ip ON big USING rvflat (e embedding_ip_ops)" \
+	-c "CREATE INDEX big_l1 ON big USING rvflat (e embedding_l1_ops)" >/dev/null
 B=$(mktemp -d /tmp/relvec-batch.XXXXXX)
 for k in 1 2 3 4 5 6 7 8; do
 	qv=$(q -c "SELECT ARRAY(SELECT sin($k * 1.3 + j * 0.7)::real FROM generate_series(1, 256) j)::embedding::text")
-	for op in '<=>' '<->' '<#>'; do
+	for op in '<=>' '<->' '<#>' '<+>'; do
 		f="$B/q$k.sql"
 		[ "$op" = '<->' ] && f="$B/l2q$k.sql"
 		[ "$op" = '<#>' ] && f="$B/ipq$k.sql"
+		[ "$op" = '<+>' ] && f="$B/l1q$k.sql"
 		echo "SELECT '$k$op' || string_agg(id::text, ',') FROM (SELECT id FROM big ORDER BY e $op '$qv' LIMIT 10) s;" >"$f"
 		q -c "SET enable_indexscan = off" -f "$f" | tail -n 1 >>"$B/expected"
 	done
@@ -188,7 +190,7 @@ check "8 backends scanning one copy, batched: all 192 answers equal the sequenti
 	test "$(answered a):$(wrong a):$(cat "$B"/a*.err | grep -c .)" = "192:0:0"
 check "... in batches of several queries (relvec_cache_stats)" \
 	test "$(stat batches)" -gt "$batches_before" -a "$(stat largest_batch)" -ge 2
-check "... several by sgemm lower bounds then exact rechecks (gemm_batches)" test "$(stat gemm_batches)" -gt 0
+check "... several by lower bounds then exact rechecks (gemm_batches)" test "$(stat gemm_batches)" -gt 0
 check "... counted on the index's copy too (relvec_cache)" \
 	test "$(q -c "SELECT batches > 0 AND batched >= 2 * batches FROM relvec_cache WHERE index = 'big_cos'::regclass AND state = 'ready'")" = t
 gemm_before=$(stat gemm_batches)
@@ -199,7 +201,17 @@ for set in l2 ip; do
 		test "$(answered $set):$(wrong $set):$(cat "$B"/$set*.err | grep -c .)" = "192:0:0" ||
 		{ echo "# answered:wrong:errors $(answered $set):$(wrong $set):$(cat "$B"/$set*.err | grep -c .)"; cat "$B"/$set*.out | grep -vxFf "$B/expected" | head -3 | sed 's/^/# /'; }
 done
-check "... some of them by sgemm bounds (gemm_batches $gemm_before -> $(stat gemm_batches))" test "$(stat gemm_batches)" -gt "$gemm_before"
+check "... some of them by lower bounds (gemm_batches $gemm_before -> $(stat gemm_batches))" test "$(stat gemm_batches)" -gt "$gemm_before"
+# L1 has no inner-product form: its batches share one exact pass
+batches_before=$(stat batches)
+gemm_before=$(stat gemm_batches)
+for l in 1 2 3 4 5 6 7 8; do QSET=l1 looper "l1$l" 3 "relvec.batch_wait_us = 5000" & done
+wait
+check "l1: 8 backends, batched exact passes: all 192 answers equal the sequential scan's" \
+	test "$(answered l1):$(wrong l1):$(cat "$B"/l1*.err | grep -c .)" = "192:0:0" ||
+	echo "# answered:wrong:errors $(answered l1):$(wrong l1):$(cat "$B"/l1*.err | grep -c .)"
+check "... in batches ($batches_before -> $(stat batches)), none by lower bounds" \
+	test "$(stat batches)" -gt "$batches_before" -a "$(stat gemm_batches)" = "$gemm_before"
 batches_before=$(stat batches)
 for l in 1 2 3 4; do looper "b$l" 2 "relvec.batch_size = 1" "relvec.batch_wait_us = 5000" & done
 wait
