@@ -122,11 +122,10 @@ static bool preloaded = false;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
-/* The pins this backend holds: slot index and generation of the entry pinned. */
+/* The pins this backend holds: the slot and the data pinned (a pinned slot keeps its data). */
 typedef struct LocalPin
 {
 	int			slot;
-	uint64		generation;		/* the entry's last_used when pinned is not enough: its data */
 	dsa_pointer data;
 	bool		held;
 } LocalPin;
@@ -573,9 +572,9 @@ typedef enum BatchState
 #define BATCH_CHUNK 1024
 /*
  * Fewest queries for which a batch computes lower bounds (rv_lower_bounds: float32 inner
- * products, a few exact rechecks) rather than every exact distance: 100,000 x 768 on this
- * 2-core machine, per query, 48 ms exact, 39 ms bounded alone, 12 ms at 4 queries, 5-6 ms
- * at 16 (tests/unit's lower bounds timed by hand, the machine shared).
+ * products, a few exact rechecks) rather than every exact distance: from two queries on,
+ * the bounded pass reads each row once for every four queries where the exact one
+ * recomputes each pair in full (bench/run-serving-bench.sh measures the whole path).
  */
 #define BATCH_GEMM_MIN 2
 

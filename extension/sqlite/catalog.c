@@ -17,6 +17,7 @@
  * they use — dimensions, the keys' JSON, the count, numbering and keys of the anchors, each
  * BLOB — and fail with a message rather than trust a count to size a buffer; and functions
  * that only read never write (rvsq_catalog_read), so a read-only file stays readable.
+ * Dropping is in catalogdrop.c; what projection and translation read, in catalogload.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -51,8 +52,8 @@ static const rvsq_source query_one = {"query", "query must return one embedding 
 static const rvsq_source query_two = {"query", "query must return two columns, (key, embedding)",
 	"query returns a row with a null key or embedding", NULL, NULL, NULL, 0};
 
-static int
-prepare(rvsq_conn *c, const char *sql, sqlite3_stmt **st)
+int
+rvsq_cat_prepare(rvsq_conn *c, const char *sql, sqlite3_stmt **st)
 {
 	int			rc = sqlite3_prepare_v2(c->db, sql, -1, st, NULL);
 
@@ -62,8 +63,8 @@ prepare(rvsq_conn *c, const char *sql, sqlite3_stmt **st)
 }
 
 /* Step a statement that returns no rows (or ignore them) and finalize it. */
-static int
-run(rvsq_conn *c, sqlite3_stmt *st)
+int
+rvsq_cat_run(rvsq_conn *c, sqlite3_stmt *st)
 {
 	int			rc;
 
@@ -93,7 +94,7 @@ catalog_objects(rvsq_conn *c, int *tables, int *triggers)
 	int			rc;
 
 	*tables = *triggers = 0;
-	rc = prepare(c, "SELECT count(*) FILTER (WHERE type <> 'trigger'), count(*) FILTER (WHERE type = 'trigger') "
+	rc = rvsq_cat_prepare(c, "SELECT count(*) FILTER (WHERE type <> 'trigger'), count(*) FILTER (WHERE type = 'trigger') "
 				 "FROM main.sqlite_master WHERE name IN ('relvec_spaces', "
 				 "'relvec_anchor_sets', 'relvec_anchors', 'relvec_translations', 'relvec_anchor_sets_frozen', "
 				 "'relvec_anchors_frozen_insert', 'relvec_anchors_frozen_update', 'relvec_anchors_frozen_delete')",
@@ -168,14 +169,6 @@ require(rvsq_conn *c, sqlite3_value *v, const char *what)
 	return SQLITE_OK;
 }
 
-typedef struct space_row
-{
-	sqlite3_int64 id;
-	int			dims;
-	int			mean_version;
-	rvsq_vec	mean;			/* dims == 0 when none is stored */
-} space_row;
-
 /*
  * Run sql, a lookup by name (?1), of a catalog object of kind what ("space", "anchor
  * set"): *st is left on its row, to read and finalize; an error when name is NULL or no
@@ -189,7 +182,7 @@ lookup_row(rvsq_conn *c, const char *sql, const char *what, const char *name, sq
 	*st = NULL;
 	if (name == NULL)
 		return rvsq_fail(c, "%s must not be null", what);
-	rc = prepare(c, sql, st);
+	rc = rvsq_cat_prepare(c, sql, st);
 	if (rc != SQLITE_OK)
 	{
 		int			tables,
@@ -214,8 +207,8 @@ lookup_row(rvsq_conn *c, const char *sql, const char *what, const char *name, sq
 }
 
 /* Look a space up by name (want_mean: also read its mean). */
-static int
-lookup_space(rvsq_conn *c, const char *name, int want_mean, space_row *out)
+int
+rvsq_lookup_space(rvsq_conn *c, const char *name, int want_mean, rvsq_space_row *out)
 {
 	sqlite3_stmt *st;
 	int			rc;
@@ -264,16 +257,8 @@ lookup_space(rvsq_conn *c, const char *name, int want_mean, space_row *out)
 	return rc;
 }
 
-typedef struct set_row
-{
-	sqlite3_int64 id;
-	int			frozen;
-	size_t		nkeys;
-	char	  **keys;			/* in set order; free with free_keys */
-} set_row;
-
-static void
-free_keys(char **keys, size_t n)
+void
+rvsq_free_keys(char **keys, size_t n)
 {
 	size_t		i;
 
@@ -289,8 +274,8 @@ free_keys(char **keys, size_t n)
  * must be what relvec_create_anchor_set writes, a JSON array of at least one string:
  * their number sizes the anchor buffers of every reader.
  */
-static int
-lookup_set(rvsq_conn *c, const char *name, int want_keys, set_row *out)
+int
+rvsq_lookup_set(rvsq_conn *c, const char *name, int want_keys, rvsq_set_row *out)
 {
 	sqlite3_stmt *st;
 	sqlite3_int64 nkeys = 0;
@@ -326,7 +311,7 @@ lookup_set(rvsq_conn *c, const char *name, int want_keys, set_row *out)
 	out->nkeys = 0;				/* the keys read so far, for free_keys */
 	if (out->keys == NULL)
 		return SQLITE_NOMEM;
-	rc = prepare(c, "SELECT CAST(j.value AS TEXT) FROM relvec_anchor_sets s, json_each(s.keys) j "
+	rc = rvsq_cat_prepare(c, "SELECT CAST(j.value AS TEXT) FROM relvec_anchor_sets s, json_each(s.keys) j "
 				 "WHERE s.set_id = ?1 ORDER BY j.key", &st);
 	if (rc != SQLITE_OK)
 		return rc;
@@ -392,7 +377,7 @@ create_space(rvsq_conn *c, sqlite3_value **argv, int argc)
 		return rvsq_fail(c, "dimensions of space \"%s\" must be at least 1", name);
 	if (dims > RV_MAX_DIMS)
 		return rvsq_fail(c, "dimensions of space \"%s\" cannot exceed %d", name, RV_MAX_DIMS);
-	rc = prepare(c, "SELECT 1 FROM relvec_spaces WHERE name = ?1", &st);
+	rc = rvsq_cat_prepare(c, "SELECT 1 FROM relvec_spaces WHERE name = ?1", &st);
 	if (rc != SQLITE_OK)
 		return rc;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -400,14 +385,14 @@ create_space(rvsq_conn *c, sqlite3_value **argv, int argc)
 	sqlite3_finalize(st);
 	if (rc == SQLITE_ROW)
 		return rvsq_fail(c, "space \"%s\" already exists", name);
-	rc = prepare(c, "INSERT INTO relvec_spaces (name, dims, description) VALUES (?1, ?2, ?3)", &st);
+	rc = rvsq_cat_prepare(c, "INSERT INTO relvec_spaces (name, dims, description) VALUES (?1, ?2, ?3)", &st);
 	if (rc != SQLITE_OK)
 		return rc;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, dims);
 	if (argc > 2)
 		sqlite3_bind_value(st, 3, argv[2]);
-	if ((rc = run(c, st)) != SQLITE_OK)
+	if ((rc = rvsq_cat_run(c, st)) != SQLITE_OK)
 		return rc;
 	/* a value carries its space's id in 16 bits (the savepoint takes the row back) */
 	if (sqlite3_last_insert_rowid(c->db) > RV_MAX_SPACE_TAG)
@@ -432,7 +417,7 @@ rvsq_create_space(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 static int
 set_space_mean(rvsq_conn *c, sqlite3_value **argv, float **mean_out, size_t *dims_out)
 {
-	space_row	sp;
+	rvsq_space_row	sp;
 	sqlite3_stmt *st = NULL;
 	double	   *sums = NULL;
 	size_t		state_dims = 0;
@@ -442,7 +427,7 @@ set_space_mean(rvsq_conn *c, sqlite3_value **argv, float **mean_out, size_t *dim
 	int			rc;
 	const char *space = rvsq_text(argv[0]);
 
-	if ((rc = lookup_space(c, space, 0, &sp)) != SQLITE_OK ||
+	if ((rc = rvsq_lookup_space(c, space, 0, &sp)) != SQLITE_OK ||
 		(rc = require(c, argv[1], "query")) != SQLITE_OK ||
 		(rc = rvsq_prepare_query(c, rvsq_text(argv[1]), 1, &query_one, &st)) != SQLITE_OK)
 		return rc;
@@ -526,7 +511,7 @@ set_space_mean(rvsq_conn *c, sqlite3_value **argv, float **mean_out, size_t *dim
 	}
 	sqlite3_finalize(st);
 	st = NULL;
-	if ((rc = prepare(c, "UPDATE relvec_spaces SET mean = ?1, mean_version = mean_version + 1 WHERE space_id = ?2",
+	if ((rc = rvsq_cat_prepare(c, "UPDATE relvec_spaces SET mean = ?1, mean_version = mean_version + 1 WHERE space_id = ?2",
 					  &st)) == SQLITE_OK)
 	{
 		int			n;
@@ -538,7 +523,7 @@ set_space_mean(rvsq_conn *c, sqlite3_value **argv, float **mean_out, size_t *dim
 		{
 			sqlite3_bind_blob(st, 1, blob, n, sqlite3_free);
 			sqlite3_bind_int64(st, 2, sp.id);
-			rc = run(c, st);
+			rc = rvsq_cat_run(c, st);
 		}
 		st = NULL;
 	}
@@ -583,7 +568,7 @@ rename_space(rvsq_conn *c, sqlite3_value **argv)
 {
 	const char *space = rvsq_text(argv[0]);
 	const char *new_name = rvsq_text(argv[1]);
-	space_row	sp;
+	rvsq_space_row	sp;
 	sqlite3_stmt *st;
 	int			rc;
 
@@ -592,9 +577,9 @@ rename_space(rvsq_conn *c, sqlite3_value **argv)
 		return rc;
 	if (new_name[0] == '\0')
 		return rvsq_fail(c, "space name must not be empty");
-	if ((rc = lookup_space(c, space, 0, &sp)) != SQLITE_OK)
+	if ((rc = rvsq_lookup_space(c, space, 0, &sp)) != SQLITE_OK)
 		return rc;
-	if ((rc = prepare(c, "SELECT 1 FROM relvec_spaces WHERE name = ?2 AND space_id <> ?1", &st)) != SQLITE_OK)
+	if ((rc = rvsq_cat_prepare(c, "SELECT 1 FROM relvec_spaces WHERE name = ?2 AND space_id <> ?1", &st)) != SQLITE_OK)
 		return rc;
 	sqlite3_bind_int64(st, 1, sp.id);
 	sqlite3_bind_text(st, 2, new_name, -1, SQLITE_STATIC);
@@ -604,11 +589,11 @@ rename_space(rvsq_conn *c, sqlite3_value **argv)
 		return rvsq_fail(c, "space \"%s\" already exists", new_name);
 	if (rc != SQLITE_DONE)
 		return rvsq_sqlite_fail(c, rc);
-	if ((rc = prepare(c, "UPDATE relvec_spaces SET name = ?2 WHERE space_id = ?1", &st)) != SQLITE_OK)
+	if ((rc = rvsq_cat_prepare(c, "UPDATE relvec_spaces SET name = ?2 WHERE space_id = ?1", &st)) != SQLITE_OK)
 		return rc;
 	sqlite3_bind_int64(st, 1, sp.id);
 	sqlite3_bind_text(st, 2, new_name, -1, SQLITE_STATIC);
-	return run(c, st);
+	return rvsq_cat_run(c, st);
 }
 
 /* relvec_rename_space(space, new_name). */
@@ -635,7 +620,7 @@ query_text(rvsq_conn *c, const char *sql, const char *param, char **out)
 	int			rc;
 
 	*out = NULL;
-	if ((rc = prepare(c, sql, &st)) != SQLITE_OK)
+	if ((rc = rvsq_cat_prepare(c, sql, &st)) != SQLITE_OK)
 		return rc;
 	sqlite3_bind_text(st, 1, param, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
@@ -711,11 +696,11 @@ create_anchor_set(rvsq_conn *c, const char *name, const char *keys)
 	if ((rc = query_text(c, "SELECT json_group_array(k) FROM (SELECT CAST(value AS TEXT) k FROM json_each(?1) ORDER BY key)",
 						 keys, &norm)) != SQLITE_OK)
 		return rc;
-	if ((rc = prepare(c, "INSERT INTO relvec_anchor_sets (name, keys) VALUES (?1, ?2)", &st)) == SQLITE_OK)
+	if ((rc = rvsq_cat_prepare(c, "INSERT INTO relvec_anchor_sets (name, keys) VALUES (?1, ?2)", &st)) == SQLITE_OK)
 	{
 		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, norm, -1, SQLITE_STATIC);
-		rc = run(c, st);
+		rc = rvsq_cat_run(c, st);
 	}
 	sqlite3_free(norm);
 	return rc;
@@ -845,8 +830,8 @@ find_sorted(char **sorted, size_t n, const char *key)
  * dimensions. Replaces the set's anchors in the space; *stored gets their number.
  */
 static int
-store_anchors(rvsq_conn *c, const char *set_name, const set_row *set, const char *space_name,
-			  const space_row *sp, anchor_rows *rows, int *stored)
+store_anchors(rvsq_conn *c, const char *set_name, const rvsq_set_row *set, const char *space_name,
+			  const rvsq_space_row *sp, anchor_rows *rows, int *stored)
 {
 	char	  **rkeys = NULL;		/* row keys, sorted */
 	char	  **skeys = NULL;		/* set keys, sorted */
@@ -922,14 +907,14 @@ store_anchors(rvsq_conn *c, const char *set_name, const set_row *set, const char
 		}
 	}
 
-	if ((rc = prepare(c, "DELETE FROM relvec_anchors WHERE set_id = ?1 AND space_id = ?2", &st)) != SQLITE_OK)
+	if ((rc = rvsq_cat_prepare(c, "DELETE FROM relvec_anchors WHERE set_id = ?1 AND space_id = ?2", &st)) != SQLITE_OK)
 		goto done;
 	sqlite3_bind_int64(st, 1, set->id);
 	sqlite3_bind_int64(st, 2, sp->id);
-	rc = run(c, st);
+	rc = rvsq_cat_run(c, st);
 	st = NULL;
 	if (rc != SQLITE_OK ||
-		(rc = prepare(c, "INSERT INTO relvec_anchors (set_id, space_id, ord, key, e) VALUES (?1, ?2, ?3, ?4, ?5)",
+		(rc = rvsq_cat_prepare(c, "INSERT INTO relvec_anchors (set_id, space_id, ord, key, e) VALUES (?1, ?2, ?3, ?4, ?5)",
 					  &st)) != SQLITE_OK)
 		goto done;
 	for (i = 0; i < set->nkeys; i++)
@@ -971,16 +956,16 @@ set_anchors(rvsq_conn *c, sqlite3_value **argv, int *stored)
 {
 	const char *set_name = rvsq_text(argv[0]);
 	const char *space_name = rvsq_text(argv[1]);
-	set_row		set;
-	space_row	sp;
+	rvsq_set_row		set;
+	rvsq_space_row	sp;
 	sqlite3_stmt *st = NULL;
 	anchor_rows rows;
 	int			rc;
 
 	memset(&rows, 0, sizeof(rows));
-	if ((rc = lookup_set(c, set_name, 1, &set)) != SQLITE_OK)
+	if ((rc = rvsq_lookup_set(c, set_name, 1, &set)) != SQLITE_OK)
 		goto done;
-	if ((rc = lookup_space(c, space_name, 0, &sp)) != SQLITE_OK ||
+	if ((rc = rvsq_lookup_space(c, space_name, 0, &sp)) != SQLITE_OK ||
 		(rc = require(c, argv[2], "query")) != SQLITE_OK)
 		goto done;
 	if (set.frozen)
@@ -997,7 +982,7 @@ set_anchors(rvsq_conn *c, sqlite3_value **argv, int *stored)
 done:
 	sqlite3_finalize(st);
 	anchor_rows_free(&rows);
-	free_keys(set.keys, set.nkeys);
+	rvsq_free_keys(set.keys, set.nkeys);
 	return rc;
 }
 
@@ -1059,8 +1044,8 @@ choose_anchors(rvsq_conn *c, int argc, sqlite3_value **argv, char **chosen_json)
 	sqlite3_int64 k;
 	sqlite3_int64 seed = argc > 5 ? sqlite3_value_int64(argv[5]) : 0;
 	rv_anchor_method method;
-	space_row	sp;
-	set_row		set;
+	rvsq_space_row	sp;
+	rvsq_set_row		set;
 	sqlite3_stmt *st = NULL;
 	anchor_rows rows;
 	anchor_rows picked_rows;
@@ -1086,7 +1071,7 @@ choose_anchors(rvsq_conn *c, int argc, sqlite3_value **argv, char **chosen_json)
 	if (argc > 5 && (rc = require(c, argv[5], "seed")) != SQLITE_OK)
 		return rc;
 	k = sqlite3_value_int64(argv[3]);
-	if ((rc = lookup_space(c, space_name, 0, &sp)) != SQLITE_OK ||
+	if ((rc = rvsq_lookup_space(c, space_name, 0, &sp)) != SQLITE_OK ||
 		(rc = rvsq_prepare_query(c, rvsq_text(argv[2]), 2, &query_two, &st)) != SQLITE_OK)
 		return rc;
 	{
@@ -1179,7 +1164,7 @@ choose_anchors(rvsq_conn *c, int argc, sqlite3_value **argv, char **chosen_json)
 		goto done;
 	}
 	if ((rc = create_anchor_set(c, set_name, *chosen_json)) != SQLITE_OK ||
-		(rc = lookup_set(c, set_name, 1, &set)) != SQLITE_OK)
+		(rc = rvsq_lookup_set(c, set_name, 1, &set)) != SQLITE_OK)
 		goto done;
 	/* the chosen rows, borrowed from rows */
 	picked_rows.n = (size_t) k;
@@ -1203,7 +1188,7 @@ done:
 		sqlite3_free(sqlite3_str_finish(json));
 	sqlite3_finalize(st);
 	anchor_rows_free(&rows);
-	free_keys(set.keys, set.nkeys);
+	rvsq_free_keys(set.keys, set.nkeys);
 	sqlite3_free(order);
 	sqlite3_free(picked);
 	sqlite3_free(x);
@@ -1237,15 +1222,15 @@ rvsq_choose_anchors(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 static int
 freeze_anchor_set(rvsq_conn *c, const char *set_name)
 {
-	set_row		set;
+	rvsq_set_row		set;
 	sqlite3_stmt *st;
 	int			rc;
 
-	if ((rc = lookup_set(c, set_name, 0, &set)) != SQLITE_OK)
+	if ((rc = rvsq_lookup_set(c, set_name, 0, &set)) != SQLITE_OK)
 		return rc;
 	if (set.frozen)
 		return SQLITE_OK;
-	rc = prepare(c, "SELECT sp.name, sp.dims, count(*), sum(embedding_dims(a.e) <> sp.dims), "
+	rc = rvsq_cat_prepare(c, "SELECT sp.name, sp.dims, count(*), sum(embedding_dims(a.e) <> sp.dims), "
 				 "min(CASE WHEN embedding_norm(a.e) = 0 THEN a.key END) "
 				 "FROM relvec_anchors a JOIN relvec_spaces sp USING (space_id) WHERE a.set_id = ?1 "
 				 "GROUP BY sp.name, sp.dims ORDER BY sp.name", &st);
@@ -1281,10 +1266,10 @@ freeze_anchor_set(rvsq_conn *c, const char *set_name)
 	sqlite3_finalize(st);
 	if (rc != SQLITE_OK)
 		return rc;
-	if ((rc = prepare(c, "UPDATE relvec_anchor_sets SET frozen = 1 WHERE set_id = ?1", &st)) != SQLITE_OK)
+	if ((rc = rvsq_cat_prepare(c, "UPDATE relvec_anchor_sets SET frozen = 1 WHERE set_id = ?1", &st)) != SQLITE_OK)
 		return rc;
 	sqlite3_bind_int64(st, 1, set.id);
-	return run(c, st);
+	return rvsq_cat_run(c, st);
 }
 
 /* relvec_freeze_anchor_set(anchor_set): check the set is complete everywhere and freeze it. */
@@ -1299,490 +1284,4 @@ rvsq_freeze_anchor_set(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		rc = rvsq_end(c, freeze_anchor_set(c, rvsq_text(argv[0])));
 	if (rc != SQLITE_OK)
 		rvsq_result_error(ctx, c, rc);
-}
-
-/* ---- dropping ---------------------------------------------------------------------------- */
-
-/* Run sql with ?1 bound to id and give the integer of its one row in *out. */
-static int
-count_of(rvsq_conn *c, const char *sql, sqlite3_int64 id, sqlite3_int64 *out)
-{
-	sqlite3_stmt *st;
-	int			rc;
-
-	*out = 0;
-	if ((rc = prepare(c, sql, &st)) != SQLITE_OK)
-		return rc;
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-	{
-		*out = sqlite3_column_int64(st, 0);
-		rc = SQLITE_OK;
-	}
-	else
-		rc = rvsq_sqlite_fail(c, rc);
-	sqlite3_finalize(st);
-	return rc;
-}
-
-/* Run a statement with ?1 bound to id. */
-static int
-run_with_id(rvsq_conn *c, const char *sql, sqlite3_int64 id)
-{
-	sqlite3_stmt *st;
-	int			rc;
-
-	if ((rc = prepare(c, sql, &st)) != SQLITE_OK)
-		return rc;
-	sqlite3_bind_int64(st, 1, id);
-	return run(c, st);
-}
-
-/* The truth of an optional boolean argument (default false); NULL is an error. */
-static int
-cascade_arg(rvsq_conn *c, int argc, sqlite3_value **argv, int i, int *out)
-{
-	*out = 0;
-	if (argc <= i)
-		return SQLITE_OK;
-	if (sqlite3_value_type(argv[i]) == SQLITE_NULL)
-		return rvsq_fail(c, "cascade must not be null");
-	*out = sqlite3_value_int(argv[i]) != 0;
-	return SQLITE_OK;
-}
-
-/*
- * The first column (by table name, then column order) of a table of schema main that holds
- * a value tagged with the space id: *where gets "table.column" (sqlite3_malloc'd), or NULL
- * when none does. A value holds the space when it is a BLOB that rv_blob_check accepts
- * with that tag; text forms name spaces but bind nothing. Every row of every table is
- * read: an SQLite file of relvec is small (a slice taken offline), and a drop is rare.
- * The catalog's own tables are left out (their rows go with the space), and so are
- * virtual tables (relvec_knn_index reads another table, which is scanned itself).
- */
-static int
-tagged_column(rvsq_conn *c, sqlite3_int64 id, char **where)
-{
-	sqlite3_stmt *tables = NULL,
-			   *cols = NULL,
-			   *scan = NULL;
-	unsigned char tag[2];
-	int			rc;
-
-	*where = NULL;
-	if (id < 1 || id > RV_MAX_SPACE_TAG)
-		return SQLITE_OK;		/* no tag can carry it */
-	tag[0] = (unsigned char) (id & 0xff);
-	tag[1] = (unsigned char) ((id >> 8) & 0xff);
-	if ((rc = prepare(c, "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' "
-					  "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT IN ('relvec_spaces', "
-					  "'relvec_anchor_sets', 'relvec_anchors', 'relvec_translations') ORDER BY name", &tables))
-		!= SQLITE_OK ||
-		(rc = prepare(c, "SELECT name FROM pragma_table_info(?1, 'main') ORDER BY cid", &cols)) != SQLITE_OK)
-		goto done;
-	while (*where == NULL && (rc = sqlite3_step(tables)) == SQLITE_ROW)
-	{
-		const char *table = (const char *) sqlite3_column_text(tables, 0);
-
-		sqlite3_reset(cols);
-		sqlite3_bind_text(cols, 1, table, -1, SQLITE_TRANSIENT);
-		while (*where == NULL && (rc = sqlite3_step(cols)) == SQLITE_ROW)
-		{
-			const char *col = (const char *) sqlite3_column_text(cols, 0);
-			char	   *sql = sqlite3_mprintf("SELECT \"%w\" FROM main.\"%w\" WHERE typeof(\"%w\") = 'blob' "
-											  "AND substr(\"%w\", 3, 2) = ?1", col, table, col, col);
-
-			if (sql == NULL)
-			{
-				rc = SQLITE_NOMEM;
-				goto done;
-			}
-			rc = prepare(c, sql, &scan);
-			sqlite3_free(sql);
-			if (rc != SQLITE_OK)
-				goto done;
-			sqlite3_bind_blob(scan, 1, tag, 2, SQLITE_STATIC);
-			while ((rc = sqlite3_step(scan)) == SQLITE_ROW)
-			{
-				size_t		dims;
-				const float *payload;
-
-				if (rv_blob_check(c->ctx, sqlite3_column_blob(scan, 0), (size_t) sqlite3_column_bytes(scan, 0),
-								  &dims, &payload) == RV_OK)
-				{
-					*where = sqlite3_mprintf("%s.%s", table, col);
-					rc = *where == NULL ? SQLITE_NOMEM : SQLITE_DONE;
-					break;
-				}
-				rv_clear_error(c->ctx);
-			}
-			if (rc != SQLITE_DONE)
-			{
-				rc = rc == SQLITE_NOMEM ? rc : rvsq_sqlite_fail(c, rc);
-				goto done;
-			}
-			sqlite3_finalize(scan);
-			scan = NULL;
-		}
-		if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		{
-			rc = rvsq_sqlite_fail(c, rc);
-			goto done;
-		}
-	}
-	rc = rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rvsq_sqlite_fail(c, rc);
-done:
-	sqlite3_finalize(tables);
-	sqlite3_finalize(cols);
-	sqlite3_finalize(scan);
-	return rc;
-}
-
-/*
- * Drop a space (PostgreSQL's relvec_drop_space, without owners): refused while a frozen
- * set has anchors in it or a table holds values tagged with it; other sets' anchors in it
- * and translations using it go only with cascade. Deletes children first: a file's
- * foreign keys may be off.
- */
-static int
-drop_space(rvsq_conn *c, const char *name, int cascade)
-{
-	space_row	sp;
-	sqlite3_stmt *st;
-	sqlite3_int64 nsets,
-				ntrans;
-	char	   *where = NULL;
-	int			rc;
-
-	if ((rc = lookup_space(c, name, 0, &sp)) != SQLITE_OK)
-		return rc;
-	if ((rc = prepare(c, "SELECT s.name FROM relvec_anchor_sets s WHERE s.frozen AND EXISTS "
-					  "(SELECT 1 FROM relvec_anchors a WHERE a.set_id = s.set_id AND a.space_id = ?1) "
-					  "ORDER BY s.name LIMIT 1", &st)) != SQLITE_OK)
-		return rc;
-	sqlite3_bind_int64(st, 1, sp.id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		rc = rvsq_fail(c, "cannot drop space \"%s\" because frozen anchor set \"%s\" has anchors in it",
-					   name, (const char *) sqlite3_column_text(st, 0));
-	else if (rc == SQLITE_DONE)
-		rc = SQLITE_OK;
-	else
-		rc = rvsq_sqlite_fail(c, rc);
-	sqlite3_finalize(st);
-	if (rc == SQLITE_OK && (rc = tagged_column(c, sp.id, &where)) == SQLITE_OK && where != NULL)
-	{
-		rc = rvsq_fail(c, "cannot drop space \"%s\" because column \"%s\" holds values tagged with it", name, where);
-		sqlite3_free(where);
-	}
-	if (rc != SQLITE_OK ||
-		(rc = count_of(c, "SELECT count(DISTINCT set_id) FROM relvec_anchors WHERE space_id = ?1",
-					   sp.id, &nsets)) != SQLITE_OK ||
-		(rc = count_of(c, "SELECT count(*) FROM relvec_translations WHERE ?1 IN (from_space_id, to_space_id)",
-					   sp.id, &ntrans)) != SQLITE_OK)
-		return rc;
-	if ((nsets > 0 || ntrans > 0) && !cascade)
-		return rvsq_fail(c, "cannot drop space \"%s\" because other objects depend on it", name);
-	if ((rc = run_with_id(c, "DELETE FROM relvec_anchors WHERE space_id = ?1", sp.id)) != SQLITE_OK ||
-		(rc = run_with_id(c, "DELETE FROM relvec_translations WHERE ?1 IN (from_space_id, to_space_id)",
-						  sp.id)) != SQLITE_OK)
-		return rc;
-	return run_with_id(c, "DELETE FROM relvec_spaces WHERE space_id = ?1", sp.id);
-}
-
-/*
- * relvec_drop_space / relvec_drop_anchor_set (name [, cascade]): drop runs in a savepoint
- * of its own, so an error leaves the catalog as it was.
- */
-static void
-drop_named(sqlite3_context *ctx, int argc, sqlite3_value **argv,
-		   int (*drop) (rvsq_conn *, const char *, int))
-{
-	rvsq_conn  *c = sqlite3_user_data(ctx);
-	int			cascade;
-	int			rc = rvsq_catalog_init(c);
-
-	if (rc == SQLITE_OK && (rc = cascade_arg(c, argc, argv, 1, &cascade)) == SQLITE_OK &&
-		(rc = rvsq_begin(c)) == SQLITE_OK)
-		rc = rvsq_end(c, drop(c, rvsq_text(argv[0]), cascade));
-	if (rc != SQLITE_OK)
-		rvsq_result_error(ctx, c, rc);
-}
-
-/* relvec_drop_space(space [, cascade]). */
-void
-rvsq_drop_space(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	drop_named(ctx, argc, argv, drop_space);
-}
-
-/*
- * Drop an anchor set, frozen or not, with its anchors; the translations fitted on it go
- * only with cascade. The set's row goes before its anchors, which the frozen-set triggers
- * then let go.
- */
-static int
-drop_anchor_set(rvsq_conn *c, const char *name, int cascade)
-{
-	set_row		set;
-	sqlite3_int64 ntrans;
-	int			rc;
-
-	if ((rc = lookup_set(c, name, 0, &set)) != SQLITE_OK)
-		return rc;
-	if ((rc = count_of(c, "SELECT count(*) FROM relvec_translations WHERE set_id = ?1", set.id, &ntrans))
-		!= SQLITE_OK)
-		return rc;
-	if (ntrans > 0 && !cascade)
-		return rvsq_fail(c, "cannot drop anchor set \"%s\" because other objects depend on it", name);
-	if ((rc = run_with_id(c, "DELETE FROM relvec_translations WHERE set_id = ?1", set.id)) != SQLITE_OK ||
-		(rc = run_with_id(c, "DELETE FROM relvec_anchor_sets WHERE set_id = ?1", set.id)) != SQLITE_OK)
-		return rc;
-	return run_with_id(c, "DELETE FROM relvec_anchors WHERE set_id = ?1", set.id);
-}
-
-/* relvec_drop_anchor_set(anchor_set [, cascade]). */
-void
-rvsq_drop_anchor_set(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	drop_named(ctx, argc, argv, drop_anchor_set);
-}
-
-/* Drop the translation fitted on a set from one space to another. */
-static int
-drop_translation(rvsq_conn *c, const char *set_name, const char *from, const char *to)
-{
-	set_row		set;
-	space_row	f,
-				t;
-	sqlite3_stmt *st;
-	int			rc;
-
-	if ((rc = lookup_set(c, set_name, 0, &set)) != SQLITE_OK ||
-		(rc = lookup_space(c, from, 0, &f)) != SQLITE_OK ||
-		(rc = lookup_space(c, to, 0, &t)) != SQLITE_OK)
-		return rc;
-	if ((rc = prepare(c, "DELETE FROM relvec_translations WHERE set_id = ?1 AND from_space_id = ?2 "
-					  "AND to_space_id = ?3", &st)) != SQLITE_OK)
-		return rc;
-	sqlite3_bind_int64(st, 1, set.id);
-	sqlite3_bind_int64(st, 2, f.id);
-	sqlite3_bind_int64(st, 3, t.id);
-	if ((rc = run(c, st)) != SQLITE_OK)
-		return rc;
-	if (sqlite3_changes(c->db) == 0)
-		return rvsq_fail(c, "translation from space \"%s\" to space \"%s\" in anchor set \"%s\" does not exist",
-						 from, to, set_name);
-	return SQLITE_OK;
-}
-
-/* relvec_drop_translation(anchor_set, from_space, to_space). */
-void
-rvsq_drop_translation(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	rvsq_conn  *c = sqlite3_user_data(ctx);
-	int			rc = rvsq_catalog_init(c);
-
-	(void) argc;
-	if (rc == SQLITE_OK && (rc = rvsq_begin(c)) == SQLITE_OK)
-		rc = rvsq_end(c, drop_translation(c, rvsq_text(argv[0]), rvsq_text(argv[1]), rvsq_text(argv[2])));
-	if (rc != SQLITE_OK)
-		rvsq_result_error(ctx, c, rc);
-}
-
-/* ---- projection ------------------------------------------------------------------------- */
-
-int
-rvsq_find_space(rvsq_conn *c, const char *name, sqlite3_int64 *id, int *dims)
-{
-	space_row	sp;
-	int			rc = lookup_space(c, name, 0, &sp);
-
-	if (rc == SQLITE_OK)
-	{
-		*id = sp.id;
-		*dims = sp.dims;
-	}
-	return rc;
-}
-
-int
-rvsq_find_set(rvsq_conn *c, const char *name, sqlite3_int64 *id, int *frozen, size_t *nkeys)
-{
-	set_row		set;
-	int			rc = lookup_set(c, name, 0, &set);
-
-	if (rc == SQLITE_OK)
-	{
-		*id = set.id;
-		*frozen = set.frozen;
-		*nkeys = set.nkeys;
-	}
-	return rc;
-}
-
-int
-rvsq_load_anchors(rvsq_conn *c, const char *set_name, sqlite3_int64 set_id, size_t nkeys,
-				  const char *space, sqlite3_int64 space_id, int dims, float **out)
-{
-	sqlite3_stmt *st = NULL;
-	float	   *anchors = NULL;
-	sqlite3_int64 n;
-	size_t		i = 0;
-	int			rc;
-
-	*out = NULL;
-	/* count first, as PostgreSQL does: the buffer is sized by nkeys only once it is right */
-	if ((rc = prepare(c, "SELECT count(*) FROM relvec_anchors WHERE set_id = ?1 AND space_id = ?2",
-					  &st)) != SQLITE_OK)
-		return rc;
-	sqlite3_bind_int64(st, 1, set_id);
-	sqlite3_bind_int64(st, 2, space_id);
-	rc = sqlite3_step(st);
-	n = sqlite3_column_int64(st, 0);
-	rc = rc == SQLITE_ROW ? SQLITE_OK : rvsq_sqlite_fail(c, rc);
-	sqlite3_finalize(st);
-	st = NULL;
-	if (rc != SQLITE_OK)
-		return rc;
-	if (n == 0)
-		return rvsq_fail(c, "anchor set \"%s\" has no embeddings in space \"%s\"", set_name, space);
-	if ((size_t) n != nkeys)
-		return rvsq_fail(c, "anchor set \"%s\" has %lld of %zu anchors in space \"%s\"", set_name,
-						 (long long) n, nkeys, space);
-
-	/*
-	 * Each row must be the set's next key in order (ord 1..n, the key at ord - 1 in the
-	 * set's keys): a file is input, and anchors out of step with the other spaces' would
-	 * give wrong answers without an error.
-	 */
-	if ((rc = prepare(c, "SELECT a.ord, a.key, a.e, j.value FROM relvec_anchors a "
-					  "JOIN relvec_anchor_sets s ON s.set_id = a.set_id "
-					  "LEFT JOIN json_each(s.keys) j ON j.key = a.ord - 1 "
-					  "WHERE a.set_id = ?1 AND a.space_id = ?2 ORDER BY a.ord", &st)) != SQLITE_OK)
-		return rc;
-	sqlite3_bind_int64(st, 1, set_id);
-	sqlite3_bind_int64(st, 2, space_id);
-	anchors = sqlite3_malloc64(sizeof(float) * (size_t) dims * nkeys);
-	if (anchors == NULL)
-	{
-		sqlite3_finalize(st);
-		return SQLITE_NOMEM;
-	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-	{
-		const char *key = (const char *) sqlite3_column_text(st, 1);
-		const char *want = (const char *) sqlite3_column_text(st, 3);
-		rvsq_vec	v;
-
-		if (i == nkeys)
-			break;				/* counted above: another writer cannot be in between */
-		if (sqlite3_column_type(st, 0) != SQLITE_INTEGER || sqlite3_column_int64(st, 0) != (sqlite3_int64) i + 1)
-		{
-			rc = rvsq_fail(c, "anchor set \"%s\" is damaged: its anchors in space \"%s\" are not numbered 1 to %zu",
-						   set_name, space, nkeys);
-			goto done;
-		}
-		if (key == NULL || want == NULL || sqlite3_column_type(st, 3) != SQLITE_TEXT || strcmp(key, want) != 0)
-		{
-			rc = rvsq_fail(c, "anchor set \"%s\" is damaged: anchor %zu in space \"%s\" is \"%s\", not key \"%s\"",
-						   set_name, i + 1, space, key ? key : "", want ? want : "");
-			goto done;
-		}
-		/* anchors are stored untagged; one tagged with another space is not of this one */
-		if ((rc = rvsq_value_vec(c, sqlite3_column_value(st, 2), "anchor", &v)) != SQLITE_OK ||
-			(rc = rvsq_check_space(c, v.space, space_id, space)) != SQLITE_OK)
-		{
-			char		why[RVSQ_ERR_LEN];
-
-			rvsq_vec_free(&v);
-			if (rc == SQLITE_NOMEM)
-				goto done;
-			memcpy(why, c->err, sizeof(why));
-			rc = rvsq_fail(c, "anchor set \"%s\" is damaged: anchor \"%s\" in space \"%s\": %s", set_name, key,
-						   space, why);
-			goto done;
-		}
-		if (v.dims != (size_t) dims)
-		{
-			rvsq_vec_free(&v);
-			/* PostgreSQL's text for what its constraints make impossible there */
-			rc = rvsq_fail(c, "relvec: anchor of the wrong dimensions in a frozen set");
-			goto done;
-		}
-		memcpy(anchors + i * dims, v.x, sizeof(float) * dims);
-		rvsq_vec_free(&v);
-		i++;
-	}
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		rc = rvsq_sqlite_fail(c, rc);
-	else if (i != nkeys)
-		rc = rvsq_fail(c, "anchor set \"%s\" has %zu of %zu anchors in space \"%s\"", set_name, i, nkeys, space);
-	else
-		rc = SQLITE_OK;
-done:
-	sqlite3_finalize(st);
-	if (rc == SQLITE_OK)
-		*out = anchors;
-	else
-		sqlite3_free(anchors);
-	return rc;
-}
-
-int
-rvsq_load_projection(rvsq_conn *c, const char *anchor_set, const char *space,
-					 const char *similarity, const char *center_name, int normalize,
-					 rv_projection **out, size_t *input_dims, sqlite3_int64 *space_id)
-{
-	rv_sim		sims[RV_MAX_SIMS];
-	int			nsims;
-	rv_center	center;
-	set_row		set;
-	space_row	sp;
-	float	   *anchors = NULL;
-	int			rc;
-
-	*out = NULL;
-	memset(&sp, 0, sizeof(sp));
-	RVSQ_TRY(c, rv_sim_list_parse(c->ctx, similarity, sims, &nsims));
-	RVSQ_TRY(c, rv_center_parse(c->ctx, center_name, &center));
-	if ((rc = rvsq_catalog_read(c)) != SQLITE_OK ||
-		(rc = lookup_set(c, anchor_set, 0, &set)) != SQLITE_OK ||
-		(rc = lookup_space(c, space, 1, &sp)) != SQLITE_OK)
-		goto done;
-	if (!set.frozen)
-	{
-		rc = rvsq_fail(c, "anchor set \"%s\" is not frozen", anchor_set);
-		goto done;
-	}
-	if (center == RV_CENTER_SPACE && sp.mean.x == NULL)
-	{
-		rc = rvsq_fail(c, "space \"%s\" has no stored mean", space);
-		goto done;
-	}
-	if (sp.mean.x != NULL && sp.mean.dims != (size_t) sp.dims)
-	{
-		rc = rvsq_fail(c, "the stored mean of space \"%s\" has the wrong dimensions", space);
-		goto done;
-	}
-	if ((rc = rvsq_load_anchors(c, anchor_set, set.id, set.nkeys, space, sp.id, sp.dims, &anchors))
-		== SQLITE_OK)
-	{
-		rv_status	s = rv_projection_create(c->ctx, anchors, set.nkeys, (size_t) sp.dims, sims, nsims,
-											 center, sp.mean.x, normalize, out);
-
-		if (s != RV_OK)
-			rc = rvsq_bridge_fail(c, s);
-		else
-		{
-			*input_dims = (size_t) sp.dims;
-			if (space_id != NULL)
-				*space_id = sp.id;
-		}
-	}
-done:
-	sqlite3_free(anchors);
-	rvsq_vec_free(&sp.mean);
-	return rc;
 }

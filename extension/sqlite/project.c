@@ -90,32 +90,9 @@ rvsq_project(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	/* x first, as PostgreSQL reads its arguments before the function runs */
 	if ((rc = rvsq_value_vec(c, argv[0], "embedding", &x)) != SQLITE_OK)
 		goto done;
-	if (argc == 2)
-	{
-		if (x.space == 0)
-		{
-			rc = rvsq_fail(c, "relvec_project(x, anchor_set) needs x tagged with its space");
-			goto done;
-		}
-		if ((rc = rvsq_space_name(c, x.space, &own)) != SQLITE_OK)
-			goto done;
-		if (own == NULL)
-		{
-			rc = rvsq_fail(c, "space #%u does not exist", x.space);
-			goto done;
-		}
-		space = own;
-	}
-	else if (x.space != 0)
-	{
-		/* a named space that contradicts the tag: before any catalog work, as PostgreSQL */
-		sqlite3_int64 id;
-		int			dims;
-
-		if ((rc = rvsq_find_space(c, space, &id, &dims)) != SQLITE_OK ||
-			(rc = rvsq_check_space(c, x.space, id, space)) != SQLITE_OK)
-			goto done;
-	}
+	if ((rc = rvsq_space_of_call(c, x.space, "relvec_project(x, anchor_set)", &space,
+								 &own)) != SQLITE_OK)
+		goto done;
 	args = sqlite3_mprintf("%s\x1f%s\x1f%s\x1f%s\x1f%d", set, space, sim, center, normalize);
 	if (args == NULL)
 	{

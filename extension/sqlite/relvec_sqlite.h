@@ -200,10 +200,18 @@ int			rvsq_same_space(rvsq_conn *c, unsigned a, unsigned b);
  * with it: "embedding belongs to space A, not "want_name"".
  */
 int			rvsq_check_space(rvsq_conn *c, unsigned tag, sqlite3_int64 want, const char *want_name);
+/*
+ * The space x (tagged tag) is in, for the function call (its signature, for messages):
+ * with *name NULL the tag names it (*name then points at *own, sqlite3_malloc'd, which
+ * the caller frees; untagged x or an unknown id is an error); else x must be untagged or
+ * of the space *name.
+ */
+int			rvsq_space_of_call(rvsq_conn *c, unsigned tag, const char *call, const char **name,
+							   char **own);
 /* The tag of the result of two tags that go together: the nonzero one. */
 #define RVSQ_COMMON_SPACE(a, b) ((a) != 0 ? (a) : (b))
 
-/* ---- catalog (catalog.c) ----------------------------------------------------------- */
+/* ---- catalog (catalog.c, catalogdrop.c, catalogload.c) ----------------------------------------------------------- */
 
 /* Create the catalog tables and triggers if they do not exist (functions that write). */
 int			rvsq_catalog_init(rvsq_conn *c);
@@ -216,6 +224,33 @@ int			rvsq_catalog_read(rvsq_conn *c);
 /* Start / end a savepoint so that a failing catalog function leaves nothing behind. */
 int			rvsq_begin(rvsq_conn *c);
 int			rvsq_end(rvsq_conn *c, int rc);
+
+/* Statement helpers the catalog files share: prepare (error on failure); step to done and finalize. */
+int			rvsq_cat_prepare(rvsq_conn *c, const char *sql, sqlite3_stmt **st);
+int			rvsq_cat_run(rvsq_conn *c, sqlite3_stmt *st);
+
+/* A space's and an anchor set's catalog rows, as the lookups below return them. */
+typedef struct rvsq_space_row
+{
+	sqlite3_int64 id;
+	int			dims;
+	int			mean_version;
+	rvsq_vec	mean;			/* dims == 0 when none is stored */
+} rvsq_space_row;
+
+typedef struct rvsq_set_row
+{
+	sqlite3_int64 id;
+	int			frozen;
+	size_t		nkeys;
+	char	  **keys;			/* in set order; free with rvsq_free_keys */
+} rvsq_set_row;
+
+/* Look a space up by name (want_mean: also read its mean). */
+int			rvsq_lookup_space(rvsq_conn *c, const char *name, int want_mean, rvsq_space_row *out);
+/* Look an anchor set up by name (want_keys: also read its keys). */
+int			rvsq_lookup_set(rvsq_conn *c, const char *name, int want_keys, rvsq_set_row *out);
+void		rvsq_free_keys(char **keys, size_t n);
 
 /* Look a space up by name: its id and dimensions ("space "x" does not exist"). */
 int			rvsq_find_space(rvsq_conn *c, const char *name, sqlite3_int64 *id, int *dims);

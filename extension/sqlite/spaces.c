@@ -244,3 +244,32 @@ rvsq_space_of(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	sqlite3_free(name);
 	rvsq_vec_free(&v);
 }
+
+int
+rvsq_space_of_call(rvsq_conn *c, unsigned tag, const char *call, const char **name, char **own)
+{
+	int			rc;
+
+	*own = NULL;
+	if (*name == NULL)
+	{
+		if (tag == 0)
+			return rvsq_fail(c, "%s needs x tagged with its space", call);
+		if ((rc = rvsq_space_name(c, tag, own)) != SQLITE_OK)
+			return rc;
+		if (*own == NULL)
+			return rvsq_fail(c, "space #%u does not exist", tag);
+		*name = *own;
+	}
+	else if (tag != 0)
+	{
+		/* a named space that contradicts the tag: before any catalog work, as PostgreSQL */
+		sqlite3_int64 id;
+		int			dims;
+
+		if ((rc = rvsq_find_space(c, *name, &id, &dims)) != SQLITE_OK)
+			return rc;
+		return rvsq_check_space(c, tag, id, *name);
+	}
+	return SQLITE_OK;
+}

@@ -579,32 +579,9 @@ rvsq_translate(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	/* x first, as PostgreSQL reads its arguments before the function runs */
 	if ((rc = rvsq_value_vec(c, argv[0], "embedding", &x)) != SQLITE_OK)
 		goto done;
-	if (from == NULL)
-	{
-		if (x.space == 0)
-		{
-			rc = rvsq_fail(c, "relvec_translate(x, anchor_set, to_space) needs x tagged with its space");
-			goto done;
-		}
-		if ((rc = rvsq_space_name(c, x.space, &own)) != SQLITE_OK)
-			goto done;
-		if (own == NULL)
-		{
-			rc = rvsq_fail(c, "space #%u does not exist", x.space);
-			goto done;
-		}
-		from = own;
-	}
-	else if (x.space != 0)
-	{
-		/* a from_space that contradicts the tag: before any catalog work, as PostgreSQL */
-		sqlite3_int64 id;
-		int			dims;
-
-		if ((rc = rvsq_find_space(c, from, &id, &dims)) != SQLITE_OK ||
-			(rc = rvsq_check_space(c, x.space, id, from)) != SQLITE_OK)
-			goto done;
-	}
+	if ((rc = rvsq_space_of_call(c, x.space, "relvec_translate(x, anchor_set, to_space)",
+								 &from, &own)) != SQLITE_OK)
+		goto done;
 	args = sqlite3_mprintf("%s\x1f%s\x1f%s", set_name, from, to);
 	if (args == NULL)
 	{
