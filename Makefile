@@ -39,9 +39,9 @@ SHADERS    := $(sort $(wildcard shaders/*.comp))
 SPV_HEADERS = $(patsubst shaders/%.comp,$(SPV_DIR)/%.spv.h,$(SHADERS))
 
 WARN        = -Wall -Wextra -Werror
-PG_CPPFLAGS = -Ibridge/include -Ibridge -I$(SPV_DIR) -isystem $(shell $(PG_CONFIG) --includedir-server)
+PG_CPPFLAGS = -Ibridge/include -Ibridge -I$(SPV_DIR) -isystem $(shell $(PG_CONFIG) --includedir-server) -isystem $(shell $(PG_CONFIG) --includedir)
 PG_CFLAGS   = $(WARN) -O3 -fno-math-errno
-SHLIB_LINK  = -lopenblas -llapacke -ldl -lm -Wl,-Bsymbolic
+SHLIB_LINK  = -lpq -lopenblas -llapacke -ldl -lm -Wl,-Bsymbolic
 
 # No LLVM bitcode: JIT inlining buys nothing for these functions and it would need clang.
 override with_llvm = no
