@@ -22,6 +22,7 @@
 PG_MODULE_MAGIC;
 
 void		_PG_init(void);
+extern void rvshard_init(void);
 
 static MemoryContext bridge_cxt = NULL;
 static int	progress_rows = 1000000;
@@ -255,6 +256,7 @@ _PG_init(void)
 	rvpg_define_device_guc();
 	rvflat_define_resident_guc();
 	rvflat_shared_init();
+	rvshard_init();
 	DefineCustomIntVariable("relvec.progress_rows",
 							"Batched relvec functions report progress every this many rows.",
 							"A NOTICE per interval; 0 turns the reports off.",
