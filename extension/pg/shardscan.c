@@ -17,9 +17,10 @@
  * extra_float_digits = 3, so they arrive bit-exact).
  *
  * The path is offered only for the exact shape (one partitioned table, every leaf a
- * postgres_fdw foreign table on a server whose `extensions` option names relvec, no
- * WHERE, no row security, no grouping, aggregates, window functions, DISTINCT, locking or
- * set operations, ORDER BY one relvec distance between a column and an expression without
+ * postgres_fdw foreign table on a server whose `extensions` option names relvec, WHERE
+ * clauses the shards evaluate as the coordinator would (shippable(): they are added to
+ * every shard's statement, so a filtered LIMIT stays full), no row security, no grouping,
+ * aggregates, window functions, DISTINCT, locking or set operations, ORDER BY one relvec distance between a column and an expression without
  * columns, ascending, and a LIMIT); anything else keeps PostgreSQL's own plan, which is
  * correct, only slower. `relvec.shard_pushdown = off` turns it off. The hook exists once
  * relvec's library is loaded in the backend (any relvec function or a literal of the type
@@ -30,10 +31,14 @@
 #include <math.h>
 
 #include "access/htup_details.h"
+#include "catalog/dependency.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_operator.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "commands/explain.h"
+#include "commands/extension.h"
 #include "executor/executor.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -73,7 +78,11 @@ static create_upper_paths_hook_type prev_upper_hook = NULL;
  *   4  list of Integer: the attribute numbers the statement reads (the scan tuple's columns,
  *      then the distance)
  *   5  list of one Oid: the partitioned table
- * custom_exprs of the plan: the query expression, the LIMIT count, the OFFSET (or NULL).
+ *   6  list of Expr: the WHERE clauses, shipped to every shard (Vars of the table, Consts,
+ *      PARAM_EXTERN Params; see shippable())
+ *   7  list of Integer: the paramids of those Params, in the order of custom_exprs 3..
+ * custom_exprs of the plan: the query expression, the LIMIT count, the OFFSET (or NULL),
+ * then the Params of the WHERE clauses (sent as $3, $4, ...).
  */
 #define PRIV_RTI	0
 #define PRIV_VATT	1
@@ -81,6 +90,8 @@ static create_upper_paths_hook_type prev_upper_hook = NULL;
 #define PRIV_LEFT	3
 #define PRIV_ATTS	4
 #define PRIV_REL	5
+#define PRIV_QUALS	6
+#define PRIV_PARAMS	7
 
 static CustomPathMethods path_methods;
 static CustomScanMethods scan_methods;
@@ -111,6 +122,9 @@ typedef struct ShardScanState
 	ExprState  *query;
 	ExprState  *count;
 	ExprState  *offset;
+	int			nparams;		/* Params of the WHERE clauses: $3 .. */
+	ExprState **params;
+	Oid		   *paramtypes;
 	int			nservers;
 	ShardServer *servers;
 	int			natts;			/* columns of the scan tuple before the distance */
@@ -140,8 +154,8 @@ is_scan_constant(Node *n)
 }
 
 /*
- * Whether a type is relvec's embedding (by name in relvec's schema): an operator of the
- * same name on another extension's type is not ours to ship. Its schema in *nsp.
+ * Whether a type is relvec's embedding (a member of the relvec extension): an operator of
+ * the same name on another extension's type is not ours to ship. Its schema in *nsp.
  */
 static bool
 is_relvec_type(Oid type, Oid *nsp)
@@ -154,7 +168,8 @@ is_relvec_type(Oid type, Oid *nsp)
 	*nsp = ((Form_pg_type) GETSTRUCT(tup))->typnamespace;
 	ok = strcmp(NameStr(((Form_pg_type) GETSTRUCT(tup))->typname), "embedding") == 0;
 	ReleaseSysCache(tup);
-	return ok && strcmp(quote_identifier(get_namespace_name(*nsp)), rvshard_relvec_schema()) == 0;
+	return ok && OidIsValid(type) &&
+		getExtensionOfObject(TypeRelationId, type) == get_extension_oid("relvec", true);
 }
 
 /*
@@ -243,6 +258,300 @@ collect_columns(Node *node, ColumnWalk *w)
 	return expression_tree_walker(node, collect_columns, (void *) w);
 }
 
+/* ---------------------------------------------------------------------------------------
+ * WHERE clauses: which ones every shard can evaluate as the coordinator would, and their SQL
+ * --------------------------------------------------------------------------------------- */
+
+/*
+ * An object the shards have as the coordinator has it: built into PostgreSQL, or a member
+ * of relvec (the servers declare relvec; a function of the coordinator's own in the same
+ * schema is not shipped).
+ */
+static bool
+is_shared_object(Oid classid, Oid oid)
+{
+	return oid < FirstNormalObjectId ||
+		getExtensionOfObject(classid, oid) == get_extension_oid("relvec", true);
+}
+
+static bool
+shippable_type(Oid type)
+{
+	return is_shared_object(TypeRelationId, type);
+}
+
+/* Only the default collation (or none): the shards' columns and defaults are the coordinator's. */
+static bool
+shippable_collation(Oid coll)
+{
+	return coll == InvalidOid || coll == DEFAULT_COLLATION_OID;
+}
+
+typedef struct ShipWalk
+{
+	Index		rti;
+	List	   *paramids;		/* PARAM_EXTERN ids met, in order */
+	List	   *params;			/* and their Param nodes */
+} ShipWalk;
+
+/*
+ * Whether a WHERE clause can run on the shards: columns of the table, constants and
+ * statement parameters, combined by operators and functions built into PostgreSQL or
+ * relvec's own, immutable, under the default collation; AND, OR, NOT, IS [NOT] NULL,
+ * op ANY/ALL (array), binary-compatible relabels. Anything else keeps PostgreSQL's plan.
+ */
+static bool shippable_walker(Node *node, void *w);
+
+static bool
+shippable(Node *node, ShipWalk *w)
+{
+	if (node == NULL)
+		return true;
+	switch (nodeTag(node))
+	{
+		case T_Var:
+			{
+				Var		   *v = (Var *) node;
+
+				return v->varno == (int) w->rti && v->varlevelsup == 0 && v->varattno > 0 &&
+					shippable_type(v->vartype) && shippable_collation(v->varcollid);
+			}
+		case T_Const:
+			return shippable_type(((Const *) node)->consttype);
+		case T_Param:
+			{
+				Param	   *p = (Param *) node;
+
+				if (p->paramkind != PARAM_EXTERN || !shippable_type(p->paramtype))
+					return false;
+				if (!list_member_int(w->paramids, p->paramid))
+				{
+					w->paramids = lappend_int(w->paramids, p->paramid);
+					w->params = lappend(w->params, p);
+				}
+				return true;
+			}
+		case T_OpExpr:
+		case T_ScalarArrayOpExpr:
+			{
+				Oid			opno = IsA(node, OpExpr) ? ((OpExpr *) node)->opno : ((ScalarArrayOpExpr *) node)->opno;
+				Oid			coll = IsA(node, OpExpr) ? ((OpExpr *) node)->inputcollid : ((ScalarArrayOpExpr *) node)->inputcollid;
+				HeapTuple	tup = SearchSysCache1(OPEROID, ObjectIdGetDatum(opno));
+				bool		ok;
+
+				if (!HeapTupleIsValid(tup))
+					return false;
+				ok = is_shared_object(OperatorRelationId, opno) &&
+					func_volatile(((Form_pg_operator) GETSTRUCT(tup))->oprcode) == PROVOLATILE_IMMUTABLE;
+				ReleaseSysCache(tup);
+				return ok && shippable_collation(coll) &&
+					(!IsA(node, OpExpr) || list_length(((OpExpr *) node)->args) == 2) &&
+					expression_tree_walker(node, shippable_walker, w) == false;
+			}
+		case T_FuncExpr:
+			{
+				FuncExpr   *f = (FuncExpr *) node;
+
+				return is_shared_object(ProcedureRelationId, f->funcid) &&
+					func_volatile(f->funcid) == PROVOLATILE_IMMUTABLE && !f->funcvariadic &&
+					shippable_collation(f->inputcollid) && shippable_type(f->funcresulttype) &&
+					expression_tree_walker(node, shippable_walker, w) == false;
+			}
+		case T_BoolExpr:
+		case T_NullTest:
+		case T_List:
+			if (IsA(node, NullTest) && ((NullTest *) node)->argisrow)
+				return false;
+			return expression_tree_walker(node, shippable_walker, w) == false;
+		case T_RelabelType:
+			return shippable_type(((RelabelType *) node)->resulttype) &&
+				shippable_collation(((RelabelType *) node)->resultcollid) &&
+				shippable((Node *) ((RelabelType *) node)->arg, w);
+		default:
+			return false;
+	}
+}
+
+/* expression_tree_walker's form: true stops the walk (here: not shippable). */
+static bool
+shippable_walker(Node *node, void *w)
+{
+	return !shippable(node, (ShipWalk *) w);
+}
+
+/* The SQL of a shippable clause on one partition (columns by their remote names). */
+typedef struct Deparse
+{
+	StringInfo	buf;
+	Oid			parent;
+	Oid			part;
+	List	   *paramids;		/* paramid of $3, $4, ... */
+} Deparse;
+
+static void deparse(Node *node, Deparse *d);
+
+/* A type's name as the shards resolve it whatever their search_path. */
+static char *
+qualified_type(Oid type, int32 typmod)
+{
+	return format_type_extended(type, typmod,
+								FORMAT_TYPE_FORCE_QUALIFY | (typmod >= 0 ? FORMAT_TYPE_TYPEMOD_GIVEN : 0));
+}
+
+/* The position of a paramid in the list (it is there: shippable() put it). */
+static int
+param_index(List *ids, int paramid)
+{
+	ListCell   *lc;
+
+	foreach(lc, ids)
+		if (lfirst_int(lc) == paramid)
+			return foreach_current_index(lc);
+	elog(ERROR, "relvec shard scan: parameter $%d was not collected", paramid);
+}
+
+static void
+deparse_operator(Oid opno, StringInfo buf)
+{
+	HeapTuple	tup = SearchSysCache1(OPEROID, ObjectIdGetDatum(opno));
+	Form_pg_operator form;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for operator %u", opno);
+	form = (Form_pg_operator) GETSTRUCT(tup);
+	appendStringInfo(buf, "OPERATOR(%s.%s)", quote_identifier(get_namespace_name(form->oprnamespace)),
+					 NameStr(form->oprname));
+	ReleaseSysCache(tup);
+}
+
+static void
+deparse_args(List *args, const char *sep, Deparse *d)
+{
+	ListCell   *lc;
+
+	foreach(lc, args)
+	{
+		if (lc != list_head(args))
+			appendStringInfoString(d->buf, sep);
+		deparse(lfirst(lc), d);
+	}
+}
+
+static void
+deparse(Node *node, Deparse *d)
+{
+	StringInfo	buf = d->buf;
+
+	switch (nodeTag(node))
+	{
+		case T_Var:
+			{
+				Var		   *v = (Var *) node;
+				AttrNumber	pa = get_attnum(d->part, get_attname(d->parent, v->varattno, false));
+
+				appendStringInfoString(buf, rvshard_remote_column(d->part, pa));
+				break;
+			}
+		case T_Const:
+			{
+				Const	   *c = (Const *) node;
+				char	   *type = qualified_type(c->consttype, c->consttypmod);
+
+				if (c->constisnull)
+					appendStringInfo(buf, "NULL::%s", type);
+				else
+				{
+					Oid			out;
+					bool		varlena;
+
+					getTypeOutputInfo(c->consttype, &out, &varlena);
+					appendStringInfo(buf, "%s::%s",
+									 quote_literal_cstr(OidOutputFunctionCall(out, c->constvalue)), type);
+				}
+				break;
+			}
+		case T_Param:
+			{
+				Param	   *p = (Param *) node;
+
+				appendStringInfo(buf, "$%d::%s", 3 + param_index(d->paramids, p->paramid),
+								 qualified_type(p->paramtype, p->paramtypmod));
+				break;
+			}
+		case T_OpExpr:
+			{
+				OpExpr	   *op = (OpExpr *) node;
+
+				appendStringInfoChar(buf, '(');
+				deparse(linitial(op->args), d);
+				appendStringInfoChar(buf, ' ');
+				deparse_operator(op->opno, buf);
+				appendStringInfoChar(buf, ' ');
+				deparse(lsecond(op->args), d);
+				appendStringInfoChar(buf, ')');
+				break;
+			}
+		case T_ScalarArrayOpExpr:
+			{
+				ScalarArrayOpExpr *op = (ScalarArrayOpExpr *) node;
+
+				appendStringInfoChar(buf, '(');
+				deparse(linitial(op->args), d);
+				appendStringInfoChar(buf, ' ');
+				deparse_operator(op->opno, buf);
+				appendStringInfoString(buf, op->useOr ? " ANY (" : " ALL (");
+				deparse(lsecond(op->args), d);
+				appendStringInfoString(buf, "))");
+				break;
+			}
+		case T_FuncExpr:
+			{
+				FuncExpr   *f = (FuncExpr *) node;
+
+				appendStringInfo(buf, "(%s.%s(", quote_identifier(get_namespace_name(get_func_namespace(f->funcid))),
+								 quote_identifier(get_func_name(f->funcid)));
+				deparse_args(f->args, ", ", d);
+				appendStringInfo(buf, ")::%s)", qualified_type(f->funcresulttype, -1));
+				break;
+			}
+		case T_BoolExpr:
+			{
+				BoolExpr   *b = (BoolExpr *) node;
+
+				appendStringInfoChar(buf, '(');
+				if (b->boolop == NOT_EXPR)
+				{
+					appendStringInfoString(buf, "NOT ");
+					deparse(linitial(b->args), d);
+				}
+				else
+					deparse_args(b->args, b->boolop == AND_EXPR ? " AND " : " OR ", d);
+				appendStringInfoChar(buf, ')');
+				break;
+			}
+		case T_NullTest:
+			{
+				NullTest   *n = (NullTest *) node;
+
+				appendStringInfoChar(buf, '(');
+				deparse((Node *) n->arg, d);
+				appendStringInfoString(buf, n->nulltesttype == IS_NULL ? " IS NULL)" : " IS NOT NULL)");
+				break;
+			}
+		case T_RelabelType:
+			{
+				RelabelType *r = (RelabelType *) node;
+
+				appendStringInfoChar(buf, '(');
+				deparse((Node *) r->arg, d);
+				appendStringInfo(buf, ")::%s", qualified_type(r->resulttype, r->resulttypmod));
+				break;
+			}
+		default:
+			elog(ERROR, "relvec shard scan: unexpected node %d in a shipped clause", (int) nodeTag(node));
+	}
+}
+
 static void
 shard_upper_paths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *input_rel,
 				  RelOptInfo *output_rel, void *extra)
@@ -259,6 +568,9 @@ shard_upper_paths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *input_
 	bool		left;
 	const char *opname;
 	ColumnWalk	ctx;
+	ShipWalk	ship;
+	List	   *quals = NIL;
+	ListCell   *lc;
 	List	   *atts;
 	List	   *parts;
 	CustomPath *path;
@@ -277,7 +589,7 @@ shard_upper_paths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *input_
 		list_length(parse->sortClause) != 1 || fextra == NULL || !fextra->limit_needed ||
 		root->hasRecursion || parse->cteList != NIL)
 		return;
-	if (list_length(parse->jointree->fromlist) != 1 || parse->jointree->quals != NULL ||
+	if (list_length(parse->jointree->fromlist) != 1 ||
 		!IsA(linitial(parse->jointree->fromlist), RangeTblRef))
 		return;
 	ref = linitial_node(RangeTblRef, parse->jointree->fromlist);
@@ -286,8 +598,20 @@ shard_upper_paths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *input_
 		rte->securityQuals != NIL || rte->tablesample != NULL)
 		return;
 	baserel = root->simple_rel_array[ref->rtindex];
-	if (baserel == NULL || baserel->baserestrictinfo != NIL)
+	if (baserel == NULL)
 		return;
+	/* the WHERE clauses: every one must be one the shards can evaluate */
+	ship.rti = ref->rtindex;
+	ship.paramids = NIL;
+	ship.params = NIL;
+	foreach(lc, baserel->baserestrictinfo)
+	{
+		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+
+		if (ri->pseudoconstant || !shippable((Node *) ri->clause, &ship))
+			return;
+		quals = lappend(quals, ri->clause);
+	}
 	/* ORDER BY one relvec distance, ascending, nulls last */
 	sgc = linitial_node(SortGroupClause, parse->sortClause);
 	tle = get_sortgroupclause_tle(sgc, root->processed_tlist);
@@ -335,6 +659,10 @@ shard_upper_paths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *input_
 									  makeString(pstrdup(opname)), makeInteger(left ? 1 : 0),
 									  atts);
 	path->custom_private = lappend(path->custom_private, list_make1_oid(rte->relid));
+	path->custom_private = lappend(path->custom_private, quals);
+	path->custom_private = lappend(path->custom_private, ship.paramids);
+	/* the Params of the WHERE clauses go to custom_exprs at plan time (shard_plan) */
+	path->custom_private = lappend(path->custom_private, ship.params);
 	path->methods = &path_methods;
 	add_path(output_rel, (Path *) path);
 }
@@ -382,7 +710,8 @@ shard_plan(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path, List *tlis
 	cscan->custom_plans = NIL;
 	cscan->custom_exprs = list_make3(copyObject(query), copyObject(parse->limitCount),
 									 parse->limitOffset ? copyObject(parse->limitOffset) : NULL);
-	cscan->custom_private = best_path->custom_private;
+	cscan->custom_exprs = list_concat(cscan->custom_exprs, copyObject(llast(best_path->custom_private)));
+	cscan->custom_private = list_truncate(list_copy(best_path->custom_private), PRIV_PARAMS + 1);
 	cscan->custom_scan_tlist = scan_tlist;
 	cscan->methods = &scan_methods;
 	return &cscan->scan.plan;
@@ -413,6 +742,8 @@ shard_begin(CustomScanState *node, EState *estate, int eflags)
 	bool		left = intVal(list_nth(priv, PRIV_LEFT)) != 0;
 	List	   *atts = list_nth(priv, PRIV_ATTS);
 	Oid			parent = linitial_oid((List *) list_nth(priv, PRIV_REL));
+	List	   *quals = list_nth(priv, PRIV_QUALS);
+	List	   *paramids = list_nth(priv, PRIV_PARAMS);
 	const char *schema = rvshard_relvec_schema();
 	List	   *parts = rvshard_parts(parent, false);
 	ListCell   *lc;
@@ -424,6 +755,16 @@ shard_begin(CustomScanState *node, EState *estate, int eflags)
 	s->count = ExecInitExpr(lsecond(cscan->custom_exprs), &node->ss.ps);
 	s->offset = lthird(cscan->custom_exprs) ? ExecInitExpr(lthird(cscan->custom_exprs), &node->ss.ps) : NULL;
 	s->relname = get_rel_name(parent);
+	s->nparams = list_length(cscan->custom_exprs) - 3;
+	s->params = palloc(sizeof(ExprState *) * Max(s->nparams, 1));
+	s->paramtypes = palloc(sizeof(Oid) * Max(s->nparams, 1));
+	for (i = 0; i < s->nparams; i++)
+	{
+		Expr	   *e = list_nth(cscan->custom_exprs, 3 + i);
+
+		s->params[i] = ExecInitExpr(e, &node->ss.ps);
+		s->paramtypes[i] = exprType((Node *) e);
+	}
 
 	/* the scan tuple's columns: their input functions */
 	s->natts = list_length(atts);
@@ -476,7 +817,15 @@ shard_begin(CustomScanState *node, EState *estate, int eflags)
 
 			appendStringInfo(&sel, "%s, ", rvshard_remote_column(p->relid, pa));
 		}
-		appendStringInfo(&sel, "%s FROM %s ORDER BY %s LIMIT $2::pg_catalog.int8)", dist, p->remote, dist);
+		appendStringInfo(&sel, "%s FROM %s", dist, p->remote);
+		foreach(ac, quals)
+		{
+			Deparse		d = {&sel, parent, p->relid, paramids};
+
+			appendStringInfoString(&sel, ac == list_head(quals) ? " WHERE " : " AND ");
+			deparse(lfirst(ac), &d);
+		}
+		appendStringInfo(&sel, " ORDER BY %s LIMIT $2::pg_catalog.int8)", dist);
 		srv->sql = srv->sql ? psprintf("%s UNION ALL %s", srv->sql, sel.data) : sel.data;
 	}
 }
@@ -601,7 +950,7 @@ shard_fetch(ShardScanState *s)
 	int64		count;
 	int64		offset;
 	int64		want;
-	const char *params[2];
+	const char **params = palloc(sizeof(char *) * (2 + s->nparams));
 	char		limit[32];
 	int			i;
 
@@ -635,10 +984,19 @@ shard_fetch(ShardScanState *s)
 	else
 		params[1] = NULL;
 
+	for (i = 0; i < s->nparams; i++)
+	{
+		Datum		v = ExecEvalExprSwitchContext(s->params[i], econtext, &isnull);
+		Oid			out;
+		bool		varlena;
+
+		getTypeOutputInfo(s->paramtypes[i], &out, &varlena);
+		params[2 + i] = isnull ? NULL : OidOutputFunctionCall(out, v);
+	}
 	for (i = 0; i < s->nservers; i++)
 	{
 		s->servers[i].conn = rvshard_connect(s->servers[i].serverid);
-		rvshard_send(s->servers[i].conn, s->servers[i].name, s->servers[i].sql, 2, params);
+		rvshard_send(s->servers[i].conn, s->servers[i].name, s->servers[i].sql, 2 + s->nparams, params);
 	}
 	s->nrows = 0;
 	s->cap = 0;

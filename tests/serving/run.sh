@@ -7,8 +7,8 @@
 # copy however many backends scan; concurrent writers and readers always agree with a
 # sequential scan of the same snapshot; concurrent scans of one copy are batched (one pass
 # for all of them) and still answer exactly what a sequential scan does, with batching off,
-# under statement_timeout while a batch waits and with members terminated mid-batch. TAP
-# output.
+# under statement_timeout while a batch waits and with members terminated mid-batch; a
+# streaming standby with relvec preloaded serves from copies of its own. TAP output.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/lib/cluster.sh
@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../.."
 DB=relvec_serving
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
 
-echo "1..32"
+echo "1..36"
 RV_PG_OPTS="-c shared_preload_libraries=relvec -c max_parallel_workers_per_gather=0" rv_cluster_start >/dev/null ||
 	{ echo "Bail out! cannot start a cluster with relvec preloaded"; exit 1; }
 psql -q -X -d postgres -c "CREATE DATABASE $DB" || exit 1
@@ -245,6 +245,40 @@ check "... no pin left, and the next scan answers right" \
 	test "$(q -c "SELECT coalesce(sum(pins), 0) FROM relvec_cache")" = 0 -a "$(q -c "SET enable_seqscan = off" -f "$B/q3.sql" | tail -n 1)" = "$(grep -F '3<=>' "$B/expected")"
 rm -rf "$B"
 check "relvec_cache_stats: on, with its limit" test "$(q -c "SELECT enabled || ':' || limit_bytes FROM relvec_cache_stats")" = "true:1073741824"
+
+# a streaming standby with relvec preloaded serves from copies of its own, and sees the
+# primary's changes through them (the copy's key, relfilenode and change counter, is in WAL)
+REPLICA_DIR=$(mktemp -d /tmp/relvec-standby.XXXXXX)
+chmod 755 "$REPLICA_DIR"
+[ "$(id -u)" -eq 0 ] && chown postgres: "$REPLICA_DIR"
+trap 'rv_as_owner "$(rv_pgbin)/pg_ctl" -D "$REPLICA_DIR/data" -m fast -w stop >/dev/null 2>&1; rm -rf "$REPLICA_DIR"; rv_cluster_stop' EXIT
+rport=$(rv_free_port)
+rq() { psql -X -q -At -v ON_ERROR_STOP=1 -h "$REPLICA_DIR" -p "$rport" -d "$DB" "$@"; }
+standby_ok=1
+rv_as_owner "$(rv_pgbin)/pg_basebackup" -h "$PGHOST" -p "$PGPORT" -U postgres -D "$REPLICA_DIR/data" -R -X stream \
+	>"$REPLICA_DIR/basebackup.log" 2>&1 || { standby_ok=0; sed 's/^/# /' "$REPLICA_DIR/basebackup.log"; }
+[ $standby_ok = 1 ] && { rv_as_owner "$(rv_pgbin)/pg_ctl" -D "$REPLICA_DIR/data" -l "$REPLICA_DIR/server.log" -w \
+	-o "-p $rport -k $REPLICA_DIR -c listen_addresses=127.0.0.1 -c hot_standby=on -c shared_preload_libraries=relvec -c max_parallel_workers_per_gather=0" \
+	start >/dev/null || { standby_ok=0; tail -n 5 "$REPLICA_DIR/server.log" | sed 's/^/# /'; }; }
+caught_up() {   # the standby has replayed the primary's current WAL
+	local lsn c
+	lsn=$(q -c "SELECT pg_current_wal_lsn()")
+	for _ in $(seq 1 100); do
+		c=$(rq -c "SELECT pg_last_wal_replay_lsn() >= '$lsn'" 2>/dev/null)
+		[ "$c" = t ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+standby_up() { [ $standby_ok = 1 ] && caught_up; }
+check "a standby with relvec preloaded starts and catches up" standby_up
+check "on the standby: every scan through its shared copies equals a sequential scan" test "$(rq -c "SELECT all_equal()")" = 0
+check "... from copies of its own (4 ready, built there)" \
+	eq "$(rq -c "SELECT count(*) FROM relvec_cache WHERE state = 'ready'"):$(rq -c "SELECT builds > 0 FROM relvec_cache_stats")" "4:true"
+q -c "INSERT INTO t (e) VALUES ('[9,9,9,9,9,9]'), ('[9,9,9,9,9,9]')" -c "DELETE FROM t WHERE id % 5 = 0" >/dev/null
+caught_up
+check "the primary's insert and delete: the standby's next scans see them (index = seq scan)" \
+	test "$(rq -c "SELECT all_equal()")" = 0 -a "$(rq -c "SET enable_seqscan = off" -c "SELECT string_agg(d::text, ',') FROM (SELECT e <-> '[9,9,9,9,9,9]' AS d FROM t ORDER BY e <-> '[9,9,9,9,9,9]' LIMIT 3) s")" = "0,0,$(q -c "SELECT min(e <-> '[9,9,9,9,9,9]') FROM t WHERE e <> '[9,9,9,9,9,9]'")"
 crash=$(grep -E "terminated by signal|terminating any other active server processes" "$RV_CLUSTER_DIR/server.log")
 check "no server process died during these tests" test -z "$crash" || echo "$crash" | sed 's/^/# /'
 tap_done

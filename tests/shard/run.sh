@@ -13,7 +13,7 @@ cd "$(dirname "$0")/../.."
 . scripts/lib/tap.sh
 . tests/shard/lib.sh
 
-echo "1..31"
+echo "1..39"
 shard_clusters_start 2 || exit 1
 for i in 1 2; do
 	sq "$i" <<'SQL' || exit 1
@@ -99,11 +99,32 @@ check "a prepared statement with the query and k as parameters (generic plan too
 check "LIMIT ALL and LIMIT NULL: every row, as on one server" \
 	same "SELECT id, e <=> $Q AS d, row_number() OVER () AS n FROM (SELECT * FROM TABLE ORDER BY e <=> $Q LIMIT NULL) x"
 
-# what is not pushed down keeps PostgreSQL's plan, with the same answer
+# WHERE clauses the shards can evaluate go with the top-k; others keep PostgreSQL's plan
+cmp_where() {   # cmp_where WHERE-CLAUSE: pushed down and the answer of one server
+	pushed "SELECT id FROM items WHERE $1 ORDER BY e <-> $Q LIMIT 10" &&
+		same "SELECT id, e <-> $Q AS d, row_number() OVER () AS n FROM (SELECT * FROM TABLE WHERE $1 ORDER BY e <-> $Q LIMIT 10) x"
+}
+check "WHERE label <> 'item 9' AND id % 3 = 1: pushed down, equal" cmp_where "label <> 'item 9' AND id % 3 = 1"
+check "WHERE id = ANY (array) OR label IS NULL (fewer rows than k): pushed down, equal" \
+	cmp_where "(id = ANY ('{5,17,99,1234,2999}'::int[]) OR label IS NULL)"
+check "WHERE with relvec's own operator (e <-> q < 3.2): pushed down, equal" cmp_where "e <-> $Q < 3.2 AND NOT (id BETWEEN 100 AND 200)"
+where_sql() { plan "SELECT id FROM items WHERE label <> 'item 9' AND id % 3 = 1 ORDER BY e <-> $Q LIMIT 10" | grep -cF "WHERE (label OPERATOR(pg_catalog.<>) 'item 9'::pg_catalog.text) AND ((id OPERATOR(pg_catalog.%) '3'::integer) OPERATOR(pg_catalog.=) '1'::integer) ORDER BY"; }
+check "the remote SQL carries the WHERE clause, operators qualified" eq "$(where_sql)" 2
+wprep=$(sq 0 -c "SET plan_cache_mode = force_generic_plan" -c "PREPARE w(embedding, int, text) AS SELECT id FROM items WHERE id > \$2 AND label <> \$3 ORDER BY e <-> \$1 LIMIT 5" \
+	-c "SELECT string_agg(id::text, ',') FROM (SELECT id FROM one WHERE id > 1500 AND label <> 'item 1710' ORDER BY e <-> $Q LIMIT 5) s" \
+	-c "EXECUTE w($Q, 1500, 'item 1710')" -c "EXPLAIN (VERBOSE, COSTS OFF) EXECUTE w($Q, 1500, 'item 1710')")
+wprep_ok() {
+	grep -qF 'WHERE (id OPERATOR(pg_catalog.>) $3::integer) AND (label OPERATOR(pg_catalog.<>) $4::pg_catalog.text) ORDER BY' <<<"$wprep" &&
+		eq "$(sed -n '2,6p' <<<"$wprep" | paste -sd,)" "$(sed -n 1p <<<"$wprep")"
+}
+check "a prepared WHERE with parameters (generic plan): sent as \$3, \$4, equal" wprep_ok
 not_pushed() { ! plan "$1" | grep -q RelvecShardScan; }
-check "a WHERE clause keeps PostgreSQL's plan" not_pushed "SELECT id FROM items WHERE id > 5 ORDER BY e <-> $Q LIMIT 3"
+check "a volatile WHERE (random()) keeps PostgreSQL's plan" not_pushed "SELECT id FROM items WHERE random() < 2 ORDER BY e <-> $Q LIMIT 3"
+check "a WHERE under another collation keeps PostgreSQL's plan" not_pushed "SELECT id FROM items WHERE label COLLATE \"C\" > 'item 5' ORDER BY e <-> $Q LIMIT 3"
+sq 0 -c "CREATE FUNCTION mine(i int) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS 'BEGIN RETURN i > 10; END'" >/dev/null
+check "a WHERE with a function of the coordinator's own keeps PostgreSQL's plan" not_pushed "SELECT id FROM items WHERE mine(id) ORDER BY e <-> $Q LIMIT 3"
 check "... and answers as one server" \
-	same "SELECT id, e <-> $Q AS d, row_number() OVER () AS n FROM (SELECT * FROM TABLE WHERE label <> 'item 9' ORDER BY e <-> $Q LIMIT 10) x"
+	same "SELECT id, e <-> $Q AS d, row_number() OVER () AS n FROM (SELECT * FROM TABLE WHERE mine(id) ORDER BY e <-> $Q LIMIT 10) x"
 off_plan() { sq 0 -c "SET relvec.shard_pushdown = off" -c "EXPLAIN SELECT id FROM items ORDER BY e <-> $Q LIMIT 3"; }
 check "relvec.shard_pushdown = off keeps PostgreSQL's plan (Merge Append)" bash -c '! grep -q RelvecShardScan <<<"$1" && grep -q "Merge Append" <<<"$1"' _ "$(off_plan)"
 check "ORDER BY ... DESC is not pushed down" not_pushed "SELECT id FROM items ORDER BY e <-> $Q DESC LIMIT 3"
