@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../.."
 DB=relvec_serving
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
 
-echo "1..36"
+echo "1..37"
 RV_PG_OPTS="-c shared_preload_libraries=relvec -c max_parallel_workers_per_gather=0" rv_cluster_start >/dev/null ||
 	{ echo "Bail out! cannot start a cluster with relvec preloaded"; exit 1; }
 psql -q -X -d postgres -c "CREATE DATABASE $DB" || exit 1
@@ -274,11 +274,13 @@ standby_up() { [ $standby_ok = 1 ] && caught_up; }
 check "a standby with relvec preloaded starts and catches up" standby_up
 check "on the standby: every scan through its shared copies equals a sequential scan" test "$(rq -c "SELECT all_equal()")" = 0
 check "... from copies of its own (4 ready, built there)" \
-	eq "$(rq -c "SELECT count(*) FROM relvec_cache WHERE state = 'ready'"):$(rq -c "SELECT builds > 0 FROM relvec_cache_stats")" "4:true"
+	eq "$(rq -c "SELECT count(*) FROM relvec_cache WHERE state = 'ready'"):$(rq -c "SELECT builds > 0 FROM relvec_cache_stats")" "4:t"
 q -c "INSERT INTO t (e) VALUES ('[9,9,9,9,9,9]'), ('[9,9,9,9,9,9]')" -c "DELETE FROM t WHERE id % 5 = 0" >/dev/null
 caught_up
 check "the primary's insert and delete: the standby's next scans see them (index = seq scan)" \
-	test "$(rq -c "SELECT all_equal()")" = 0 -a "$(rq -c "SET enable_seqscan = off" -c "SELECT string_agg(d::text, ',') FROM (SELECT e <-> '[9,9,9,9,9,9]' AS d FROM t ORDER BY e <-> '[9,9,9,9,9,9]' LIMIT 3) s")" = "0,0,$(q -c "SELECT min(e <-> '[9,9,9,9,9,9]') FROM t WHERE e <> '[9,9,9,9,9,9]'")"
+	eq "$(rq -c "SELECT all_equal()")" 0
+nine() { "$@" -c "SET enable_seqscan = off" -c "SELECT string_agg(id || ':' || d, ',') FROM (SELECT id, e <-> '[9,9,9,9,9,9]' AS d FROM t ORDER BY e <-> '[9,9,9,9,9,9]' LIMIT 3) s"; }
+check "... the standby's index answers as the primary's" eq "$(nine rq)" "$(nine q)"
 crash=$(grep -E "terminated by signal|terminating any other active server processes" "$RV_CLUSTER_DIR/server.log")
 check "no server process died during these tests" test -z "$crash" || echo "$crash" | sed 's/^/# /'
 tap_done
