@@ -1184,6 +1184,16 @@ same_embedding(Datum stored, bool isnull, const Embedding *e)
 	return s->dim == e->dim && memcmp(s->x, e->x, sizeof(float) * e->dim) == 0;
 }
 
+/* Whether column c of a result row holds exactly the values of e (both may be null). */
+static bool
+same_embedding_cell(HeapTuple row, TupleDesc desc, int c, const Embedding *e)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(row, desc, c, &isnull);
+
+	return same_embedding(d, isnull, e);
+}
+
 /* An embedding argument (or NULL), as the catalog stores it: untagged, a copy. */
 static Embedding *
 arg_untagged(FunctionCallInfo fcinfo, int n)
@@ -1448,13 +1458,11 @@ relvec_import_anchor_set(PG_FUNCTION_ARGS)
 			{
 				char	   *sname = SPI_getvalue(rows->vals[r], rows->tupdesc, 1);
 				int			ord = row_int(r, 2);
-				bool		isnull;
 
 				for (i = 0; i < nspaces && strcmp(sname, TextDatumGetCString(snames[i])) != 0; i++)
 					;
 				same = i < nspaces && ord >= 1 && ord <= nkeys &&
-					same_embedding(SPI_getbinval(rows->vals[r], rows->tupdesc, 3, &isnull), isnull,
-								   es[i * nkeys + ord - 1]);
+					same_embedding_cell(rows->vals[r], rows->tupdesc, 3, es[i * nkeys + ord - 1]);
 			}
 		}
 		if (same)
@@ -1623,9 +1631,9 @@ relvec_import_translation(PG_FUNCTION_ARGS)
 
 		same = strcmp(SPI_getvalue(row, desc, 2), rv_translate_method_name(method)) == 0;
 		for (i = 0; same && i < 4; i++)
-			same = same_embedding(SPI_getbinval(row, desc, 3 + i, &isnull), isnull, stats[i]);
+			same = same_embedding_cell(row, desc, 3 + i, stats[i]);
 		same = same && same_floats(DatumGetArrayTypeP(SPI_getbinval(row, desc, 7, &isnull)), matrix);
-		same = same && same_embedding(SPI_getbinval(row, desc, 8, &isnull), isnull, bias);
+		same = same && same_embedding_cell(row, desc, 8, bias);
 		if (same)
 			result = "unchanged";
 		else
