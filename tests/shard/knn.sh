@@ -47,7 +47,7 @@ rows() {   # rows FROM_CLAUSE
 QUERIES_A="SELECT idx, a FROM fixtures.fmnist WHERE split = ''test'' AND idx % 10 = 0"
 QUERIES_B="SELECT idx, b FROM fixtures.fmnist WHERE split = ''test'' AND idx % 10 = 0"
 
-echo "1..27"
+echo "1..37"
 shard_clusters_start 2 || { echo "Bail out! cannot start the clusters"; exit 1; }
 bash tests/load-fixtures.sh relvec_shard || { echo "Bail out! cannot load the fixtures"; exit 1; }
 for i in 1 2; do
@@ -185,6 +185,26 @@ check "no SELECT privilege on the parent" \
 check "unknown anchor set: relvec_stitch_knn's error" eq \
 	"$(err 0 "SELECT * FROM relvec_shard_stitch_knn('$QUERIES_B', 'mlp_b', 'items', 'mlp_a', 'nope', 10, vector_column => 'a')")" \
 	"$(err 0 "SELECT * FROM relvec_stitch_knn('$QUERIES_B', 'mlp_b', 'SELECT id, a FROM items_local', 'mlp_a', 'nope', 10)")"
+
+check "tagged queries: the same answer as one server" same \
+	"$(rows "relvec_shard_knn('SELECT idx, relvec_tag(a, ''mlp_a'') FROM fixtures.fmnist WHERE idx % 100 = 0', 'items', 5, 'l2', vector_column => 'a')")" \
+	"$(rows "relvec_knn('SELECT idx, relvec_tag(a, ''mlp_a'') FROM fixtures.fmnist WHERE idx % 100 = 0', 'SELECT id, a FROM items_local', 5, 'l2')")"
+# the catalog functions' errors have their own SQLSTATEs
+check "fingerprint of an unknown set" fails 0 "SELECT relvec_catalog_fingerprint('nope')" '42704' 'anchor set "nope" does not exist'
+check "fingerprint with one space" fails 0 "SELECT relvec_catalog_fingerprint('fm300', 'mlp_b')" '22023'
+check "fingerprint of a translation not fitted" \
+	fails 0 "SELECT relvec_catalog_fingerprint('fm300', 'mlp_a', 'mlp_b')" '55000' 'no translation fitted'
+check "publish to an unknown server" fails 0 "SELECT relvec_publish('nope', 'fm300')" '42704' 'server "nope" does not exist'
+check "import: no keys" fails 1 "SELECT relvec_import_anchor_set('x', '{}', '{mlp_a}', '{}', false)" '22023'
+check "import: anchors of other dimensions" \
+	fails 1 "SELECT relvec_import_anchor_set('x', '{k}', '{mlp_a}', ARRAY['[1,2]'::embedding], false)" '22000' 'has 2 dimensions'
+check "import: a mean of other dimensions" fails 1 "SELECT relvec_import_space('s', 3, NULL, '[1,2]', false)" '22000'
+check "import: a matrix of the wrong size" \
+	fails 1 "SELECT relvec_import_translation('fm300', 'mlp_b', 'mlp_a', 'orthogonal', from_mean, from_std, to_mean, to_std, '{1}', NULL, false) FROM relvec_translations" '22000' 'matrix must be'
+check "import: replacing another role's translation needs its privileges" \
+	fails 1 "CREATE ROLE other; GRANT USAGE ON SCHEMA public TO other; SET ROLE other;
+		SELECT relvec_import_translation('fm300', 'mlp_b', 'mlp_a', 'orthogonal', to_mean, from_std, from_mean, to_std, matrix, NULL, true) FROM relvec_translations" \
+	'42501' 'must be owner of the translation'
 
 # a stopped shard: an error naming it, never a partial answer
 rv_as_owner "$(rv_pgbin)/pg_ctl" -D "${SHARD_DIR[2]}/data" -m fast -w stop >/dev/null
