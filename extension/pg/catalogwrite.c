@@ -1,6 +1,7 @@
 /*
  * catalogwrite.c — every change to relvec's catalog: creating, filling, freezing, dropping
- * and re-owning spaces, anchor sets and translations.
+ * and re-owning spaces, anchor sets and translations, and importing the exact copy of them
+ * that relvec_publish (shardcatalog.c) sends to a shard.
  *
  * The privilege model. Spaces, anchor sets and translations have owners: the role that
  * created them. Only a role with the owner's privileges (the owner, a member of the owning
@@ -1433,10 +1434,13 @@ relvec_import_anchor_set(PG_FUNCTION_ARGS)
 	}
 
 	/* an existing set: identical, or replaced */
-	values[3] = CStringGetTextDatum(set_name);
-	run(psprintf("SELECT set_id, frozen, owner, keys = $1 FROM %s.relvec_anchor_sets WHERE name = $2",
-				 env.schema), 2, (Oid[]) {TEXTARRAYOID, TEXTOID},
-		(Datum[]) {PointerGetDatum(keyarr), values[3]}, NULL, SPI_OK_SELECT);
+	{
+		Oid			t2[2] = {TEXTARRAYOID, TEXTOID};
+		Datum		v2[2] = {PointerGetDatum(keyarr), CStringGetTextDatum(set_name)};
+
+		run(psprintf("SELECT set_id, frozen, owner, keys = $1 FROM %s.relvec_anchor_sets WHERE name = $2",
+					 env.schema), 2, t2, v2, NULL, SPI_OK_SELECT);
+	}
 	if (SPI_processed == 1)
 	{
 		int			id = row_int(0, 1);
