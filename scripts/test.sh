@@ -70,6 +70,7 @@ suite "upgrade (ALTER EXTENSION relvec UPDATE from 0.1.0 with data, indexes and 
 suite "crash (rvflat: crash recovery, streaming replica, build progress; own clusters)" bash tests/crash/run.sh
 suite "serving (relvec preloaded: shared copies, batched scans; own cluster)" bash tests/serving/run.sh
 suite "shard (ORDER BY ... LIMIT pushed down to postgres_fdw shards; own clusters)" bash tests/shard/run.sh
+suite "shard kNN (relvec_shard_knn, stitching, publish and fingerprints; own clusters)" bash tests/shard/knn.sh
 suite "reference numbers (../shared/data through SQL)" bash tests/reference/run.sh relvec_test
 suite "parity (PostgreSQL vs SQLite)" tests/parity/run.sh
 suite "server (no backend crashed during the suites above)" no_crash "$RV_CLUSTER_DIR/server.log"

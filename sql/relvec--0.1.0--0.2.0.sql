@@ -230,3 +230,54 @@ COMMENT ON FUNCTION relvec_cache_stats() IS
 CREATE VIEW relvec_cache_stats AS SELECT * FROM relvec_cache_stats();
 COMMENT ON VIEW relvec_cache_stats IS 'relvec: the shared cache''s limit, use and totals';
 GRANT SELECT ON relvec_cache_stats TO PUBLIC;
+
+-- =======================================================================================
+-- Beyond one machine: batched kNN and stitching over shards, one catalog on every shard
+-- =======================================================================================
+-- The corpus is a partitioned table whose partitions are postgres_fdw foreign tables on
+-- servers that have relvec (the server's extensions option names it). The queries run
+-- here; every shard runs relvec_knn or relvec_stitch_knn over its partitions and returns
+-- k rows per query, merged here (shardknn.c).
+CREATE FUNCTION relvec_shard_knn(queries text, corpus regclass, k integer, metric text DEFAULT 'cosine',
+		key_column name DEFAULT NULL, vector_column name DEFAULT NULL)
+	RETURNS TABLE (query_key text, rank integer, corpus_key text, distance float8)
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1000;
+COMMENT ON FUNCTION relvec_shard_knn(text, regclass, integer, text, name, name) IS
+	'relvec_knn over a partitioned table whose partitions are postgres_fdw foreign tables on relvec servers: every shard searches its partitions at once, k rows per query and shard are merged';
+CREATE FUNCTION relvec_shard_stitch_knn(queries text, query_space text, corpus regclass, corpus_space text,
+		anchor_set text, k integer, via text DEFAULT 'relative', similarity text DEFAULT 'cosine',
+		center text DEFAULT 'none', key_column name DEFAULT NULL, vector_column name DEFAULT NULL)
+	RETURNS TABLE (query_key text, rank integer, corpus_key text, distance float8)
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1000;
+COMMENT ON FUNCTION relvec_shard_stitch_knn(text, text, regclass, text, text, integer, text, text, text, name, name) IS
+	'relvec_stitch_knn over a sharded partitioned table, after checking every shard holds this server''s anchor set (and translation) by fingerprint';
+
+CREATE FUNCTION relvec_catalog_fingerprint(anchor_set text, from_space text DEFAULT NULL,
+		to_space text DEFAULT NULL) RETURNS text
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION relvec_catalog_fingerprint(text, text, text) IS
+	'SHA-256 of the canonical form of an anchor set (its keys, frozen state, spaces, means and anchors'' exact values) and, when both spaces are given, of the translation fitted on it';
+CREATE FUNCTION relvec_publish(server name, anchor_set text, from_space text DEFAULT NULL,
+		to_space text DEFAULT NULL, replace boolean DEFAULT false) RETURNS text
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION relvec_publish(name, text, text, text, boolean) IS
+	'make a shard''s copy of a frozen anchor set (spaces, anchors) and of a translation identical to this server''s, values copied exactly; an existing different copy needs replace => true; returns the fingerprint both now have';
+
+-- The shard's side of relvec_publish (relvec internal): each makes one object identical to
+-- its arguments and returns created, unchanged or replaced.
+CREATE FUNCTION relvec_import_space(name text, dims integer, description text, mean embedding,
+		replace boolean) RETURNS text
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION relvec_import_space(text, integer, text, embedding, boolean) IS
+	'relvec internal: make a space exist with these dimensions and mean (relvec_publish calls it on a shard); replacing needs its owner''s privileges';
+CREATE FUNCTION relvec_import_anchor_set(name text, keys text[], spaces text[], anchors embedding[],
+		replace boolean) RETURNS text
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION relvec_import_anchor_set(text, text[], text[], embedding[], boolean) IS
+	'relvec internal: make a frozen anchor set exist with these keys and anchors, per space in order (relvec_publish calls it on a shard); replacing drops the old set and its translations and needs its owner''s privileges';
+CREATE FUNCTION relvec_import_translation(anchor_set text, from_space text, to_space text, method text,
+		from_mean embedding, from_std embedding, to_mean embedding, to_std embedding, matrix real[],
+		bias embedding, replace boolean) RETURNS text
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION relvec_import_translation(text, text, text, text, embedding, embedding, embedding, embedding, real[], embedding, boolean) IS
+	'relvec internal: store a translation with exactly these values, never re-fitted (relvec_publish calls it on a shard); replacing needs its owner''s privileges';

@@ -59,6 +59,15 @@ extern float *rvpg_load_anchors(const char *schema, const char *anchor_set, int 
  */
 extern char *rvpg_space_of_argument(const Embedding *x, const char *named, const char *call);
 
+/*
+ * The SHA-256 (hex, palloc'd) of the canonical form of an anchor set, its spaces and
+ * anchors, and of the translation from_space -> to_space when both are given
+ * (shardcatalog.c). 42704 for an unknown set or space, 55000 when no translation is
+ * fitted, 22023 when only one space is given. Uses SPI (connects itself).
+ */
+extern char *rvpg_catalog_fingerprint(const char *anchor_set, const char *from_space,
+									  const char *to_space);
+
 /* The dimensions of a space (translate.c); 42704 if there is no such space. Uses SPI. */
 extern int	rvpg_space_dims(const char *space);
 

@@ -25,8 +25,8 @@ typedef struct RvShardPart
 } RvShardPart;
 
 /*
- * The leaf partitions of a partitioned table, in partition-bound order (a List of
- * RvShardPart *). NIL when rel is not partitioned or has no leaves; when a leaf is not a
+ * The leaf partitions of a partitioned table, in OID order, the order they were created in
+ * (a List of RvShardPart *). NIL when rel is not partitioned or has no leaves; when a leaf is not a
  * postgres_fdw foreign table, NIL if quiet, else 0A000 naming it.
  */
 extern List *rvshard_parts(Oid rel, bool quiet);
@@ -37,7 +37,11 @@ extern char *rvshard_remote_column(Oid relid, AttrNumber attnum);
 /* The quoted schema of relvec: where its type and operators are on every server. */
 extern const char *rvshard_relvec_schema(void);
 
-/* postgres_fdw's connection to a server for the current user (08001 naming it when down). */
+/*
+ * postgres_fdw's connection to a server for the current user (08001 naming it when down);
+ * 0A000 when another foreign scan of the statement is using it (an asynchronous request
+ * still pending, or a command in progress).
+ */
 extern PGconn *rvshard_connect(Oid serverid);
 
 /*

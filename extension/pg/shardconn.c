@@ -35,7 +35,11 @@
 #include "shard.h"
 
 /* postgres_fdw's connection.c (PostgreSQL 15): PGconn *GetConnection(UserMapping *, bool, PgFdwConnState **) */
-typedef PGconn *(*rv_get_connection_fn) (UserMapping *user, bool will_prep_stmt, void **state);
+typedef struct RvFdwConnState
+{
+	void	   *pendingAreq;	/* postgres_fdw.h's PgFdwConnState (15): a pending async request */
+} RvFdwConnState;
+typedef PGconn *(*rv_get_connection_fn) (UserMapping *user, bool will_prep_stmt, RvFdwConnState **state);
 
 /* The value of option name in a list of DefElem, or NULL. */
 static const char *
@@ -189,12 +193,20 @@ PGconn *
 rvshard_connect(Oid serverid)
 {
 	static rv_get_connection_fn get_connection = NULL;
-	void	   *state = NULL;
+	RvFdwConnState *state = NULL;
+	PGconn	   *conn;
 
 	if (get_connection == NULL)
 		get_connection = (rv_get_connection_fn)
 			load_external_function("$libdir/postgres_fdw", "GetConnection", true, NULL);
-	return get_connection(GetUserMapping(GetUserId(), serverid), false, &state);
+	conn = get_connection(GetUserMapping(GetUserId(), serverid), false, &state);
+	if ((state != NULL && state->pendingAreq != NULL) || PQtransactionStatus(conn) == PQTRANS_ACTIVE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the connection to server \"%s\" is in use by another foreign scan of this statement",
+						GetForeignServer(serverid)->servername),
+				 errhint("Read the sharded table in a statement of its own, or SET relvec.shard_pushdown = off.")));
+	return conn;
 }
 
 /* Raise a shard's error (res may be NULL: the connection's own message). */

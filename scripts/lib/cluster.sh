@@ -32,10 +32,7 @@ rv_cluster_start() {
 	port=$(rv_free_port) || return 1
 	rv_as_owner "$bin/initdb" -D "$RV_CLUSTER_DIR/data" -U postgres -A trust -E UTF8 \
 		--no-sync >"$RV_CLUSTER_DIR/initdb.log" 2>&1 || { cat "$RV_CLUSTER_DIR/initdb.log"; return 1; }
-	# PGHOST/PGPORT in the server's environment: libpq in its backends (postgres_fdw, a
-	# foreign server without host and port) reaches the cluster itself, as a default
-	# installation's libpq defaults reach the default server
-	rv_as_owner env PGHOST="$RV_CLUSTER_DIR" PGPORT="$port" "$bin/pg_ctl" -D "$RV_CLUSTER_DIR/data" -l "$RV_CLUSTER_DIR/server.log" -w \
+	rv_as_owner "$bin/pg_ctl" -D "$RV_CLUSTER_DIR/data" -l "$RV_CLUSTER_DIR/server.log" -w \
 		-o "-p $port -k $RV_CLUSTER_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off ${RV_PG_OPTS:-}" \
 		start >/dev/null || { cat "$RV_CLUSTER_DIR/server.log"; return 1; }
 	export PGHOST="$RV_CLUSTER_DIR" PGPORT="$port" PGUSER=postgres
