@@ -255,7 +255,7 @@ trap 'rv_as_owner "$(rv_pgbin)/pg_ctl" -D "$REPLICA_DIR/data" -m fast -w stop >/
 rport=$(rv_free_port)
 rq() { psql -X -q -At -v ON_ERROR_STOP=1 -h "$REPLICA_DIR" -p "$rport" -d "$DB" "$@"; }
 standby_ok=1
-rv_as_owner "$(rv_pgbin)/pg_basebackup" -h "$PGHOST" -p "$PGPORT" -U postgres -D "$REPLICA_DIR/data" -R -X stream \
+rv_as_owner "$(rv_pgbin)/pg_basebackup" -h "$PGHOST" -p "$PGPORT" -U postgres -D "$REPLICA_DIR/data" -R -X stream --checkpoint=fast \
 	>"$REPLICA_DIR/basebackup.log" 2>&1 || { standby_ok=0; sed 's/^/# /' "$REPLICA_DIR/basebackup.log"; }
 [ $standby_ok = 1 ] && { rv_as_owner "$(rv_pgbin)/pg_ctl" -D "$REPLICA_DIR/data" -l "$REPLICA_DIR/server.log" -w \
 	-o "-p $rport -k $REPLICA_DIR -c listen_addresses=127.0.0.1 -c hot_standby=on -c shared_preload_libraries=relvec -c max_parallel_workers_per_gather=0" \
