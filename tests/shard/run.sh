@@ -13,7 +13,7 @@ cd "$(dirname "$0")/../.."
 . scripts/lib/tap.sh
 . tests/shard/lib.sh
 
-echo "1..39"
+echo "1..40"
 shard_clusters_start 2 || exit 1
 for i in 1 2; do
 	sq "$i" <<'SQL' || exit 1
@@ -125,6 +125,21 @@ sq 0 -c "CREATE FUNCTION mine(i int) RETURNS boolean LANGUAGE plpgsql IMMUTABLE 
 check "a WHERE with a function of the coordinator's own keeps PostgreSQL's plan" not_pushed "SELECT id FROM items WHERE mine(id) ORDER BY e <-> $Q LIMIT 3"
 check "... and answers as one server" \
 	same "SELECT id, e <-> $Q AS d, row_number() OVER () AS n FROM (SELECT * FROM TABLE WHERE mine(id) ORDER BY e <-> $Q LIMIT 10) x"
+# a partitioned table with one local partition: PostgreSQL's plan, the same answer
+sq 0 <<'SQL' >/dev/null
+CREATE TABLE mixed (id int, label text, e embedding(16)) PARTITION BY RANGE (id);
+CREATE TABLE mixed_local PARTITION OF mixed FOR VALUES FROM (MINVALUE) TO (1000);
+CREATE FOREIGN TABLE mixed_remote PARTITION OF mixed FOR VALUES FROM (1000) TO (MAXVALUE)
+	SERVER shard1 OPTIONS (table_name 'items_s');
+INSERT INTO mixed_local SELECT * FROM one WHERE id < 1000;
+SQL
+mixed_same() {
+	local a b
+	a=$(sq 0 -c "SELECT string_agg(id || ':' || d, ',') FROM (SELECT id, e <-> $Q AS d FROM mixed ORDER BY e <-> $Q LIMIT 10) s")
+	b=$(sq 0 -c "SELECT string_agg(id || ':' || d, ',') FROM (SELECT id, e <-> $Q AS d FROM (SELECT * FROM one WHERE id < 1000 UNION ALL SELECT * FROM items_p0) u ORDER BY e <-> $Q LIMIT 10) s")
+	not_pushed "SELECT id FROM mixed ORDER BY e <-> $Q LIMIT 3" && eq "$a" "$b"
+}
+check "a local partition among foreign ones: PostgreSQL's plan, the same answer" mixed_same
 off_plan() { sq 0 -c "SET relvec.shard_pushdown = off" -c "EXPLAIN SELECT id FROM items ORDER BY e <-> $Q LIMIT 3"; }
 check "relvec.shard_pushdown = off keeps PostgreSQL's plan (Merge Append)" bash -c '! grep -q RelvecShardScan <<<"$1" && grep -q "Merge Append" <<<"$1"' _ "$(off_plan)"
 check "ORDER BY ... DESC is not pushed down" not_pushed "SELECT id FROM items ORDER BY e <-> $Q DESC LIMIT 3"
