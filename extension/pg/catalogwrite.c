@@ -1611,6 +1611,25 @@ relvec_import_translation(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("an affine translation needs a bias of %d dimensions, and only an affine one has a bias", dim)));
+	/* the values a stitched search will use: finite, deviations positive (as a fit makes them) */
+	{
+		rv_translation fields;
+		rv_translation *loaded = NULL;
+
+		memset(&fields, 0, sizeof(fields));
+		fields.method = method;
+		fields.d_from = f.dims;
+		fields.d_to = t.dims;
+		fields.dim = dim;
+		fields.mean_from = stats[0]->x;
+		fields.std_from = stats[1]->x;
+		fields.mean_to = stats[2]->x;
+		fields.std_to = stats[3]->x;
+		fields.matrix = (float *) ARR_DATA_PTR(matrix);
+		fields.bias = bias ? bias->x : NULL;
+		RVPG_CHECK(rv_translation_load(rvpg_ctx(), &fields, &loaded));
+		rv_translation_destroy(rvpg_ctx(), loaded);
+	}
 
 	values[0] = Int32GetDatum(set.id);
 	values[1] = Int32GetDatum(f.id);
@@ -1657,6 +1676,11 @@ relvec_import_translation(PG_FUNCTION_ARGS)
 	}
 	else
 	{
+		/*
+		 * A fit stores only what the set's own anchors give; an import stores any values,
+		 * which every stitched search through the set then uses: only the set's owner may.
+		 */
+		rvpg_check_owner(set.owner, "anchor set", set_name);
 		rvpg_catalog_enter(env.owner, &scope);
 		values[10] = ObjectIdGetDatum(scope.caller);
 		run(psprintf("INSERT INTO %s.relvec_translations (set_id, from_space_id, to_space_id, method, "

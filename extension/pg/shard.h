@@ -38,11 +38,12 @@ extern char *rvshard_remote_column(Oid relid, AttrNumber attnum);
 extern const char *rvshard_relvec_schema(void);
 
 /*
- * postgres_fdw's connection to a server for the current user (08001 naming it when down);
+ * postgres_fdw's connection to a server for a role (InvalidOid: the current user; a view's
+ * owner when the table is read through a view) (08001 naming it when down);
  * 0A000 when another foreign scan of the statement is using it (an asynchronous request
  * still pending, or a command in progress).
  */
-extern PGconn *rvshard_connect(Oid serverid);
+extern PGconn *rvshard_connect(Oid serverid, Oid userid);
 
 /*
  * Send one statement with text parameters without waiting (so that every shard works at
@@ -54,5 +55,15 @@ extern PGconn *rvshard_connect(Oid serverid);
 extern void rvshard_send(PGconn *conn, const char *server, const char *sql,
 						 int nparams, const char *const *values);
 extern PGresult *rvshard_wait(PGconn *conn, const char *server, const char *sql);
+
+/*
+ * Values travel as text between the coordinator and the shards, printed and read in one
+ * fixed form whatever the session's settings (postgres_fdw's transmission modes: DateStyle
+ * ISO, IntervalStyle postgres, extra_float_digits 3, search_path pg_catalog). Call the
+ * output and input functions of shipped values between these two; evaluate expressions
+ * before (they must see the session's own settings).
+ */
+extern int	rvshard_transmission_modes(void);
+extern void rvshard_reset_modes(int nestlevel);
 
 #endif

@@ -543,7 +543,7 @@ relvec_publish(PG_FUNCTION_ARGS)
 	 * was read lives in its memory).
 	 */
 	rschema = rvshard_relvec_schema();
-	conn = rvshard_connect(server->serverid);
+	conn = rvshard_connect(server->serverid, InvalidOid);
 	sql = psprintf("SELECT %s.relvec_import_space($1, $2::pg_catalog.int4, $3, $4::%s.embedding, $5::pg_catalog.bool)",
 				   rschema, rschema);
 	foreach(lc, space_sql)

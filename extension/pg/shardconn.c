@@ -27,6 +27,7 @@
 #include "storage/latch.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/varlena.h"
@@ -190,7 +191,7 @@ rvshard_relvec_schema(void)
 }
 
 PGconn *
-rvshard_connect(Oid serverid)
+rvshard_connect(Oid serverid, Oid userid)
 {
 	static rv_get_connection_fn get_connection = NULL;
 	RvFdwConnState *state = NULL;
@@ -199,7 +200,7 @@ rvshard_connect(Oid serverid)
 	if (get_connection == NULL)
 		get_connection = (rv_get_connection_fn)
 			load_external_function("$libdir/postgres_fdw", "GetConnection", true, NULL);
-	conn = get_connection(GetUserMapping(GetUserId(), serverid), false, &state);
+	conn = get_connection(GetUserMapping(OidIsValid(userid) ? userid : GetUserId(), serverid), false, &state);
 	if ((state != NULL && state->pendingAreq != NULL) || PQtransactionStatus(conn) == PQTRANS_ACTIVE)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -222,7 +223,10 @@ shard_error(PGconn *conn, PGresult *res, const char *server, const char *sql)
 
 	if (state != NULL && strlen(state) == 5)
 		code = MAKE_SQLSTATE(state[0], state[1], state[2], state[3], state[4]);
+	/* copies: the strings live in res, which goes before the report */
 	msg = pstrdup(primary ? primary : pchomp(PQerrorMessage(conn)));
+	detail = detail ? pstrdup(detail) : NULL;
+	hint = hint ? pstrdup(hint) : NULL;
 	if (res)
 		PQclear(res);
 	ereport(ERROR,
@@ -241,41 +245,85 @@ rvshard_send(PGconn *conn, const char *server, const char *sql,
 		shard_error(conn, NULL, server, sql);
 }
 
+/* Wait until conn has a complete answer (interruptible); false when the connection broke. */
+static bool
+wait_ready(PGconn *conn)
+{
+	while (PQisBusy(conn))
+	{
+		int			rc = WaitLatchOrSocket(MyLatch,
+										   WL_LATCH_SET | WL_SOCKET_READABLE | WL_EXIT_ON_PM_DEATH,
+										   PQsocket(conn), -1L, PG_WAIT_EXTENSION);
+
+		if (rc & WL_LATCH_SET)
+		{
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
+		if ((rc & WL_SOCKET_READABLE) && !PQconsumeInput(conn))
+			return false;
+	}
+	return true;
+}
+
 PGresult *
 rvshard_wait(PGconn *conn, const char *server, const char *sql)
 {
-	PGresult   *last = NULL;
+	PGresult   *volatile last = NULL;
+	bool		broken = false;
 
-	for (;;)
+	/* a cancel or timeout while waiting must not leak the result already read (malloc'd) */
+	PG_TRY();
 	{
-		PGresult   *res;
-
-		while (PQisBusy(conn))
+		for (;;)
 		{
-			int			rc = WaitLatchOrSocket(MyLatch,
-											   WL_LATCH_SET | WL_SOCKET_READABLE | WL_EXIT_ON_PM_DEATH,
-											   PQsocket(conn), -1L, PG_WAIT_EXTENSION);
+			PGresult   *res;
 
-			if (rc & WL_LATCH_SET)
+			if (!wait_ready(conn))
 			{
-				ResetLatch(MyLatch);
-				CHECK_FOR_INTERRUPTS();
+				broken = true;
+				break;
 			}
-			if ((rc & WL_SOCKET_READABLE) && !PQconsumeInput(conn))
-			{
-				if (last)
-					PQclear(last);
-				shard_error(conn, NULL, server, sql);
-			}
+			res = PQgetResult(conn);
+			if (res == NULL)
+				break;
+			if (last)
+				PQclear(last);
+			last = res;
 		}
-		res = PQgetResult(conn);
-		if (res == NULL)
-			break;
+	}
+	PG_CATCH();
+	{
 		if (last)
 			PQclear(last);
-		last = res;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	if (broken)
+	{
+		if (last)
+			PQclear(last);
+		shard_error(conn, NULL, server, sql);
 	}
 	if (last == NULL || PQresultStatus(last) != PGRES_TUPLES_OK)
 		shard_error(conn, last, server, sql);
 	return last;
+}
+
+int
+rvshard_transmission_modes(void)
+{
+	int			nest = NewGUCNestLevel();
+
+	(void) set_config_option("datestyle", "ISO", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("intervalstyle", "postgres", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("extra_float_digits", "3", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("search_path", "pg_catalog", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	return nest;
+}
+
+void
+rvshard_reset_modes(int nestlevel)
+{
+	AtEOXact_GUC(true, nestlevel);
 }

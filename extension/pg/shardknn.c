@@ -41,6 +41,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/rls.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
@@ -113,13 +114,13 @@ check_nulls(FunctionCallInfo fcinfo, const char *const *names, int n)
 					 errmsg("%s must not be null", names[i])));
 }
 
-/* The number of an existing, visible column by name (42703 otherwise). */
+/* The number of an existing user column by name (42703 otherwise, system columns too). */
 static AttrNumber
 column_number(Oid rel, const char *name)
 {
 	AttrNumber	att = get_attnum(rel, name);
 
-	if (att == InvalidAttrNumber)
+	if (att <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("column \"%s\" of relation \"%s\" does not exist", name, get_rel_name(rel))));
@@ -177,6 +178,12 @@ resolve_corpus(Oid rel, Oid emb, Name key_column, Name vector_column)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\" is not a partitioned table", relname),
 				 errhint("The sharded functions search a partitioned table whose partitions are postgres_fdw foreign tables; use relvec_knn for a local table.")));
+	/* the shards' answers would bypass the table's policies: refuse rather than leak */
+	if (check_enable_rls(rel, InvalidOid, false) == RLS_ENABLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("row-level security is enabled for \"%s\": its sharded search would not apply the policies", relname),
+				 errhint("Query it with ORDER BY ... LIMIT, which applies them.")));
 	r = relation_open(rel, AccessShareLock);
 	desc = RelationGetDescr(r);
 	if (vector_column != NULL)
@@ -284,7 +291,7 @@ connect_servers(List *servers)
 	{
 		shard_server *s = (shard_server *) lfirst(lc);
 
-		s->conn = rvshard_connect(s->serverid);
+		s->conn = rvshard_connect(s->serverid, InvalidOid);
 	}
 }
 
@@ -306,11 +313,16 @@ hit_cmp(const void *a, const void *b)
 static Datum
 local_key(const shard_search *s, const char *key)
 {
+	int			nest;
+	Datum		v;
+
 	if (s->key_is_text)
 		return CStringGetTextDatum(key);
-	return CStringGetTextDatum(OidOutputFunctionCall(s->key_out,
-													 OidInputFunctionCall(s->key_in, (char *) key,
-																		  s->key_ioparam, -1)));
+	/* read as the shard printed it (ISO dates, exact floats), printed as this session prints */
+	nest = rvshard_transmission_modes();
+	v = OidInputFunctionCall(s->key_in, (char *) key, s->key_ioparam, -1);
+	rvshard_reset_modes(nest);
+	return CStringGetTextDatum(OidOutputFunctionCall(s->key_out, v));
 }
 
 /*

@@ -81,6 +81,8 @@ static create_upper_paths_hook_type prev_upper_hook = NULL;
  *   6  list of Expr: the WHERE clauses, shipped to every shard (Vars of the table, Consts,
  *      PARAM_EXTERN Params; see shippable())
  *   7  list of Integer: the paramids of those Params, in the order of custom_exprs 3..
+ *   8  list of one Oid: the role whose user mappings reach the shards (the table's RTE
+ *      checkAsUser, a view's owner; InvalidOid: the current user), as postgres_fdw does
  * custom_exprs of the plan: the query expression, the LIMIT count, the OFFSET (or NULL),
  * then the Params of the WHERE clauses (sent as $3, $4, ...).
  */
@@ -92,6 +94,7 @@ static create_upper_paths_hook_type prev_upper_hook = NULL;
 #define PRIV_REL	5
 #define PRIV_QUALS	6
 #define PRIV_PARAMS	7
+#define PRIV_USER	8
 
 static CustomPathMethods path_methods;
 static CustomScanMethods scan_methods;
@@ -132,6 +135,8 @@ typedef struct ShardScanState
 	Oid		   *typioparam;
 	int32	   *typmod;
 	char	   *relname;
+	Oid			userid;			/* whose user mappings (PRIV_USER) */
+	MemoryContext cxt;			/* the answer's memory, reset by a rescan */
 	/* the answer */
 	bool		done;
 	ShardRow   *rows;
@@ -661,6 +666,7 @@ shard_upper_paths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *input_
 	path->custom_private = lappend(path->custom_private, list_make1_oid(rte->relid));
 	path->custom_private = lappend(path->custom_private, quals);
 	path->custom_private = lappend(path->custom_private, ship.paramids);
+	path->custom_private = lappend(path->custom_private, list_make1_oid(rte->checkAsUser));
 	/* the Params of the WHERE clauses go to custom_exprs at plan time (shard_plan) */
 	path->custom_private = lappend(path->custom_private, ship.params);
 	path->methods = &path_methods;
@@ -711,7 +717,7 @@ shard_plan(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path, List *tlis
 	cscan->custom_exprs = list_make3(copyObject(query), copyObject(parse->limitCount),
 									 parse->limitOffset ? copyObject(parse->limitOffset) : NULL);
 	cscan->custom_exprs = list_concat(cscan->custom_exprs, copyObject(llast(best_path->custom_private)));
-	cscan->custom_private = list_truncate(list_copy(best_path->custom_private), PRIV_PARAMS + 1);
+	cscan->custom_private = list_truncate(list_copy(best_path->custom_private), PRIV_USER + 1);
 	cscan->custom_scan_tlist = scan_tlist;
 	cscan->methods = &scan_methods;
 	return &cscan->scan.plan;
@@ -744,17 +750,19 @@ shard_begin(CustomScanState *node, EState *estate, int eflags)
 	Oid			parent = linitial_oid((List *) list_nth(priv, PRIV_REL));
 	List	   *quals = list_nth(priv, PRIV_QUALS);
 	List	   *paramids = list_nth(priv, PRIV_PARAMS);
+	int			nest;
 	const char *schema = rvshard_relvec_schema();
 	List	   *parts = rvshard_parts(parent, false);
 	ListCell   *lc;
 	int			i;
 
 	(void) eflags;
-	(void) estate;
 	s->query = ExecInitExpr(linitial(cscan->custom_exprs), &node->ss.ps);
 	s->count = ExecInitExpr(lsecond(cscan->custom_exprs), &node->ss.ps);
 	s->offset = lthird(cscan->custom_exprs) ? ExecInitExpr(lthird(cscan->custom_exprs), &node->ss.ps) : NULL;
 	s->relname = get_rel_name(parent);
+	s->userid = linitial_oid((List *) list_nth(priv, PRIV_USER));
+	s->cxt = AllocSetContextCreate(estate->es_query_cxt, "relvec shard scan", ALLOCSET_DEFAULT_SIZES);
 	s->nparams = list_length(cscan->custom_exprs) - 3;
 	s->params = palloc(sizeof(ExprState *) * Max(s->nparams, 1));
 	s->paramtypes = palloc(sizeof(Oid) * Max(s->nparams, 1));
@@ -784,6 +792,7 @@ shard_begin(CustomScanState *node, EState *estate, int eflags)
 	/* one statement per shard server: a UNION ALL of one top-k per partition on it */
 	s->servers = palloc0(sizeof(ShardServer) * list_length(parts));
 	s->nservers = 0;
+	nest = rvshard_transmission_modes();	/* constants of the WHERE clauses as text */
 	foreach(lc, parts)
 	{
 		RvShardPart *p = lfirst(lc);
@@ -828,6 +837,7 @@ shard_begin(CustomScanState *node, EState *estate, int eflags)
 		appendStringInfo(&sel, " ORDER BY %s LIMIT $2::pg_catalog.int8)", dist);
 		srv->sql = srv->sql ? psprintf("%s UNION ALL %s", srv->sql, sel.data) : sel.data;
 	}
+	rvshard_reset_modes(nest);
 }
 
 /* PostgreSQL's float8 order (NaN after every number), NULL distances last, then arrival. */
@@ -951,7 +961,10 @@ shard_fetch(ShardScanState *s)
 	int64		offset;
 	int64		want;
 	const char **params = palloc(sizeof(char *) * (2 + s->nparams));
+	Datum	   *pvalues = palloc(sizeof(Datum) * Max(s->nparams, 1));
+	bool	   *pnulls = palloc(sizeof(bool) * Max(s->nparams, 1));
 	char		limit[32];
+	int			nest;
 	int			i;
 
 	q = ExecEvalExprSwitchContext(s->query, econtext, &isnull);
@@ -965,17 +978,6 @@ shard_fetch(ShardScanState *s)
 		want = -1;
 	else
 		want = count + offset;
-	if (isnull)
-		params[0] = NULL;
-	else
-	{
-		Oid			out;
-		bool		varlena;
-		Oid			type = exprType((Node *) s->query->expr);
-
-		getTypeOutputInfo(type, &out, &varlena);
-		params[0] = OidOutputFunctionCall(out, q);
-	}
 	if (want >= 0)
 	{
 		snprintf(limit, sizeof(limit), INT64_FORMAT, want);
@@ -983,19 +985,32 @@ shard_fetch(ShardScanState *s)
 	}
 	else
 		params[1] = NULL;
+	/* every expression first, under the session's settings ... */
+	for (i = 0; i < s->nparams; i++)
+		pvalues[i] = ExecEvalExprSwitchContext(s->params[i], econtext, &pnulls[i]);
+	/* ... then values to text and back in the fixed form the shards read and print */
+	nest = rvshard_transmission_modes();
+	if (isnull)
+		params[0] = NULL;
+	else
+	{
+		Oid			out;
+		bool		varlena;
 
+		getTypeOutputInfo(exprType((Node *) s->query->expr), &out, &varlena);
+		params[0] = OidOutputFunctionCall(out, q);
+	}
 	for (i = 0; i < s->nparams; i++)
 	{
-		Datum		v = ExecEvalExprSwitchContext(s->params[i], econtext, &isnull);
 		Oid			out;
 		bool		varlena;
 
 		getTypeOutputInfo(s->paramtypes[i], &out, &varlena);
-		params[2 + i] = isnull ? NULL : OidOutputFunctionCall(out, v);
+		params[2 + i] = pnulls[i] ? NULL : OidOutputFunctionCall(out, pvalues[i]);
 	}
 	for (i = 0; i < s->nservers; i++)
 	{
-		s->servers[i].conn = rvshard_connect(s->servers[i].serverid);
+		s->servers[i].conn = rvshard_connect(s->servers[i].serverid, s->userid);
 		rvshard_send(s->servers[i].conn, s->servers[i].name, s->servers[i].sql, 2 + s->nparams, params);
 	}
 	s->nrows = 0;
@@ -1004,6 +1019,7 @@ shard_fetch(ShardScanState *s)
 	s->received = 0;
 	for (i = 0; i < s->nservers; i++)
 		gather(s, &s->servers[i]);
+	rvshard_reset_modes(nest);
 	if (s->nrows > 1)
 		qsort(s->rows, s->nrows, sizeof(ShardRow), row_cmp);
 	s->next = Min(offset, s->nrows);
@@ -1021,7 +1037,7 @@ shard_next(ScanState *ss)
 
 	if (!s->done)
 	{
-		old = MemoryContextSwitchTo(s->css.ss.ps.state->es_query_cxt);
+		old = MemoryContextSwitchTo(s->cxt);
 		shard_fetch(s);
 		MemoryContextSwitchTo(old);
 	}
@@ -1060,7 +1076,9 @@ shard_rescan(CustomScanState *node)
 	ShardScanState *s = (ShardScanState *) node;
 
 	s->done = false;
-	s->nrows = 0;
+	MemoryContextReset(s->cxt);	/* the previous answer */
+	s->rows = NULL;
+	s->nrows = s->cap = 0;
 	s->next = s->end = 0;
 }
 

@@ -4,7 +4,7 @@
 -- owner, the values stored exactly), relvec_publish's own errors, and the errors of the
 -- sharded kNN functions that come before any shard is asked.
 BEGIN;
-SELECT plan(37);
+SELECT plan(44);
 
 DO $setup$ BEGIN
 	PERFORM relvec_create_space('sh_a', 3);
@@ -81,7 +81,17 @@ SELECT throws_ok($$SELECT relvec_import_space('sh_b', 2, NULL, '[9,9]', true)$$,
 	'must be owner of space "sh_b"', 'another role cannot replace a space');
 SELECT throws_ok($$SELECT relvec_import_anchor_set('sh_set', ARRAY['k1'], ARRAY['sh_b'], ARRAY['[1,0]']::embedding[], true)$$,
 	'42501', 'must be owner of anchor set "sh_set"', 'nor an anchor set');
+SELECT throws_ok($$SELECT relvec_import_translation('sh_set', 'sh_a', 'sh_b', 'linear', '[0,0,0]', '[1,1,1]', '[0,0]', '[1,1]',
+	'{1,0,0,0,1,0,0,0,1}', NULL, false)$$, '42501', 'must be owner of anchor set "sh_set"',
+	'nor create a translation in another role''s set by import (a fit stores only what the anchors give)');
 RESET ROLE;
+SELECT throws_ok($$SELECT relvec_import_translation('sh_set', 'sh_a', 'sh_b', 'linear', '[0,0,0]', '[1,1,1]', '[0,0]', '[1,1]',
+	'{NaN,0,0,0,1,0,0,0,Infinity}', NULL, false)$$, '22000', 'translation matrix has a value that is not finite',
+	'an imported matrix with NaN or infinity is refused');
+SELECT throws_ok($$SELECT relvec_import_translation('sh_set', 'sh_a', 'sh_b', 'linear', '[0,0,0]', '[1,0,1]', '[0,0]', '[1,1]',
+	'{1,0,0,0,1,0,0,0,1}', NULL, false)$$, '22023', NULL, 'and a zero standard deviation');
+SELECT is((SELECT count(*) FROM relvec_translations t JOIN relvec_spaces f ON f.space_id = t.from_space_id
+	WHERE f.name = 'sh_a'), 0::bigint, 'nothing stored by the refused imports');
 
 -- relvec_publish and the sharded functions: the errors before any shard is asked -----------
 SELECT throws_ok($$SELECT relvec_publish('nope', 'sh_set')$$, '42704', 'server "nope" does not exist', 'unknown server');
@@ -100,6 +110,18 @@ SELECT throws_ok($$SELECT * FROM relvec_shard_knn('SELECT 1, ''[1,0]''::embeddin
 	'partition "sh_parted_1" of "sh_parted" is not a foreign table', 'a local partition');
 SELECT throws_ok($$SELECT * FROM relvec_shard_knn('SELECT 1, ''[1,0]''::embedding', 'sh_parted', 1, 'cosine', 'nope')$$,
 	'42703', 'column "nope" of relation "sh_parted" does not exist', 'an unknown key column');
+SELECT throws_ok($$SELECT * FROM relvec_shard_knn('SELECT 1, ''[1,0]''::embedding', 'sh_parted', 1, 'cosine', NULL, 'ctid')$$,
+	'42703', 'column "ctid" of relation "sh_parted" does not exist', 'a system column is no vector column');
+SELECT throws_ok($$SELECT * FROM relvec_shard_knn('SELECT 1, ''[1,0]''::embedding', 'sh_parted', 1, 'cosine', 'xmin')$$,
+	'42703', 'column "xmin" of relation "sh_parted" does not exist', 'nor a key column');
+ALTER TABLE sh_parted ENABLE ROW LEVEL SECURITY;
+GRANT SELECT ON sh_parted TO rv_sh_other;
+SET LOCAL ROLE rv_sh_other;
+SELECT throws_ok($$SELECT * FROM relvec_shard_knn('SELECT 1, ''[1,0]''::embedding', 'sh_parted', 1)$$, '42501',
+	'row-level security is enabled for "sh_parted": its sharded search would not apply the policies',
+	'a table with row-level security is refused, not searched past its policies');
+RESET ROLE;
+ALTER TABLE sh_parted DISABLE ROW LEVEL SECURITY;
 SELECT throws_ok($$SELECT * FROM relvec_shard_stitch_knn('SELECT 1, ''[1,0]''::embedding', 'sh_b', 'sh_parted', 'sh_a',
 	'sh_set', 1, 'sideways')$$, '22023', 'unknown route "sideways": expected relative, translation or absolute', 'an unknown route');
 

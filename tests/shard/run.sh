@@ -13,7 +13,7 @@ cd "$(dirname "$0")/../.."
 . scripts/lib/tap.sh
 . tests/shard/lib.sh
 
-echo "1..40"
+echo "1..42"
 shard_clusters_start 2 || exit 1
 for i in 1 2; do
 	sq "$i" <<'SQL' || exit 1
@@ -149,6 +149,20 @@ tx=$(sq 0 -c "BEGIN" -c "INSERT INTO items VALUES (5000, 'new', $Q)" \
 	-c "SELECT id || ':' || (e <-> $Q) FROM items ORDER BY e <-> $Q LIMIT 1" -c "ROLLBACK")
 check "an uncommitted insert of the same transaction is seen (distance 0)" eq "$tx" "5000:0"
 check "... and is gone after ROLLBACK" test "$(sq 0 -c "SELECT id FROM items ORDER BY e <-> $Q LIMIT 1")" != 5000
+
+# values cross as text in one fixed form, whatever the session prints (postgres_fdw's modes)
+modes() { sq 0 -c "SET extra_float_digits = -14" -c "SET datestyle = 'SQL, DMY'" -c "SET intervalstyle = 'sql_standard'" \
+	-c "SELECT string_agg(id || ':' || d, ',') FROM (SELECT id, e <-> $Q AS d FROM $1 WHERE e <-> $Q < 1.75 ORDER BY e <-> $Q LIMIT 40) s"; }
+check "extra_float_digits = -14, DateStyle SQL, DMY: a shipped 1.75 stays 1.75 (answers as one server)" eq "$(modes items)" "$(modes one)"
+# through a view: the view owner's user mapping, as postgres_fdw's own scans use it (the
+# PUBLIC mapping has no password, which postgres_fdw refuses to a non-superuser)
+sq 0 -c "CREATE ROLE alice" -c "CREATE VIEW v AS SELECT * FROM items" -c "GRANT SELECT ON v TO alice" >/dev/null
+viewq() { sq 0 -c "SET ROLE alice" -c "SELECT string_agg(id::text, ',') FROM (SELECT id FROM $1 ORDER BY e <-> $Q LIMIT 5) s"; }
+view_ok() {
+	sq 0 -c "SET ROLE alice" -c "EXPLAIN SELECT id FROM v ORDER BY e <-> $Q LIMIT 5" | grep -q RelvecShardScan &&
+		eq "$(viewq v)" "$(sq 0 -c "SELECT string_agg(id::text, ',') FROM (SELECT id FROM one ORDER BY e <-> $Q LIMIT 5) s")"
+}
+check "read through a view by another role: pushed down with the view owner's user mapping" view_ok
 
 # errors
 err() { sq 0 -v VERBOSITY=verbose -c "$1" 2>&1 >/dev/null; }
