@@ -83,6 +83,8 @@ static create_upper_paths_hook_type prev_upper_hook = NULL;
  *   7  list of Integer: the paramids of those Params, in the order of custom_exprs 3..
  *   8  list of one Oid: the role whose user mappings reach the shards (the table's RTE
  *      checkAsUser, a view's owner; InvalidOid: the current user), as postgres_fdw does
+ *   9  list of Oid: the leaf partitions the planner kept (partition pruning by the WHERE
+ *      clauses); the others are not asked
  * custom_exprs of the plan: the query expression, the LIMIT count, the OFFSET (or NULL),
  * then the Params of the WHERE clauses (sent as $3, $4, ...).
  */
@@ -95,6 +97,7 @@ static create_upper_paths_hook_type prev_upper_hook = NULL;
 #define PRIV_QUALS	6
 #define PRIV_PARAMS	7
 #define PRIV_USER	8
+#define PRIV_LIVE	9
 
 static CustomPathMethods path_methods;
 static CustomScanMethods scan_methods;
@@ -574,6 +577,7 @@ shard_upper_paths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *input_
 	const char *opname;
 	ColumnWalk	ctx;
 	ShipWalk	ship;
+	List	   *live = NIL;
 	List	   *quals = NIL;
 	ListCell   *lc;
 	List	   *atts;
@@ -642,6 +646,18 @@ shard_upper_paths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *input_
 	parts = rvshard_parts(rte->relid, true);
 	if (parts == NIL)
 		return;
+	/* the leaves that partition pruning kept: the others are not asked */
+	foreach(lc, root->append_rel_list)
+	{
+		AppendRelInfo *ai = lfirst_node(AppendRelInfo, lc);
+		RelOptInfo *child = (int) ai->child_relid < root->simple_rel_array_size ?
+			root->simple_rel_array[ai->child_relid] : NULL;
+		RangeTblEntry *crte = planner_rt_fetch(ai->child_relid, root);
+
+		if (crte->rtekind == RTE_RELATION && crte->relkind == RELKIND_FOREIGN_TABLE &&
+			child != NULL && !IS_DUMMY_REL(child))
+			live = lappend_oid(live, crte->relid);
+	}
 
 	rows = fextra->count_est > 0 ? (double) fextra->count_est : 10.0;
 	path = makeNode(CustomPath);
@@ -667,6 +683,7 @@ shard_upper_paths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *input_
 	path->custom_private = lappend(path->custom_private, quals);
 	path->custom_private = lappend(path->custom_private, ship.paramids);
 	path->custom_private = lappend(path->custom_private, list_make1_oid(rte->checkAsUser));
+	path->custom_private = lappend(path->custom_private, live);
 	/* the Params of the WHERE clauses go to custom_exprs at plan time (shard_plan) */
 	path->custom_private = lappend(path->custom_private, ship.params);
 	path->methods = &path_methods;
@@ -717,7 +734,7 @@ shard_plan(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path, List *tlis
 	cscan->custom_exprs = list_make3(copyObject(query), copyObject(parse->limitCount),
 									 parse->limitOffset ? copyObject(parse->limitOffset) : NULL);
 	cscan->custom_exprs = list_concat(cscan->custom_exprs, copyObject(llast(best_path->custom_private)));
-	cscan->custom_private = list_truncate(list_copy(best_path->custom_private), PRIV_USER + 1);
+	cscan->custom_private = list_truncate(list_copy(best_path->custom_private), PRIV_LIVE + 1);
 	cscan->custom_scan_tlist = scan_tlist;
 	cscan->methods = &scan_methods;
 	return &cscan->scan.plan;
@@ -752,7 +769,9 @@ shard_begin(CustomScanState *node, EState *estate, int eflags)
 	List	   *paramids = list_nth(priv, PRIV_PARAMS);
 	int			nest;
 	const char *schema = rvshard_relvec_schema();
-	List	   *parts = rvshard_parts(parent, false);
+	List	   *all = rvshard_parts(parent, false);
+	List	   *live = list_nth(priv, PRIV_LIVE);
+	List	   *parts = NIL;
 	ListCell   *lc;
 	int			i;
 
@@ -789,6 +808,9 @@ shard_begin(CustomScanState *node, EState *estate, int eflags)
 		i++;
 	}
 
+	foreach(lc, all)
+		if (list_member_oid(live, ((RvShardPart *) lfirst(lc))->relid))
+			parts = lappend(parts, lfirst(lc));
 	/* one statement per shard server: a UNION ALL of one top-k per partition on it */
 	s->servers = palloc0(sizeof(ShardServer) * list_length(parts));
 	s->nservers = 0;

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/../.."
 . scripts/lib/tap.sh
 . tests/shard/lib.sh
 
-echo "1..42"
+echo "1..43"
 shard_clusters_start 2 || exit 1
 for i in 1 2; do
 	sq "$i" <<'SQL' || exit 1
@@ -118,6 +118,13 @@ wprep_ok() {
 		eq "$(sed -n '2,6p' <<<"$wprep" | paste -sd,)" "$(sed -n 1p <<<"$wprep")"
 }
 check "a prepared WHERE with parameters (generic plan): sent as \$3, \$4, equal" wprep_ok
+pruned() {
+	local p
+	p=$(plan "SELECT id FROM items WHERE id = 17 ORDER BY e <-> $Q LIMIT 10")
+	grep -q RelvecShardScan <<<"$p" && [ "$(grep -c 'Remote SQL on' <<<"$p")" = 1 ] &&
+		same "SELECT id, e <-> $Q AS d, row_number() OVER () AS n FROM (SELECT * FROM TABLE WHERE id = 17 ORDER BY e <-> $Q LIMIT 10) x"
+}
+check "WHERE id = 17: partition pruning leaves one shard to ask, equal" pruned
 not_pushed() { ! plan "$1" | grep -q RelvecShardScan; }
 check "a volatile WHERE (random()) keeps PostgreSQL's plan" not_pushed "SELECT id FROM items WHERE random() < 2 ORDER BY e <-> $Q LIMIT 3"
 check "a WHERE under another collation keeps PostgreSQL's plan" not_pushed "SELECT id FROM items WHERE label COLLATE \"C\" > 'item 5' ORDER BY e <-> $Q LIMIT 3"
