@@ -1416,6 +1416,8 @@ relvec_import_anchor_set(PG_FUNCTION_ARGS)
 						 errmsg("anchors must not contain nulls")));
 			e = (Embedding *) PG_DETOAST_DATUM_COPY(anchors[a]);
 			(void) DatumGetEmbedding(PointerGetDatum(e));
+			/* a value of another space is an error, as relvec_set_anchors makes it */
+			rvpg_check_space(e->space, sps[i].id, psprintf("anchor \"%s\" of space \"%s\"", key, sname));
 			e->space = 0;
 			if (e->dim != sps[i].dims)
 				ereport(ERROR,

@@ -4,7 +4,7 @@
 -- owner, the values stored exactly), relvec_publish's own errors, and the errors of the
 -- sharded kNN functions that come before any shard is asked.
 BEGIN;
-SELECT plan(44);
+SELECT plan(45);
 
 DO $setup$ BEGIN
 	PERFORM relvec_create_space('sh_a', 3);
@@ -59,6 +59,10 @@ SELECT throws_ok($$SELECT relvec_import_anchor_set('sh_x', ARRAY['k1', 'k2'], AR
 SELECT throws_ok($$SELECT relvec_import_anchor_set('sh_x', ARRAY['k1', 'k2'], ARRAY['sh_b'],
 	ARRAY['[1,0]', '[0,0]']::embedding[], false)$$, '22000',
 	'anchor "k2" of set "sh_x" is a zero vector in space "sh_b"', 'a zero anchor');
+DO $c$ BEGIN PERFORM relvec_create_space('sh_c', 2); END $c$;
+SELECT throws_ok($$SELECT relvec_import_anchor_set('sh_y', ARRAY['k1', 'k2'], ARRAY['sh_b'],
+	ARRAY[relvec_tag('[1,0]', 'sh_c'), relvec_tag('[0,1]', 'sh_c')], false)$$, '42804',
+	'embedding belongs to space "sh_c", not "sh_b"', 'anchors tagged with another space are refused, not untagged');
 SELECT throws_ok($$SELECT relvec_import_anchor_set('sh_x', ARRAY['k1', 'k2'], ARRAY['nope'],
 	ARRAY['[1,0]', '[0,1]']::embedding[], false)$$, '42704', 'space "nope" does not exist', 'an unknown space');
 SELECT is(relvec_import_translation('sh_set', 'sh_b', 'sh_a', t.method, t.from_mean, t.from_std, t.to_mean, t.to_std,
