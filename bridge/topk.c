@@ -155,3 +155,12 @@ rv_lower_bounds(rv_ctx *ctx, rv_metric m, const float *x, const double *xn2, siz
 		return RV_OK;
 	return rvc_lower_bounds(ctx, m, x, xn2, n, d, q, nq, lb, ldlb);
 }
+
+int
+rv_topk_overflowed(double kth, double last_kept, size_t m, size_t kint, size_t k)
+{
+	float		fk = (float) kth;
+	float		fl = (float) last_kept;
+
+	return m == kint && m > k && isinf(fk) && fk == fl;
+}

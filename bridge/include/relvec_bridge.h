@@ -370,6 +370,16 @@ void		rv_topk_reset(int64_t *best_rows, float *best_dist, size_t nq, size_t k);
  */
 rv_status	rv_topk(rv_ctx *ctx, const rv_topk_args *args);
 
+/*
+ * For hosts that keep kint > k candidates per query and rank them by their exact double
+ * distances: whether that ranking can be trusted. Not when the list is full (m == kint)
+ * and the k-th exact distance and the last kept candidate's (in the list's float order)
+ * both round to the same infinite float: distances beyond float32's range all tie in the
+ * list's order, and rows left out of it may come before the k-th. Stored values are finite,
+ * so only such an overflow makes a float distance infinite. Returns 1 when untrustworthy.
+ */
+int			rv_topk_overflowed(double kth, double last_kept, size_t m, size_t kint, size_t k);
+
 /* |a|^2 of d floats, finite for every finite input (the norm rv_lower_bounds needs). */
 double		rv_norm2(const float *a, size_t d);
 

@@ -193,13 +193,22 @@ emit(knn_pass *p, char **qkeys, int k, ReturnSetInfo *rsinfo, MemoryContext tmp)
 					r;
 		MemoryContext old;
 
+		double		last_kept;
+
 		for (m = 0; m < p->kint && rows[m] >= 0; m++)
 		{
 			hits[m].dist = p->slot_dist[qi * p->kint + m];
 			hits[m].row = rows[m];
 			hits[m].key = p->slot_key[qi * p->kint + m];
 		}
+		last_kept = m > 0 ? hits[m - 1].dist : 0;
 		qsort(hits, m, sizeof(knn_hit), hit_cmp);
+		if (m > 0 && rv_topk_overflowed(hits[Min(m, (size_t) k) - 1].dist, last_kept, m, p->kint, (size_t) k))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("distances of query \"%s\" are beyond the float32 range: relvec_knn cannot rank them",
+							qkeys[qi]),
+					 errhint("Search with ORDER BY embedding <op> query LIMIT k, whose distances are float8.")));
 		old = MemoryContextSwitchTo(tmp);
 		for (r = 0; r < m && r < (size_t) k; r++)
 		{

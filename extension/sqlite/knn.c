@@ -30,6 +30,8 @@
 #include "relvec_sqlite.h"
 
 #define KNN_SLACK 8
+/* rv_topk_overflowed: the float order of the kept candidates tied beyond float32's range */
+#define OVERFLOW_MSG "distances beyond the float32 range: relvec_knn cannot rank them; search with ORDER BY distance LIMIT k"
 #define KNN_CORPUS_CHUNK 4096
 #define KNN_DEFAULT_K 10
 
@@ -222,7 +224,16 @@ rvsq_knn_search(rvsq_conn *c, const float *q, size_t nq, size_t d, sqlite3_stmt 
 			/* the slot keeps ownership until the key is moved below */
 			hits[m].key = slot_key[qi * kint + m];
 		}
-		qsort(hits, m, sizeof(knn_hit), hit_cmp);
+		{
+			double		last_kept = m > 0 ? hits[m - 1].dist : 0;
+
+			qsort(hits, m, sizeof(knn_hit), hit_cmp);
+			if (m > 0 && rv_topk_overflowed(hits[(m < k ? m : k) - 1].dist, last_kept, m, kint, k))
+			{
+				rc = rvsq_fail(c, "%s", OVERFLOW_MSG);
+				goto done;
+			}
+		}
 		out->count[qi] = m < k ? m : k;
 		for (s = 0; s < out->count[qi]; s++)
 		{
@@ -303,7 +314,16 @@ rvsq_knn_search_rows(rvsq_conn *c, const float *q, size_t d, const rvsq_rows *ro
 		hits[m].row = best_rows[m];
 		hits[m].dist = rv_metric_distance(metric, q, rows->x + (size_t) best_rows[m] * d, d);
 	}
-	qsort(hits, m, sizeof(knn_hit), hit_cmp);
+	{
+		double		last_kept = m > 0 ? hits[m - 1].dist : 0;
+
+		qsort(hits, m, sizeof(knn_hit), hit_cmp);
+		if (m > 0 && rv_topk_overflowed(hits[(m < k ? m : k) - 1].dist, last_kept, m, kint, k))
+		{
+			rc = rvsq_fail(c, "%s", OVERFLOW_MSG);
+			goto done;
+		}
+	}
 	if ((rc = knn_result_alloc(out, 1, k)) != SQLITE_OK)
 		goto done;
 	out->count[0] = m < k ? m : k;

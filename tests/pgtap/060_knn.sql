@@ -2,7 +2,7 @@
 -- real fixtures (Fashion-MNIST encoder A, 64-d; fastText words, 100-d) and on data full of
 -- ties, for every metric, across chunk boundaries, on a Vulkan device, and every error.
 BEGIN;
-SELECT plan(49);
+SELECT plan(52);
 
 -- The reference: one ORDER BY ... LIMIT per query, ties by corpus key (the corpus queries
 -- below return rows in key order, and relvec_knn breaks ties by corpus row order).
@@ -145,6 +145,17 @@ SELECT is(pg_temp.sqlstate_of($$SELECT count(*) FROM relvec_knn('SELECT idx, a F
 	'SELECT i, a FROM fixtures.fmnist, generate_series(1, 5000000) i WHERE idx = 60000', 10, 'l2')$$),
 	'57014', 'statement_timeout stops relvec_knn');
 RESET statement_timeout;
+
+-- distances beyond float32's range: an error, never a wrong order ------------------------------
+CREATE TEMP TABLE big_ip AS SELECT g AS id, ARRAY[g, 1]::real[]::embedding AS e FROM generate_series(1, 40) g;
+SELECT throws_ok($$SELECT * FROM relvec_knn('SELECT 1, ''[3e38,-3e38]''::embedding', 'SELECT id, e FROM big_ip ORDER BY id', 5, 'ip')$$,
+	'22003', 'distances of query "1" are beyond the float32 range: relvec_knn cannot rank them',
+	'inner products beyond float32: 22003, not the first rows of a tie');
+SELECT is((SELECT string_agg(corpus_key, ',' ORDER BY rank) FROM relvec_knn('SELECT 1, ''[3e38,-3e38]''::embedding',
+	'SELECT id, e FROM big_ip WHERE id > 35 ORDER BY id', 3, 'ip')), '40,39,38',
+	'... a corpus that fits the list whole is ranked by its exact distances');
+SELECT is((SELECT string_agg(corpus_key, ',' ORDER BY rank) FROM relvec_knn('SELECT 1, ''[1,1]''::embedding',
+	'SELECT id, e FROM big_ip ORDER BY id', 3, 'ip')), '40,39,38', '... and finite distances rank as always');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -62,6 +62,22 @@ SELECT throws_ok('SELECT * FROM relvec_knn(''SELECT idx, a FROM q'', ''SELECT id
 	'invalid input syntax for type embedding: "[1,x]"', 'text that is not an embedding in the corpus');
 SELECT throws_ok('SELECT * FROM relvec_knn(''SELECT idx, a FROM q'')', 'relvec_knn needs queries, corpus and k', 'missing arguments');
 
+-- distances beyond float32's range: an error, never a wrong order
+CREATE TEMP TABLE big_ip AS WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < 40)
+	SELECT x AS id, embedding('[' || x || ',1]') AS e FROM g;
+CREATE TEMP TABLE big_q AS SELECT 1 AS id, embedding('[3e38,-3e38]') AS e;
+SELECT throws_ok('SELECT * FROM relvec_knn(''SELECT id, e FROM big_q'', ''SELECT id, e FROM big_ip ORDER BY id'', 5, ''ip'')',
+	'distances beyond the float32 range: relvec_knn cannot rank them; search with ORDER BY distance LIMIT k',
+	'inner products beyond float32: an error, not the first rows of a tie');
+SELECT is_eq((SELECT group_concat(corpus_key) FROM (SELECT corpus_key FROM relvec_knn('SELECT 1, embedding(''[3e38,-3e38]'')',
+	'SELECT id, e FROM big_ip WHERE id > 35 ORDER BY id', 3, 'ip') ORDER BY rank)), '40,39,38',
+	'a corpus that fits the list whole is ranked by its exact distances');
+CREATE TEMP TABLE big_t AS SELECT id, e FROM big_ip;
+CREATE VIRTUAL TABLE temp.big_knn USING relvec_knn_index(big_t, e, metric=ip, key=id);
+SELECT throws_ok('SELECT * FROM temp.big_knn WHERE query = embedding(''[3e38,-3e38]'') AND k = 5',
+	'distances beyond the float32 range: relvec_knn cannot rank them; search with ORDER BY distance LIMIT k',
+	'relvec_knn_index: the same error');
+
 -- relvec_knn_index: kNN over one table column --------------------------------------------------
 CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, e BLOB);
 INSERT INTO items SELECT idx, 'item ' || idx, a FROM c;
