@@ -13,7 +13,7 @@ cd "$(dirname "$0")/../.."
 . scripts/lib/tap.sh
 . tests/shard/lib.sh
 
-echo "1..43"
+echo "1..44"
 shard_clusters_start 2 || exit 1
 for i in 1 2; do
 	sq "$i" <<'SQL' || exit 1
@@ -156,6 +156,17 @@ tx=$(sq 0 -c "BEGIN" -c "INSERT INTO items VALUES (5000, 'new', $Q)" \
 	-c "SELECT id || ':' || (e <-> $Q) FROM items ORDER BY e <-> $Q LIMIT 1" -c "ROLLBACK")
 check "an uncommitted insert of the same transaction is seen (distance 0)" eq "$tx" "5000:0"
 check "... and is gone after ROLLBACK" test "$(sq 0 -c "SELECT id FROM items ORDER BY e <-> $Q LIMIT 1")" != 5000
+
+# a query tagged with a space (relvec_tag, or what relvec_translate returns) travels as
+# name#id: text, resolved by name on a shard whose ids differ (shard 1 made another space first)
+sq 1 -c "SELECT relvec_create_space('elsewhere', 3)" -c "SELECT relvec_create_space('sp16', 16)" >/dev/null
+sq 2 -c "SELECT relvec_create_space('sp16', 16)" >/dev/null
+sq 0 -c "SELECT relvec_create_space('sp16', 16)" >/dev/null
+tagged() {
+	plan "SELECT id FROM items ORDER BY e <-> relvec_tag($Q, 'sp16') LIMIT 10" | grep -q RelvecShardScan &&
+		same "SELECT id, e <-> relvec_tag($Q, 'sp16') AS d, row_number() OVER () AS n FROM (SELECT * FROM TABLE ORDER BY e <-> relvec_tag($Q, 'sp16') LIMIT 10) x"
+}
+check "a query tagged with a space: pushed down, resolved by name on the shards, equal" tagged
 
 # values cross as text in one fixed form, whatever the session prints (postgres_fdw's modes)
 modes() { sq 0 -c "SET extra_float_digits = -14" -c "SET datestyle = 'SQL, DMY'" -c "SET intervalstyle = 'sql_standard'" \
