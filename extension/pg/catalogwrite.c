@@ -1,7 +1,8 @@
 /*
  * catalogwrite.c — every change to relvec's catalog: creating, filling, freezing, dropping
- * and re-owning spaces, anchor sets and translations, and importing the exact copy of them
- * that relvec_publish (shardcatalog.c) sends to a shard.
+ * and re-owning spaces, anchor sets and translations (importing the exact copy of them
+ * that relvec_publish sends to a shard is catalogimport.c, with the helpers of
+ * catalogwrite.h).
  *
  * The privilege model. Spaces, anchor sets and translations have owners: the role that
  * created them. Only a role with the owner's privileges (the owner, a member of the owning
@@ -37,21 +38,12 @@
 
 #include "relvec_pg.h"
 #include "relvec_catalog.h"
+#include "catalogwrite.h"
 
-/* What a catalog function needs to know about where relvec lives. */
-typedef struct catalog_env
-{
-	Oid			nsp;			/* relvec's schema */
-	char	   *schema;			/* its quoted name, to qualify tables and functions */
-	Oid			emb;			/* type embedding */
-	Oid			owner;			/* owner of the catalog tables */
-	char	   *caller_path;	/* the caller's search_path, for the caller's queries */
-	int			guc_level;		/* where catalog_connect pinned search_path */
-} catalog_env;
 
 /* Look up relvec's schema, the embedding type and the catalog's owner, without SPI. */
-static catalog_env
-catalog_env_get(FunctionCallInfo fcinfo)
+catalog_env
+cw_env_get(FunctionCallInfo fcinfo)
 {
 	catalog_env env;
 
@@ -75,18 +67,18 @@ set_path(const char *path)
 /*
  * Connect to SPI with search_path pinned to pg_catalog, pg_temp: every statement of ours
  * qualifies relvec's objects, and nothing a caller's path holds can stand in for a
- * built-in function, operator or type. catalog_finish undoes both.
+ * built-in function, operator or type. cw_finish undoes both.
  */
-static void
-catalog_connect(catalog_env *env)
+void
+cw_connect(catalog_env *env)
 {
 	SPI_connect();
 	env->guc_level = NewGUCNestLevel();
 	set_path("pg_catalog, pg_temp");
 }
 
-static void
-catalog_finish(catalog_env *env)
+void
+cw_finish(catalog_env *env)
 {
 	AtEOXact_GUC(true, env->guc_level);
 	SPI_finish();
@@ -156,8 +148,8 @@ rvpg_check_translation_owner(Oid owner, const char *set_name, const char *from, 
 }
 
 /* Raise 22004 "<what> must not be null" when argument n is null. */
-static void
-require(FunctionCallInfo fcinfo, int n, const char *what)
+void
+cw_require(FunctionCallInfo fcinfo, int n, const char *what)
 {
 	if (PG_ARGISNULL(n))
 		ereport(ERROR,
@@ -166,15 +158,15 @@ require(FunctionCallInfo fcinfo, int n, const char *what)
 }
 
 /* Argument n as a C string (it must not be null). */
-static char *
-arg_text(FunctionCallInfo fcinfo, int n)
+char *
+cw_arg_text(FunctionCallInfo fcinfo, int n)
 {
 	return text_to_cstring(PG_GETARG_TEXT_PP(n));
 }
 
 /* Column c of result row r as int4 / bool / Oid; false/0 when null. */
-static int32
-row_int(uint64 r, int c)
+int32
+cw_row_int(uint64 r, int c)
 {
 	bool		isnull;
 	Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, c, &isnull);
@@ -182,8 +174,8 @@ row_int(uint64 r, int c)
 	return isnull ? 0 : DatumGetInt32(d);
 }
 
-static bool
-row_bool(uint64 r, int c)
+bool
+cw_row_bool(uint64 r, int c)
 {
 	bool		isnull;
 	Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, c, &isnull);
@@ -191,8 +183,8 @@ row_bool(uint64 r, int c)
 	return isnull ? false : DatumGetBool(d);
 }
 
-static Oid
-row_oid(uint64 r, int c)
+Oid
+cw_row_oid(uint64 r, int c)
 {
 	bool		isnull;
 	Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, c, &isnull);
@@ -204,8 +196,8 @@ row_oid(uint64 r, int c)
  * Run a statement with parameters; raise if it does not return want. Never read-only: the
  * next statement must see what the previous one wrote (SPI then takes a new snapshot).
  */
-static void
-run(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls, int want)
+void
+cw_run(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls, int want)
 {
 	int			rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
 
@@ -225,7 +217,7 @@ run_as_caller(const catalog_env *env, const char *sql, int nargs, Oid *types, Da
 	int			level = NewGUCNestLevel();
 
 	set_path(env->caller_path);
-	run(sql, nargs, types, values, NULL, want);
+	cw_run(sql, nargs, types, values, NULL, want);
 	AtEOXact_GUC(true, level);
 }
 
@@ -240,61 +232,44 @@ check_shape_as_caller(const catalog_env *env, const char *query, const char *sha
 	AtEOXact_GUC(true, level);
 }
 
-/* A space's row: id, dims and owner. */
-typedef struct space_row
-{
-	int			id;
-	int			dims;
-	Oid			owner;
-} space_row;
 
 /* Look a space up by name (22004 when null, 42704 when unknown). Needs SPI. */
-static space_row
-lookup_space(const catalog_env *env, const char *name)
+space_row
+cw_lookup_space(const catalog_env *env, const char *name)
 {
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(name)};
 	space_row	s;
 
-	run(psprintf("SELECT space_id, dims, owner FROM %s.relvec_spaces WHERE name = $1", env->schema),
+	cw_run(psprintf("SELECT space_id, dims, owner FROM %s.relvec_spaces WHERE name = $1", env->schema),
 		1, types, values, NULL, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("space \"%s\" does not exist", name)));
-	s.id = row_int(0, 1);
-	s.dims = row_int(0, 2);
-	s.owner = row_oid(0, 3);
+	s.id = cw_row_int(0, 1);
+	s.dims = cw_row_int(0, 2);
+	s.owner = cw_row_oid(0, 3);
 	return s;
 }
 
-/* An anchor set's row: id, frozen, owner and its keys in order. */
-typedef struct set_row
-{
-	int			id;
-	bool		frozen;
-	Oid			owner;
-	int			nkeys;
-	char	  **keys;			/* allocated in the caller's context */
-} set_row;
-
 /* Look an anchor set up by name (42704 when unknown); with_keys also reads its keys. */
-static set_row
-lookup_set(const catalog_env *env, const char *name, bool with_keys, MemoryContext mcxt)
+set_row
+cw_lookup_set(const catalog_env *env, const char *name, bool with_keys, MemoryContext mcxt)
 {
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(name)};
 	set_row		s;
 
-	run(psprintf("SELECT set_id, frozen, owner, keys FROM %s.relvec_anchor_sets WHERE name = $1",
+	cw_run(psprintf("SELECT set_id, frozen, owner, keys FROM %s.relvec_anchor_sets WHERE name = $1",
 				 env->schema), 1, types, values, NULL, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("anchor set \"%s\" does not exist", name)));
-	s.id = row_int(0, 1);
-	s.frozen = row_bool(0, 2);
-	s.owner = row_oid(0, 3);
+	s.id = cw_row_int(0, 1);
+	s.frozen = cw_row_bool(0, 2);
+	s.owner = cw_row_oid(0, 3);
 	s.nkeys = 0;
 	s.keys = NULL;
 	if (with_keys)
@@ -325,7 +300,7 @@ PG_FUNCTION_INFO_V1(relvec_create_space);
 Datum
 relvec_create_space(PG_FUNCTION_ARGS)
 {
-	catalog_env env = catalog_env_get(fcinfo);
+	catalog_env env = cw_env_get(fcinfo);
 	char	   *name;
 	int32		dims;
 	rvpg_catalog_scope scope;
@@ -333,9 +308,9 @@ relvec_create_space(PG_FUNCTION_ARGS)
 	Datum		values[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
 
-	require(fcinfo, 0, "space name");
-	require(fcinfo, 1, "dims");
-	name = arg_text(fcinfo, 0);
+	cw_require(fcinfo, 0, "space name");
+	cw_require(fcinfo, 1, "dims");
+	name = cw_arg_text(fcinfo, 0);
 	dims = PG_GETARG_INT32(1);
 	if (name[0] == '\0')
 		ereport(ERROR,
@@ -350,10 +325,10 @@ relvec_create_space(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("dimensions of space \"%s\" cannot exceed %d", name, RV_MAX_DIMS)));
 
-	catalog_connect(&env);
+	cw_connect(&env);
 	rvpg_catalog_enter(env.owner, &scope);
 	values[0] = CStringGetTextDatum(name);
-	run(psprintf("SELECT 1 FROM %s.relvec_spaces WHERE name = $1", env.schema), 1, types, values,
+	cw_run(psprintf("SELECT 1 FROM %s.relvec_spaces WHERE name = $1", env.schema), 1, types, values,
 		NULL, SPI_OK_SELECT);
 	if (SPI_processed > 0)
 		ereport(ERROR,
@@ -365,19 +340,19 @@ relvec_create_space(PG_FUNCTION_ARGS)
 	else
 		values[2] = PG_GETARG_DATUM(2);
 	values[3] = ObjectIdGetDatum(scope.caller);
-	run(psprintf("INSERT INTO %s.relvec_spaces (name, dims, description, owner) VALUES ($1, $2, $3, $4) "
+	cw_run(psprintf("INSERT INTO %s.relvec_spaces (name, dims, description, owner) VALUES ($1, $2, $3, $4) "
 				 "RETURNING space_id", env.schema), 4, types, values, nulls, SPI_OK_INSERT_RETURNING);
 	/* a value carries its space's id in 16 bits */
-	if (row_int(0, 1) > RV_MAX_SPACE_TAG)
+	if (cw_row_int(0, 1) > RV_MAX_SPACE_TAG)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("space \"%s\" would have id %d, beyond the %d ids a value can carry",
-						name, row_int(0, 1), RV_MAX_SPACE_TAG),
+						name, cw_row_int(0, 1), RV_MAX_SPACE_TAG),
 				 errhint("Space ids are never reused; this database has created %d spaces.",
 						 RV_MAX_SPACE_TAG)));
 	rvpg_catalog_leave(&scope);
 	rvpg_spaces_forget();
-	catalog_finish(&env);
+	cw_finish(&env);
 	PG_RETURN_VOID();
 }
 
@@ -389,7 +364,7 @@ PG_FUNCTION_INFO_V1(relvec_set_space_mean);
 Datum
 relvec_set_space_mean(PG_FUNCTION_ARGS)
 {
-	catalog_env env = catalog_env_get(fcinfo);
+	catalog_env env = cw_env_get(fcinfo);
 	MemoryContext outer = CurrentMemoryContext;
 	char	   *space;
 	char	   *query;
@@ -402,12 +377,12 @@ relvec_set_space_mean(PG_FUNCTION_ARGS)
 	Oid			types[2];
 	Datum		values[2];
 
-	require(fcinfo, 0, "space");
-	space = arg_text(fcinfo, 0);
-	catalog_connect(&env);
-	sp = lookup_space(&env, space);
-	require(fcinfo, 1, "query");
-	query = arg_text(fcinfo, 1);
+	cw_require(fcinfo, 0, "space");
+	space = cw_arg_text(fcinfo, 0);
+	cw_connect(&env);
+	sp = cw_lookup_space(&env, space);
+	cw_require(fcinfo, 1, "query");
+	query = cw_arg_text(fcinfo, 1);
 	rvpg_check_owner(sp.owner, "space", space);
 	check_shape_as_caller(&env, query, "embedding");
 
@@ -443,10 +418,10 @@ relvec_set_space_mean(PG_FUNCTION_ARGS)
 	types[1] = INT4OID;
 	values[0] = PointerGetDatum(mean);
 	values[1] = Int32GetDatum(sp.id);
-	run(psprintf("UPDATE %s.relvec_spaces SET mean = $1, mean_version = mean_version + 1 WHERE space_id = $2",
+	cw_run(psprintf("UPDATE %s.relvec_spaces SET mean = $1, mean_version = mean_version + 1 WHERE space_id = $2",
 				 env.schema), 2, types, values, NULL, SPI_OK_UPDATE);
 	rvpg_catalog_leave(&scope);
-	catalog_finish(&env);
+	cw_finish(&env);
 	PG_RETURN_EMBEDDING_P(mean);
 }
 
@@ -465,7 +440,7 @@ check_space_unused(const catalog_env *env, const char *space, int tag)
 	uint64		r;
 	SPITupleTable *cols;
 
-	run("SELECT pg_catalog.format('%s.%I', a.attrelid::pg_catalog.regclass, a.attname) FROM pg_catalog.pg_attribute a "
+	cw_run("SELECT pg_catalog.format('%s.%I', a.attrelid::pg_catalog.regclass, a.attname) FROM pg_catalog.pg_attribute a "
 		"WHERE a.atttypid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.atttypmod >= 0 "
 		"AND (a.atttypmod >> 14) = $2 "
 		"UNION ALL SELECT pg_catalog.format('domain %s', t.oid::pg_catalog.regtype) FROM pg_catalog.pg_type t "
@@ -477,7 +452,7 @@ check_space_unused(const catalog_env *env, const char *space, int tag)
 				 errmsg("cannot drop space \"%s\" because %s is bound to it", space,
 						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
 				 errhint("Change the column's type to embedding(n) first.")));
-	run("SELECT pg_catalog.format('%s.%I', a.attrelid::pg_catalog.regclass, a.attname), "
+	cw_run("SELECT pg_catalog.format('%s.%I', a.attrelid::pg_catalog.regclass, a.attname), "
 		"a.attrelid::pg_catalog.regclass::pg_catalog.text, pg_catalog.quote_ident(a.attname) "
 		"FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
 		"WHERE a.atttypid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'm') "
@@ -491,7 +466,7 @@ check_space_unused(const catalog_env *env, const char *space, int tag)
 
 		CHECK_FOR_INTERRUPTS();
 		/* the tag is bytes 2..3 of the binary form, network order */
-		run(psprintf("SELECT 1 FROM %s WHERE (pg_catalog.get_byte(%s.embedding_send(%s), 2) << 8 | "
+		cw_run(psprintf("SELECT 1 FROM %s WHERE (pg_catalog.get_byte(%s.embedding_send(%s), 2) << 8 | "
 					 "pg_catalog.get_byte(%s.embedding_send(%s), 3)) = %d LIMIT 1",
 					 rel, env->schema, col, env->schema, col, tag),
 			0, NULL, NULL, NULL, SPI_OK_SELECT);
@@ -513,7 +488,7 @@ PG_FUNCTION_INFO_V1(relvec_drop_space);
 Datum
 relvec_drop_space(PG_FUNCTION_ARGS)
 {
-	catalog_env env = catalog_env_get(fcinfo);
+	catalog_env env = cw_env_get(fcinfo);
 	char	   *space;
 	bool		cascade;
 	space_row	sp;
@@ -523,16 +498,16 @@ relvec_drop_space(PG_FUNCTION_ARGS)
 	int			nsets,
 				ntrans;
 
-	require(fcinfo, 0, "space");
-	require(fcinfo, 1, "cascade");
-	space = arg_text(fcinfo, 0);
+	cw_require(fcinfo, 0, "space");
+	cw_require(fcinfo, 1, "cascade");
+	space = cw_arg_text(fcinfo, 0);
 	cascade = PG_GETARG_BOOL(1);
-	catalog_connect(&env);
-	sp = lookup_space(&env, space);
+	cw_connect(&env);
+	sp = cw_lookup_space(&env, space);
 	rvpg_check_owner(sp.owner, "space", space);
 	rvpg_catalog_enter(env.owner, &scope);
 	values[0] = Int32GetDatum(sp.id);
-	run(psprintf("SELECT s.name FROM %s.relvec_anchor_sets s WHERE s.frozen AND EXISTS "
+	cw_run(psprintf("SELECT s.name FROM %s.relvec_anchor_sets s WHERE s.frozen AND EXISTS "
 				 "(SELECT 1 FROM %s.relvec_anchors a WHERE a.set_id = s.set_id AND a.space_id = $1) "
 				 "ORDER BY s.name LIMIT 1", env.schema, env.schema),
 		1, types, values, NULL, SPI_OK_SELECT);
@@ -543,11 +518,11 @@ relvec_drop_space(PG_FUNCTION_ARGS)
 						space, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
 				 errhint("A frozen set never changes: drop the anchor set first.")));
 	check_space_unused(&env, space, sp.id);
-	run(psprintf("SELECT (SELECT count(DISTINCT set_id) FROM %s.relvec_anchors WHERE space_id = $1)::int4, "
+	cw_run(psprintf("SELECT (SELECT count(DISTINCT set_id) FROM %s.relvec_anchors WHERE space_id = $1)::int4, "
 				 "(SELECT count(*) FROM %s.relvec_translations WHERE $1 IN (from_space_id, to_space_id))::int4",
 				 env.schema, env.schema), 1, types, values, NULL, SPI_OK_SELECT);
-	nsets = row_int(0, 1);
-	ntrans = row_int(0, 2);
+	nsets = cw_row_int(0, 1);
+	ntrans = cw_row_int(0, 2);
 	if ((nsets > 0 || ntrans > 0) && !cascade)
 		ereport(ERROR,
 				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
@@ -556,11 +531,11 @@ relvec_drop_space(PG_FUNCTION_ARGS)
 						   nsets, nsets == 1 ? "" : "s", nsets == 1 ? "has" : "have",
 						   ntrans, ntrans == 1 ? "" : "s", ntrans == 1 ? "uses" : "use"),
 				 errhint("Use cascade => true to drop them too.")));
-	run(psprintf("DELETE FROM %s.relvec_spaces WHERE space_id = $1", env.schema), 1, types, values,
+	cw_run(psprintf("DELETE FROM %s.relvec_spaces WHERE space_id = $1", env.schema), 1, types, values,
 		NULL, SPI_OK_DELETE);
 	rvpg_catalog_leave(&scope);
 	rvpg_spaces_forget();
-	catalog_finish(&env);
+	cw_finish(&env);
 	PG_RETURN_VOID();
 }
 
@@ -572,7 +547,7 @@ PG_FUNCTION_INFO_V1(relvec_rename_space);
 Datum
 relvec_rename_space(PG_FUNCTION_ARGS)
 {
-	catalog_env env = catalog_env_get(fcinfo);
+	catalog_env env = cw_env_get(fcinfo);
 	char	   *space;
 	char	   *new_name;
 	space_row	sp;
@@ -580,31 +555,31 @@ relvec_rename_space(PG_FUNCTION_ARGS)
 	Oid			types[2] = {INT4OID, TEXTOID};
 	Datum		values[2];
 
-	require(fcinfo, 0, "space");
-	require(fcinfo, 1, "new name");
-	space = arg_text(fcinfo, 0);
-	new_name = arg_text(fcinfo, 1);
+	cw_require(fcinfo, 0, "space");
+	cw_require(fcinfo, 1, "new name");
+	space = cw_arg_text(fcinfo, 0);
+	new_name = cw_arg_text(fcinfo, 1);
 	if (new_name[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("space name must not be empty")));
-	catalog_connect(&env);
-	sp = lookup_space(&env, space);
+	cw_connect(&env);
+	sp = cw_lookup_space(&env, space);
 	rvpg_check_owner(sp.owner, "space", space);
 	rvpg_catalog_enter(env.owner, &scope);
 	values[0] = Int32GetDatum(sp.id);
 	values[1] = CStringGetTextDatum(new_name);
-	run(psprintf("SELECT 1 FROM %s.relvec_spaces WHERE name = $2 AND space_id <> $1", env.schema),
+	cw_run(psprintf("SELECT 1 FROM %s.relvec_spaces WHERE name = $2 AND space_id <> $1", env.schema),
 		2, types, values, NULL, SPI_OK_SELECT);
 	if (SPI_processed > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("space \"%s\" already exists", new_name)));
-	run(psprintf("UPDATE %s.relvec_spaces SET name = $2 WHERE space_id = $1", env.schema),
+	cw_run(psprintf("UPDATE %s.relvec_spaces SET name = $2 WHERE space_id = $1", env.schema),
 		2, types, values, NULL, SPI_OK_UPDATE);
 	rvpg_catalog_leave(&scope);
 	rvpg_spaces_forget();
-	catalog_finish(&env);
+	cw_finish(&env);
 	PG_RETURN_VOID();
 }
 
@@ -633,8 +608,8 @@ cmp_bytes(const void *a, const void *b)
  * Create the anchor set name with keys (validated), owned by the caller. Raises the
  * errors of relvec_create_anchor_set. Needs SPI.
  */
-static void
-create_anchor_set(const catalog_env *env, const char *name, ArrayType *arr)
+void
+cw_create_anchor_set(const catalog_env *env, const char *name, ArrayType *arr)
 {
 	Datum	   *elems;
 	bool	   *enulls;
@@ -676,7 +651,7 @@ create_anchor_set(const catalog_env *env, const char *name, ArrayType *arr)
 
 	rvpg_catalog_enter(env->owner, &scope);
 	values[0] = CStringGetTextDatum(name);
-	run(psprintf("SELECT 1 FROM %s.relvec_anchor_sets WHERE name = $1", env->schema), 1, types,
+	cw_run(psprintf("SELECT 1 FROM %s.relvec_anchor_sets WHERE name = $1", env->schema), 1, types,
 		values, NULL, SPI_OK_SELECT);
 	if (SPI_processed > 0)
 		ereport(ERROR,
@@ -685,7 +660,7 @@ create_anchor_set(const catalog_env *env, const char *name, ArrayType *arr)
 	/* stored as a plain one-based array whatever the bounds given */
 	values[1] = PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
 	values[2] = ObjectIdGetDatum(scope.caller);
-	run(psprintf("INSERT INTO %s.relvec_anchor_sets (name, keys, owner) VALUES ($1, $2, $3)",
+	cw_run(psprintf("INSERT INTO %s.relvec_anchor_sets (name, keys, owner) VALUES ($1, $2, $3)",
 				 env->schema), 3, types, values, NULL, SPI_OK_INSERT);
 	rvpg_catalog_leave(&scope);
 }
@@ -695,13 +670,13 @@ PG_FUNCTION_INFO_V1(relvec_create_anchor_set);
 Datum
 relvec_create_anchor_set(PG_FUNCTION_ARGS)
 {
-	catalog_env env = catalog_env_get(fcinfo);
+	catalog_env env = cw_env_get(fcinfo);
 
-	require(fcinfo, 0, "anchor set name");
-	require(fcinfo, 1, "keys");
-	catalog_connect(&env);
-	create_anchor_set(&env, arg_text(fcinfo, 0), PG_GETARG_ARRAYTYPE_P(1));
-	catalog_finish(&env);
+	cw_require(fcinfo, 0, "anchor set name");
+	cw_require(fcinfo, 1, "keys");
+	cw_connect(&env);
+	cw_create_anchor_set(&env, cw_arg_text(fcinfo, 0), PG_GETARG_ARRAYTYPE_P(1));
+	cw_finish(&env);
 	PG_RETURN_VOID();
 }
 
@@ -844,7 +819,7 @@ store_anchors(const catalog_env *env, const char *set_name, const set_row *set,
 	rvpg_catalog_enter(env->owner, &scope);
 	values[0] = Int32GetDatum(set->id);
 	values[1] = Int32GetDatum(sp->id);
-	run(psprintf("DELETE FROM %s.relvec_anchors WHERE set_id = $1 AND space_id = $2", env->schema),
+	cw_run(psprintf("DELETE FROM %s.relvec_anchors WHERE set_id = $1 AND space_id = $2", env->schema),
 		2, types, values, NULL, SPI_OK_DELETE);
 	plan = SPI_prepare(psprintf("INSERT INTO %s.relvec_anchors (set_id, space_id, ord, key, e) "
 								"VALUES ($1, $2, $3, $4, $5)", env->schema), 5, types);
@@ -874,7 +849,7 @@ PG_FUNCTION_INFO_V1(relvec_set_anchors);
 Datum
 relvec_set_anchors(PG_FUNCTION_ARGS)
 {
-	catalog_env env = catalog_env_get(fcinfo);
+	catalog_env env = cw_env_get(fcinfo);
 	char	   *set_name;
 	char	   *space;
 	char	   *query;
@@ -882,22 +857,22 @@ relvec_set_anchors(PG_FUNCTION_ARGS)
 	space_row	sp;
 	int			n;
 
-	require(fcinfo, 0, "anchor set");
-	set_name = arg_text(fcinfo, 0);
-	catalog_connect(&env);
-	set = lookup_set(&env, set_name, true, CurrentMemoryContext);
-	require(fcinfo, 1, "space");
-	space = arg_text(fcinfo, 1);
-	sp = lookup_space(&env, space);
-	require(fcinfo, 2, "query");
-	query = arg_text(fcinfo, 2);
+	cw_require(fcinfo, 0, "anchor set");
+	set_name = cw_arg_text(fcinfo, 0);
+	cw_connect(&env);
+	set = cw_lookup_set(&env, set_name, true, CurrentMemoryContext);
+	cw_require(fcinfo, 1, "space");
+	space = cw_arg_text(fcinfo, 1);
+	sp = cw_lookup_space(&env, space);
+	cw_require(fcinfo, 2, "query");
+	query = cw_arg_text(fcinfo, 2);
 	rvpg_check_owner(set.owner, "anchor set", set_name);
 	if (set.frozen)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("anchor set \"%s\" is frozen", set_name)));
 	n = store_anchors(&env, set_name, &set, space, &sp, query);
-	catalog_finish(&env);
+	cw_finish(&env);
 	PG_RETURN_INT32(n);
 }
 
@@ -910,7 +885,7 @@ PG_FUNCTION_INFO_V1(relvec_choose_anchors);
 Datum
 relvec_choose_anchors(PG_FUNCTION_ARGS)
 {
-	catalog_env env = catalog_env_get(fcinfo);
+	catalog_env env = cw_env_get(fcinfo);
 	MemoryContext outer = CurrentMemoryContext;
 	char	   *set_name;
 	char	   *space;
@@ -922,17 +897,17 @@ relvec_choose_anchors(PG_FUNCTION_ARGS)
 	bool		isnull;
 	ArrayType  *chosen;
 
-	require(fcinfo, 0, "anchor set name");
-	require(fcinfo, 2, "query");
-	require(fcinfo, 3, "k");
-	require(fcinfo, 4, "method");
-	require(fcinfo, 5, "seed");
-	set_name = arg_text(fcinfo, 0);
-	query = arg_text(fcinfo, 2);
-	catalog_connect(&env);
-	require(fcinfo, 1, "space");
-	space = arg_text(fcinfo, 1);
-	sp = lookup_space(&env, space);
+	cw_require(fcinfo, 0, "anchor set name");
+	cw_require(fcinfo, 2, "query");
+	cw_require(fcinfo, 3, "k");
+	cw_require(fcinfo, 4, "method");
+	cw_require(fcinfo, 5, "seed");
+	set_name = cw_arg_text(fcinfo, 0);
+	query = cw_arg_text(fcinfo, 2);
+	cw_connect(&env);
+	cw_require(fcinfo, 1, "space");
+	space = cw_arg_text(fcinfo, 1);
+	sp = cw_lookup_space(&env, space);
 	check_shape_as_caller(&env, query, "key_embedding");
 
 	/* the choice runs the caller's query, as the caller */
@@ -953,14 +928,14 @@ relvec_choose_anchors(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(old);
 	}
 
-	create_anchor_set(&env, set_name, chosen);
-	set = lookup_set(&env, set_name, true, outer);
+	cw_create_anchor_set(&env, set_name, chosen);
+	set = cw_lookup_set(&env, set_name, true, outer);
 	(void) store_anchors(&env, set_name, &set, space, &sp,
 						 psprintf("SELECT q.k::pg_catalog.text, q.e FROM (%s\n) q(k, e) WHERE q.k::pg_catalog.text "
 										  "OPERATOR(pg_catalog.=) ANY (%s::pg_catalog.text[])",
 								  query, quote_literal_cstr(DatumGetCString(
 									  OidFunctionCall1(F_ARRAY_OUT, PointerGetDatum(chosen))))));
-	catalog_finish(&env);
+	cw_finish(&env);
 	PG_RETURN_ARRAYTYPE_P(chosen);
 }
 
@@ -972,7 +947,7 @@ PG_FUNCTION_INFO_V1(relvec_freeze_anchor_set);
 Datum
 relvec_freeze_anchor_set(PG_FUNCTION_ARGS)
 {
-	catalog_env env = catalog_env_get(fcinfo);
+	catalog_env env = cw_env_get(fcinfo);
 	char	   *set_name;
 	set_row		set;
 	rvpg_catalog_scope scope;
@@ -980,19 +955,19 @@ relvec_freeze_anchor_set(PG_FUNCTION_ARGS)
 	Datum		values[1];
 	uint64		r;
 
-	require(fcinfo, 0, "anchor set");
-	set_name = arg_text(fcinfo, 0);
-	catalog_connect(&env);
-	set = lookup_set(&env, set_name, true, CurrentMemoryContext);
+	cw_require(fcinfo, 0, "anchor set");
+	set_name = cw_arg_text(fcinfo, 0);
+	cw_connect(&env);
+	set = cw_lookup_set(&env, set_name, true, CurrentMemoryContext);
 	rvpg_check_owner(set.owner, "anchor set", set_name);
 	if (set.frozen)
 	{
-		catalog_finish(&env);
+		cw_finish(&env);
 		PG_RETURN_VOID();
 	}
 	rvpg_catalog_enter(env.owner, &scope);
 	values[0] = Int32GetDatum(set.id);
-	run(psprintf("SELECT sp.name, count(*)::int4, (count(*) FILTER (WHERE %s.embedding_dims(a.e) <> sp.dims))::int4, "
+	cw_run(psprintf("SELECT sp.name, count(*)::int4, (count(*) FILTER (WHERE %s.embedding_dims(a.e) <> sp.dims))::int4, "
 				 "min(a.key) FILTER (WHERE %s.embedding_norm(a.e) = 0) "
 				 "FROM %s.relvec_anchors a JOIN %s.relvec_spaces sp USING (space_id) "
 				 "WHERE a.set_id = $1 GROUP BY sp.name, sp.dims ORDER BY sp.name",
@@ -1008,12 +983,12 @@ relvec_freeze_anchor_set(PG_FUNCTION_ARGS)
 		char	   *sname = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1);
 		char	   *zero = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 4);
 
-		if (row_int(r, 2) != set.nkeys)
+		if (cw_row_int(r, 2) != set.nkeys)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("anchor set \"%s\" has %d of %d anchors in space \"%s\"",
-							set_name, row_int(r, 2), set.nkeys, sname)));
-		if (row_int(r, 3) > 0)
+							set_name, cw_row_int(r, 2), set.nkeys, sname)));
+		if (cw_row_int(r, 3) > 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("anchor set \"%s\" has anchors of the wrong dimensions in space \"%s\"",
@@ -1024,10 +999,10 @@ relvec_freeze_anchor_set(PG_FUNCTION_ARGS)
 					 errmsg("anchor \"%s\" of set \"%s\" is a zero vector in space \"%s\"",
 							zero, set_name, sname)));
 	}
-	run(psprintf("UPDATE %s.relvec_anchor_sets SET frozen = true WHERE set_id = $1", env.schema),
+	cw_run(psprintf("UPDATE %s.relvec_anchor_sets SET frozen = true WHERE set_id = $1", env.schema),
 		1, types, values, NULL, SPI_OK_UPDATE);
 	rvpg_catalog_leave(&scope);
-	catalog_finish(&env);
+	cw_finish(&env);
 	PG_RETURN_VOID();
 }
 
@@ -1039,7 +1014,7 @@ PG_FUNCTION_INFO_V1(relvec_drop_anchor_set);
 Datum
 relvec_drop_anchor_set(PG_FUNCTION_ARGS)
 {
-	catalog_env env = catalog_env_get(fcinfo);
+	catalog_env env = cw_env_get(fcinfo);
 	char	   *set_name;
 	set_row		set;
 	rvpg_catalog_scope scope;
@@ -1047,17 +1022,17 @@ relvec_drop_anchor_set(PG_FUNCTION_ARGS)
 	Datum		values[1];
 	int			ntrans;
 
-	require(fcinfo, 0, "anchor set");
-	require(fcinfo, 1, "cascade");
-	set_name = arg_text(fcinfo, 0);
-	catalog_connect(&env);
-	set = lookup_set(&env, set_name, false, CurrentMemoryContext);
+	cw_require(fcinfo, 0, "anchor set");
+	cw_require(fcinfo, 1, "cascade");
+	set_name = cw_arg_text(fcinfo, 0);
+	cw_connect(&env);
+	set = cw_lookup_set(&env, set_name, false, CurrentMemoryContext);
 	rvpg_check_owner(set.owner, "anchor set", set_name);
 	rvpg_catalog_enter(env.owner, &scope);
 	values[0] = Int32GetDatum(set.id);
-	run(psprintf("SELECT count(*)::int4 FROM %s.relvec_translations WHERE set_id = $1", env.schema),
+	cw_run(psprintf("SELECT count(*)::int4 FROM %s.relvec_translations WHERE set_id = $1", env.schema),
 		1, types, values, NULL, SPI_OK_SELECT);
-	ntrans = row_int(0, 1);
+	ntrans = cw_row_int(0, 1);
 	if (ntrans > 0 && !PG_GETARG_BOOL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
@@ -1065,10 +1040,10 @@ relvec_drop_anchor_set(PG_FUNCTION_ARGS)
 				 errdetail("%d translation%s %s fitted on it.", ntrans, ntrans == 1 ? "" : "s",
 						   ntrans == 1 ? "is" : "are"),
 				 errhint("Use cascade => true to drop them too.")));
-	run(psprintf("DELETE FROM %s.relvec_anchor_sets WHERE set_id = $1", env.schema), 1, types,
+	cw_run(psprintf("DELETE FROM %s.relvec_anchor_sets WHERE set_id = $1", env.schema), 1, types,
 		values, NULL, SPI_OK_DELETE);
 	rvpg_catalog_leave(&scope);
-	catalog_finish(&env);
+	cw_finish(&env);
 	PG_RETURN_VOID();
 }
 
@@ -1081,7 +1056,7 @@ PG_FUNCTION_INFO_V1(relvec_drop_translation);
 Datum
 relvec_drop_translation(PG_FUNCTION_ARGS)
 {
-	catalog_env env = catalog_env_get(fcinfo);
+	catalog_env env = cw_env_get(fcinfo);
 	char	   *set_name;
 	char	   *from;
 	char	   *to;
@@ -1092,32 +1067,32 @@ relvec_drop_translation(PG_FUNCTION_ARGS)
 	Oid			types[3] = {INT4OID, INT4OID, INT4OID};
 	Datum		values[3];
 
-	require(fcinfo, 0, "anchor set");
-	require(fcinfo, 1, "from_space");
-	require(fcinfo, 2, "to_space");
-	set_name = arg_text(fcinfo, 0);
-	from = arg_text(fcinfo, 1);
-	to = arg_text(fcinfo, 2);
-	catalog_connect(&env);
-	set = lookup_set(&env, set_name, false, CurrentMemoryContext);
-	f = lookup_space(&env, from);
-	t = lookup_space(&env, to);
+	cw_require(fcinfo, 0, "anchor set");
+	cw_require(fcinfo, 1, "from_space");
+	cw_require(fcinfo, 2, "to_space");
+	set_name = cw_arg_text(fcinfo, 0);
+	from = cw_arg_text(fcinfo, 1);
+	to = cw_arg_text(fcinfo, 2);
+	cw_connect(&env);
+	set = cw_lookup_set(&env, set_name, false, CurrentMemoryContext);
+	f = cw_lookup_space(&env, from);
+	t = cw_lookup_space(&env, to);
 	values[0] = Int32GetDatum(set.id);
 	values[1] = Int32GetDatum(f.id);
 	values[2] = Int32GetDatum(t.id);
-	run(psprintf("SELECT owner FROM %s.relvec_translations WHERE set_id = $1 AND from_space_id = $2 "
+	cw_run(psprintf("SELECT owner FROM %s.relvec_translations WHERE set_id = $1 AND from_space_id = $2 "
 				 "AND to_space_id = $3", env.schema), 3, types, values, NULL, SPI_OK_SELECT);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("translation from space \"%s\" to space \"%s\" in anchor set \"%s\" does not exist",
 						from, to, set_name)));
-	rvpg_check_translation_owner(row_oid(0, 1), set_name, from, to);
+	rvpg_check_translation_owner(cw_row_oid(0, 1), set_name, from, to);
 	rvpg_catalog_enter(env.owner, &scope);
-	run(psprintf("DELETE FROM %s.relvec_translations WHERE set_id = $1 AND from_space_id = $2 "
+	cw_run(psprintf("DELETE FROM %s.relvec_translations WHERE set_id = $1 AND from_space_id = $2 "
 				 "AND to_space_id = $3", env.schema), 3, types, values, NULL, SPI_OK_DELETE);
 	rvpg_catalog_leave(&scope);
-	catalog_finish(&env);
+	cw_finish(&env);
 	PG_RETURN_VOID();
 }
 
@@ -1130,7 +1105,7 @@ PG_FUNCTION_INFO_V1(relvec_reassign_owned);
 Datum
 relvec_reassign_owned(PG_FUNCTION_ARGS)
 {
-	catalog_env env = catalog_env_get(fcinfo);
+	catalog_env env = cw_env_get(fcinfo);
 	Oid			old_role;
 	Oid			new_role;
 	rvpg_catalog_scope scope;
@@ -1140,8 +1115,8 @@ relvec_reassign_owned(PG_FUNCTION_ARGS)
 	const char *tables[3] = {"relvec_spaces", "relvec_anchor_sets", "relvec_translations"};
 	int			i;
 
-	require(fcinfo, 0, "old_role");
-	require(fcinfo, 1, "new_role");
+	cw_require(fcinfo, 0, "old_role");
+	cw_require(fcinfo, 1, "new_role");
 	old_role = PG_GETARG_OID(0);
 	new_role = PG_GETARG_OID(1);
 	if (!has_privs_of_role(GetUserId(), old_role) || !has_privs_of_role(GetUserId(), new_role))
@@ -1149,549 +1124,17 @@ relvec_reassign_owned(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to reassign objects"),
 				 errdetail("Only roles with privileges of both roles may reassign their relvec objects.")));
-	catalog_connect(&env);
+	cw_connect(&env);
 	rvpg_catalog_enter(env.owner, &scope);
 	values[0] = ObjectIdGetDatum(old_role);
 	values[1] = ObjectIdGetDatum(new_role);
 	for (i = 0; i < 3; i++)
 	{
-		run(psprintf("UPDATE %s.%s SET owner = $2 WHERE owner = $1", env.schema, tables[i]),
+		cw_run(psprintf("UPDATE %s.%s SET owner = $2 WHERE owner = $1", env.schema, tables[i]),
 			2, types, values, NULL, SPI_OK_UPDATE);
 		n += (int64) SPI_processed;
 	}
 	rvpg_catalog_leave(&scope);
-	catalog_finish(&env);
+	cw_finish(&env);
 	PG_RETURN_INT64(n);
-}
-
-/* ---------------------------------------------------------------------------------------
- * Importing a published catalog (relvec internal: relvec_publish calls these on a shard)
- *
- * Each makes one object identical to what it is given, values copied exactly: "created"
- * when it was missing, "unchanged" when it already was identical, "replaced" when it
- * differed and replace is true (which needs the object's owner's privileges, as any
- * change does); a difference without replace is 42710.
- * --------------------------------------------------------------------------------------- */
-
-/* Whether a stored embedding (or null) holds exactly the values of e (or null). */
-static bool
-same_embedding(Datum stored, bool isnull, const Embedding *e)
-{
-	Embedding  *s;
-
-	if (isnull || e == NULL)
-		return isnull && e == NULL;
-	s = DatumGetEmbedding(stored);
-	return s->dim == e->dim && memcmp(s->x, e->x, sizeof(float) * e->dim) == 0;
-}
-
-/* Whether column c of a result row holds exactly the values of e (both may be null). */
-static bool
-same_embedding_cell(HeapTuple row, TupleDesc desc, int c, const Embedding *e)
-{
-	bool		isnull;
-	Datum		d = SPI_getbinval(row, desc, c, &isnull);
-
-	return same_embedding(d, isnull, e);
-}
-
-/* An embedding argument (or NULL), as the catalog stores it: untagged, a copy. */
-static Embedding *
-arg_untagged(FunctionCallInfo fcinfo, int n)
-{
-	Embedding  *e;
-	Embedding  *c;
-
-	if (PG_ARGISNULL(n))
-		return NULL;
-	e = PG_GETARG_EMBEDDING_P(n);
-	c = palloc(VARSIZE(e));
-	memcpy(c, e, VARSIZE(e));
-	c->space = 0;
-	return c;
-}
-
-/* Raise 42710 for an object that exists with other contents. */
-static void pg_attribute_noreturn()
-exists_differently(const char *what)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_DUPLICATE_OBJECT),
-			 errmsg("%s already exists with other contents", what),
-			 errhint("Publish with replace => true to replace it.")));
-}
-
-PG_FUNCTION_INFO_V1(relvec_import_space);
-/*
- * relvec_import_space(name, dims, description, mean, replace): relvec internal; make the
- * space exist with these dimensions and this mean (a space of other dimensions is never
- * replaced: values and anchors depend on them).
- */
-Datum
-relvec_import_space(PG_FUNCTION_ARGS)
-{
-	catalog_env env = catalog_env_get(fcinfo);
-	char	   *name;
-	int32		dims;
-	Embedding  *mean;
-	bool		replace;
-	rvpg_catalog_scope scope;
-	Oid			types[5] = {TEXTOID, INT4OID, TEXTOID, REGROLEOID, env.emb};
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
-	const char *result;
-
-	require(fcinfo, 0, "space name");
-	require(fcinfo, 1, "dims");
-	require(fcinfo, 4, "replace");
-	name = arg_text(fcinfo, 0);
-	dims = PG_GETARG_INT32(1);
-	mean = arg_untagged(fcinfo, 3);
-	replace = PG_GETARG_BOOL(4);
-	if (name[0] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("space name must not be empty")));
-	if (dims < 1 || dims > RV_MAX_DIMS)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("dimensions of space \"%s\" must be between 1 and %d", name, RV_MAX_DIMS)));
-	if (mean != NULL && mean->dim != dims)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("the mean of space \"%s\" has %d dimensions, the space has %d", name, mean->dim, dims)));
-
-	catalog_connect(&env);
-	values[0] = CStringGetTextDatum(name);
-	run(psprintf("SELECT space_id, dims, owner, mean FROM %s.relvec_spaces WHERE name = $1", env.schema),
-		1, types, values, NULL, SPI_OK_SELECT);
-	if (SPI_processed == 0)
-	{
-		rvpg_catalog_enter(env.owner, &scope);
-		values[1] = Int32GetDatum(dims);
-		if (PG_ARGISNULL(2))
-			nulls[2] = 'n';
-		else
-			values[2] = PG_GETARG_DATUM(2);
-		values[3] = ObjectIdGetDatum(scope.caller);
-		if (mean == NULL)
-			nulls[4] = 'n';
-		else
-			values[4] = PointerGetDatum(mean);
-		run(psprintf("INSERT INTO %s.relvec_spaces (name, dims, description, owner, mean) "
-					 "VALUES ($1, $2, $3, $4, $5) RETURNING space_id", env.schema),
-			5, types, values, nulls, SPI_OK_INSERT_RETURNING);
-		if (row_int(0, 1) > RV_MAX_SPACE_TAG)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("space \"%s\" would have id %d, beyond the %d ids a value can carry",
-							name, row_int(0, 1), RV_MAX_SPACE_TAG)));
-		rvpg_catalog_leave(&scope);
-		rvpg_spaces_forget();
-		result = "created";
-	}
-	else
-	{
-		int			id = row_int(0, 1);
-		bool		isnull;
-		Datum		stored = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull);
-
-		if (row_int(0, 2) != dims)
-			ereport(ERROR,
-					(errcode(ERRCODE_DUPLICATE_OBJECT),
-					 errmsg("space \"%s\" already exists with %d dimensions, not %d", name, row_int(0, 2), dims),
-					 errhint("A space's dimensions are never replaced: rename or drop that space first.")));
-		if (same_embedding(stored, isnull, mean))
-			result = "unchanged";
-		else
-		{
-			Oid			t2[2] = {INT4OID, env.emb};
-			Datum		v2[2];
-			char		n2[2] = {' ', ' '};
-
-			if (!replace)
-				exists_differently(psprintf("space \"%s\"", name));
-			rvpg_check_owner(row_oid(0, 3), "space", name);
-			rvpg_catalog_enter(env.owner, &scope);
-			v2[0] = Int32GetDatum(id);
-			if (mean == NULL)
-				n2[1] = 'n';
-			else
-				v2[1] = PointerGetDatum(mean);
-			run(psprintf("UPDATE %s.relvec_spaces SET mean = $2, mean_version = mean_version + 1 "
-						 "WHERE space_id = $1", env.schema), 2, t2, v2, n2, SPI_OK_UPDATE);
-			rvpg_catalog_leave(&scope);
-			result = "replaced";
-		}
-	}
-	catalog_finish(&env);
-	PG_RETURN_TEXT_P(cstring_to_text(result));
-}
-
-PG_FUNCTION_INFO_V1(relvec_import_anchor_set);
-/*
- * relvec_import_anchor_set(name, keys, spaces, anchors, replace): relvec internal; make the
- * frozen set exist with these keys and, in each of the spaces (which must exist), these
- * anchors: anchors holds one embedding per key (in the keys' order) for the first space,
- * then for the second, and so on. Replacing drops the set with its translations first.
- */
-Datum
-relvec_import_anchor_set(PG_FUNCTION_ARGS)
-{
-	catalog_env env = catalog_env_get(fcinfo);
-	MemoryContext outer = CurrentMemoryContext;
-	char	   *set_name;
-	ArrayType  *keyarr;
-	Datum	   *keys;
-	bool	   *knulls;
-	int			nkeys;
-	Datum	   *snames;
-	bool	   *snulls;
-	int			nspaces;
-	Datum	   *anchors;
-	bool	   *anulls;
-	int			nanchors;
-	bool		replace;
-	space_row  *sps;
-	Embedding **es;
-	int			i,
-				j;
-	const char *result = "created";
-	rvpg_catalog_scope scope;
-	Oid			types[5] = {INT4OID, INT4OID, INT4OID, TEXTOID, env.emb};
-	Datum		values[5];
-	SPIPlanPtr	plan;
-	set_row		set;
-
-	require(fcinfo, 0, "anchor set name");
-	require(fcinfo, 1, "keys");
-	require(fcinfo, 2, "spaces");
-	require(fcinfo, 3, "anchors");
-	require(fcinfo, 4, "replace");
-	set_name = arg_text(fcinfo, 0);
-	keyarr = PG_GETARG_ARRAYTYPE_P(1);
-	replace = PG_GETARG_BOOL(4);
-	deconstruct_array(keyarr, TEXTOID, -1, false, TYPALIGN_INT, &keys, &knulls, &nkeys);
-	deconstruct_array(PG_GETARG_ARRAYTYPE_P(2), TEXTOID, -1, false, TYPALIGN_INT, &snames, &snulls, &nspaces);
-	deconstruct_array(PG_GETARG_ARRAYTYPE_P(3), env.emb, -1, false, TYPALIGN_INT, &anchors, &anulls, &nanchors);
-	for (i = 0; i < nkeys; i++)
-		if (knulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("anchor keys must not contain nulls")));
-	for (i = 0; i < nspaces; i++)
-		if (snulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("spaces must not contain nulls")));
-	if (nspaces < 1 || nkeys < 1 || (int64) nanchors != (int64) nspaces * nkeys)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("anchors must hold one embedding per key and space: %d for %d keys in %d spaces",
-						nanchors, nkeys, nspaces)));
-
-	catalog_connect(&env);
-	sps = palloc(sizeof(space_row) * nspaces);
-	es = palloc(sizeof(Embedding *) * nanchors);
-	for (i = 0; i < nspaces; i++)
-	{
-		char	   *sname = TextDatumGetCString(snames[i]);
-
-		sps[i] = lookup_space(&env, sname);
-		for (j = 0; j < i; j++)
-			if (sps[j].id == sps[i].id)
-				ereport(ERROR,
-						(errcode(ERRCODE_UNIQUE_VIOLATION),
-						 errmsg("space \"%s\" appears more than once", sname)));
-		for (j = 0; j < nkeys; j++)
-		{
-			int			a = i * nkeys + j;
-			char	   *key = TextDatumGetCString(keys[j]);
-			Embedding  *e;
-			int			d;
-
-			if (anulls[a])
-				ereport(ERROR,
-						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						 errmsg("anchors must not contain nulls")));
-			e = (Embedding *) PG_DETOAST_DATUM_COPY(anchors[a]);
-			(void) DatumGetEmbedding(PointerGetDatum(e));
-			/* a value of another space is an error, as relvec_set_anchors makes it */
-			rvpg_check_space(e->space, sps[i].id, psprintf("anchor \"%s\" of space \"%s\"", key, sname));
-			e->space = 0;
-			if (e->dim != sps[i].dims)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_EXCEPTION),
-						 errmsg("anchor \"%s\" has %d dimensions, space \"%s\" has %d", key, e->dim,
-								sname, sps[i].dims)));
-			for (d = 0; d < e->dim && e->x[d] == 0; d++)
-				;
-			if (d == e->dim)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_EXCEPTION),
-						 errmsg("anchor \"%s\" of set \"%s\" is a zero vector in space \"%s\"",
-								key, set_name, sname)));
-			es[a] = e;
-		}
-	}
-
-	/* an existing set: identical, or replaced */
-	{
-		Oid			t2[2] = {TEXTARRAYOID, TEXTOID};
-		Datum		v2[2] = {PointerGetDatum(keyarr), CStringGetTextDatum(set_name)};
-
-		run(psprintf("SELECT set_id, frozen, owner, keys = $1 FROM %s.relvec_anchor_sets WHERE name = $2",
-					 env.schema), 2, t2, v2, NULL, SPI_OK_SELECT);
-	}
-	if (SPI_processed == 1)
-	{
-		int			id = row_int(0, 1);
-		bool		same = row_bool(0, 2) && row_bool(0, 4);
-		Oid			owner = row_oid(0, 3);
-
-		if (same)
-		{
-			uint64		r;
-			SPITupleTable *rows;
-
-			values[0] = Int32GetDatum(id);
-			run(psprintf("SELECT sp.name, a.ord, a.e FROM %s.relvec_anchors a JOIN %s.relvec_spaces sp "
-						 "ON sp.space_id = a.space_id WHERE a.set_id = $1", env.schema, env.schema),
-				1, types, values, NULL, SPI_OK_SELECT);
-			rows = SPI_tuptable;
-			same = SPI_processed == (uint64) nanchors;
-			for (r = 0; same && r < rows->numvals; r++)
-			{
-				char	   *sname = SPI_getvalue(rows->vals[r], rows->tupdesc, 1);
-				int			ord = row_int(r, 2);
-
-				for (i = 0; i < nspaces && strcmp(sname, TextDatumGetCString(snames[i])) != 0; i++)
-					;
-				same = i < nspaces && ord >= 1 && ord <= nkeys &&
-					same_embedding_cell(rows->vals[r], rows->tupdesc, 3, es[i * nkeys + ord - 1]);
-			}
-		}
-		if (same)
-		{
-			catalog_finish(&env);
-			PG_RETURN_TEXT_P(cstring_to_text("unchanged"));
-		}
-		if (!replace)
-			exists_differently(psprintf("anchor set \"%s\"", set_name));
-		rvpg_check_owner(owner, "anchor set", set_name);
-		rvpg_catalog_enter(env.owner, &scope);
-		values[0] = Int32GetDatum(id);
-		run(psprintf("DELETE FROM %s.relvec_anchor_sets WHERE set_id = $1", env.schema), 1, types,
-			values, NULL, SPI_OK_DELETE);
-		rvpg_catalog_leave(&scope);
-		result = "replaced";
-	}
-
-	create_anchor_set(&env, set_name, keyarr);
-	set = lookup_set(&env, set_name, false, outer);
-	rvpg_catalog_enter(env.owner, &scope);
-	plan = SPI_prepare(psprintf("INSERT INTO %s.relvec_anchors (set_id, space_id, ord, key, e) "
-								"VALUES ($1, $2, $3, $4, $5)", env.schema), 5, types);
-	if (plan == NULL)
-		elog(ERROR, "relvec: could not prepare the anchor insert: %s", SPI_result_code_string(SPI_result));
-	values[0] = Int32GetDatum(set.id);
-	for (i = 0; i < nspaces; i++)
-		for (j = 0; j < nkeys; j++)
-		{
-			CHECK_FOR_INTERRUPTS();
-			values[1] = Int32GetDatum(sps[i].id);
-			values[2] = Int32GetDatum(j + 1);
-			values[3] = keys[j];
-			values[4] = PointerGetDatum(es[i * nkeys + j]);
-			if (SPI_execute_plan(plan, values, NULL, false, 0) != SPI_OK_INSERT)
-				elog(ERROR, "relvec: could not store an anchor");
-		}
-	run(psprintf("UPDATE %s.relvec_anchor_sets SET frozen = true WHERE set_id = $1", env.schema),
-		1, types, values, NULL, SPI_OK_UPDATE);
-	rvpg_catalog_leave(&scope);
-	catalog_finish(&env);
-	PG_RETURN_TEXT_P(cstring_to_text(result));
-}
-
-/* Whether a stored real[] holds exactly the values of arr. */
-static bool
-same_floats(ArrayType *stored, ArrayType *arr)
-{
-	Datum	   *a,
-			   *b;
-	bool	   *an,
-			   *bn;
-	int			na,
-				nb,
-				i;
-
-	deconstruct_array(stored, FLOAT4OID, sizeof(float4), true, TYPALIGN_INT, &a, &an, &na);
-	deconstruct_array(arr, FLOAT4OID, sizeof(float4), true, TYPALIGN_INT, &b, &bn, &nb);
-	if (na != nb)
-		return false;
-	for (i = 0; i < na; i++)
-	{
-		float4		x = DatumGetFloat4(a[i]);
-		float4		y = DatumGetFloat4(b[i]);
-
-		if (an[i] || bn[i] || memcmp(&x, &y, sizeof(float4)) != 0)
-			return false;
-	}
-	return true;
-}
-
-PG_FUNCTION_INFO_V1(relvec_import_translation);
-/*
- * relvec_import_translation(anchor_set, from_space, to_space, method, from_mean, from_std,
- * to_mean, to_std, matrix, bias, replace): relvec internal; make the translation of a
- * frozen set exist with exactly these values (stored as given, never re-fitted).
- */
-Datum
-relvec_import_translation(PG_FUNCTION_ARGS)
-{
-	catalog_env env = catalog_env_get(fcinfo);
-	const char *names[11] = {"anchor set", "from_space", "to_space", "method", "from_mean", "from_std",
-	"to_mean", "to_std", "matrix", "bias", "replace"};
-	char	   *set_name;
-	char	   *from;
-	char	   *to;
-	rv_translate_method method;
-	Embedding  *stats[4];
-	Embedding  *bias;
-	ArrayType  *matrix;
-	bool		replace;
-	set_row		set;
-	space_row	f,
-				t;
-	int			dim;
-	int			i;
-	const char *result;
-	rvpg_catalog_scope scope;
-	Oid			types[11] = {INT4OID, INT4OID, INT4OID, TEXTOID, env.emb, env.emb, env.emb, env.emb,
-	FLOAT4ARRAYOID, env.emb, REGROLEOID};
-	Datum		values[11];
-	char		nulls[11];
-
-	for (i = 0; i < 11; i++)
-		if (i != 9)
-			require(fcinfo, i, names[i]);
-	set_name = arg_text(fcinfo, 0);
-	from = arg_text(fcinfo, 1);
-	to = arg_text(fcinfo, 2);
-	RVPG_CHECK(rv_translate_method_parse(rvpg_ctx(), arg_text(fcinfo, 3), &method));
-	for (i = 0; i < 4; i++)
-		stats[i] = arg_untagged(fcinfo, 4 + i);
-	matrix = PG_GETARG_ARRAYTYPE_P(8);
-	bias = arg_untagged(fcinfo, 9);
-	replace = PG_GETARG_BOOL(10);
-
-	catalog_connect(&env);
-	set = lookup_set(&env, set_name, false, CurrentMemoryContext);
-	if (!set.frozen)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("anchor set \"%s\" is not frozen", set_name)));
-	f = lookup_space(&env, from);
-	t = lookup_space(&env, to);
-	if (f.id == t.id)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("cannot fit a translation from space \"%s\" to itself", from)));
-	dim = Max(f.dims, t.dims);
-	for (i = 0; i < 4; i++)
-		if (stats[i]->dim != (i < 2 ? f.dims : t.dims))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("%s has %d dimensions, space \"%s\" has %d", names[4 + i], stats[i]->dim,
-							i < 2 ? from : to, i < 2 ? f.dims : t.dims)));
-	if (ARR_NDIM(matrix) != 1 || ARR_HASNULL(matrix) ||
-		ArrayGetNItems(ARR_NDIM(matrix), ARR_DIMS(matrix)) != dim * dim)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("matrix must be a one-dimensional real[] of %d x %d values without nulls", dim, dim)));
-	if ((method == RV_TRANSLATE_AFFINE) != (bias != NULL) || (bias != NULL && bias->dim != dim))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("an affine translation needs a bias of %d dimensions, and only an affine one has a bias", dim)));
-	/* the values a stitched search will use: finite, deviations positive (as a fit makes them) */
-	{
-		rv_translation fields;
-		rv_translation *loaded = NULL;
-
-		memset(&fields, 0, sizeof(fields));
-		fields.method = method;
-		fields.d_from = f.dims;
-		fields.d_to = t.dims;
-		fields.dim = dim;
-		fields.mean_from = stats[0]->x;
-		fields.std_from = stats[1]->x;
-		fields.mean_to = stats[2]->x;
-		fields.std_to = stats[3]->x;
-		fields.matrix = (float *) ARR_DATA_PTR(matrix);
-		fields.bias = bias ? bias->x : NULL;
-		RVPG_CHECK(rv_translation_load(rvpg_ctx(), &fields, &loaded));
-		rv_translation_destroy(rvpg_ctx(), loaded);
-	}
-
-	values[0] = Int32GetDatum(set.id);
-	values[1] = Int32GetDatum(f.id);
-	values[2] = Int32GetDatum(t.id);
-	values[3] = CStringGetTextDatum(rv_translate_method_name(method));
-	for (i = 0; i < 4; i++)
-		values[4 + i] = PointerGetDatum(stats[i]);
-	values[8] = PointerGetDatum(matrix);
-	values[9] = bias ? PointerGetDatum(bias) : (Datum) 0;
-	memset(nulls, ' ', sizeof(nulls));
-	if (bias == NULL)
-		nulls[9] = 'n';
-	run(psprintf("SELECT owner, method, from_mean, from_std, to_mean, to_std, matrix, bias "
-				 "FROM %s.relvec_translations WHERE set_id = $1 AND from_space_id = $2 AND to_space_id = $3",
-				 env.schema), 3, types, values, NULL, SPI_OK_SELECT);
-	if (SPI_processed == 1)
-	{
-		bool		same;
-		bool		isnull;
-		HeapTuple	row = SPI_tuptable->vals[0];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-
-		same = strcmp(SPI_getvalue(row, desc, 2), rv_translate_method_name(method)) == 0;
-		for (i = 0; same && i < 4; i++)
-			same = same_embedding_cell(row, desc, 3 + i, stats[i]);
-		same = same && same_floats(DatumGetArrayTypeP(SPI_getbinval(row, desc, 7, &isnull)), matrix);
-		same = same && same_embedding_cell(row, desc, 8, bias);
-		if (same)
-			result = "unchanged";
-		else
-		{
-			if (!replace)
-				exists_differently(psprintf("translation from space \"%s\" to space \"%s\" in anchor set \"%s\"",
-											from, to, set_name));
-			rvpg_check_translation_owner(row_oid(0, 1), set_name, from, to);
-			rvpg_catalog_enter(env.owner, &scope);
-			run(psprintf("UPDATE %s.relvec_translations SET method = $4, from_mean = $5, from_std = $6, "
-						 "to_mean = $7, to_std = $8, matrix = $9, bias = $10, fitted_at = pg_catalog.now() "
-						 "WHERE set_id = $1 AND from_space_id = $2 AND to_space_id = $3", env.schema),
-				10, types, values, nulls, SPI_OK_UPDATE);
-			rvpg_catalog_leave(&scope);
-			result = "replaced";
-		}
-	}
-	else
-	{
-		/*
-		 * A fit stores only what the set's own anchors give; an import stores any values,
-		 * which every stitched search through the set then uses: only the set's owner may.
-		 */
-		rvpg_check_owner(set.owner, "anchor set", set_name);
-		rvpg_catalog_enter(env.owner, &scope);
-		values[10] = ObjectIdGetDatum(scope.caller);
-		run(psprintf("INSERT INTO %s.relvec_translations (set_id, from_space_id, to_space_id, method, "
-					 "from_mean, from_std, to_mean, to_std, matrix, bias, owner) "
-					 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)", env.schema),
-			11, types, values, nulls, SPI_OK_INSERT);
-		rvpg_catalog_leave(&scope);
-		result = "created";
-	}
-	catalog_finish(&env);
-	PG_RETURN_TEXT_P(cstring_to_text(result));
 }

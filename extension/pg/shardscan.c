@@ -445,6 +445,19 @@ deparse_args(List *args, const char *sep, Deparse *d)
 	}
 }
 
+/* "(left OPERATOR(schema.op) right)", or with quantifier "(left OPERATOR(...) ANY (right))". */
+static void
+deparse_binary(Node *left, Oid opno, const char *quantifier, Node *right, Deparse *d)
+{
+	appendStringInfoChar(d->buf, '(');
+	deparse(left, d);
+	appendStringInfoChar(d->buf, ' ');
+	deparse_operator(opno, d->buf);
+	appendStringInfo(d->buf, quantifier ? " %s (" : " ", quantifier ? quantifier : "");
+	deparse(right, d);
+	appendStringInfoString(d->buf, quantifier ? "))" : ")");
+}
+
 static void
 deparse(Node *node, Deparse *d)
 {
@@ -487,29 +500,14 @@ deparse(Node *node, Deparse *d)
 				break;
 			}
 		case T_OpExpr:
-			{
-				OpExpr	   *op = (OpExpr *) node;
-
-				appendStringInfoChar(buf, '(');
-				deparse(linitial(op->args), d);
-				appendStringInfoChar(buf, ' ');
-				deparse_operator(op->opno, buf);
-				appendStringInfoChar(buf, ' ');
-				deparse(lsecond(op->args), d);
-				appendStringInfoChar(buf, ')');
-				break;
-			}
+			deparse_binary(linitial(((OpExpr *) node)->args), ((OpExpr *) node)->opno, NULL,
+						   lsecond(((OpExpr *) node)->args), d);
+			break;
 		case T_ScalarArrayOpExpr:
 			{
 				ScalarArrayOpExpr *op = (ScalarArrayOpExpr *) node;
 
-				appendStringInfoChar(buf, '(');
-				deparse(linitial(op->args), d);
-				appendStringInfoChar(buf, ' ');
-				deparse_operator(op->opno, buf);
-				appendStringInfoString(buf, op->useOr ? " ANY (" : " ALL (");
-				deparse(lsecond(op->args), d);
-				appendStringInfoString(buf, "))");
+				deparse_binary(linitial(op->args), op->opno, op->useOr ? "ANY" : "ALL", lsecond(op->args), d);
 				break;
 			}
 		case T_FuncExpr:
