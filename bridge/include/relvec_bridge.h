@@ -705,6 +705,89 @@ double		rv_resident_error_bound(rv_metric m, size_t d, double xnorm, double qnor
  */
 void		rv_set_resident_staging(rv_ctx *ctx, int force);
 
+/* ------------------------------------------------------------------------------------
+ * Approximate search (ivf.c): inverted lists over k-means centroids, and RaBitQ codes
+ * (Gao & Long, SIGMOD 2024) of each row's residual from its centroid.
+ *
+ * Every vector an index holds or is asked about first goes to the index space with
+ * rv_ivf_prepare: L2-normalized for the cosine metric, zero-padded to pd =
+ * rv_ivf_padded_dims(d) (a multiple of 64), then turned by a seeded random orthogonal
+ * map (random signs and normalized Walsh-Hadamard transforms over two overlapping
+ * power-of-two blocks, RV_IVF_ROUNDS times). The map keeps distances and inner products,
+ * so centroids trained there and codes of residuals serve the original metric. A code is
+ * pd bits, the signs of the rotated residual x - c, with three floats (rv_ivf_factors).
+ * With a query's table for the list (rv_ivf_lut) it gives an unbiased estimate of the
+ * metric's distance and a lower bound that holds with high probability (RaBitQ's bound
+ * with epsilon0 = 1.9): they choose candidates, and the host reranks them exactly.
+ * ------------------------------------------------------------------------------------ */
+
+/* Rounds of the index space's map (two transforms each). */
+#define RV_IVF_ROUNDS 2
+
+/* Dimensions of the index space for d dimensions: d rounded up to a multiple of 64. */
+size_t		rv_ivf_padded_dims(size_t d);
+
+/* Bytes of one code's bits: pd / 8 (bit i is bit i % 8 of byte i / 8). */
+size_t		rv_ivf_code_bytes(size_t pd);
+
+/*
+ * Map n rows of d floats (x, row-major) into the index space of seed: out gets n x pd
+ * floats. For RV_METRIC_COSINE each row is L2-normalized first (a zero row stays zero).
+ * RV_E_UNSUPPORTED for RV_METRIC_L1 (the codes bound no L1 distance).
+ */
+rv_status	rv_ivf_prepare(rv_ctx *ctx, rv_metric m, uint64_t seed, const float *x, size_t n,
+						   size_t d, float *out);
+
+/*
+ * k-means: nlists centroids (out, nlists x pd) of n prepared rows (x, n x pd), 1 <=
+ * nlists <= n, from nlists distinct rows chosen by seed, then iters rounds of Lloyd's
+ * assignment (rv_ivf_assign with RV_METRIC_L2, so on the device the context chooses) and
+ * update. A list left empty takes half of the largest list (its centroid, nudged), as
+ * FAISS does, so every list is used. For RV_METRIC_COSINE centroids are L2-normalized
+ * after each update (spherical k-means). Polls the interrupt check.
+ */
+rv_status	rv_ivf_train(rv_ctx *ctx, rv_metric m, const float *x, size_t n, size_t pd,
+						 size_t nlists, uint64_t seed, int iters, float *out);
+
+/*
+ * The nprobe nearest of nlists centroids (c, nlists x pd) to each of n prepared rows (x,
+ * n x pd) by metric m (lists: n x nprobe list numbers, nearest first, ties by the smaller
+ * number; 1 <= nprobe <= nlists). Through rv_topk. A build assigns rows with
+ * RV_METRIC_L2 (the list whose centroid is nearest, the smallest residual); a query
+ * probes with the index's own metric.
+ */
+rv_status	rv_ivf_assign(rv_ctx *ctx, rv_metric m, const float *c, size_t nlists, size_t pd,
+						  const float *x, size_t n, size_t nprobe, int32_t *lists);
+
+/* What a code keeps beside its bits. */
+typedef struct rv_ivf_factors
+{
+	float		onorm;			/* |o|, o = x - c (prepared row minus its centroid) */
+	float		ipq;			/* <sign bits / sqrt(pd), o / |o|> in (0, 1]; 1 when o = 0 */
+	float		oc;				/* <o, c> */
+} rv_ivf_factors;
+
+/* Code of prepared row x (pd) against its centroid c (pd): code gets the sign bits. */
+void		rv_ivf_encode(const float *x, const float *c, size_t pd, uint8_t *code,
+						  rv_ivf_factors *f);
+
+/* A query's table for one list: rv_ivf_lut_set fills it, rv_ivf_estimate reads it. */
+typedef struct rv_ivf_lut rv_ivf_lut;
+
+rv_status	rv_ivf_lut_create(rv_ctx *ctx, size_t pd, rv_ivf_lut **out);
+void		rv_ivf_lut_destroy(rv_ctx *ctx, rv_ivf_lut *lut);
+
+/* Set the table for prepared query q (pd) and the list whose centroid is c (pd). */
+void		rv_ivf_lut_set(rv_ivf_lut *lut, rv_metric m, const float *q, const float *c);
+
+/*
+ * Estimate of the metric's distance (as rv_metric_distance defines it) between the query
+ * of lut and the row of a code of the table's list: *est, and *lb <= *est, a lower bound
+ * that holds with high probability (not always: the host must not rely on it for order).
+ */
+void		rv_ivf_estimate(const rv_ivf_lut *lut, const uint8_t *code,
+							const rv_ivf_factors *f, float *est, float *lb);
+
 #ifdef __cplusplus
 }
 #endif
