@@ -1,0 +1,788 @@
+/*
+ * ivf.c — the core of the approximate index: its space, k-means, list assignment, and
+ * RaBitQ codes (Gao & Long, SIGMOD 2024) with their estimates and error bounds.
+ *
+ * Index space. A row of d floats is L2-normalized first for the cosine metric, zero-padded
+ * to pd = d rounded up to a multiple of 64, and turned by a seeded orthogonal map: with b
+ * the largest power of two <= pd, each of RV_IVF_ROUNDS rounds multiplies every coordinate
+ * by a random sign, applies the normalized fast Walsh-Hadamard transform (FWHT, scaled by
+ * 1/sqrt(b)) to coordinates [0, b), multiplies by fresh random signs and applies it to
+ * [pd - b, pd). Every step is orthogonal, so norms, inner products and L2 distances are
+ * kept (up to float rounding), and the map spreads each vector's energy evenly over the
+ * coordinates, as the random rotation of RaBitQ requires. Signs come from splitmix64
+ * streams keyed by (seed, round, which), so every machine builds the same map. Costs
+ * O(pd log pd) per row instead of the O(pd^2) of a dense rotation.
+ *
+ * k-means: nlists distinct rows by a seeded partial Fisher-Yates shuffle, then Lloyd
+ * rounds: each row to its nearest centroid (rv_ivf_assign, so rv_topk on the CPU's sgemm
+ * or the Vulkan device), each centroid to the mean of its rows (summed in double, one list
+ * at a time after a counting sort, so memory stays O(n + pd)). A list left empty takes a
+ * copy of the largest list's centroid, the two nudged apart by a relative 1/1024 with
+ * opposite signs on alternating coordinates, and half its rows for the bookkeeping (as
+ * FAISS's Clustering). Spherical k-means for cosine: centroids are renormalized.
+ *
+ * Codes. For a prepared row x in the list of centroid c, o = x - c; the code is the pd
+ * sign bits of o (bit i set when o_i >= 0), i.e. the unit vector xbar = signs / sqrt(pd),
+ * with onorm = |o|, ipq = <xbar, o / |o|> and oc = <o, c>. For a prepared query q,
+ * r = q - c and rhat = r / |r|; RaBitQ's estimator of <o / |o|, rhat> is
+ * <xbar, rhat> / ipq, within eps0 * sqrt(1 - ipq^2) / ipq / sqrt(pd - 1) with high
+ * probability (eps0 = 1.9). <xbar, rhat> = (2 S - sum(rhat)) / sqrt(pd), where S is the sum
+ * of rhat over the set bits, read byte by byte from a table of 256 partial sums per byte
+ * (rv_ivf_lut). From <o, r>: |x - q|^2 = |o|^2 + |r|^2 - 2 <o, r>, and
+ * <x, q> = <c, q> + <o, r> + <o, c> for the inner product and the cosine of normalized rows.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* Rows mapped, or summed, between two interrupt checks. */
+#define IVF_CHECK_ROWS 4096
+/* Rows per rv_topk call of an assignment, and the most best-list slots per call. */
+#define IVF_BLOCK_ROWS 4096
+#define IVF_BLOCK_SLOTS ((size_t) 1 << 20)
+/* Relative nudge of a split centroid (FAISS's EPS). */
+#define IVF_SPLIT_EPS (1.0 / 1024.0)
+/* RaBitQ's epsilon0: the bound's width in standard deviations. */
+#define IVF_EPS0 1.9
+/* Smallest ipq a code keeps (the true value is at least 1 / sqrt(pd) >= 0.0079). */
+#define IVF_IPQ_MIN 1e-6
+/* Keys of the sign streams, so they differ from every other use of the seed. */
+#define IVF_SIGN_KEY 0x7276697666736731ULL
+#define IVF_INIT_KEY 0x727669766b6d3031ULL
+
+struct rv_ivf_lut
+{
+	size_t		pd;
+	rv_metric	m;
+	double		rn;				/* |r|, r = q - c */
+	double		rn2;			/* |r|^2 */
+	double		qc;				/* <q, c> */
+	double		sum_rhat;		/* sum of rhat */
+	double		inv_sqrt_pd;	/* 1 / sqrt(pd) */
+	double		eps_scale;		/* eps0 / sqrt(pd - 1) */
+	float	   *rhat;			/* pd */
+	float	   *table;			/* pd / 8 x 256: sums of rhat over the bits of a byte */
+};
+
+/* The splitmix64 output function: a bijective mix of 64 bits. */
+static uint64_t
+mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* splitmix64: the next value of the stream *s. */
+static uint64_t
+next_u64(uint64_t *s)
+{
+	return mix64(*s += 0x9e3779b97f4a7c15ULL);
+}
+
+/* Uniform integer in [0, n) without modulo bias. */
+static size_t
+below(uint64_t *s, size_t n)
+{
+	uint64_t	limit = UINT64_MAX - UINT64_MAX % (uint64_t) n;
+	uint64_t	r;
+
+	do
+		r = next_u64(s);
+	while (r >= limit);
+	return (size_t) (r % (uint64_t) n);
+}
+
+/* d rounded up to a multiple of 64. */
+size_t
+rv_ivf_padded_dims(size_t d)
+{
+	return (d + 63) / 64 * 64;
+}
+
+/* Bytes of a code of pd bits. */
+size_t
+rv_ivf_code_bytes(size_t pd)
+{
+	return pd / 8;
+}
+
+/* The largest power of two <= pd (pd >= 1). */
+static size_t
+block_size(size_t pd)
+{
+	size_t		b = 1;
+
+	while (b * 2 <= pd)
+		b *= 2;
+	return b;
+}
+
+/* Check padded dimensions: a positive multiple of 64 within RV_MAX_DIMS. */
+static rv_status
+check_pd(rv_ctx *ctx, size_t pd)
+{
+	if (pd == 0 || pd % 64 != 0 || pd > RV_MAX_DIMS)
+		return rv_fail(ctx, RV_E_INVALID_PARAM,
+					   "padded dimensions %zu must be a positive multiple of 64 up to %d",
+					   pd, RV_MAX_DIMS);
+	return RV_OK;
+}
+
+/* Check a metric the codes serve: L2, inner product, cosine. */
+static rv_status
+check_metric(rv_ctx *ctx, rv_metric m)
+{
+	if (m == RV_METRIC_L1)
+		return rv_fail(ctx, RV_E_UNSUPPORTED, "rvivf does not support the L1 distance");
+	if (m != RV_METRIC_L2 && m != RV_METRIC_IP && m != RV_METRIC_COSINE)
+		return rv_fail(ctx, RV_E_INVALID_PARAM, "unknown distance metric %d", (int) m);
+	return RV_OK;
+}
+
+/*
+ * Normalized FWHT of v[0..b) in place (b a power of two >= 8): the first three stages as
+ * one radix-8 pass in registers, the others as vectorizable loops, then the 1/sqrt(b).
+ */
+static RVC_CLONES void
+fwht(float *v, size_t b, float scale)
+{
+	size_t		h,
+				i,
+				j;
+
+	for (i = 0; i < b; i += 8)
+	{
+		float	   *p = v + i;
+		float		a0 = p[0] + p[1],
+					a1 = p[0] - p[1],
+					a2 = p[2] + p[3],
+					a3 = p[2] - p[3],
+					a4 = p[4] + p[5],
+					a5 = p[4] - p[5],
+					a6 = p[6] + p[7],
+					a7 = p[6] - p[7];
+		float		b0 = a0 + a2,
+					b1 = a1 + a3,
+					b2 = a0 - a2,
+					b3 = a1 - a3,
+					b4 = a4 + a6,
+					b5 = a5 + a7,
+					b6 = a4 - a6,
+					b7 = a5 - a7;
+
+		p[0] = b0 + b4;
+		p[1] = b1 + b5;
+		p[2] = b2 + b6;
+		p[3] = b3 + b7;
+		p[4] = b0 - b4;
+		p[5] = b1 - b5;
+		p[6] = b2 - b6;
+		p[7] = b3 - b7;
+	}
+	for (h = 8; h < b; h *= 2)
+		for (i = 0; i < b; i += 2 * h)
+		{
+			float	   *lo = v + i;
+			float	   *hi = v + i + h;
+
+			for (j = 0; j < h; j++)
+			{
+				float		s = lo[j];
+				float		t = hi[j];
+
+				lo[j] = s + t;
+				hi[j] = s - t;
+			}
+		}
+	for (i = 0; i < b; i++)
+		v[i] *= scale;
+}
+
+/* v[i] *= s[i] for n coordinates (signs of +-1, exact). */
+static RVC_CLONES void
+apply_signs(float *v, const float *s, size_t n)
+{
+	size_t		i;
+
+	for (i = 0; i < n; i++)
+		v[i] *= s[i];
+}
+
+/* Fill signs[n] with +-1 from the stream of (seed, round, which). */
+static void
+make_signs(uint64_t seed, int round, int which, float *signs, size_t n)
+{
+	uint64_t	s = mix64(seed) ^ mix64(IVF_SIGN_KEY + (uint64_t) (2 * round + which));
+	uint64_t	bits = 0;
+	size_t		i;
+
+	for (i = 0; i < n; i++)
+	{
+		if (i % 64 == 0)
+			bits = next_u64(&s);
+		signs[i] = (bits >> (i % 64)) & 1 ? -1.0f : 1.0f;
+	}
+}
+
+/* Map one padded row v (pd) in place: the rounds of signs and transforms. */
+static void
+map_row(float *v, size_t pd, size_t b, float scale, const float *signs)
+{
+	int			r;
+
+	for (r = 0; r < RV_IVF_ROUNDS; r++)
+	{
+		apply_signs(v, signs + (size_t) (2 * r) * pd, pd);
+		fwht(v, b, scale);
+		apply_signs(v, signs + (size_t) (2 * r + 1) * pd, pd);
+		fwht(v + (pd - b), b, scale);
+	}
+}
+
+/* Map n rows of d floats into the index space of seed (out: n x pd). */
+rv_status
+rv_ivf_prepare(rv_ctx *ctx, rv_metric m, uint64_t seed, const float *x, size_t n, size_t d,
+			   float *out)
+{
+	rv_status	st;
+	size_t		pd,
+				b,
+				i;
+	float	   *signs;
+	float		scale;
+	int			r;
+
+	if (ctx == NULL)
+		return RV_E_INVALID_PARAM;
+	rv_clear_error(ctx);
+	if ((st = check_metric(ctx, m)) != RV_OK)
+		return st;
+	if (d < 1)
+		return rv_fail(ctx, RV_E_INVALID_PARAM, "embedding dimensions must be at least 1");
+	if (d > RV_MAX_DIMS)
+		return rv_fail(ctx, RV_E_TOO_MANY_DIMS,
+					   "embeddings cannot have more than %d dimensions", RV_MAX_DIMS);
+	if (n == 0)
+		return RV_OK;
+	if (x == NULL || out == NULL)
+		return rv_fail(ctx, RV_E_INVALID_PARAM, "index space map: a NULL array");
+
+	pd = rv_ivf_padded_dims(d);
+	b = block_size(pd);
+	scale = (float) (1.0 / sqrt((double) b));
+	signs = rv_alloc(ctx, (size_t) (2 * RV_IVF_ROUNDS) * pd * sizeof(float));
+	if (signs == NULL)
+		return rv_fail(ctx, RV_E_NOMEM, "out of memory");
+	for (r = 0; r < RV_IVF_ROUNDS; r++)
+	{
+		make_signs(seed, r, 0, signs + (size_t) (2 * r) * pd, pd);
+		make_signs(seed, r, 1, signs + (size_t) (2 * r + 1) * pd, pd);
+	}
+
+	for (i = 0; i < n; i++)
+	{
+		float	   *v = out + i * pd;
+
+		if (i % IVF_CHECK_ROWS == 0 && rv_interrupted(ctx))
+		{
+			rv_free(ctx, signs);
+			return rv_fail(ctx, RV_E_INTERRUPTED, "index space map interrupted");
+		}
+		if (m == RV_METRIC_COSINE)
+			rv_l2_normalize(x + i * d, d, v);
+		else
+			memmove(v, x + i * d, d * sizeof(float));
+		memset(v + d, 0, (pd - d) * sizeof(float));
+		map_row(v, pd, b, scale, signs);
+	}
+	rv_free(ctx, signs);
+	return RV_OK;
+}
+
+/* Check the padded dimensions and the number of lists of an assignment. */
+static rv_status
+check_lists(rv_ctx *ctx, size_t nlists, size_t pd)
+{
+	rv_status	st;
+
+	if ((st = check_pd(ctx, pd)) != RV_OK)
+		return st;
+	if (nlists < 1 || nlists > (size_t) INT32_MAX)
+		return rv_fail(ctx, RV_E_INVALID_PARAM,
+					   "number of lists %zu must be between 1 and %d", nlists, INT32_MAX);
+	return RV_OK;
+}
+
+/* The nprobe nearest centroids of each row, in blocks of rows through rv_topk. */
+rv_status
+rv_ivf_assign(rv_ctx *ctx, rv_metric m, const float *c, size_t nlists, size_t pd,
+			  const float *x, size_t n, size_t nprobe, int32_t *lists)
+{
+	rv_status	st = RV_OK;
+	size_t		block,
+				i0;
+	int64_t    *rows;
+	float	   *dist;
+
+	if (ctx == NULL)
+		return RV_E_INVALID_PARAM;
+	rv_clear_error(ctx);
+	if ((st = check_metric(ctx, m)) != RV_OK || (st = check_lists(ctx, nlists, pd)) != RV_OK)
+		return st;
+	if (nprobe < 1 || nprobe > nlists)
+		return rv_fail(ctx, RV_E_INVALID_PARAM,
+					   "nprobe %zu must be between 1 and the number of lists %zu", nprobe, nlists);
+	if (nprobe > RV_MAX_K)
+		return rv_fail(ctx, RV_E_LIMIT, "nprobe %zu exceeds the maximum of %d", nprobe,
+					   RV_MAX_K);
+	if (n == 0)
+		return RV_OK;
+	if (c == NULL || x == NULL || lists == NULL)
+		return rv_fail(ctx, RV_E_INVALID_PARAM, "list assignment: a NULL array");
+
+	block = IVF_BLOCK_SLOTS / nprobe;
+	if (block > IVF_BLOCK_ROWS)
+		block = IVF_BLOCK_ROWS;
+	if (block > n)
+		block = n;
+	rows = rv_alloc(ctx, block * nprobe * sizeof(int64_t));
+	dist = rv_alloc(ctx, block * nprobe * sizeof(float));
+	if (rows == NULL || dist == NULL)
+	{
+		st = rv_fail(ctx, RV_E_NOMEM, "out of memory");
+		goto done;
+	}
+
+	for (i0 = 0; i0 < n; i0 += block)
+	{
+		size_t		nb = n - i0 < block ? n - i0 : block;
+		rv_topk_args args;
+		size_t		j;
+
+		if (rv_interrupted(ctx))
+		{
+			st = rv_fail(ctx, RV_E_INTERRUPTED, "list assignment interrupted");
+			goto done;
+		}
+		memset(&args, 0, sizeof(args));
+		args.q = x + i0 * pd;
+		args.nq = nb;
+		args.x = c;
+		args.n = nlists;
+		args.d = pd;
+		args.metric = m;
+		args.k = nprobe;
+		args.row_base = 0;
+		args.best_rows = rows;
+		args.best_dist = dist;
+		rv_topk_reset(rows, dist, nb, nprobe);
+		if ((st = rv_topk(ctx, &args)) != RV_OK)
+			goto done;
+		for (j = 0; j < nb * nprobe; j++)
+		{
+			/* only a distance that is NaN leaves a slot empty */
+			if (rows[j] < 0)
+			{
+				st = rv_fail(ctx, RV_E_NOT_FINITE,
+							 "list assignment found no finite distance for row %zu",
+							 i0 + j / nprobe);
+				goto done;
+			}
+			lists[i0 * nprobe + j] = (int32_t) rows[j];
+		}
+	}
+done:
+	rv_free(ctx, rows);
+	rv_free(ctx, dist);
+	return st;
+}
+
+/*
+ * Centroids of one Lloyd update: each list's mean from the rows order[start[l] ..
+ * start[l + 1]) (a counting sort of assign), summed in double in sum (pd).
+ */
+static rv_status
+update_centroids(rv_ctx *ctx, const float *x, size_t n, size_t pd, size_t nlists,
+				 const int32_t *assign, size_t *order, size_t *start, double *sum, float *c)
+{
+	size_t		l,
+				i,
+				j,
+				done = 0;
+
+	memset(start, 0, (nlists + 1) * sizeof(size_t));
+	for (i = 0; i < n; i++)
+		start[assign[i] + 1]++;
+	for (l = 0; l < nlists; l++)
+		start[l + 1] += start[l];
+	for (i = 0; i < n; i++)
+		order[start[assign[i]]++] = i;
+	/* start[l] now ends list l: shift back so start[l] begins it */
+	for (l = nlists; l > 0; l--)
+		start[l] = start[l - 1];
+	start[0] = 0;
+
+	for (l = 0; l < nlists; l++)
+	{
+		size_t		cnt = start[l + 1] - start[l];
+
+		if (cnt == 0)
+			continue;
+		memset(sum, 0, pd * sizeof(double));
+		for (i = start[l]; i < start[l + 1]; i++)
+		{
+			const float *row = x + order[i] * pd;
+
+			if (++done % IVF_CHECK_ROWS == 0 && rv_interrupted(ctx))
+				return rv_fail(ctx, RV_E_INTERRUPTED, "k-means interrupted");
+			for (j = 0; j < pd; j++)
+				sum[j] += row[j];
+		}
+		for (j = 0; j < pd; j++)
+			c[l * pd + j] = (float) (sum[j] / (double) cnt);
+	}
+	return RV_OK;
+}
+
+/*
+ * Give each empty list (count 0) a copy of the largest list's centroid, the two nudged
+ * apart, and half its count (ties: the smaller list number).
+ */
+static void
+split_empty(float *c, size_t pd, size_t nlists, size_t *count)
+{
+	size_t		l,
+				j;
+
+	for (l = 0; l < nlists; l++)
+	{
+		size_t		big = 0;
+		float	   *cl = c + l * pd;
+		float	   *cb;
+
+		if (count[l] != 0)
+			continue;
+		for (j = 1; j < nlists; j++)
+			if (count[j] > count[big])
+				big = j;
+		cb = c + big * pd;
+		for (j = 0; j < pd; j++)
+		{
+			float		v = cb[j];
+
+			if (j % 2 == 0)
+			{
+				cl[j] = (float) (v * (1.0 + IVF_SPLIT_EPS));
+				cb[j] = (float) (v * (1.0 - IVF_SPLIT_EPS));
+			}
+			else
+			{
+				cl[j] = (float) (v * (1.0 - IVF_SPLIT_EPS));
+				cb[j] = (float) (v * (1.0 + IVF_SPLIT_EPS));
+			}
+		}
+		count[l] = count[big] / 2;
+		count[big] -= count[l];
+	}
+}
+
+/* k-means of n prepared rows into nlists centroids (out, nlists x pd). */
+rv_status
+rv_ivf_train(rv_ctx *ctx, rv_metric m, const float *x, size_t n, size_t pd, size_t nlists,
+			 uint64_t seed, int iters, float *out)
+{
+	rv_status	st;
+	size_t	   *order = NULL;
+	size_t	   *start = NULL;
+	size_t	   *count = NULL;
+	double	   *sum = NULL;
+	int32_t    *assign = NULL;
+	uint64_t	rng = seed ^ IVF_INIT_KEY;
+	size_t		i,
+				l;
+	int			it;
+
+	if (ctx == NULL)
+		return RV_E_INVALID_PARAM;
+	rv_clear_error(ctx);
+	if ((st = check_metric(ctx, m)) != RV_OK || (st = check_pd(ctx, pd)) != RV_OK)
+		return st;
+	if (nlists < 1 || nlists > n)
+		return rv_fail(ctx, RV_E_INVALID_PARAM,
+					   "number of lists %zu must be between 1 and the number of rows %zu",
+					   nlists, n);
+	if (nlists > (size_t) INT32_MAX)
+		return rv_fail(ctx, RV_E_INVALID_PARAM,
+					   "number of lists %zu must be between 1 and %d", nlists, INT32_MAX);
+	if (iters < 0)
+		return rv_fail(ctx, RV_E_INVALID_PARAM, "k-means iterations %d must not be negative",
+					   iters);
+	if (x == NULL || out == NULL)
+		return rv_fail(ctx, RV_E_INVALID_PARAM, "k-means: a NULL array");
+
+	order = rv_alloc(ctx, n * sizeof(size_t));
+	if (order == NULL)
+		return rv_fail(ctx, RV_E_NOMEM, "out of memory");
+
+	/* the first nlists of a seeded shuffle of the rows */
+	for (i = 0; i < n; i++)
+		order[i] = i;
+	for (l = 0; l < nlists; l++)
+	{
+		size_t		j = l + below(&rng, n - l);
+		size_t		t = order[l];
+
+		order[l] = order[j];
+		order[j] = t;
+		memcpy(out + l * pd, x + order[l] * pd, pd * sizeof(float));
+	}
+	if (iters == 0)
+		goto done;
+
+	start = rv_alloc(ctx, (nlists + 1) * sizeof(size_t));
+	count = rv_alloc(ctx, nlists * sizeof(size_t));
+	sum = rv_alloc(ctx, pd * sizeof(double));
+	assign = rv_alloc(ctx, n * sizeof(int32_t));
+	if (start == NULL || count == NULL || sum == NULL || assign == NULL)
+	{
+		st = rv_fail(ctx, RV_E_NOMEM, "out of memory");
+		goto done;
+	}
+
+	for (it = 0; it < iters; it++)
+	{
+		if (rv_interrupted(ctx))
+		{
+			st = rv_fail(ctx, RV_E_INTERRUPTED, "k-means interrupted");
+			goto done;
+		}
+		if ((st = rv_ivf_assign(ctx, RV_METRIC_L2, out, nlists, pd, x, n, 1, assign)) != RV_OK)
+			goto done;
+		if ((st = update_centroids(ctx, x, n, pd, nlists, assign, order, start, sum,
+								   out)) != RV_OK)
+			goto done;
+		for (l = 0; l < nlists; l++)
+			count[l] = start[l + 1] - start[l];
+		split_empty(out, pd, nlists, count);
+		if (m == RV_METRIC_COSINE)
+			for (l = 0; l < nlists; l++)
+				rv_l2_normalize(out + l * pd, pd, out + l * pd);
+	}
+done:
+	rv_free(ctx, order);
+	rv_free(ctx, start);
+	rv_free(ctx, count);
+	rv_free(ctx, sum);
+	rv_free(ctx, assign);
+	return st;
+}
+
+/* Code of prepared row x against centroid c: the sign bits of o = x - c and its factors. */
+void
+rv_ivf_encode(const float *x, const float *c, size_t pd, uint8_t *code, rv_ivf_factors *f)
+{
+	double		n2 = 0.0,
+				l1 = 0.0,
+				oc = 0.0,
+				onorm,
+				ipq;
+	size_t		nb = pd / 8,
+				j;
+	int			t;
+
+	for (j = 0; j < nb; j++)
+	{
+		unsigned	byte = 0;
+
+		for (t = 0; t < 8; t++)
+		{
+			size_t		i = 8 * j + (size_t) t;
+			double		o = (double) x[i] - (double) c[i];
+
+			n2 += o * o;
+			l1 += fabs(o);
+			oc += o * c[i];
+			byte |= (unsigned) (o >= 0.0) << t;
+		}
+		code[j] = (uint8_t) byte;
+	}
+	if (n2 == 0.0)
+	{
+		memset(code, 0xff, nb);
+		f->onorm = 0.0f;
+		f->ipq = 1.0f;
+		f->oc = 0.0f;
+		return;
+	}
+	onorm = sqrt(n2);
+	ipq = l1 / (onorm * sqrt((double) pd));
+	/* NaN (a row that is not finite) falls to the minimum too */
+	if (!(ipq >= IVF_IPQ_MIN))
+		ipq = IVF_IPQ_MIN;
+	if (ipq > 1.0)
+		ipq = 1.0;
+	f->onorm = (float) onorm;
+	f->ipq = (float) ipq;
+	f->oc = (float) oc;
+}
+
+/* Allocate a query table for pd dimensions; free with rv_ivf_lut_destroy. */
+rv_status
+rv_ivf_lut_create(rv_ctx *ctx, size_t pd, rv_ivf_lut **out)
+{
+	rv_status	st;
+	rv_ivf_lut *lut;
+	size_t		head = (sizeof(rv_ivf_lut) + 63) / 64 * 64;
+
+	if (ctx == NULL || out == NULL)
+		return RV_E_INVALID_PARAM;
+	*out = NULL;
+	rv_clear_error(ctx);
+	if ((st = check_pd(ctx, pd)) != RV_OK)
+		return st;
+	lut = rv_alloc(ctx, head + (pd + pd / 8 * 256) * sizeof(float));
+	if (lut == NULL)
+		return rv_fail(ctx, RV_E_NOMEM, "out of memory");
+	memset(lut, 0, sizeof(*lut));
+	lut->pd = pd;
+	lut->m = RV_METRIC_L2;
+	lut->inv_sqrt_pd = 1.0 / sqrt((double) pd);
+	lut->eps_scale = IVF_EPS0 / sqrt((double) (pd - 1));
+	lut->rhat = (float *) ((char *) lut + head);
+	lut->table = lut->rhat + pd;
+	memset(lut->table, 0, pd / 8 * 256 * sizeof(float));
+	*out = lut;
+	return RV_OK;
+}
+
+/* Free a query table. Accepts NULL. */
+void
+rv_ivf_lut_destroy(rv_ctx *ctx, rv_ivf_lut *lut)
+{
+	rv_free(ctx, lut);
+}
+
+/* The table of prepared query q for the list of centroid c. */
+void
+rv_ivf_lut_set(rv_ivf_lut *lut, rv_metric m, const float *q, const float *c)
+{
+	size_t		pd = lut->pd,
+				i,
+				j;
+	double		rn2 = 0.0,
+				qc = 0.0,
+				srh = 0.0,
+				inv;
+
+	for (i = 0; i < pd; i++)
+	{
+		double		r = (double) q[i] - (double) c[i];
+
+		rn2 += r * r;
+		qc += (double) q[i] * c[i];
+	}
+	lut->m = m;
+	lut->rn2 = rn2;
+	lut->rn = sqrt(rn2);
+	lut->qc = qc;
+	inv = rn2 > 0.0 ? 1.0 / lut->rn : 0.0;
+	for (i = 0; i < pd; i++)
+	{
+		float		h = (float) (((double) q[i] - (double) c[i]) * inv);
+
+		lut->rhat[i] = h;
+		srh += h;
+	}
+	lut->sum_rhat = srh;
+
+	/* each byte's 256 sums, each from a smaller one: v's lowest bit added to v & (v - 1) */
+	for (j = 0; j < pd / 8; j++)
+	{
+		const float *h = lut->rhat + 8 * j;
+		float	   *t = lut->table + 256 * j;
+		unsigned	v;
+
+		t[0] = 0.0f;
+		for (v = 1; v < 256; v++)
+			t[v] = t[v & (v - 1)] + h[__builtin_ctz(v)];
+	}
+}
+
+/* Estimate and lower bound of the metric's distance from the table's query to a code's row. */
+void
+rv_ivf_estimate(const rv_ivf_lut *lut, const uint8_t *code, const rv_ivf_factors *f,
+				float *est, float *lb)
+{
+	const float *t = lut->table;
+	size_t		nb = lut->pd / 8,
+				j;
+	float		s0 = 0.0f,
+				s1 = 0.0f,
+				s2 = 0.0f,
+				s3 = 0.0f;
+	double		ipq = f->ipq,
+				onorm = f->onorm,
+				xr,
+				onr,
+				ip_or,
+				err,
+				e,
+				b;
+
+	/* nb is a multiple of 8: four independent sums hide the latency of the adds */
+	for (j = 0; j < nb; j += 4, t += 1024)
+	{
+		s0 += t[code[j]];
+		s1 += t[256 + code[j + 1]];
+		s2 += t[512 + code[j + 2]];
+		s3 += t[768 + code[j + 3]];
+	}
+	xr = (2.0 * ((double) (s0 + s1) + (double) (s2 + s3)) - lut->sum_rhat) * lut->inv_sqrt_pd;
+	onr = onorm * lut->rn;
+	ip_or = onr * (xr / ipq);
+	err = onr * lut->eps_scale * sqrt(fmax(0.0, 1.0 - ipq * ipq)) / ipq;
+
+	switch (lut->m)
+	{
+		case RV_METRIC_L2:
+			{
+				double		d2 = onorm * onorm + lut->rn2 - 2.0 * ip_or;
+				double		d2lb = d2 - 2.0 * err;
+
+				/* a NaN stays NaN here and is handled below */
+				e = sqrt(d2 < 0.0 ? 0.0 : d2);
+				b = sqrt(d2lb < 0.0 ? 0.0 : d2lb);
+				break;
+			}
+		case RV_METRIC_IP:
+			{
+				double		xq = lut->qc + ip_or + f->oc;
+
+				e = -xq;
+				b = -(xq + err);
+				break;
+			}
+		case RV_METRIC_COSINE:
+			{
+				double		xq = lut->qc + ip_or + f->oc;
+
+				e = 1.0 - xq;
+				b = 1.0 - (xq + err);
+				break;
+			}
+		default:
+			/* no estimate for another metric: nothing known */
+			e = INFINITY;
+			b = -INFINITY;
+			break;
+	}
+	/* rows or factors that are not finite: an unknown estimate ranks last, bounds nothing */
+	if (isnan(e))
+		e = INFINITY;
+	if (!(b <= e))
+		b = isnan(b) ? -INFINITY : e;
+	*est = (float) e;
+	*lb = (float) b;
+}
