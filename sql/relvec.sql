@@ -556,6 +556,34 @@ COMMENT ON OPERATOR CLASS embedding_ip_ops USING rvflat IS 'rvflat: ORDER BY col
 COMMENT ON OPERATOR CLASS embedding_cosine_ops USING rvflat IS 'rvflat: ORDER BY col <=> query (cosine distance)';
 COMMENT ON OPERATOR CLASS embedding_l1_ops USING rvflat IS 'rvflat: ORDER BY col <+> query (Manhattan)';
 -- =======================================================================================
+-- Approximate kNN index: rvivf
+-- =======================================================================================
+CREATE FUNCTION relvec_rvivf_handler(internal) RETURNS index_am_handler
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION relvec_rvivf_handler(internal) IS 'the handler of index access method rvivf';
+CREATE ACCESS METHOD rvivf TYPE INDEX HANDLER relvec_rvivf_handler;
+COMMENT ON ACCESS METHOD rvivf IS
+	'approximate kNN index: inverted lists over k-means centroids with RaBitQ codes, candidates reranked on the heap with the exact distance';
+
+-- Ordering operators only; support function 1 is the operator's distance. L1 is refused
+-- when an index is built (the codes bound no L1 distance), with a hint naming rvflat.
+CREATE OPERATOR CLASS embedding_l2_ops FOR TYPE embedding USING rvivf AS
+	OPERATOR 1 <-> (embedding, embedding) FOR ORDER BY float_ops,
+	FUNCTION 1 l2_distance(embedding, embedding);
+CREATE OPERATOR CLASS embedding_ip_ops FOR TYPE embedding USING rvivf AS
+	OPERATOR 1 <#> (embedding, embedding) FOR ORDER BY float_ops,
+	FUNCTION 1 embedding_negative_inner_product(embedding, embedding);
+CREATE OPERATOR CLASS embedding_cosine_ops FOR TYPE embedding USING rvivf AS
+	OPERATOR 1 <=> (embedding, embedding) FOR ORDER BY float_ops,
+	FUNCTION 1 cosine_distance(embedding, embedding);
+CREATE OPERATOR CLASS embedding_l1_ops FOR TYPE embedding USING rvivf AS
+	OPERATOR 1 <+> (embedding, embedding) FOR ORDER BY float_ops,
+	FUNCTION 1 l1_distance(embedding, embedding);
+COMMENT ON OPERATOR CLASS embedding_l2_ops USING rvivf IS 'rvivf: ORDER BY col <-> query (Euclidean), approximate';
+COMMENT ON OPERATOR CLASS embedding_ip_ops USING rvivf IS 'rvivf: ORDER BY col <#> query (negative inner product), approximate';
+COMMENT ON OPERATOR CLASS embedding_cosine_ops USING rvivf IS 'rvivf: ORDER BY col <=> query (cosine distance), approximate';
+COMMENT ON OPERATOR CLASS embedding_l1_ops USING rvivf IS 'rvivf: refused when an index is built (use rvflat for <+>)';
+-- =======================================================================================
 -- Batched kNN and cross-space (stitched) kNN
 -- =======================================================================================
 CREATE FUNCTION relvec_knn(queries text, corpus text, k integer, metric text DEFAULT 'cosine')

@@ -9,6 +9,7 @@ CREATE SCHEMA fixtures;
 CREATE TABLE fixtures.fmnist (idx int PRIMARY KEY, split text, label int, is_anchor bool, anchor_no int,
 	a embedding(64), b embedding(64));
 CREATE TABLE fixtures.words (idx int PRIMARY KEY, word text UNIQUE, ft embedding(100));
+CREATE TABLE fixtures.fm10k (idx int PRIMARY KEY, a embedding(64));
 SQL
 python3 - <<'PY' | psql -q -X -v ON_ERROR_STOP=1 -d "$db" -c "\copy fixtures.fmnist FROM STDIN (FORMAT csv)"
 import csv, struct, sys
@@ -36,4 +37,6 @@ PY
 python3 scripts/fvecs2csv.py tests/fixtures/words_ft100_2k.fvecs --keys tests/fixtures/words_2k.csv \
 	| awk -F, 'BEGIN{OFS=","} {print NR-1, $0}' \
 	| psql -q -X -v ON_ERROR_STOP=1 -d "$db" -c "\copy fixtures.words FROM STDIN (FORMAT csv)"
-psql -q -X -v ON_ERROR_STOP=1 -d "$db" -c "ANALYZE fixtures.fmnist; ANALYZE fixtures.words;"
+python3 scripts/fvecs2csv.py tests/fixtures/fmnist_a_train10k.fvecs \
+	| psql -q -X -v ON_ERROR_STOP=1 -d "$db" -c "\copy fixtures.fm10k FROM STDIN (FORMAT csv)"
+psql -q -X -v ON_ERROR_STOP=1 -d "$db" -c "ANALYZE fixtures.fmnist; ANALYZE fixtures.words; ANALYZE fixtures.fm10k;"

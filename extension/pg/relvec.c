@@ -18,6 +18,7 @@
 
 #include "relvec_pg.h"
 #include "rvflat.h"
+#include "rvivf.h"
 
 PG_MODULE_MAGIC;
 
@@ -256,6 +257,7 @@ _PG_init(void)
 	rvpg_define_device_guc();
 	rvflat_define_resident_guc();
 	rvflat_shared_init();
+	rvivf_init();
 	rvshard_init();
 	DefineCustomIntVariable("relvec.progress_rows",
 							"Batched relvec functions report progress every this many rows.",

@@ -81,9 +81,12 @@ rvflatbuildphasename(int64 phasenum)
 	}
 }
 
-/* Check an opclass: ordering operators of strategy 1 and support function 1 only. */
-static bool
-rvflatvalidate(Oid opclassoid)
+/*
+ * Check an opclass of access method am (rvflat, rvivf): ordering operators of strategy 1
+ * and support function 1 only.
+ */
+bool
+rvflat_validate_opclass(Oid opclassoid, const char *am)
 {
 	bool		result = true;
 	HeapTuple	classtup;
@@ -110,8 +113,8 @@ rvflatvalidate(Oid opclassoid)
 		{
 			ereport(INFO,
 					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
-					 errmsg("rvflat operator family %u has an invalid support function %d",
-							opfamilyoid, procform->amprocnum)));
+					 errmsg("%s operator family %u has an invalid support function %d",
+							am, opfamilyoid, procform->amprocnum)));
 			result = false;
 		}
 	}
@@ -124,8 +127,8 @@ rvflatvalidate(Oid opclassoid)
 		{
 			ereport(INFO,
 					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
-					 errmsg("rvflat operator family %u has operator %u that is not an ordering operator of strategy 1",
-							opfamilyoid, oprform->amopopr)));
+					 errmsg("%s operator family %u has operator %u that is not an ordering operator of strategy 1",
+							am, opfamilyoid, oprform->amopopr)));
 			result = false;
 		}
 	}
@@ -133,6 +136,13 @@ rvflatvalidate(Oid opclassoid)
 	ReleaseCatCacheList(proclist);
 	ReleaseSysCache(classtup);
 	return result;
+}
+
+/* Check an rvflat opclass. */
+static bool
+rvflatvalidate(Oid opclassoid)
+{
+	return rvflat_validate_opclass(opclassoid, "rvflat");
 }
 
 PG_FUNCTION_INFO_V1(relvec_rvflat_handler);

@@ -125,6 +125,7 @@ extern PGDLLEXPORT Datum embedding_cosine_distance(PG_FUNCTION_ARGS);
 extern PGDLLEXPORT Datum embedding_l1_distance(PG_FUNCTION_ARGS);
 
 /* rvflat.c */
+extern bool rvflat_validate_opclass(Oid opclassoid, const char *am);
 extern RvflatMetric rvflat_index_metric(Relation index);
 extern double rvflat_distance(RvflatMetric m, const float *a, const float *b, int dims);
 extern int	rvflat_tid_cmp(const void *a, const void *b);

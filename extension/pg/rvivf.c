@@ -1,0 +1,444 @@
+/*
+ * rvivf.c — the rvivf access method's handler (what it can do), its costing, its storage
+ * parameter and query knobs, and the helpers its phases share: the metapage, stream pages,
+ * the list directory and a per-backend cache of the centroids. rvivf.h describes the
+ * layout; rvivfscan.c the scan.
+ *
+ * Costing. A scan reads the centroids, the pages of the lists it probes (probes / lists of
+ * the index), estimates one distance per row there, then reranks a few candidates on the
+ * heap. All of it happens before the first row is returned, so it is startup cost. The
+ * planner compares it with a sequential scan and a top-N sort, which reads every row: the
+ * index wins on all but small tables.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/reloptions.h"
+#include "commands/progress.h"
+#include "commands/vacuum.h"
+#include "optimizer/cost.h"
+#include "optimizer/optimizer.h"
+#include "utils/selfuncs.h"
+#include "storage/lmgr.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+
+#include "rvivf.h"
+
+int			rvivf_probes = 0;
+int			rvivf_rerank = 0;
+int			rvivf_max_probes = 0;
+
+static relopt_kind rvivf_relopt_kind;
+
+/* The storage parameters of an rvivf index. */
+typedef struct RvivfOptions
+{
+	int32		vl_len_;		/* varlena header (do not touch directly) */
+	int			lists;			/* 0: automatic */
+} RvivfOptions;
+
+/* The storage parameter and the GUCs (from _PG_init). */
+void
+rvivf_init(void)
+{
+	rvivf_relopt_kind = add_reloption_kind();
+	add_int_reloption(rvivf_relopt_kind, "lists",
+					  "Number of inverted lists of an rvivf index (0: about the square root of the rows)",
+					  0, 0, RVIVF_MAX_LISTS, AccessExclusiveLock);
+	DefineCustomIntVariable("relvec.ivf_probes",
+							"Lists an rvivf scan probes first.",
+							"0 chooses from the index's lists (their square root, at least 8).",
+							&rvivf_probes, 0, 0, RVIVF_MAX_LISTS, PGC_USERSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("relvec.ivf_rerank",
+							"Candidates an rvivf scan reranks exactly before its first row.",
+							"Beyond these, a candidate is reranked when its estimate's lower bound could put it before the next row; 0 chooses 40.",
+							&rvivf_rerank, 0, 0, INT_MAX, PGC_USERSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("relvec.ivf_max_probes",
+							"Most lists an rvivf scan probes when the executor wants more rows than the first probes hold.",
+							"0: every list, so a filtered LIMIT stays full whenever enough rows pass.",
+							&rvivf_max_probes, 0, 0, RVIVF_MAX_LISTS, PGC_USERSET, 0,
+							NULL, NULL, NULL);
+}
+
+/* The lists a scan probes first when relvec.ivf_probes is 0. */
+int
+rvivf_auto_probes(int nlists)
+{
+	int			p = (int) ceil(sqrt((double) nlists));
+
+	return Min(nlists, Max(p, 8));
+}
+
+/* Read the metapage (under a share lock) into meta; checks it is an rvivf metapage. */
+void
+rvivf_read_meta(Relation index, RvivfMetaData *meta)
+{
+	Buffer		buf = ReadBuffer(index, RVIVF_METAPAGE_BLKNO);
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	*meta = *RvivfPageGetMeta(BufferGetPage(buf));
+	UnlockReleaseBuffer(buf);
+	if (meta->magic != RVIVF_MAGIC || meta->version != RVIVF_VERSION)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" is not an rvivf index of this version",
+						RelationGetRelationName(index)),
+				 errhint("REINDEX it.")));
+}
+
+/* Estimate the cost of an rvivf scan (see the file comment). */
+static void
+rvivfcostestimate(PlannerInfo *root pg_attribute_unused(), IndexPath *path,
+				  double loop_count pg_attribute_unused(), Cost *indexStartupCost,
+				  Cost *indexTotalCost, Selectivity *indexSelectivity,
+				  double *indexCorrelation, double *indexPages)
+{
+	IndexOptInfo *index = path->indexinfo;
+	double		tuples = Max(index->tuples, 1.0);
+	double		nlists;
+	double		frac;
+	double		rerank = rvivf_rerank > 0 ? rvivf_rerank : 40;
+	Relation	rel;
+	RvivfMetaData meta;
+
+	*indexSelectivity = 1.0;
+	*indexCorrelation = 0.0;
+	if (path->indexorderbys == NIL)
+	{
+		*indexStartupCost = disable_cost;
+		*indexTotalCost = disable_cost;
+		*indexPages = index->pages;
+		return;
+	}
+	rel = index_open(index->indexoid, NoLock);
+	rvivf_read_meta(rel, &meta);
+	index_close(rel, NoLock);
+	nlists = Max(meta.nlists, 1);
+	frac = (rvivf_probes > 0 ? Min(rvivf_probes, nlists) : rvivf_auto_probes(nlists)) / nlists;
+	*indexPages = index->pages * frac;
+	*indexStartupCost = *indexPages * seq_page_cost +
+		tuples * frac * cpu_operator_cost +
+		nlists * cpu_operator_cost +
+		Min(rerank, tuples) * (random_page_cost + cpu_tuple_cost);
+	*indexTotalCost = *indexStartupCost + tuples * frac * cpu_index_tuple_cost;
+}
+
+/* The lists storage parameter. */
+static bytea *
+rvivfoptions(Datum reloptions, bool validate)
+{
+	static const relopt_parse_elt tab[] = {
+		{"lists", RELOPT_TYPE_INT, offsetof(RvivfOptions, lists)},
+	};
+
+	return (bytea *) build_reloptions(reloptions, validate, rvivf_relopt_kind,
+									  sizeof(RvivfOptions), tab, lengthof(tab));
+}
+
+/* The lists storage parameter of an index (0: automatic). */
+int
+rvivf_lists_option(Relation index)
+{
+	RvivfOptions *opts = (RvivfOptions *) index->rd_options;
+
+	return opts != NULL ? opts->lists : 0;
+}
+
+/* The name of a build sub-phase for pg_stat_progress_create_index. */
+static char *
+rvivfbuildphasename(int64 phasenum)
+{
+	switch (phasenum)
+	{
+		case PROGRESS_CREATEIDX_SUBPHASE_INITIALIZE:
+			return "initializing";
+		case RVIVF_PHASE_SAMPLE:
+			return "sampling rows";
+		case RVIVF_PHASE_TRAIN:
+			return "training centroids";
+		case RVIVF_PHASE_LOAD:
+			return "loading tuples";
+		default:
+			return NULL;
+	}
+}
+
+/* Check an rvivf opclass. */
+static bool
+rvivfvalidate(Oid opclassoid)
+{
+	return rvflat_validate_opclass(opclassoid, "rvivf");
+}
+
+PG_FUNCTION_INFO_V1(relvec_rvivf_handler);
+/* The rvivf access method's handler: what it supports and its entry points. */
+Datum
+relvec_rvivf_handler(PG_FUNCTION_ARGS pg_attribute_unused())
+{
+	IndexAmRoutine *am = makeNode(IndexAmRoutine);
+
+	am->amstrategies = 0;
+	am->amsupport = 1;
+	am->amoptsprocnum = 0;
+	am->amcanorder = false;
+	am->amcanorderbyop = true;
+	am->amcanbackward = false;
+	am->amcanunique = false;
+	am->amcanmulticol = false;
+	am->amoptionalkey = true;
+	am->amsearcharray = false;
+	am->amsearchnulls = false;
+	am->amstorage = false;
+	am->amclusterable = false;
+	am->ampredlocks = false;
+	am->amcanparallel = false;
+	am->amcaninclude = false;
+	am->amusemaintenanceworkmem = true;
+	am->amparallelvacuumoptions = VACUUM_OPTION_PARALLEL_BULKDEL;
+	am->amkeytype = InvalidOid;
+
+	am->ambuild = rvivfbuild;
+	am->ambuildempty = rvivfbuildempty;
+	am->aminsert = rvivfinsert;
+	am->ambulkdelete = rvivfbulkdelete;
+	am->amvacuumcleanup = rvivfvacuumcleanup;
+	am->amcanreturn = NULL;
+	am->amcostestimate = rvivfcostestimate;
+	am->amoptions = rvivfoptions;
+	am->amproperty = NULL;
+	am->ambuildphasename = rvivfbuildphasename;
+	am->amvalidate = rvivfvalidate;
+	am->amadjustmembers = NULL;
+	am->ambeginscan = rvivfbeginscan;
+	am->amrescan = rvivfrescan;
+	am->amgettuple = rvivfgettuple;
+	am->amgetbitmap = NULL;
+	am->amendscan = rvivfendscan;
+	am->ammarkpos = NULL;
+	am->amrestrpos = NULL;
+	am->amestimateparallelscan = NULL;
+	am->aminitparallelscan = NULL;
+	am->amparallelrescan = NULL;
+
+	PG_RETURN_POINTER(am);
+}
+
+/* The metric of an index; L1 is refused (the codes bound no L1 distance). */
+RvflatMetric
+rvivf_index_metric(Relation index)
+{
+	RvflatMetric m = rvflat_index_metric(index);
+
+	if (m == RVFLAT_L1)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("rvivf does not support the L1 distance <+>"),
+				 errdetail("Its codes bound Euclidean, inner product and cosine distances only."),
+				 errhint("Use an rvflat index for ORDER BY col <+> query.")));
+	return m;
+}
+
+/* Initialize an empty page of the given type. */
+void
+rvivf_init_page(Page page, uint16 type)
+{
+	RvivfPageOpaqueData *opaque;
+
+	PageInit(page, BLCKSZ, sizeof(RvivfPageOpaqueData));
+	opaque = RvivfPageGetOpaque(page);
+	opaque->next = InvalidBlockNumber;
+	opaque->type = type;
+	opaque->page_id = RVIVF_PAGE_ID;
+}
+
+/* A new page at the end of the index, exclusively locked (the caller initializes it). */
+Buffer
+rvivf_new_buffer(Relation index, ForkNumber fork)
+{
+	Buffer		buf;
+
+	LockRelationForExtension(index, ExclusiveLock);
+	buf = ReadBufferExtended(index, fork, P_NEW, RBM_NORMAL, NULL);
+	UnlockRelationForExtension(index, ExclusiveLock);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	return buf;
+}
+
+/* Append an item to a list page; false if it does not fit. */
+bool
+rvivf_page_add(Page page, const RvivfItem *item, Size size)
+{
+	if (PageGetFreeSpace(page) < MAXALIGN(size))
+		return false;
+	if (PageAddItem(page, (Item) item, size, InvalidOffsetNumber, false, false) ==
+		InvalidOffsetNumber)
+		elog(ERROR, "failed to add an item to an rvivf page");
+	return true;
+}
+
+/*
+ * Write len bytes as new stream pages at the end of the index (a build, before WAL is
+ * written for the whole index); returns the first page's block.
+ */
+BlockNumber
+rvivf_stream_write(Relation index, const void *data, Size len)
+{
+	BlockNumber first = InvalidBlockNumber;
+	Size		done = 0;
+
+	do
+	{
+		Buffer		buf = rvivf_new_buffer(index, MAIN_FORKNUM);
+		Page		page = BufferGetPage(buf);
+		Size		n = Min(len - done, (Size) RVIVF_STREAM_BYTES);
+
+		rvivf_init_page(page, RVIVF_PAGE_STREAM);
+		if (n > 0)
+			memcpy(RvivfPageGetStream(page), (const char *) data + done, n);
+		/* pd_lower covers the whole stream area, so a full-page image keeps it */
+		((PageHeader) page)->pd_lower = (RvivfPageGetStream(page) + RVIVF_STREAM_BYTES) -
+			(char *) page;
+		if (first == InvalidBlockNumber)
+			first = BufferGetBlockNumber(buf);
+		MarkBufferDirty(buf);
+		UnlockReleaseBuffer(buf);
+		done += n;
+	} while (done < len);
+	return first;
+}
+
+/* Read len bytes at byte offset off of the stream that starts at block start. */
+void
+rvivf_stream_read(Relation index, BlockNumber start, Size off, void *out, Size len)
+{
+	char	   *dst = out;
+
+	while (len > 0)
+	{
+		BlockNumber blk = start + off / RVIVF_STREAM_BYTES;
+		Size		in = off % RVIVF_STREAM_BYTES;
+		Size		n = Min(len, (Size) RVIVF_STREAM_BYTES - in);
+		Buffer		buf = ReadBuffer(index, blk);
+		Page		page;
+
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		if (RvivfPageGetOpaque(page)->type != RVIVF_PAGE_STREAM)
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("index \"%s\" has no stream page at block %u",
+							RelationGetRelationName(index), blk)));
+		memcpy(dst, RvivfPageGetStream(page) + in, n);
+		UnlockReleaseBuffer(buf);
+		dst += n;
+		off += n;
+		len -= n;
+	}
+}
+
+/* The directory page of list l. */
+BlockNumber
+rvivf_dir_block(const RvivfMetaData *meta, int l)
+{
+	return meta->directory + l / RVIVF_DIR_PER_PAGE;
+}
+
+/* List l's entry on its directory page. */
+RvivfListData *
+rvivf_dir_entry(Page page, int l)
+{
+	return (RvivfListData *) RvivfPageGetStream(page) + l % RVIVF_DIR_PER_PAGE;
+}
+
+/*
+ * The per-backend centroid cache: centroids never change after a build, and a new build
+ * (REINDEX, TRUNCATE, VACUUM FULL) gets a new relfilenode, so (relfilenode, seed) names
+ * them. A few indexes' worth, least recently used out.
+ */
+#define RVIVF_CACHED	4
+
+typedef struct RvivfCentroidCache
+{
+	RelFileNode node;
+	uint64		seed;
+	int			nlists;
+	int			pd;
+	float	   *c;				/* in TopMemoryContext; NULL: unused slot */
+	uint64		used;
+} RvivfCentroidCache;
+
+static RvivfCentroidCache centroid_cache[RVIVF_CACHED];
+static uint64 centroid_clock = 0;
+
+/* The index's centroids (nlists x pd floats); NULL for an index of the origin's list. */
+const float *
+rvivf_centroids(Relation index, const RvivfMetaData *meta)
+{
+	RvivfCentroidCache *slot;
+	Size		bytes = (Size) meta->nlists * meta->pd * sizeof(float);
+	float	   *c;
+	int			i;
+
+	if (meta->centroids == InvalidBlockNumber)
+		return NULL;
+	for (i = 0; i < RVIVF_CACHED; i++)
+	{
+		RvivfCentroidCache *e = &centroid_cache[i];
+
+		if (e->c != NULL && RelFileNodeEquals(e->node, index->rd_node) &&
+			e->seed == meta->seed && e->nlists == meta->nlists && e->pd == meta->pd)
+		{
+			e->used = ++centroid_clock;
+			return e->c;
+		}
+	}
+	/* read first into the current context (an error frees it), then keep a copy */
+	c = palloc_extended(bytes, MCXT_ALLOC_HUGE);
+	rvivf_stream_read(index, meta->centroids, 0, c, bytes);
+	slot = &centroid_cache[0];
+	for (i = 1; i < RVIVF_CACHED; i++)
+		if (slot->c != NULL &&
+			(centroid_cache[i].c == NULL || centroid_cache[i].used < slot->used))
+			slot = &centroid_cache[i];
+	if (slot->c != NULL)
+		pfree(slot->c);
+	slot->c = NULL;
+	slot->c = MemoryContextAllocHuge(TopMemoryContext, bytes);
+	memcpy(slot->c, c, bytes);
+	pfree(c);
+	slot->node = index->rd_node;
+	slot->seed = meta->seed;
+	slot->nlists = meta->nlists;
+	slot->pd = meta->pd;
+	slot->used = ++centroid_clock;
+	return slot->c;
+}
+
+/* A value's vector in the index space (pd floats, palloc'd in the current context). */
+float *
+rvivf_prepare(const RvivfMetaData *meta, const float *x)
+{
+	float	   *out = palloc(sizeof(float) * meta->pd);
+
+	RVPG_CHECK(rv_ivf_prepare(rvpg_ctx(), (rv_metric) meta->metric, meta->seed, x, 1,
+							  meta->dims, out));
+	return out;
+}
+
+/* The list whose centroid is nearest to index-space vector xp. */
+int
+rvivf_nearest_list(Relation index, const RvivfMetaData *meta, const float *xp)
+{
+	const float *c = rvivf_centroids(index, meta);
+	int32		l = 0;
+
+	if (c == NULL || meta->nlists == 1)
+		return 0;
+	RVPG_CHECK(rv_ivf_assign(rvpg_ctx(), RV_METRIC_L2, c, meta->nlists, meta->pd, xp, 1, 1,
+							 &l));
+	return l;
+}

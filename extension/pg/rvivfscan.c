@@ -1,0 +1,570 @@
+/*
+ * rvivfscan.c — an rvivf index scan: ORDER BY col <op> query, approximate in which rows it
+ * considers, exact in the distances and the order it returns.
+ *
+ * The first amgettuple maps the query to the index space, orders the lists by their
+ * centroids' distance to it (the index's own metric), and probes the first
+ * relvec.ivf_probes of them: for every row of a probed list, the row's code gives an
+ * estimate of its distance and a lower bound lb (rv_ivf_estimate). The candidates go into
+ * a min-heap C by lb. Reranking a candidate fetches its heap tuple under the scan's
+ * snapshot (a row the snapshot cannot see is dropped there), computes the operator's own
+ * distance on the indexed value (bit-identical to a sequential scan's), and puts the row
+ * into a min-heap H by (distance, heap TID).
+ *
+ * Before a row is returned, candidates move from C to H while C's smallest lb is at most
+ * H's smallest distance, and in any case until relvec.ivf_rerank candidates have been
+ * reranked. When that stops, every candidate left in C has a lower bound above the row
+ * returned, so it would come later too, as long as the bounds hold; they hold with high
+ * probability (RaBitQ), and the reranked floor guards the rest. So the scan reranks about
+ * as many rows as the executor asks for, plus those whose estimate is close.
+ *
+ * Iterative scan: when C and H are empty and the executor still asks (a WHERE clause
+ * rejected the rows), the next relvec.ivf_probes lists are probed, up to
+ * relvec.ivf_max_probes lists in all (0: every list), so a filtered LIMIT stays full
+ * whenever enough rows pass. The order stays exact: a row found later whose distance is
+ * below one already returned is skipped (as pgvector's strict order does); such rows
+ * belonged to lists the first probes left out, which is the approximation.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/relscan.h"
+#include "access/tableam.h"
+#include "catalog/index.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "utils/memutils.h"
+
+#include "rvivf.h"
+
+/* A candidate: a lower bound of its distance, and its heap TID. */
+typedef struct RvivfCand
+{
+	float		lb;
+	ItemPointerData tid;
+} RvivfCand;
+
+/* A reranked row: its exact distance and heap TID. */
+typedef struct RvivfHit
+{
+	double		dist;
+	ItemPointerData tid;
+} RvivfHit;
+
+typedef struct RvivfScanOpaqueData
+{
+	MemoryContext cxt;			/* the scan's arrays; reset by rescan */
+	MemoryContext tmpcxt;		/* one rerank */
+	RvflatMetric metric;
+	bool		started;
+	Embedding  *query;			/* NULL: a NULL query (nullmode) */
+	bool		nullmode;		/* every row, by heap TID, with a NULL distance */
+	Size		nullnext;
+	RvivfMetaData meta;
+	float	   *qp;				/* the query in the index space */
+	float	   *zero;			/* the origin's centroid, pd zeros */
+	rv_ivf_lut *lut;
+	int32	   *order;			/* lists, nearest centroid first */
+	int			norder;			/* lists the scan may probe */
+	int			probed;
+	int			step;			/* lists per probe */
+	RvivfCand  *cands;			/* min-heap by lb */
+	Size		ncands;
+	Size		ccap;
+	RvivfHit   *hits;			/* min-heap by (dist, tid) */
+	Size		nhits;
+	Size		hcap;
+	Size		reranked;
+	Size		rerank_floor;
+	Size		dropped;
+	Size		estimated;
+	bool		emitted;
+	double		last;
+	/* heap access for the rerank */
+	IndexFetchTableData *fetch;
+	TupleTableSlot *slot;
+	EState	   *estate;
+	IndexInfo  *ii;
+} RvivfScanOpaqueData;
+
+typedef RvivfScanOpaqueData *RvivfScanOpaque;
+
+/* Float order with NaN last, as ORDER BY sorts float8. */
+static inline int
+dist_cmp(double a, double b)
+{
+	if (isnan(a))
+		return isnan(b) ? 0 : 1;
+	if (isnan(b))
+		return -1;
+	return a < b ? -1 : (a > b ? 1 : 0);
+}
+
+static inline bool
+hit_less(const RvivfHit *a, const RvivfHit *b)
+{
+	int			c = dist_cmp(a->dist, b->dist);
+
+	if (c != 0)
+		return c < 0;
+	return ItemPointerCompare((ItemPointer) &a->tid, (ItemPointer) &b->tid) < 0;
+}
+
+static inline bool
+cand_less(const RvivfCand *a, const RvivfCand *b)
+{
+	/* a NaN bound knows nothing: rerank it early */
+	float		x = isnan(a->lb) ? -INFINITY : a->lb;
+	float		y = isnan(b->lb) ? -INFINITY : b->lb;
+
+	return x < y;
+}
+
+/* qsort comparator of candidates by heap TID. */
+static int
+cand_tid_cmp(const void *a, const void *b)
+{
+	return ItemPointerCompare((ItemPointer) &((const RvivfCand *) a)->tid,
+							  (ItemPointer) &((const RvivfCand *) b)->tid);
+}
+
+/* Restore the heap property below slot i (candidates). */
+static void
+cand_sift_down(RvivfCand *h, Size n, Size i)
+{
+	RvivfCand	x = h[i];
+
+	for (;;)
+	{
+		Size		c = 2 * i + 1;
+
+		if (c >= n)
+			break;
+		if (c + 1 < n && cand_less(&h[c + 1], &h[c]))
+			c++;
+		if (!cand_less(&h[c], &x))
+			break;
+		h[i] = h[c];
+		i = c;
+	}
+	h[i] = x;
+}
+
+/* Restore the heap property below slot i (reranked rows). */
+static void
+hit_sift_down(RvivfHit *h, Size n, Size i)
+{
+	RvivfHit	x = h[i];
+
+	for (;;)
+	{
+		Size		c = 2 * i + 1;
+
+		if (c >= n)
+			break;
+		if (c + 1 < n && hit_less(&h[c + 1], &h[c]))
+			c++;
+		if (!hit_less(&h[c], &x))
+			break;
+		h[i] = h[c];
+		i = c;
+	}
+	h[i] = x;
+}
+
+/* Add a reranked row to H. */
+static void
+hit_push(RvivfScanOpaque so, double dist, ItemPointer tid)
+{
+	Size		i;
+
+	if (so->nhits == so->hcap)
+	{
+		so->hcap = Max(so->hcap * 2, 64);
+		so->hits = so->hits == NULL ?
+			MemoryContextAlloc(so->cxt, sizeof(RvivfHit) * so->hcap) :
+			repalloc(so->hits, sizeof(RvivfHit) * so->hcap);
+	}
+	i = so->nhits++;
+	so->hits[i].dist = dist;
+	so->hits[i].tid = *tid;
+	while (i > 0)
+	{
+		Size		p = (i - 1) / 2;
+
+		if (!hit_less(&so->hits[i], &so->hits[p]))
+			break;
+		{
+			RvivfHit	t = so->hits[p];
+
+			so->hits[p] = so->hits[i];
+			so->hits[i] = t;
+		}
+		i = p;
+	}
+}
+
+/* Probe the next lists of the order: every row's estimate into C. */
+static void
+probe_more(IndexScanDesc scan)
+{
+	RvivfScanOpaque so = (RvivfScanOpaque) scan->opaque;
+	Relation	index = scan->indexRelation;
+	const float *centroids = rvivf_centroids(index, &so->meta);
+	int			end = Min(so->norder, so->probed + so->step);
+	Size		i;
+
+	for (; so->probed < end; so->probed++)
+	{
+		int			l = so->order[so->probed];
+		Buffer		dirbuf;
+		BlockNumber blk;
+
+		if (!so->nullmode)
+			rv_ivf_lut_set(so->lut, (rv_metric) so->metric, so->qp,
+						   centroids != NULL ? centroids + (Size) l * so->meta.pd : so->zero);
+		dirbuf = ReadBuffer(index, rvivf_dir_block(&so->meta, l));
+		LockBuffer(dirbuf, BUFFER_LOCK_SHARE);
+		blk = rvivf_dir_entry(BufferGetPage(dirbuf), l)->head;
+		UnlockReleaseBuffer(dirbuf);
+
+		while (blk != InvalidBlockNumber)
+		{
+			Buffer		buf;
+			Page		page;
+			OffsetNumber off;
+			OffsetNumber maxoff;
+
+			CHECK_FOR_INTERRUPTS();
+			buf = ReadBuffer(index, blk);
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			page = BufferGetPage(buf);
+			if (RvivfPageGetOpaque(page)->type != RVIVF_PAGE_LIST)
+				ereport(ERROR,
+						(errcode(ERRCODE_INDEX_CORRUPTED),
+						 errmsg("index \"%s\" has no list page at block %u",
+								RelationGetRelationName(index), blk)));
+			maxoff = PageGetMaxOffsetNumber(page);
+			if (so->ncands + maxoff > so->ccap)
+			{
+				so->ccap = Max(so->ccap * 2, so->ncands + maxoff + 1024);
+				so->cands = so->cands == NULL ?
+					MemoryContextAllocHuge(so->cxt, sizeof(RvivfCand) * so->ccap) :
+					repalloc_huge(so->cands, sizeof(RvivfCand) * so->ccap);
+			}
+			for (off = FirstOffsetNumber; off <= maxoff; off++)
+			{
+				ItemId		iid = PageGetItemId(page, off);
+				RvivfItem  *item;
+				float		est;
+				RvivfCand  *c;
+
+				if (!ItemIdIsNormal(iid))
+					continue;
+				if (ItemIdGetLength(iid) != RVIVF_ITEM_SIZE(so->meta.pd))
+					ereport(ERROR,
+							(errcode(ERRCODE_INDEX_CORRUPTED),
+							 errmsg("index \"%s\" has an item of %u bytes, expected %zu",
+									RelationGetRelationName(index), ItemIdGetLength(iid),
+									RVIVF_ITEM_SIZE(so->meta.pd))));
+				item = (RvivfItem *) PageGetItem(page, iid);
+				c = &so->cands[so->ncands++];
+				so->estimated++;
+				if (so->nullmode)
+					c->lb = 0;
+				else
+					rv_ivf_estimate(so->lut, item->code, &item->f, &est, &c->lb);
+				c->tid = item->tid;
+			}
+			blk = RvivfPageGetOpaque(page)->next;
+			UnlockReleaseBuffer(buf);
+		}
+	}
+	if (so->nullmode)
+		qsort(so->cands, so->ncands, sizeof(RvivfCand), cand_tid_cmp);
+	else if (so->ncands > 1)
+		for (i = so->ncands / 2; i-- > 0;)
+			cand_sift_down(so->cands, so->ncands, i);
+}
+
+/*
+ * The indexed value of a heap row visible to the scan's snapshot, detoasted in the
+ * current memory context; NULL when the snapshot cannot see the row or its value is NULL.
+ */
+static Embedding *
+fetch_value(IndexScanDesc scan, ItemPointer tid)
+{
+	RvivfScanOpaque so = (RvivfScanOpaque) scan->opaque;
+	ItemPointerData t = *tid;
+	bool		call_again = false;
+	bool		all_dead = false;
+	Datum		values[INDEX_MAX_KEYS];
+	bool		isnull[INDEX_MAX_KEYS];
+
+	if (so->fetch == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(so->cxt);
+
+		so->fetch = table_index_fetch_begin(scan->heapRelation);
+		so->slot = table_slot_create(scan->heapRelation, NULL);
+		so->ii = BuildIndexInfo(scan->indexRelation);
+		so->estate = CreateExecutorState();
+		MemoryContextSwitchTo(old);
+	}
+	ExecClearTuple(so->slot);
+	if (!table_index_fetch_tuple(so->fetch, &t, scan->xs_snapshot, so->slot, &call_again,
+								 &all_dead))
+		return NULL;
+	GetPerTupleExprContext(so->estate)->ecxt_scantuple = so->slot;
+	FormIndexDatum(so->ii, so->slot, so->estate, values, isnull);
+	if (isnull[0])
+		return NULL;
+	return DatumGetEmbedding(values[0]);
+}
+
+/* Rerank C's top: its exact distance into H (or nothing, for a row we cannot see). */
+static void
+rerank_one(IndexScanDesc scan)
+{
+	RvivfScanOpaque so = (RvivfScanOpaque) scan->opaque;
+	RvivfCand	c = so->cands[0];
+	MemoryContext old;
+	Embedding  *e;
+
+	so->ncands--;
+	if (so->ncands > 0)
+	{
+		so->cands[0] = so->cands[so->ncands];
+		cand_sift_down(so->cands, so->ncands, 0);
+	}
+	so->reranked++;
+	old = MemoryContextSwitchTo(so->tmpcxt);
+	e = fetch_value(scan, &c.tid);
+	if (e != NULL)
+	{
+		double		d;
+
+		if (e->dim != so->query->dim)
+			rvpg_check_same_dims(e, so->query);
+		d = rvflat_distance(so->metric, so->query->x, e->x, e->dim);
+		MemoryContextSwitchTo(old);
+		hit_push(so, d, &c.tid);
+	}
+	else
+		MemoryContextSwitchTo(old);
+	ResetPerTupleExprContext(so->estate);
+	MemoryContextReset(so->tmpcxt);
+}
+
+/* Set up the first probe: the query in the index space, and the lists in order. */
+static void
+start_scan(IndexScanDesc scan)
+{
+	RvivfScanOpaque so = (RvivfScanOpaque) scan->opaque;
+	Relation	index = scan->indexRelation;
+	const float *centroids;
+	int			probes;
+	MemoryContext old = MemoryContextSwitchTo(so->cxt);
+
+	so->query = DatumGetEmbedding(scan->orderByData->sk_argument);
+	rvivf_read_meta(index, &so->meta);
+	if (so->meta.dims == 0)
+	{
+		/* no row was ever indexed */
+		so->norder = 0;
+		MemoryContextSwitchTo(old);
+		return;
+	}
+	if (so->query->dim != so->meta.dims)
+		RVPG_CHECK(rv_check_same_dims(rvpg_ctx(), so->meta.dims, so->query->dim));
+	if (so->query->space != 0)
+	{
+		if (so->meta.space != 0 && so->meta.space != so->query->space)
+			rvpg_raise_mixed(so->meta.space, so->query->space);
+		if (so->meta.space2 != 0 && so->meta.space2 != so->query->space)
+			rvpg_raise_mixed(so->meta.space2, so->query->space);
+	}
+
+	so->qp = rvivf_prepare(&so->meta, so->query->x);
+	so->zero = palloc0(sizeof(float) * so->meta.pd);
+	RVPG_CHECK(rv_ivf_lut_create(rvpg_ctx(), so->meta.pd, &so->lut));
+	probes = rvivf_probes > 0 ? Min(rvivf_probes, so->meta.nlists) :
+		rvivf_auto_probes(so->meta.nlists);
+	so->norder = rvivf_max_probes > 0 ? Min(rvivf_max_probes, so->meta.nlists) :
+		so->meta.nlists;
+	so->norder = Max(so->norder, probes);
+	so->step = probes;
+	so->order = palloc(sizeof(int32) * so->norder);
+	centroids = rvivf_centroids(index, &so->meta);
+	if (centroids == NULL || so->meta.nlists == 1)
+		so->order[0] = 0;
+	else
+		RVPG_CHECK(rv_ivf_assign(rvpg_ctx(), (rv_metric) so->metric, centroids,
+								 so->meta.nlists, so->meta.pd, so->qp, 1, so->norder,
+								 so->order));
+	so->rerank_floor = rvivf_rerank > 0 ? rvivf_rerank : 40;
+	MemoryContextSwitchTo(old);
+}
+
+/* Set up a scan for a NULL query: every indexed row, by heap TID. */
+static void
+start_null_scan(IndexScanDesc scan)
+{
+	RvivfScanOpaque so = (RvivfScanOpaque) scan->opaque;
+	MemoryContext old = MemoryContextSwitchTo(so->cxt);
+	int			l;
+
+	so->nullmode = true;
+	rvivf_read_meta(scan->indexRelation, &so->meta);
+	so->norder = so->step = so->meta.nlists;
+	so->order = palloc(sizeof(int32) * so->norder);
+	for (l = 0; l < so->norder; l++)
+		so->order[l] = l;
+	MemoryContextSwitchTo(old);
+	if (so->meta.dims != 0)
+		probe_more(scan);
+}
+
+/* Start a scan. */
+IndexScanDesc
+rvivfbeginscan(Relation index, int nkeys, int norderbys)
+{
+	IndexScanDesc scan = RelationGetIndexScan(index, nkeys, norderbys);
+	RvivfScanOpaque so = (RvivfScanOpaque) palloc0(sizeof(RvivfScanOpaqueData));
+
+	so->cxt = AllocSetContextCreate(CurrentMemoryContext, "rvivf scan",
+									ALLOCSET_DEFAULT_SIZES);
+	so->tmpcxt = AllocSetContextCreate(CurrentMemoryContext, "rvivf rerank",
+									   ALLOCSET_DEFAULT_SIZES);
+	so->metric = rvivf_index_metric(index);
+	scan->opaque = so;
+	scan->xs_orderbyvals = palloc0(sizeof(Datum) * Max(norderbys, 1));
+	scan->xs_orderbynulls = palloc(sizeof(bool) * Max(norderbys, 1));
+	return scan;
+}
+
+/* Free what a scan holds outside its memory contexts. */
+static void
+release(RvivfScanOpaque so)
+{
+	if (so->lut != NULL)
+		rv_ivf_lut_destroy(rvpg_ctx(), so->lut);
+	so->lut = NULL;
+	if (so->fetch != NULL)
+	{
+		ExecDropSingleTupleTableSlot(so->slot);
+		table_index_fetch_end(so->fetch);
+		FreeExecutorState(so->estate);
+	}
+	so->fetch = NULL;
+	so->slot = NULL;
+	so->estate = NULL;
+}
+
+/* (Re)start a scan with a new ORDER BY argument. */
+void
+rvivfrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys)
+{
+	RvivfScanOpaque so = (RvivfScanOpaque) scan->opaque;
+	MemoryContext cxt = so->cxt;
+	MemoryContext tmpcxt = so->tmpcxt;
+	RvflatMetric metric = so->metric;
+
+	if (keys && scan->numberOfKeys > 0)
+		memmove(scan->keyData, keys, nkeys * sizeof(ScanKeyData));
+	if (orderbys && scan->numberOfOrderBys > 0)
+		memmove(scan->orderByData, orderbys, norderbys * sizeof(ScanKeyData));
+	release(so);
+	MemoryContextReset(cxt);
+	MemoryContextReset(tmpcxt);
+	memset(so, 0, sizeof(RvivfScanOpaqueData));
+	so->cxt = cxt;
+	so->tmpcxt = tmpcxt;
+	so->metric = metric;
+}
+
+/* The next row in (distance, heap TID) order among the candidates. */
+bool
+rvivfgettuple(IndexScanDesc scan, ScanDirection dir pg_attribute_unused())
+{
+	RvivfScanOpaque so = (RvivfScanOpaque) scan->opaque;
+
+	if (!so->started)
+	{
+		if (scan->numberOfOrderBys != 1 || scan->orderByData == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("an rvivf index can only be scanned for ORDER BY column <operator> value")));
+		so->started = true;
+		pgstat_count_index_scan(scan->indexRelation);
+		if (scan->orderByData->sk_flags & SK_ISNULL)
+			start_null_scan(scan);
+		else
+			start_scan(scan);
+	}
+	if (so->nullmode)
+	{
+		/* ORDER BY col <op> NULL: every distance is NULL; the rows by heap TID */
+		if (so->nullnext >= so->ncands)
+			return false;
+		scan->xs_heaptid = so->cands[so->nullnext++].tid;
+		scan->xs_orderbyvals[0] = (Datum) 0;
+		scan->xs_orderbynulls[0] = true;
+		return true;
+	}
+	if (so->query == NULL)
+		return false;
+	scan->xs_recheck = false;
+	scan->xs_recheckorderby = false;
+
+	for (;;)
+	{
+		RvivfHit	next;
+
+		while (so->ncands > 0 &&
+			   (so->nhits == 0 || so->reranked < so->rerank_floor ||
+				!(so->cands[0].lb > so->hits[0].dist)))
+			rerank_one(scan);
+		if (so->nhits > 0)
+		{
+			next = so->hits[0];
+			so->nhits--;
+			if (so->nhits > 0)
+			{
+				so->hits[0] = so->hits[so->nhits];
+				hit_sift_down(so->hits, so->nhits, 0);
+			}
+			if (so->emitted && dist_cmp(next.dist, so->last) < 0)
+			{
+				so->dropped++;
+				continue;
+			}
+			so->emitted = true;
+			so->last = next.dist;
+			scan->xs_heaptid = next.tid;
+			scan->xs_orderbyvals[0] = Float8GetDatum(next.dist);
+			scan->xs_orderbynulls[0] = false;
+			return true;
+		}
+		if (so->probed >= so->norder)
+			return false;
+		probe_more(scan);
+	}
+}
+
+/* End a scan. */
+void
+rvivfendscan(IndexScanDesc scan)
+{
+	RvivfScanOpaque so = (RvivfScanOpaque) scan->opaque;
+
+	elog(DEBUG1, "rvivf scan: %d of %d lists probed, %zu candidates, %zu reranked, %zu skipped out of order",
+		 so->probed, so->meta.nlists, so->estimated, so->reranked, so->dropped);
+	release(so);
+	MemoryContextDelete(so->cxt);
+	MemoryContextDelete(so->tmpcxt);
+	pfree(so);
+	scan->opaque = NULL;
+}
