@@ -9,7 +9,12 @@
 #   make bench        benchmarks; figures and ratios are printed, never asserted
 #                     (bench/gpu-check.sh is not among them: it runs on a GPU machine, README;
 #                     bench/run-sqlite-bench.sh compares with sqlite-vec when SQLITE_VEC_PATH
-#                     names its vec0.so, and says it skipped that otherwise)
+#                     names its vec0.so, and says it skipped that otherwise;
+#                     bench/run-ann-bench.sh, approximate indexes like ann-benchmarks (rvivf,
+#                     pgvector's HNSW and IVFFlat when present, recall-QPS sweeps), is the
+#                     longest: hours at its defaults (a 1,000,000 x 768 set); by hand,
+#                     `bench/run-ann-bench.sh --quick` takes a few minutes. Its plots need
+#                     gnuplot: `scripts/setup-debian.sh --bench`)
 #   make sqlite       build/sqlite/relvec.so, the SQLite loadable extension (also built by make)
 #   make sqlite-test  the SQLite suite (tests/sqlite) against build/sqlite/relvec.so
 #   make cli          build/relvec, the offline command-line tool (also built by make)

@@ -2,6 +2,10 @@
 # Installs every Debian 12 package relvec needs to build, test and benchmark.
 # Idempotent: packages already present are left alone and apt is not touched at all
 # when nothing is missing. Must run as root (or through sudo).
+#
+#   setup-debian.sh           the packages above
+#   setup-debian.sh --bench   also the optional ones of the benchmarks' plots (gnuplot-nox,
+#                             for bench/run-ann-bench.sh's recall-QPS curves)
 set -euo pipefail
 
 PKGS=(
@@ -14,6 +18,11 @@ PKGS=(
   python3
   clang libclang-rt-14-dev
 )
+case "${1:-}" in
+  "") ;;
+  --bench) PKGS+=(gnuplot-nox) ;;
+  *) echo "usage: setup-debian.sh [--bench]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${PKGS[@]}"; do
