@@ -15,6 +15,10 @@
 #include <math.h>
 
 #include "access/reloptions.h"
+#include "access/tableam.h"
+#include "catalog/index.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
 #include "commands/progress.h"
 #include "commands/vacuum.h"
 #include "optimizer/cost.h"
@@ -441,4 +445,95 @@ rvivf_nearest_list(Relation index, const RvivfMetaData *meta, const float *xp)
 	RVPG_CHECK(rv_ivf_assign(rvpg_ctx(), RV_METRIC_L2, c, meta->nlists, meta->pd, xp, 1, 1,
 							 &l));
 	return l;
+}
+
+/* Call fn for every item of list l, its pages share-locked one at a time. */
+void
+rvivf_walk_list(Relation index, const RvivfMetaData *meta, int l,
+				void (*fn) (const RvivfItem *item, void *arg), void *arg)
+{
+	Buffer		dirbuf = ReadBuffer(index, rvivf_dir_block(meta, l));
+	BlockNumber blk;
+
+	LockBuffer(dirbuf, BUFFER_LOCK_SHARE);
+	blk = rvivf_dir_entry(BufferGetPage(dirbuf), l)->head;
+	UnlockReleaseBuffer(dirbuf);
+	while (blk != InvalidBlockNumber)
+	{
+		Buffer		buf;
+		Page		page;
+		OffsetNumber off;
+		OffsetNumber maxoff;
+
+		CHECK_FOR_INTERRUPTS();
+		buf = ReadBuffer(index, blk);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		if (RvivfPageGetOpaque(page)->type != RVIVF_PAGE_LIST)
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("index \"%s\" has no list page at block %u",
+							RelationGetRelationName(index), blk)));
+		maxoff = PageGetMaxOffsetNumber(page);
+		for (off = FirstOffsetNumber; off <= maxoff; off++)
+		{
+			ItemId		iid = PageGetItemId(page, off);
+
+			if (!ItemIdIsNormal(iid))
+				continue;
+			if (ItemIdGetLength(iid) != RVIVF_ITEM_SIZE(meta->pd))
+				ereport(ERROR,
+						(errcode(ERRCODE_INDEX_CORRUPTED),
+						 errmsg("index \"%s\" has an item of %u bytes, expected %zu",
+								RelationGetRelationName(index), ItemIdGetLength(iid),
+								RVIVF_ITEM_SIZE(meta->pd))));
+			fn((RvivfItem *) PageGetItem(page, iid), arg);
+		}
+		blk = RvivfPageGetOpaque(page)->next;
+		UnlockReleaseBuffer(buf);
+	}
+}
+
+/* Start heap reads (the objects live in the current memory context). */
+void
+rvivf_fetch_begin(RvivfFetch *f, Relation heap, Relation index)
+{
+	f->fetch = table_index_fetch_begin(heap);
+	f->slot = table_slot_create(heap, NULL);
+	f->ii = BuildIndexInfo(index);
+	f->estate = CreateExecutorState();
+	f->started = true;
+}
+
+/* End heap reads. */
+void
+rvivf_fetch_end(RvivfFetch *f)
+{
+	if (!f->started)
+		return;
+	ExecDropSingleTupleTableSlot(f->slot);
+	table_index_fetch_end(f->fetch);
+	FreeExecutorState(f->estate);
+	memset(f, 0, sizeof(RvivfFetch));
+}
+
+/* The indexed value of the heap row at tid visible to snapshot, or NULL (rvivf.h). */
+Embedding *
+rvivf_fetch_value(RvivfFetch *f, ItemPointer tid, Snapshot snapshot)
+{
+	ItemPointerData t = *tid;
+	bool		call_again = false;
+	bool		all_dead = false;
+	Datum		values[INDEX_MAX_KEYS];
+	bool		isnull[INDEX_MAX_KEYS];
+
+	ExecClearTuple(f->slot);
+	ResetPerTupleExprContext(f->estate);
+	if (!table_index_fetch_tuple(f->fetch, &t, snapshot, f->slot, &call_again, &all_dead))
+		return NULL;
+	GetPerTupleExprContext(f->estate)->ecxt_scantuple = f->slot;
+	FormIndexDatum(f->ii, f->slot, f->estate, values, isnull);
+	if (isnull[0])
+		return NULL;
+	return DatumGetEmbedding(values[0]);
 }

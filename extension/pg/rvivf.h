@@ -141,6 +141,30 @@ extern Buffer rvivf_new_buffer(Relation index, ForkNumber fork);
 extern float *rvivf_prepare(const RvivfMetaData *meta, const float *x);
 extern int	rvivf_nearest_list(Relation index, const RvivfMetaData *meta, const float *xp);
 
+/* Call fn for every item of list l, its pages share-locked one at a time. */
+extern void rvivf_walk_list(Relation index, const RvivfMetaData *meta, int l,
+							void (*fn) (const RvivfItem *item, void *arg), void *arg);
+
+/* Reading indexed values from the heap, for an exact rerank. */
+typedef struct RvivfFetch
+{
+	bool		started;
+	struct IndexFetchTableData *fetch;
+	struct TupleTableSlot *slot;
+	struct EState *estate;
+	struct IndexInfo *ii;
+} RvivfFetch;
+
+/* Start (its objects live in the current memory context) and end heap reads. */
+extern void rvivf_fetch_begin(RvivfFetch *f, Relation heap, Relation index);
+extern void rvivf_fetch_end(RvivfFetch *f);
+/*
+ * The indexed value (column or expression) of the heap row at tid visible to snapshot,
+ * detoasted in the current memory context; NULL when the snapshot cannot see the row or
+ * the value is NULL. The caller resets the current context between rows.
+ */
+extern Embedding *rvivf_fetch_value(RvivfFetch *f, ItemPointer tid, Snapshot snapshot);
+
 /* rvivfbuild.c */
 extern IndexBuildResult *rvivfbuild(Relation heap, Relation index, IndexInfo *indexInfo);
 extern void rvivfbuildempty(Relation index);

@@ -82,11 +82,7 @@ typedef struct RvivfScanOpaqueData
 	Size		estimated;
 	bool		emitted;
 	double		last;
-	/* heap access for the rerank */
-	IndexFetchTableData *fetch;
-	TupleTableSlot *slot;
-	EState	   *estate;
-	IndexInfo  *ii;
+	RvivfFetch	fetch;			/* heap access for the rerank */
 } RvivfScanOpaqueData;
 
 typedef RvivfScanOpaqueData *RvivfScanOpaque;
@@ -206,6 +202,30 @@ hit_push(RvivfScanOpaque so, double dist, ItemPointer tid)
 	}
 }
 
+/* rvivf_walk_list's callback: one row's estimate into C. */
+static void
+add_candidate(const RvivfItem *item, void *arg)
+{
+	RvivfScanOpaque so = (RvivfScanOpaque) arg;
+	RvivfCand  *c;
+	float		est;
+
+	if (so->ncands == so->ccap)
+	{
+		so->ccap = Max(so->ccap * 2, 1024);
+		so->cands = so->cands == NULL ?
+			MemoryContextAllocHuge(so->cxt, sizeof(RvivfCand) * so->ccap) :
+			repalloc_huge(so->cands, sizeof(RvivfCand) * so->ccap);
+	}
+	c = &so->cands[so->ncands++];
+	so->estimated++;
+	if (so->nullmode)
+		c->lb = 0;
+	else
+		rv_ivf_estimate(so->lut, item->code, &item->f, &est, &c->lb);
+	c->tid = item->tid;
+}
+
 /* Probe the next lists of the order: every row's estimate into C. */
 static void
 probe_more(IndexScanDesc scan)
@@ -219,109 +239,17 @@ probe_more(IndexScanDesc scan)
 	for (; so->probed < end; so->probed++)
 	{
 		int			l = so->order[so->probed];
-		Buffer		dirbuf;
-		BlockNumber blk;
 
 		if (!so->nullmode)
 			rv_ivf_lut_set(so->lut, (rv_metric) so->metric, so->qp,
 						   centroids != NULL ? centroids + (Size) l * so->meta.pd : so->zero);
-		dirbuf = ReadBuffer(index, rvivf_dir_block(&so->meta, l));
-		LockBuffer(dirbuf, BUFFER_LOCK_SHARE);
-		blk = rvivf_dir_entry(BufferGetPage(dirbuf), l)->head;
-		UnlockReleaseBuffer(dirbuf);
-
-		while (blk != InvalidBlockNumber)
-		{
-			Buffer		buf;
-			Page		page;
-			OffsetNumber off;
-			OffsetNumber maxoff;
-
-			CHECK_FOR_INTERRUPTS();
-			buf = ReadBuffer(index, blk);
-			LockBuffer(buf, BUFFER_LOCK_SHARE);
-			page = BufferGetPage(buf);
-			if (RvivfPageGetOpaque(page)->type != RVIVF_PAGE_LIST)
-				ereport(ERROR,
-						(errcode(ERRCODE_INDEX_CORRUPTED),
-						 errmsg("index \"%s\" has no list page at block %u",
-								RelationGetRelationName(index), blk)));
-			maxoff = PageGetMaxOffsetNumber(page);
-			if (so->ncands + maxoff > so->ccap)
-			{
-				so->ccap = Max(so->ccap * 2, so->ncands + maxoff + 1024);
-				so->cands = so->cands == NULL ?
-					MemoryContextAllocHuge(so->cxt, sizeof(RvivfCand) * so->ccap) :
-					repalloc_huge(so->cands, sizeof(RvivfCand) * so->ccap);
-			}
-			for (off = FirstOffsetNumber; off <= maxoff; off++)
-			{
-				ItemId		iid = PageGetItemId(page, off);
-				RvivfItem  *item;
-				float		est;
-				RvivfCand  *c;
-
-				if (!ItemIdIsNormal(iid))
-					continue;
-				if (ItemIdGetLength(iid) != RVIVF_ITEM_SIZE(so->meta.pd))
-					ereport(ERROR,
-							(errcode(ERRCODE_INDEX_CORRUPTED),
-							 errmsg("index \"%s\" has an item of %u bytes, expected %zu",
-									RelationGetRelationName(index), ItemIdGetLength(iid),
-									RVIVF_ITEM_SIZE(so->meta.pd))));
-				item = (RvivfItem *) PageGetItem(page, iid);
-				c = &so->cands[so->ncands++];
-				so->estimated++;
-				if (so->nullmode)
-					c->lb = 0;
-				else
-					rv_ivf_estimate(so->lut, item->code, &item->f, &est, &c->lb);
-				c->tid = item->tid;
-			}
-			blk = RvivfPageGetOpaque(page)->next;
-			UnlockReleaseBuffer(buf);
-		}
+		rvivf_walk_list(index, &so->meta, l, add_candidate, so);
 	}
 	if (so->nullmode)
 		qsort(so->cands, so->ncands, sizeof(RvivfCand), cand_tid_cmp);
 	else if (so->ncands > 1)
 		for (i = so->ncands / 2; i-- > 0;)
 			cand_sift_down(so->cands, so->ncands, i);
-}
-
-/*
- * The indexed value of a heap row visible to the scan's snapshot, detoasted in the
- * current memory context; NULL when the snapshot cannot see the row or its value is NULL.
- */
-static Embedding *
-fetch_value(IndexScanDesc scan, ItemPointer tid)
-{
-	RvivfScanOpaque so = (RvivfScanOpaque) scan->opaque;
-	ItemPointerData t = *tid;
-	bool		call_again = false;
-	bool		all_dead = false;
-	Datum		values[INDEX_MAX_KEYS];
-	bool		isnull[INDEX_MAX_KEYS];
-
-	if (so->fetch == NULL)
-	{
-		MemoryContext old = MemoryContextSwitchTo(so->cxt);
-
-		so->fetch = table_index_fetch_begin(scan->heapRelation);
-		so->slot = table_slot_create(scan->heapRelation, NULL);
-		so->ii = BuildIndexInfo(scan->indexRelation);
-		so->estate = CreateExecutorState();
-		MemoryContextSwitchTo(old);
-	}
-	ExecClearTuple(so->slot);
-	if (!table_index_fetch_tuple(so->fetch, &t, scan->xs_snapshot, so->slot, &call_again,
-								 &all_dead))
-		return NULL;
-	GetPerTupleExprContext(so->estate)->ecxt_scantuple = so->slot;
-	FormIndexDatum(so->ii, so->slot, so->estate, values, isnull);
-	if (isnull[0])
-		return NULL;
-	return DatumGetEmbedding(values[0]);
 }
 
 /* Rerank C's top: its exact distance into H (or nothing, for a row we cannot see). */
@@ -341,7 +269,14 @@ rerank_one(IndexScanDesc scan)
 	}
 	so->reranked++;
 	old = MemoryContextSwitchTo(so->tmpcxt);
-	e = fetch_value(scan, &c.tid);
+	if (!so->fetch.started)
+	{
+		MemoryContext fcxt = MemoryContextSwitchTo(so->cxt);
+
+		rvivf_fetch_begin(&so->fetch, scan->heapRelation, scan->indexRelation);
+		MemoryContextSwitchTo(fcxt);
+	}
+	e = rvivf_fetch_value(&so->fetch, &c.tid, scan->xs_snapshot);
 	if (e != NULL)
 	{
 		double		d;
@@ -354,7 +289,6 @@ rerank_one(IndexScanDesc scan)
 	}
 	else
 		MemoryContextSwitchTo(old);
-	ResetPerTupleExprContext(so->estate);
 	MemoryContextReset(so->tmpcxt);
 }
 
@@ -452,15 +386,7 @@ release(RvivfScanOpaque so)
 	if (so->lut != NULL)
 		rv_ivf_lut_destroy(rvpg_ctx(), so->lut);
 	so->lut = NULL;
-	if (so->fetch != NULL)
-	{
-		ExecDropSingleTupleTableSlot(so->slot);
-		table_index_fetch_end(so->fetch);
-		FreeExecutorState(so->estate);
-	}
-	so->fetch = NULL;
-	so->slot = NULL;
-	so->estate = NULL;
+	rvivf_fetch_end(&so->fetch);
 }
 
 /* (Re)start a scan with a new ORDER BY argument. */
