@@ -7,7 +7,8 @@
  * the largest power of two <= pd, each of RV_IVF_ROUNDS rounds multiplies every coordinate
  * by a random sign, applies the normalized fast Walsh-Hadamard transform (FWHT, scaled by
  * 1/sqrt(b)) to coordinates [0, b), multiplies by fresh random signs and applies it to
- * [pd - b, pd). Every step is orthogonal, so norms, inner products and L2 distances are
+ * [pd - b, pd), then mixes the two halves of the row with a butterfly (so rows whose two
+ * blocks barely overlap mix too). Every step is orthogonal, so norms, inner products and L2 distances are
  * kept (up to float rounding), and the map spreads each vector's energy evenly over the
  * coordinates, as the random rotation of RaBitQ requires. Signs come from splitmix64
  * streams keyed by (seed, round, which), so every machine builds the same map. Costs
@@ -226,6 +227,28 @@ make_signs(uint64_t seed, int round, int which, float *signs, size_t n)
 	}
 }
 
+/*
+ * (v_i, v_{i+h}) <- ((v_i + v_{i+h}) / sqrt 2, (v_i - v_{i+h}) / sqrt 2) for i < h = pd / 2:
+ * orthogonal, and it mixes the two halves of the row even where the two transforms' blocks
+ * barely overlap (pd just under a power of two times two, e.g. 4,000 or 16,000).
+ */
+static RVC_CLONES void
+butterfly(float *v, size_t pd)
+{
+	size_t		h = pd / 2,
+				i;
+	const float k = (float) M_SQRT1_2;
+
+	for (i = 0; i < h; i++)
+	{
+		float		a = v[i],
+					c = v[i + h];
+
+		v[i] = (a + c) * k;
+		v[i + h] = (a - c) * k;
+	}
+}
+
 /* Map one padded row v (pd) in place: the rounds of signs and transforms. */
 static void
 map_row(float *v, size_t pd, size_t b, float scale, const float *signs)
@@ -238,6 +261,7 @@ map_row(float *v, size_t pd, size_t b, float scale, const float *signs)
 		fwht(v, b, scale);
 		apply_signs(v, signs + (size_t) (2 * r + 1) * pd, pd);
 		fwht(v + (pd - b), b, scale);
+		butterfly(v, pd);
 	}
 }
 
