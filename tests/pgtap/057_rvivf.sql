@@ -13,7 +13,7 @@ DROP SCHEMA IF EXISTS rvivf_test CASCADE;
 CREATE SCHEMA rvivf_test;
 SET search_path = rvivf_test, public;
 RESET client_min_messages;
-SELECT plan(42);
+SELECT plan(44);
 SELECT setseed(0.25);
 
 CREATE FUNCTION rnd(d int) RETURNS embedding LANGUAGE sql VOLATILE AS
@@ -281,8 +281,41 @@ SELECT is((SELECT count(*)::int FROM (SELECT id FROM sp ORDER BY e <-> relvec_ta
 	'a query of the rows'' space is answered');
 RESET enable_seqscan;
 
+-- a translated query (relvec_translate into the rows' model) uses the index like any other
+SELECT relvec_create_space('ivf_ma', 64);
+SELECT relvec_create_space('ivf_mb', 64);
+SELECT relvec_create_anchor_set('ivf_fm300', (SELECT array_agg(idx::text ORDER BY anchor_no) FROM fixtures.fmnist WHERE is_anchor));
+SELECT relvec_set_anchors('ivf_fm300', 'ivf_ma', 'SELECT idx, a FROM fixtures.fmnist WHERE is_anchor');
+SELECT relvec_set_anchors('ivf_fm300', 'ivf_mb', 'SELECT idx, b FROM fixtures.fmnist WHERE is_anchor');
+SELECT relvec_freeze_anchor_set('ivf_fm300');
+SELECT relvec_fit_translation('ivf_fm300', 'ivf_mb', 'ivf_ma');
+CREATE FUNCTION translated_ids(qb embedding, via_index bool) RETURNS int[] LANGUAGE plpgsql AS $$
+DECLARE r int[];
+BEGIN
+	PERFORM set_config('enable_seqscan', (NOT via_index)::text, true);
+	PERFORM set_config('enable_indexscan', via_index::text, true);
+	SELECT array_agg(id) INTO r FROM (SELECT id FROM fm
+		ORDER BY e <-> relvec_translate(qb, 'ivf_fm300', 'ivf_mb', 'ivf_ma') LIMIT 10) s;
+	PERFORM set_config('enable_seqscan', 'true', true);
+	PERFORM set_config('enable_indexscan', 'true', true);
+	RETURN r;
+END $$;
+CREATE INDEX fm_l2_again ON fm USING rvivf (e embedding_l2_ops);
+SELECT ok(uses_index($$SELECT id FROM fm ORDER BY e <-> relvec_translate($1, 'ivf_fm300', 'ivf_mb', 'ivf_ma') LIMIT 10$$,
+	(SELECT b FROM fixtures.fmnist LIMIT 1)), 'ORDER BY e <-> relvec_translate(...) is an rvivf index scan');
+SET relvec.ivf_probes = 16384;
+SET relvec.ivf_rerank = 100000;
+SELECT is((SELECT count(*)::int FROM fixtures.fmnist WHERE idx % 97 = 0
+	AND translated_ids(b, true) IS DISTINCT FROM translated_ids(b, false)), 0,
+	'translated queries, every list probed: index = seq scan');
+RESET relvec.ivf_probes;
+RESET relvec.ivf_rerank;
+
 SELECT * FROM finish();
 SET client_min_messages = warning;
 DROP SCHEMA rvivf_test CASCADE;
 SELECT relvec_drop_space('ivf_a');
 SELECT relvec_drop_space('ivf_b');
+SELECT relvec_drop_anchor_set('ivf_fm300', true);
+SELECT relvec_drop_space('ivf_ma', true);
+SELECT relvec_drop_space('ivf_mb', true);
