@@ -58,6 +58,10 @@ UNION ALL
 SELECT 'operator ' || o.oid::regoperator || ' ' || o.oprcode::regproc || ' ' || o.oprcom::regoperator
 	FROM members m JOIN pg_operator o ON m.classid = 'pg_operator'::regclass AND o.oid = m.objid
 UNION ALL
+SELECT 'access method ' || a.amname || ' ' || a.amtype::text || ' ' || a.amhandler::regproc || ' ' ||
+	coalesce(obj_description(a.oid, 'pg_am'), '-')
+	FROM members m JOIN pg_am a ON m.classid = 'pg_am'::regclass AND a.oid = m.objid
+UNION ALL
 SELECT 'opclass ' || am.amname || ' ' || oc.opcname || ' ' || coalesce(obj_description(oc.oid, 'pg_opclass'), '-')
 	FROM members m JOIN pg_opclass oc ON m.classid = 'pg_opclass'::regclass AND oc.oid = m.objid
 	JOIN pg_am am ON am.oid = oc.opcmethod
@@ -72,7 +76,7 @@ UNION ALL
 SELECT 'config ' || unnest(extconfig)::regclass::text FROM pg_extension WHERE extname = 'relvec'
 ORDER BY 1"
 
-echo "1..17"
+echo "1..18"
 psql -q -X -d postgres -c "DROP DATABASE IF EXISTS $old" -c "DROP DATABASE IF EXISTS $new" \
 	-c "CREATE DATABASE $old" -c "CREATE DATABASE $new" || exit 1
 psql -q -X -d postgres -c "DROP ROLE IF EXISTS rv_upgrade_user" -c "CREATE ROLE rv_upgrade_user" >/dev/null
@@ -125,6 +129,16 @@ index_scan_same() {
 		eq "$(psql -X -At -d $old -c "SET enable_seqscan = off" -c "$K" | tail -n 1)" "$knn_before"
 }
 check "an index scan gives the rows it gave before" index_scan_same
+ivf_same() {   # an rvivf index built after the update, every list probed, answers as before
+	local out
+	q $old "CREATE INDEX items_a_ivf ON items USING rvivf (a embedding_cosine_ops)" >/dev/null || return 1
+	out=$(psql -X -q -At -d $old -c "BEGIN" -c "DROP INDEX items_a_cos" -c "SET LOCAL enable_seqscan = off" \
+		-c "SET LOCAL relvec.ivf_probes = 16384" -c "SET LOCAL relvec.ivf_rerank = 100000" \
+		-c "EXPLAIN $K" -c "$K" -c "ROLLBACK") || return 1
+	grep -q 'Index Scan using items_a_ivf' <<<"$out" || { echo "# no rvivf index scan"; return 1; }
+	eq "$(tail -n 1 <<<"$out")" "$knn_before"
+}
+check "an rvivf index (new in 0.2.0) builds after the update and answers as the rvflat index did" ivf_same
 check "the stored translation translates as before" eq "$(q $old "$TR")" "$tr_before"
 check "rows of 0.1.0 are owned by the role that ran the update" eq \
 	"$(q $old "SELECT string_agg(DISTINCT owner::text, ',') FROM (SELECT owner FROM relvec_spaces UNION ALL SELECT owner FROM relvec_anchor_sets UNION ALL SELECT owner FROM relvec_translations) o")" \
