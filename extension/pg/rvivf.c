@@ -58,7 +58,7 @@ rvivf_init(void)
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("relvec.ivf_rerank",
 							"Candidates an rvivf scan reranks exactly before its first row.",
-							"Beyond these, a candidate is reranked when its estimate's lower bound could put it before the next row; 0 chooses 40.",
+							"Beyond these, a candidate is reranked when its estimate's lower bound could put it before the next row; 0 chooses 10.",
 							&rvivf_rerank, 0, 0, INT_MAX, PGC_USERSET, 0,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("relvec.ivf_max_probes",
@@ -105,7 +105,7 @@ rvivfcostestimate(PlannerInfo *root pg_attribute_unused(), IndexPath *path,
 	double		tuples = Max(index->tuples, 1.0);
 	double		nlists;
 	double		frac;
-	double		rerank = rvivf_rerank > 0 ? rvivf_rerank : 40;
+	double		rerank = rvivf_rerank > 0 ? rvivf_rerank : RVIVF_DEFAULT_RERANK;
 	Relation	rel;
 	RvivfMetaData meta;
 

@@ -338,7 +338,7 @@ start_scan(IndexScanDesc scan)
 		RVPG_CHECK(rv_ivf_assign(rvpg_ctx(), (rv_metric) so->metric, centroids,
 								 so->meta.nlists, so->meta.pd, so->qp, 1, so->norder,
 								 so->order));
-	so->rerank_floor = rvivf_rerank > 0 ? rvivf_rerank : 40;
+	so->rerank_floor = rvivf_rerank > 0 ? rvivf_rerank : RVIVF_DEFAULT_RERANK;
 	MemoryContextSwitchTo(old);
 }
 
