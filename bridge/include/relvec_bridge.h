@@ -718,7 +718,7 @@ void		rv_set_resident_staging(rv_ctx *ctx, int force);
  * pd bits, the signs of the rotated residual x - c, with three floats (rv_ivf_factors).
  * With a query's table for the list (rv_ivf_lut) it gives an unbiased estimate of the
  * metric's distance and a lower bound that holds with high probability (RaBitQ's bound
- * with epsilon0 = 1.9): they choose candidates, and the host reranks them exactly.
+ * with epsilon0 = 3, wider than the paper's 1.9): they choose candidates, and the host reranks them exactly.
  * ------------------------------------------------------------------------------------ */
 
 /* Rounds of the index space's map (two transforms each). */

@@ -155,15 +155,21 @@ rvflatbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	return result;
 }
 
-/* The init fork of an unlogged rvflat index: an empty metapage, WAL-logged. */
+/*
+ * The init fork of an unlogged rvflat index: an empty metapage, WAL-logged as a full page
+ * image (generic WAL writes nothing for an unlogged relation, and a crash before the next
+ * checkpoint would leave the init fork zeroed).
+ */
 void
 rvflatbuildempty(Relation index)
 {
+	int			dims = rvflat_typmod_dims(index);
 	Buffer		metabuf = new_page(index, INIT_FORKNUM, RVFLAT_PAGE_META);
-	GenericXLogState *state = GenericXLogStart(index);
-	Page		page = GenericXLogRegisterBuffer(state, metabuf, GENERIC_XLOG_FULL_IMAGE);
 
-	rvflat_init_meta(page, rvflat_typmod_dims(index));
-	GenericXLogFinish(state);
+	START_CRIT_SECTION();
+	rvflat_init_meta(BufferGetPage(metabuf), dims);
+	MarkBufferDirty(metabuf);
+	log_newpage_buffer(metabuf, true);
+	END_CRIT_SECTION();
 	UnlockReleaseBuffer(metabuf);
 }

@@ -378,20 +378,21 @@ rvivfbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 
 /*
  * The init fork of an unlogged rvivf index: a metapage of the origin's one list and its
- * directory page, WAL-logged.
+ * directory page, WAL-logged as full page images (generic WAL writes nothing for an
+ * unlogged relation, and a crash before the next checkpoint would leave them zeroed).
  */
 void
 rvivfbuildempty(Relation index)
 {
+	int			dims = rvflat_typmod_dims(index);
+	RvflatMetric metric = rvivf_index_metric(index);
 	Buffer		metabuf = rvivf_new_buffer(index, INIT_FORKNUM);
 	Buffer		dirbuf = rvivf_new_buffer(index, INIT_FORKNUM);
-	GenericXLogState *state = GenericXLogStart(index);
-	Page		page = GenericXLogRegisterBuffer(state, metabuf, GENERIC_XLOG_FULL_IMAGE);
-	Page		dpage = GenericXLogRegisterBuffer(state, dirbuf, GENERIC_XLOG_FULL_IMAGE);
+	Page		page = BufferGetPage(metabuf);
+	Page		dpage = BufferGetPage(dirbuf);
 	RvivfMetaData *meta;
-	int			dims = rvflat_typmod_dims(index);
 
-	(void) rvivf_index_metric(index);
+	START_CRIT_SECTION();
 	rvivf_init_page(page, RVIVF_PAGE_META);
 	meta = RvivfPageGetMeta(page);
 	memset(meta, 0, sizeof(RvivfMetaData));
@@ -400,7 +401,7 @@ rvivfbuildempty(Relation index)
 	meta->dims = Max(dims, 0);
 	meta->pd = dims > 0 ? (int) rv_ivf_padded_dims(dims) : 0;
 	meta->nlists = 1;
-	meta->metric = rvivf_index_metric(index);
+	meta->metric = metric;
 	meta->seed = RVIVF_SEED;
 	meta->centroids = InvalidBlockNumber;
 	meta->directory = BufferGetBlockNumber(dirbuf);
@@ -410,7 +411,11 @@ rvivfbuildempty(Relation index)
 	rvivf_dir_entry(dpage, 0)->count = 0;
 	((PageHeader) dpage)->pd_lower = (RvivfPageGetStream(dpage) + RVIVF_STREAM_BYTES) -
 		(char *) dpage;
-	GenericXLogFinish(state);
+	MarkBufferDirty(metabuf);
+	MarkBufferDirty(dirbuf);
+	log_newpage_buffer(metabuf, true);
+	log_newpage_buffer(dirbuf, true);
+	END_CRIT_SECTION();
 	UnlockReleaseBuffer(dirbuf);
 	UnlockReleaseBuffer(metabuf);
 }
