@@ -67,7 +67,7 @@ export RV_DUMP_FILE="$RV_CLUSTER_DIR/relvec.dump"
 suite "dump (pg_dump / pg_restore)" bash tests/dump/run.sh
 suite "security (pg_dump by a database owner, owners kept by a restore, LATIN1 client)" bash tests/security/run.sh
 suite "upgrade (ALTER EXTENSION relvec UPDATE from 0.1.0 with data, indexes and catalog)" bash tests/upgrade/run.sh
-suite "crash (rvflat: crash recovery, streaming replica, build progress; own clusters)" bash tests/crash/run.sh
+suite "crash (rvflat, rvivf: crash recovery, streaming replica, unlogged, build progress; own clusters)" bash tests/crash/run.sh
 suite "serving (relvec preloaded: shared copies, batched scans; own cluster)" bash tests/serving/run.sh
 suite "shard (ORDER BY ... LIMIT pushed down to postgres_fdw shards; own clusters)" bash tests/shard/run.sh
 suite "shard kNN (relvec_shard_knn, stitching, publish and fingerprints; own clusters)" bash tests/shard/knn.sh
@@ -83,7 +83,9 @@ suite "cli (relvec command-line tool)" bash tests/cli/run.sh
 suite "readme (every README example, in order)" bash tests/readme/run.sh
 
 oks=$(grep -cE '^[[:space:]]*ok [0-9]+' "$LOG")
-failed=$(grep -cE '^[[:space:]]*not ok [0-9]+' "$LOG")
+# a "not ok ... # TODO" is a known bug (tap.sh todo): listed, not counted as failed
+todo=$(grep -E '^[[:space:]]*not ok [0-9]+.*# TODO' "$LOG")
+failed=$(grep -E '^[[:space:]]*not ok [0-9]+' "$LOG" | grep -cv '# TODO')
 skipped=$(grep -cE '^[[:space:]]*ok [0-9]+.*# (SKIP|skip)' "$LOG")
 passed=$((oks - skipped))
 rm -f "$LOG"
@@ -92,5 +94,6 @@ rm -f "$LOG"
 echo
 echo "time per suite:"
 printf '%s' "$TIMES"
+[ -n "$todo" ] && printf 'known bugs (TAP TODO, not counted as failed):\n%s\n' "$todo"
 echo "total: $passed passed, $failed failed, $skipped skipped in ${SECONDS}s"
 exit $status
