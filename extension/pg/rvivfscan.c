@@ -68,6 +68,7 @@ typedef struct RvivfScanOpaqueData
 	rv_ivf_lut *lut;
 	int32	   *order;			/* lists, nearest centroid first */
 	int			norder;			/* lists the scan may probe */
+	int			nknown;			/* lists of the order computed so far */
 	int			probed;
 	int			step;			/* lists per probe */
 	RvivfCand  *cands;			/* min-heap by lb */
@@ -236,6 +237,19 @@ probe_more(IndexScanDesc scan)
 	int			end = Min(so->norder, so->probed + so->step);
 	Size		i;
 
+	/*
+	 * The order of the nearest lists only, computed again longer when the scan goes past
+	 * it (the same total order, so the known part stays as it was): ordering every list
+	 * for every query would cost more than probing a few.
+	 */
+	if (end > so->nknown)
+	{
+		so->nknown = Min(so->norder, Max(end, 4 * so->nknown));
+		if (centroids != NULL && so->meta.nlists > 1)
+			RVPG_CHECK(rv_ivf_assign(rvpg_ctx(), (rv_metric) so->metric, centroids,
+									 so->meta.nlists, so->meta.pd, so->qp, 1, so->nknown,
+									 so->order));
+	}
 	for (; so->probed < end; so->probed++)
 	{
 		int			l = so->order[so->probed];
@@ -298,7 +312,6 @@ start_scan(IndexScanDesc scan)
 {
 	RvivfScanOpaque so = (RvivfScanOpaque) scan->opaque;
 	Relation	index = scan->indexRelation;
-	const float *centroids;
 	int			probes;
 	MemoryContext old = MemoryContextSwitchTo(so->cxt);
 
@@ -330,14 +343,8 @@ start_scan(IndexScanDesc scan)
 		so->meta.nlists;
 	so->norder = Max(so->norder, probes);
 	so->step = probes;
-	so->order = palloc(sizeof(int32) * so->norder);
-	centroids = rvivf_centroids(index, &so->meta);
-	if (centroids == NULL || so->meta.nlists == 1)
-		so->order[0] = 0;
-	else
-		RVPG_CHECK(rv_ivf_assign(rvpg_ctx(), (rv_metric) so->metric, centroids,
-								 so->meta.nlists, so->meta.pd, so->qp, 1, so->norder,
-								 so->order));
+	so->order = palloc0(sizeof(int32) * so->norder);
+	so->nknown = 0;				/* probe_more orders the lists it needs */
 	so->rerank_floor = rvivf_rerank > 0 ? rvivf_rerank : RVIVF_DEFAULT_RERANK;
 	MemoryContextSwitchTo(old);
 }
@@ -356,6 +363,7 @@ start_null_scan(IndexScanDesc scan)
 	so->order = palloc(sizeof(int32) * so->norder);
 	for (l = 0; l < so->norder; l++)
 		so->order[l] = l;
+	so->nknown = so->norder;
 	MemoryContextSwitchTo(old);
 	if (so->meta.dims != 0)
 		probe_more(scan);
