@@ -129,6 +129,7 @@ typedef struct IvfKnn
 	uint64		estimated;
 	uint64		reranked;
 	uint64		walks;
+	uint64		batches;
 } IvfKnn;
 
 /* A list walk: items buffered, then estimated for every query of the list's group. */
@@ -786,14 +787,18 @@ ivf_knn_run(FunctionCallInfo fcinfo, const IvfKnnArgs *args)
 		}
 		/* an index over no rows answers nothing; the queries are still read and checked */
 		if (s->meta.dims > 0)
+		{
 			search_batch(s, args, qraw, qkeys, nq, rsinfo, batchcxt);
+			s->batches++;
+		}
 		MemoryContextDelete(batchcxt);
 		CHECK_FOR_INTERRUPTS();
 	}
 	rvpg_reader_close(&qr);
 	SPI_finish();
-	elog(DEBUG1, "relvec_knn_ivf: %d lists probed first, %llu list walks, %llu estimates, %llu reranked",
-		 s->step, (unsigned long long) s->walks, (unsigned long long) s->estimated,
+	elog(DEBUG1, "relvec_knn_ivf: %llu batches, %d lists probed first, %llu list walks, %llu estimates, %llu reranked",
+		 (unsigned long long) s->batches, s->step, (unsigned long long) s->walks,
+		 (unsigned long long) s->estimated,
 		 (unsigned long long) s->reranked);
 	rvivf_fetch_end(&s->fetch);
 	index_close(s->index, NoLock);
