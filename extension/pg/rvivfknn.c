@@ -179,14 +179,11 @@ hit_qsort_cmp(const void *a, const void *b)
 	return ItemPointerCompare((ItemPointer) &x->tid, (ItemPointer) &y->tid);
 }
 
-/* Candidates by lower bound; a NaN bound knows nothing: rerank it early (as the scan). */
+/* Candidates by lower bound (flush_items made a NaN bound -infinity). */
 static inline bool
 cand_less(const KnnCand *a, const KnnCand *b)
 {
-	float		x = isnan(a->lb) ? -INFINITY : a->lb;
-	float		y = isnan(b->lb) ? -INFINITY : b->lb;
-
-	return x < y;
+	return a->lb < b->lb;
 }
 
 /* Restore the min-heap property of candidates below slot i. */
@@ -296,6 +293,9 @@ flush_items(ListWalk *w)
 			float		est;
 
 			rv_ivf_estimate(s->lut, item->code, &item->f, &est, &c->lb);
+			/* a NaN bound knows nothing: rerank it early (as the scan) */
+			if (unlikely(isnan(c->lb)))
+				c->lb = -INFINITY;
 			c->tid = item->tid;
 		}
 	}
