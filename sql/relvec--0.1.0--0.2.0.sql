@@ -310,3 +310,18 @@ COMMENT ON OPERATOR CLASS embedding_l2_ops USING rvivf IS 'rvivf: ORDER BY col <
 COMMENT ON OPERATOR CLASS embedding_ip_ops USING rvivf IS 'rvivf: ORDER BY col <#> query (negative inner product), approximate';
 COMMENT ON OPERATOR CLASS embedding_cosine_ops USING rvivf IS 'rvivf: ORDER BY col <=> query (cosine distance), approximate';
 COMMENT ON OPERATOR CLASS embedding_l1_ops USING rvivf IS 'rvivf: refused when an index is built (use rvflat for <+>)';
+
+-- Batched approximate kNN through an rvivf index (rvivfknn.c): the queries grouped by the
+-- lists they probe, each list walked once per batch, candidates reranked exactly on the heap.
+CREATE FUNCTION relvec_knn_ivf(queries text, index regclass, k integer, key_column text DEFAULT NULL,
+		probes integer DEFAULT 0)
+	RETURNS TABLE (query_key text, rank integer, corpus_key text, distance float8)
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1000;
+COMMENT ON FUNCTION relvec_knn_ivf(text, regclass, integer, text, integer) IS
+	'approximate k nearest rows of an rvivf index''s table for every (key, embedding) row of queries, in one walk of each probed list per batch of queries; exact distances of the index''s operator, rows identified by key_column (NULL: ctid)';
+CREATE FUNCTION relvec_stitch_knn_ivf(queries text, query_space text, index regclass, corpus_space text,
+		anchor_set text, k integer, key_column text DEFAULT NULL, probes integer DEFAULT 0)
+	RETURNS TABLE (query_key text, rank integer, corpus_key text, distance float8)
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE ROWS 1000;
+COMMENT ON FUNCTION relvec_stitch_knn_ivf(text, text, regclass, text, text, integer, text, integer) IS
+	'relvec_knn_ivf of queries of query_space translated into corpus_space by the translation fitted on anchor_set (relvec_stitch_knn''s translation route), through an rvivf index over corpus_space rows';
