@@ -24,7 +24,8 @@
 #   pgv-hnsw, pgv-ivfflat  when pgvector is available (pg_available_extensions): a vector copy
 #              of the table (e::text::vector); HNSW m = 16, ef_construction = 64 sweeping
 #              hnsw.ef_search; IVFFlat lists = rows / 1000 sweeping ivfflat.probes (<= lists)
-# Per index: CREATE INDEX time (server-side), pg_relation_size, then per knob value recall@10
+# Per index: CREATE INDEX time (server-side), pg_relation_size (against the table's pg_table_size,
+# TOAST included: pgvector keeps its vectors there), then per knob value recall@10
 # (every query once, one session; the exact index over its first 50) against the exact top-10
 # (relvec_knn, computed once per data set and checked against a sequential scan on 5 queries),
 # then QPS and mean latency from pgbench for each client count (ANN_CLIENTS, default "1 2"),
@@ -258,7 +259,7 @@ run_index() {
 		return 0
 	fi
 	idx_mb=$(b -c "SELECT round(pg_relation_size('ann_idx') / 1048576.0, 1)")
-	tbl_mb=$(b -c "SELECT round(pg_relation_size('$table') / 1048576.0, 1)")
+	tbl_mb=$(b -c "SELECT round(pg_table_size('$table') / 1048576.0, 1)")
 	b -c "ANALYZE $table"
 	OPTS="-c enable_seqscan=off"
 	# shellcheck disable=SC2016  # $1 is the prepared statement's parameter

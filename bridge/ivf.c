@@ -29,9 +29,10 @@
  * <xbar, rhat> / ipq, within eps0 * sqrt(1 - ipq^2) / ipq / sqrt(pd - 1) with high
  * probability (eps0 = 3: about 3 standard deviations of the estimator, so it fails for
  * about 0.1% of rows, where RaBitQ's 1.9 fails for about 3%; a scan that skips rows whose
- * bound failed loses fewer of them). <xbar, rhat> = (2 S - sum(rhat)) / sqrt(pd), where S is the sum
- * of rhat over the set bits, read byte by byte from a table of 256 partial sums per byte
- * (rv_ivf_lut). From <o, r>: |x - q|^2 = |o|^2 + |r|^2 - 2 <o, r>, and
+ * bound failed loses fewer of them). <xbar, rhat> = (<xbar, q> - <xbar, c>) / |r|, where
+ * <xbar, c> = xc is stored with the code and <xbar, q> = (2 S - sum(q)) / sqrt(pd), S the
+ * sum of q over the set bits, read byte by byte from a table of 256 partial sums per byte
+ * (rv_ivf_lut): one table per query serves every list, and a list costs two dot products. From <o, r>: |x - q|^2 = |o|^2 + |r|^2 - 2 <o, r>, and
  * <x, q> = <c, q> + <o, r> + <o, c> for the inner product and the cosine of normalized rows.
  */
 #include <math.h>
@@ -58,14 +59,15 @@ struct rv_ivf_lut
 {
 	size_t		pd;
 	rv_metric	m;
-	double		rn;				/* |r|, r = q - c */
+	double		rn;				/* |r|, r = q - c (the list's part) */
 	double		rn2;			/* |r|^2 */
 	double		qc;				/* <q, c> */
-	double		sum_rhat;		/* sum of rhat */
+	double		inv_rn;			/* 1 / |r|, 0 when r = 0 */
+	double		xq_base;		/* -sum(q) / sqrt(pd): <xbar, q> = 2 S / sqrt(pd) + xq_base */
 	double		inv_sqrt_pd;	/* 1 / sqrt(pd) */
 	double		eps_scale;		/* eps0 / sqrt(pd - 1) */
-	float	   *rhat;			/* pd */
-	float	   *table;			/* pd / 8 x 256: sums of rhat over the bits of a byte */
+	float	   *qv;				/* pd: the query (the query's part) */
+	float	   *table;			/* pd / 8 x 256: sums of q over the bits of a byte */
 };
 
 /* The splitmix64 output function: a bijective mix of 64 bits. */
@@ -612,6 +614,8 @@ rv_ivf_encode(const float *x, const float *c, size_t pd, uint8_t *code, rv_ivf_f
 	double		n2 = 0.0,
 				l1 = 0.0,
 				oc = 0.0,
+				cs = 0.0,
+				csum = 0.0,
 				onorm,
 				ipq;
 	size_t		nb = pd / 8,
@@ -630,6 +634,9 @@ rv_ivf_encode(const float *x, const float *c, size_t pd, uint8_t *code, rv_ivf_f
 			n2 += o * o;
 			l1 += fabs(o);
 			oc += o * c[i];
+			csum += c[i];
+			if (o >= 0.0)
+				cs += c[i];
 			byte |= (unsigned) (o >= 0.0) << t;
 		}
 		code[j] = (uint8_t) byte;
@@ -640,8 +647,10 @@ rv_ivf_encode(const float *x, const float *c, size_t pd, uint8_t *code, rv_ivf_f
 		f->onorm = 0.0f;
 		f->ipq = 1.0f;
 		f->oc = 0.0f;
+		f->xc = (float) (csum / sqrt((double) pd));
 		return;
 	}
+	f->xc = (float) ((2.0 * cs - csum) / sqrt((double) pd));
 	onorm = sqrt(n2);
 	ipq = l1 / (onorm * sqrt((double) pd));
 	/* NaN (a row that is not finite) falls to the minimum too */
@@ -676,8 +685,8 @@ rv_ivf_lut_create(rv_ctx *ctx, size_t pd, rv_ivf_lut **out)
 	lut->m = RV_METRIC_L2;
 	lut->inv_sqrt_pd = 1.0 / sqrt((double) pd);
 	lut->eps_scale = IVF_EPS0 / sqrt((double) (pd - 1));
-	lut->rhat = (float *) ((char *) lut + head);
-	lut->table = lut->rhat + pd;
+	lut->qv = (float *) ((char *) lut + head);
+	lut->table = lut->qv + pd;
 	memset(lut->table, 0, pd / 8 * 256 * sizeof(float));
 	*out = lut;
 	return RV_OK;
@@ -690,17 +699,42 @@ rv_ivf_lut_destroy(rv_ctx *ctx, rv_ivf_lut *lut)
 	rv_free(ctx, lut);
 }
 
-/* The table of prepared query q for the list of centroid c. */
+/* The query's part of the table: the sums of q over the bits of each byte (per query). */
 void
-rv_ivf_lut_set(rv_ivf_lut *lut, rv_metric m, const float *q, const float *c)
+rv_ivf_lut_query(rv_ivf_lut *lut, rv_metric m, const float *q)
 {
 	size_t		pd = lut->pd,
 				i,
 				j;
+	double		qs = 0.0;
+
+	lut->m = m;
+	memcpy(lut->qv, q, pd * sizeof(float));
+	for (i = 0; i < pd; i++)
+		qs += q[i];
+	lut->xq_base = -qs * lut->inv_sqrt_pd;
+	/* each byte's 256 sums, each from a smaller one: v's lowest bit added to v & (v - 1) */
+	for (j = 0; j < pd / 8; j++)
+	{
+		const float *h = q + 8 * j;
+		float	   *t = lut->table + 256 * j;
+		unsigned	v;
+
+		t[0] = 0.0f;
+		for (v = 1; v < 256; v++)
+			t[v] = t[v & (v - 1)] + h[__builtin_ctz(v)];
+	}
+}
+
+/* The list's part: |q - c| and <q, c> for the list of centroid c (O(pd), per list). */
+void
+rv_ivf_lut_list(rv_ivf_lut *lut, const float *c)
+{
+	size_t		pd = lut->pd,
+				i;
+	const float *q = lut->qv;
 	double		rn2 = 0.0,
-				qc = 0.0,
-				srh = 0.0,
-				inv;
+				qc = 0.0;
 
 	for (i = 0; i < pd; i++)
 	{
@@ -709,31 +743,18 @@ rv_ivf_lut_set(rv_ivf_lut *lut, rv_metric m, const float *q, const float *c)
 		rn2 += r * r;
 		qc += (double) q[i] * c[i];
 	}
-	lut->m = m;
 	lut->rn2 = rn2;
 	lut->rn = sqrt(rn2);
 	lut->qc = qc;
-	inv = rn2 > 0.0 ? 1.0 / lut->rn : 0.0;
-	for (i = 0; i < pd; i++)
-	{
-		float		h = (float) (((double) q[i] - (double) c[i]) * inv);
+	lut->inv_rn = rn2 > 0.0 ? 1.0 / lut->rn : 0.0;
+}
 
-		lut->rhat[i] = h;
-		srh += h;
-	}
-	lut->sum_rhat = srh;
-
-	/* each byte's 256 sums, each from a smaller one: v's lowest bit added to v & (v - 1) */
-	for (j = 0; j < pd / 8; j++)
-	{
-		const float *h = lut->rhat + 8 * j;
-		float	   *t = lut->table + 256 * j;
-		unsigned	v;
-
-		t[0] = 0.0f;
-		for (v = 1; v < 256; v++)
-			t[v] = t[v & (v - 1)] + h[__builtin_ctz(v)];
-	}
+/* Both parts: the table of prepared query q for the list of centroid c. */
+void
+rv_ivf_lut_set(rv_ivf_lut *lut, rv_metric m, const float *q, const float *c)
+{
+	rv_ivf_lut_query(lut, m, q);
+	rv_ivf_lut_list(lut, c);
 }
 
 /* Estimate and lower bound of the metric's distance from the table's query to a code's row. */
@@ -765,7 +786,9 @@ rv_ivf_estimate(const rv_ivf_lut *lut, const uint8_t *code, const rv_ivf_factors
 		s2 += t[512 + code[j + 2]];
 		s3 += t[768 + code[j + 3]];
 	}
-	xr = (2.0 * ((double) (s0 + s1) + (double) (s2 + s3)) - lut->sum_rhat) * lut->inv_sqrt_pd;
+	/* <xbar, rhat> = (<xbar, q> - <xbar, c>) / |r|: the table is the query's, xc the row's */
+	xr = (2.0 * ((double) (s0 + s1) + (double) (s2 + s3)) * lut->inv_sqrt_pd + lut->xq_base -
+		  f->xc) * lut->inv_rn;
 	onr = onorm * lut->rn;
 	ip_or = onr * (xr / ipq);
 	err = onr * lut->eps_scale * sqrt(fmax(0.0, 1.0 - ipq * ipq)) / ipq;

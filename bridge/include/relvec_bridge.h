@@ -765,19 +765,27 @@ typedef struct rv_ivf_factors
 	float		onorm;			/* |o|, o = x - c (prepared row minus its centroid) */
 	float		ipq;			/* <sign bits / sqrt(pd), o / |o|> in (0, 1]; 1 when o = 0 */
 	float		oc;				/* <o, c> */
+	float		xc;				/* <sign bits / sqrt(pd), c>: one query table serves all lists */
 } rv_ivf_factors;
 
 /* Code of prepared row x (pd) against its centroid c (pd): code gets the sign bits. */
 void		rv_ivf_encode(const float *x, const float *c, size_t pd, uint8_t *code,
 						  rv_ivf_factors *f);
 
-/* A query's table for one list: rv_ivf_lut_set fills it, rv_ivf_estimate reads it. */
+/* A query's table: rv_ivf_lut_query, then rv_ivf_lut_list per list, fill it; rv_ivf_estimate reads it. */
 typedef struct rv_ivf_lut rv_ivf_lut;
 
 rv_status	rv_ivf_lut_create(rv_ctx *ctx, size_t pd, rv_ivf_lut **out);
 void		rv_ivf_lut_destroy(rv_ctx *ctx, rv_ivf_lut *lut);
 
-/* Set the table for prepared query q (pd) and the list whose centroid is c (pd). */
+/*
+ * The table of prepared query q (pd) for metric m: the part every list shares, the sums of
+ * q over each byte's bits (pd / 8 x 256 floats; once per query).
+ */
+void		rv_ivf_lut_query(rv_ivf_lut *lut, rv_metric m, const float *q);
+/* The list's part, for the list whose centroid is c (pd): O(pd), after rv_ivf_lut_query. */
+void		rv_ivf_lut_list(rv_ivf_lut *lut, const float *c);
+/* Both: the table for prepared query q (pd) and the list whose centroid is c (pd). */
 void		rv_ivf_lut_set(rv_ivf_lut *lut, rv_metric m, const float *q, const float *c);
 
 /*

@@ -255,8 +255,8 @@ probe_more(IndexScanDesc scan)
 		int			l = so->order[so->probed];
 
 		if (!so->nullmode)
-			rv_ivf_lut_set(so->lut, (rv_metric) so->metric, so->qp,
-						   centroids != NULL ? centroids + (Size) l * so->meta.pd : so->zero);
+			rv_ivf_lut_list(so->lut,
+							centroids != NULL ? centroids + (Size) l * so->meta.pd : so->zero);
 		rvivf_walk_list(index, &so->meta, l, add_candidate, so);
 	}
 	if (so->nullmode)
@@ -337,6 +337,7 @@ start_scan(IndexScanDesc scan)
 	so->qp = rvivf_prepare(&so->meta, so->query->x);
 	so->zero = palloc0(sizeof(float) * so->meta.pd);
 	RVPG_CHECK(rv_ivf_lut_create(rvpg_ctx(), so->meta.pd, &so->lut));
+	rv_ivf_lut_query(so->lut, (rv_metric) so->metric, so->qp);
 	probes = rvivf_probes > 0 ? Min(rvivf_probes, so->meta.nlists) :
 		rvivf_auto_probes(so->meta.nlists);
 	so->norder = rvivf_max_probes > 0 ? Min(rvivf_max_probes, so->meta.nlists) :
