@@ -306,6 +306,17 @@ rerank_one(IndexScanDesc scan)
 	MemoryContextReset(so->tmpcxt);
 }
 
+/* Reset callback of the scan's context: free the query table. */
+static void
+free_lut(void *arg)
+{
+	RvivfScanOpaque so = (RvivfScanOpaque) arg;
+
+	if (so->lut != NULL)
+		rv_ivf_lut_destroy(rvpg_ctx(), so->lut);
+	so->lut = NULL;
+}
+
 /* Set up the first probe: the query in the index space, and the lists in order. */
 static void
 start_scan(IndexScanDesc scan)
@@ -337,6 +348,14 @@ start_scan(IndexScanDesc scan)
 	so->qp = rvivf_prepare(&so->meta, so->query->x);
 	so->zero = palloc0(sizeof(float) * so->meta.pd);
 	RVPG_CHECK(rv_ivf_lut_create(rvpg_ctx(), so->meta.pd, &so->lut));
+	{
+		/* the table lives in the bridge's context: free it with the scan's, on error too */
+		MemoryContextCallback *cb = palloc(sizeof(MemoryContextCallback));
+
+		cb->func = free_lut;
+		cb->arg = so;
+		MemoryContextRegisterResetCallback(so->cxt, cb);
+	}
 	rv_ivf_lut_query(so->lut, (rv_metric) so->metric, so->qp);
 	probes = rvivf_probes > 0 ? Min(rvivf_probes, so->meta.nlists) :
 		rvivf_auto_probes(so->meta.nlists);
@@ -388,13 +407,10 @@ rvivfbeginscan(Relation index, int nkeys, int norderbys)
 	return scan;
 }
 
-/* Free what a scan holds outside its memory contexts. */
+/* Free what a scan holds outside its memory contexts (the table goes with so->cxt). */
 static void
 release(RvivfScanOpaque so)
 {
-	if (so->lut != NULL)
-		rv_ivf_lut_destroy(rvpg_ctx(), so->lut);
-	so->lut = NULL;
 	rvivf_fetch_end(&so->fetch);
 }
 
