@@ -537,3 +537,35 @@ rvivf_fetch_value(RvivfFetch *f, ItemPointer tid, Snapshot snapshot)
 		return NULL;
 	return DatumGetEmbedding(values[0]);
 }
+
+/* Restore the min-heap (by lb) property of candidates below slot i. */
+void
+rvivf_cand_sift_down(RvivfCand *h, Size n, Size i)
+{
+	RvivfCand	x = h[i];
+
+	for (;;)
+	{
+		Size		c = 2 * i + 1;
+
+		if (c >= n)
+			break;
+		if (c + 1 < n && h[c + 1].lb < h[c].lb)
+			c++;
+		if (!(h[c].lb < x.lb))
+			break;
+		h[i] = h[c];
+		i = c;
+	}
+	h[i] = x;
+}
+
+/* Make n candidates a min-heap by lb. */
+void
+rvivf_cand_heapify(RvivfCand *h, Size n)
+{
+	Size		i;
+
+	for (i = n / 2; i-- > 0;)
+		rvivf_cand_sift_down(h, n, i);
+}

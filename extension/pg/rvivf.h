@@ -27,6 +27,8 @@
 
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/amapi.h"
 #include "access/generic_xlog.h"
 #include "nodes/execnodes.h"
@@ -171,6 +173,31 @@ extern void rvivf_fetch_end(RvivfFetch *f);
  * the value is NULL. The caller resets the current context between rows.
  */
 extern Embedding *rvivf_fetch_value(RvivfFetch *f, ItemPointer tid, Snapshot snapshot);
+
+/*
+ * A candidate of a scan: a lower bound of its distance (a NaN bound is stored as -inf, so
+ * it is reranked early and the heap compares plain floats) and its heap TID.
+ */
+typedef struct RvivfCand
+{
+	float		lb;
+	ItemPointerData tid;
+} RvivfCand;
+
+/* Restore the min-heap (by lb) property of candidates below slot i; heapify n of them. */
+extern void rvivf_cand_sift_down(RvivfCand *h, Size n, Size i);
+extern void rvivf_cand_heapify(RvivfCand *h, Size n);
+
+/* Float order with NaN last, as ORDER BY sorts float8. */
+static inline int
+rvivf_dist_cmp(double a, double b)
+{
+	if (isnan(a))
+		return isnan(b) ? 0 : 1;
+	if (isnan(b))
+		return -1;
+	return a < b ? -1 : (a > b ? 1 : 0);
+}
 
 /* rvivfbuild.c */
 extern IndexBuildResult *rvivfbuild(Relation heap, Relation index, IndexInfo *indexInfo);

@@ -61,11 +61,6 @@
 #define IVFKNN_CHUNK_BYTES ((Size) 256 << 10)
 
 /* A candidate: a lower bound of its distance, and its heap TID. */
-typedef struct KnnCand
-{
-	float		lb;
-	ItemPointerData tid;
-} KnnCand;
 
 /* A reranked row: exact distance, the ctid of the visible row, its key as text. */
 typedef struct KnnHit
@@ -78,7 +73,7 @@ typedef struct KnnHit
 /* One query of a batch. */
 typedef struct KnnQuery
 {
-	KnnCand    *cands;			/* this round's candidates */
+	RvivfCand    *cands;			/* this round's candidates */
 	Size		ncands;
 	Size		ccap;
 	KnnHit	   *hits;			/* max-heap of the k best by (dist, ctid) */
@@ -145,22 +140,11 @@ typedef struct ListWalk
 	Size		cap;
 } ListWalk;
 
-/* Float order with NaN last, as ORDER BY sorts float8. */
-static inline int
-dist_cmp(double a, double b)
-{
-	if (isnan(a))
-		return isnan(b) ? 0 : 1;
-	if (isnan(b))
-		return -1;
-	return a < b ? -1 : (a > b ? 1 : 0);
-}
-
 /* The order of the result: exact distance, then ctid. */
 static inline bool
 hit_less(double da, ItemPointer ta, double db, ItemPointer tb)
 {
-	int			c = dist_cmp(da, db);
+	int			c = rvivf_dist_cmp(da, db);
 
 	if (c != 0)
 		return c < 0;
@@ -172,40 +156,11 @@ hit_qsort_cmp(const void *a, const void *b)
 {
 	const KnnHit *x = a;
 	const KnnHit *y = b;
-	int			c = dist_cmp(x->dist, y->dist);
+	int			c = rvivf_dist_cmp(x->dist, y->dist);
 
 	if (c != 0)
 		return c;
 	return ItemPointerCompare((ItemPointer) &x->tid, (ItemPointer) &y->tid);
-}
-
-/* Candidates by lower bound (flush_items made a NaN bound -infinity). */
-static inline bool
-cand_less(const KnnCand *a, const KnnCand *b)
-{
-	return a->lb < b->lb;
-}
-
-/* Restore the min-heap property of candidates below slot i. */
-static void
-cand_sift_down(KnnCand *h, Size n, Size i)
-{
-	KnnCand		x = h[i];
-
-	for (;;)
-	{
-		Size		c = 2 * i + 1;
-
-		if (c >= n)
-			break;
-		if (c + 1 < n && cand_less(&h[c + 1], &h[c]))
-			c++;
-		if (!cand_less(&h[c], &x))
-			break;
-		h[i] = h[c];
-		i = c;
-	}
-	h[i] = x;
 }
 
 /* Restore the max-heap property of hits below slot i (the worst of the k at the top). */
@@ -280,8 +235,8 @@ flush_items(ListWalk *w)
 
 			cap = Max(cap, 256);
 			q->cands = q->cands == NULL ?
-				palloc_extended(sizeof(KnnCand) * cap, MCXT_ALLOC_HUGE) :
-				repalloc_huge(q->cands, sizeof(KnnCand) * cap);
+				palloc_extended(sizeof(RvivfCand) * cap, MCXT_ALLOC_HUGE) :
+				repalloc_huge(q->cands, sizeof(RvivfCand) * cap);
 			q->ccap = cap;
 		}
 		rv_ivf_lut_set(s->lut, (rv_metric) s->metric, s->qp + (Size) qi * s->meta.pd,
@@ -289,7 +244,7 @@ flush_items(ListWalk *w)
 		for (i = 0; i < w->n; i++)
 		{
 			const RvivfItem *item = (const RvivfItem *) (w->buf + i * w->isz);
-			KnnCand    *c = &q->cands[q->ncands++];
+			RvivfCand    *c = &q->cands[q->ncands++];
 			float		est;
 
 			rv_ivf_estimate(s->lut, item->code, &item->f, &est, &c->lb);
@@ -344,24 +299,22 @@ rerank_query(IvfKnn *s, int qi, MemoryContext keycxt)
 	KnnQuery   *q = &s->qs[qi];
 	const float *qv = s->qvec + (Size) qi * s->meta.dims;
 	Snapshot	snap = GetActiveSnapshot();
-	Size		i;
 
 	if (q->hits == NULL)
 		q->hits = MemoryContextAlloc(keycxt, sizeof(KnnHit) * s->k);
-	for (i = q->ncands / 2; i-- > 0;)
-		cand_sift_down(q->cands, q->ncands, i);
+	rvivf_cand_heapify(q->cands, q->ncands);
 	while (q->ncands > 0 &&
 		   (q->nhits < s->k || q->reranked < s->floor ||
 			!(q->cands[0].lb > q->hits[0].dist)))
 	{
-		KnnCand		c = q->cands[0];
+		RvivfCand		c = q->cands[0];
 		MemoryContext old;
 		Embedding  *e;
 
 		if (--q->ncands > 0)
 		{
 			q->cands[0] = q->cands[q->ncands];
-			cand_sift_down(q->cands, q->ncands, 0);
+			rvivf_cand_sift_down(q->cands, q->ncands, 0);
 		}
 		q->reranked++;
 		s->reranked++;
@@ -580,7 +533,7 @@ batch_rows(const IvfKnn *s, int in_dims)
 	double		per;
 
 	per = sizeof(float) * ((double) in_dims + s->meta.dims + s->meta.pd) +
-		cands * sizeof(KnnCand) + (double) s->k * (sizeof(KnnHit) + 32) +
+		cands * sizeof(RvivfCand) + (double) s->k * (sizeof(KnnHit) + 32) +
 		sizeof(KnnQuery) + sizeof(int32) * 2.0 * s->step + 64;
 	return (int) Max(Min((double) budget / per, (double) IVFKNN_BATCH_MAX), 1.0);
 }

@@ -39,13 +39,6 @@
 
 #include "rvivf.h"
 
-/* A candidate: a lower bound of its distance, and its heap TID. */
-typedef struct RvivfCand
-{
-	float		lb;
-	ItemPointerData tid;
-} RvivfCand;
-
 /* A reranked row: its exact distance and heap TID. */
 typedef struct RvivfHit
 {
@@ -88,35 +81,14 @@ typedef struct RvivfScanOpaqueData
 
 typedef RvivfScanOpaqueData *RvivfScanOpaque;
 
-/* Float order with NaN last, as ORDER BY sorts float8. */
-static inline int
-dist_cmp(double a, double b)
-{
-	if (isnan(a))
-		return isnan(b) ? 0 : 1;
-	if (isnan(b))
-		return -1;
-	return a < b ? -1 : (a > b ? 1 : 0);
-}
-
 static inline bool
 hit_less(const RvivfHit *a, const RvivfHit *b)
 {
-	int			c = dist_cmp(a->dist, b->dist);
+	int			c = rvivf_dist_cmp(a->dist, b->dist);
 
 	if (c != 0)
 		return c < 0;
 	return ItemPointerCompare((ItemPointer) &a->tid, (ItemPointer) &b->tid) < 0;
-}
-
-static inline bool
-cand_less(const RvivfCand *a, const RvivfCand *b)
-{
-	/* a NaN bound knows nothing: rerank it early */
-	float		x = isnan(a->lb) ? -INFINITY : a->lb;
-	float		y = isnan(b->lb) ? -INFINITY : b->lb;
-
-	return x < y;
 }
 
 /* qsort comparator of candidates by heap TID. */
@@ -125,28 +97,6 @@ cand_tid_cmp(const void *a, const void *b)
 {
 	return ItemPointerCompare((ItemPointer) &((const RvivfCand *) a)->tid,
 							  (ItemPointer) &((const RvivfCand *) b)->tid);
-}
-
-/* Restore the heap property below slot i (candidates). */
-static void
-cand_sift_down(RvivfCand *h, Size n, Size i)
-{
-	RvivfCand	x = h[i];
-
-	for (;;)
-	{
-		Size		c = 2 * i + 1;
-
-		if (c >= n)
-			break;
-		if (c + 1 < n && cand_less(&h[c + 1], &h[c]))
-			c++;
-		if (!cand_less(&h[c], &x))
-			break;
-		h[i] = h[c];
-		i = c;
-	}
-	h[i] = x;
 }
 
 /* Restore the heap property below slot i (reranked rows). */
@@ -223,7 +173,12 @@ add_candidate(const RvivfItem *item, void *arg)
 	if (so->nullmode)
 		c->lb = 0;
 	else
+	{
 		rv_ivf_estimate(so->lut, item->code, &item->f, &est, &c->lb);
+		/* a NaN bound knows nothing: rerank it early */
+		if (unlikely(isnan(c->lb)))
+			c->lb = -INFINITY;
+	}
 	c->tid = item->tid;
 }
 
@@ -235,7 +190,6 @@ probe_more(IndexScanDesc scan)
 	Relation	index = scan->indexRelation;
 	const float *centroids = rvivf_centroids(index, &so->meta);
 	int			end = Min(so->norder, so->probed + so->step);
-	Size		i;
 
 	/*
 	 * The order of the nearest lists only, computed again longer when the scan goes past
@@ -261,9 +215,8 @@ probe_more(IndexScanDesc scan)
 	}
 	if (so->nullmode)
 		qsort(so->cands, so->ncands, sizeof(RvivfCand), cand_tid_cmp);
-	else if (so->ncands > 1)
-		for (i = so->ncands / 2; i-- > 0;)
-			cand_sift_down(so->cands, so->ncands, i);
+	else
+		rvivf_cand_heapify(so->cands, so->ncands);
 }
 
 /* Rerank C's top: its exact distance into H (or nothing, for a row we cannot see). */
@@ -279,7 +232,7 @@ rerank_one(IndexScanDesc scan)
 	if (so->ncands > 0)
 	{
 		so->cands[0] = so->cands[so->ncands];
-		cand_sift_down(so->cands, so->ncands, 0);
+		rvivf_cand_sift_down(so->cands, so->ncands, 0);
 	}
 	so->reranked++;
 	old = MemoryContextSwitchTo(so->tmpcxt);
@@ -487,7 +440,7 @@ rvivfgettuple(IndexScanDesc scan, ScanDirection dir pg_attribute_unused())
 				so->hits[0] = so->hits[so->nhits];
 				hit_sift_down(so->hits, so->nhits, 0);
 			}
-			if (so->emitted && dist_cmp(next.dist, so->last) < 0)
+			if (so->emitted && rvivf_dist_cmp(next.dist, so->last) < 0)
 			{
 				so->dropped++;
 				continue;
