@@ -259,7 +259,8 @@ VACUUM iv;
 REINDEX INDEX iv_ip;
 INSERT INTO iv (e) SELECT e FROM iv WHERE id BETWEEN 300 AND 340;
 SQL
-lsn=$(q -c "SELECT pg_current_wal_lsn()")
+# the insert position: a commit with synchronous_commit = off can be past the write position
+lsn=$(q -c "SELECT pg_current_wal_insert_lsn()")
 for _ in $(seq 1 100); do
 	caught=$(psql -X -At -h "$REPLICA_DIR" -p "$rport" -d relvec_crash -c "SELECT pg_last_wal_replay_lsn() >= '$lsn'" 2>/dev/null)
 	[ "$caught" = t ] && break
