@@ -18,6 +18,9 @@
 #   make sqlite       build/sqlite/relvec.so, the SQLite loadable extension (also built by make)
 #   make sqlite-test  the SQLite suite (tests/sqlite) against build/sqlite/relvec.so
 #   make cli          build/relvec, the offline command-line tool (also built by make)
+#   make deviced-test relvec-deviced (the device owner's daemon, built by make, installed beside
+#                     relvec.so) against real daemons on lavapipe; deviced-asan-test, the same
+#                     under ASan+UBSan
 #   make asan         unit tests, GPU tests and the SQLite extension under ASan+UBSan (build/asan)
 #   make asan-test    run them
 #   make fuzz         libFuzzer harnesses (tests/fuzz), FUZZ_SECONDS each (default 25)
@@ -272,3 +275,61 @@ build/relvec: $(CLI_OBJS) $(SQLITE_OBJS) $(BRIDGE_OBJS)
 cli: build/relvec
 all: build/relvec
 .PHONY: cli
+
+# --- relvec-deviced: the device owner's daemon (extension/deviced), built by plain make ---
+# One process per server owns the Vulkan device and answers the backends' exact-kNN
+# candidate requests over a Unix socket (extension/deviced/rvd_protocol.h). make install
+# puts it in pkglibdir, where the "relvec device owner" background worker starts it.
+# make deviced-test runs tests/deviced/run.sh (real daemons on the Vulkan devices present,
+# lavapipe in CI) with the test client build/tests/deviced_client; deviced-asan-test runs
+# the same under ASan+UBSan (build/asan).
+DEVICED        = build/relvec-deviced
+DEVICED_CFLAGS = $(WARN) -O2 -g -Ibridge/include -Iextension/deviced
+DEVICED_DEPS   = extension/deviced/rvd_protocol.h bridge/include/relvec_bridge.h
+
+$(DEVICED): extension/deviced/deviced.c $(DEVICED_DEPS) $(BRIDGE_OBJS)
+	@mkdir -p build
+	$(CC) $(DEVICED_CFLAGS) -o $@ $< $(BRIDGE_OBJS) -lopenblas -llapacke -ldl -lm
+
+build/tests/deviced_client: tests/deviced/client.c $(DEVICED_DEPS) $(BRIDGE_OBJS)
+	@mkdir -p build/tests
+	$(CC) $(DEVICED_CFLAGS) -o $@ $< $(BRIDGE_OBJS) $(TEST_LIBS)
+
+# with the test hook (SIGUSR1: the next submission fails as a lost device), for the test only
+build/tests/relvec-deviced-hooks: extension/deviced/deviced.c $(DEVICED_DEPS) $(BRIDGE_OBJS)
+	@mkdir -p build/tests
+	$(CC) $(DEVICED_CFLAGS) -DRVD_TEST_HOOKS -o $@ $< $(BRIDGE_OBJS) $(TEST_LIBS)
+
+$(ASAN_DIR)/relvec-deviced: extension/deviced/deviced.c $(DEVICED_DEPS) $(ASAN_BRIDGE)
+	@mkdir -p $(ASAN_DIR)
+	$(CC) $(ASAN_CFLAGS) -Ibridge/include -Iextension/deviced -o $@ $< $(ASAN_BRIDGE) $(TEST_LIBS)
+
+$(ASAN_DIR)/tests/deviced_client: tests/deviced/client.c $(DEVICED_DEPS) $(ASAN_BRIDGE)
+	@mkdir -p $(ASAN_DIR)/tests
+	$(CC) $(ASAN_CFLAGS) -Ibridge/include -Iextension/deviced -o $@ $< $(ASAN_BRIDGE) $(TEST_LIBS)
+
+$(ASAN_DIR)/tests/relvec-deviced-hooks: extension/deviced/deviced.c $(DEVICED_DEPS) $(ASAN_BRIDGE)
+	@mkdir -p $(ASAN_DIR)/tests
+	$(CC) $(ASAN_CFLAGS) -DRVD_TEST_HOOKS -Ibridge/include -Iextension/deviced -o $@ $< $(ASAN_BRIDGE) $(TEST_LIBS)
+
+all: $(DEVICED)
+install: install-deviced
+uninstall: uninstall-deviced
+
+install-deviced: $(DEVICED)
+	$(MKDIR_P) '$(DESTDIR)$(pkglibdir)'
+	$(INSTALL_PROGRAM) $(DEVICED) '$(DESTDIR)$(pkglibdir)/relvec-deviced'
+
+uninstall-deviced:
+	rm -f '$(DESTDIR)$(pkglibdir)/relvec-deviced'
+
+deviced: $(DEVICED)
+deviced-test: $(DEVICED) build/tests/deviced_client build/tests/relvec-deviced-hooks
+	tests/deviced/run.sh
+
+# lavapipe's driver preloaded after libasan, as for the GPU tests (asan-test above)
+deviced-asan-test: $(ASAN_DIR)/relvec-deviced $(ASAN_DIR)/tests/deviced_client $(ASAN_DIR)/tests/relvec-deviced-hooks
+	$(SAN_ENV) RVD_DAEMON=$(ASAN_DIR)/relvec-deviced RVD_CLIENT=$(ASAN_DIR)/tests/deviced_client \
+		RVD_DAEMON_HOOKS=$(ASAN_DIR)/tests/relvec-deviced-hooks \
+		RVD_PRELOAD="$(ASAN_LIB) $(LVP_LIB)" tests/deviced/run.sh
+.PHONY: deviced deviced-test deviced-asan-test install-deviced uninstall-deviced

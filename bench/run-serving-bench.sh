@@ -21,6 +21,9 @@
 #                or raised to fit the copy), relvec.batch_size = 1 when that setting exists
 #   shared+batch preloaded, the batching settings at their defaults; skipped with a message
 #                when relvec.batch_size does not exist in the installed build
+#   shared+owner preloaded with relvec.device_owner = BENCH_OWNER_DEVICE (gpu, vulkan:N) and
+#                every session's relvec.device the same: the device owner's candidates,
+#                rechecked from the shared copy; skipped with a message when it is unset
 #   pgv-exact, pgv-hnsw-40, pgv-hnsw-100: pgvector when available (a copy of the table as
 #                vector(D)): a sequential scan, then HNSW (m = 16, ef_construction = 64) at
 #                hnsw.ef_search 40 and 100, with recall@10 against the exact answers (all
@@ -41,7 +44,8 @@
 # queries; each configuration's 1-client p50 is printed as a ratio to it.
 #
 # Environment: BENCH_ROWS (100000), BENCH_DIMS (768), BENCH_QUERIES (200), BENCH_SECONDS (20),
-# BENCH_CLIENTS ("1 2 4 8 16"), BENCH_DATA (random | clustered | both; both), BENCH_CHECK=0
+# BENCH_CLIENTS ("1 2 4 8 16"), BENCH_DATA (random | clustered | both; both), BENCH_OWNER_DEVICE
+# (unset: no shared+owner configuration), BENCH_CHECK=0
 # skips the checks under load, BENCH_PGVECTOR=0 skips pgvector. A quick run:
 #   BENCH_ROWS=20000 BENCH_SECONDS=5 BENCH_CLIENTS="1 4" BENCH_DATA=clustered bench/run-serving-bench.sh
 # It uses the relvec installed in the system PostgreSQL: build, install and run it under the
@@ -96,11 +100,12 @@ restart() {
 		-m fast -w restart >/dev/null || { tail -20 "$RV_CLUSTER_DIR/server.log"; return 1; }
 }
 
-# Sum of PSS (kB) of the postmaster and all its children.
+# Sum of PSS (kB) of the postmaster and all its descendants (relvec-deviced is a child of
+# the device owner worker, not of the postmaster).
 pss_kb() {
 	local pm
 	pm=$(head -1 "$RV_CLUSTER_DIR/data/postmaster.pid")
-	{ echo "$pm"; ps -o pid= --ppid "$pm"; } | while read -r p; do
+	{ echo "$pm"; ps -o pid= --ppid "$pm" | while read -r c; do echo "$c"; ps -o pid= --ppid "$c"; done; } | while read -r p; do
 		cat "/proc/$p/smaps_rollup" 2>/dev/null || true
 	done | awk '/^Pss:/ { s += $2 } END { print s + 0 }'
 }
@@ -277,6 +282,14 @@ for data in $DATASETS; do
 	else
 		echo "== $data / shared+batch: skipped (relvec.batch_size absent)"
 	fi
+	if [ -n "${BENCH_OWNER_DEVICE:-}" ]; then
+		b -c "ALTER SYSTEM SET relvec.device_owner = '$BENCH_OWNER_DEVICE'"
+		run_config "$data" shared+owner relvec "-c relvec.device=$BENCH_OWNER_DEVICE" "t_$data" "queries_$data" "$rv" exact
+		echo "   the device owner: $(b -c "SELECT device || ', ' || uploads || ' uploads, ' || requests || ' requests, ' || batches || ' batches of ' || batched || ' queries, largest ' || largest_batch FROM relvec_device_owner")"
+		b -c "ALTER SYSTEM RESET relvec.device_owner"
+	else
+		echo "== $data / shared+owner: skipped (BENCH_OWNER_DEVICE unset; gpu on a GPU machine, vulkan:0 for lavapipe)"
+	fi
 	if [ "$have_pgvector" = 1 ]; then
 		run_config "$data" pgv-exact "" "" "v_$data" "vq_$data" "Seq Scan on v_$data" recall
 		t0=$(date +%s.%N)
@@ -298,7 +311,7 @@ for data in $DATASETS; do
 	printf "%-10s %-13s" "$data" "config"
 	for c in $CLIENTS; do printf " %24s" "$c clients"; done
 	printf " %9s %10s %8s\n" "PSS MB" "p50/floor" "recall"
-	for name in pages per-backend shared shared+batch pgv-exact pgv-hnsw-40 pgv-hnsw-100; do
+	for name in pages per-backend shared shared+batch shared+owner pgv-exact pgv-hnsw-40 pgv-hnsw-100; do
 		[ -n "$(get "$data" "$name" "$CMAX" 4)" ] || continue
 		printf "%-10s %-13s" "" "$name"
 		for c in $CLIENTS; do printf " %24s" "$(get "$data" "$name" "$c" 4) ($(get "$data" "$name" "$c" 5)/$(get "$data" "$name" "$c" 6))"; done

@@ -49,6 +49,10 @@ suite "unit (OPENBLAS_CORETYPE=Haswell: the AVX2 sgemm kernel)" \
 if ls tests/gpu/test_*.c >/dev/null 2>&1; then
 	suite "gpu (Vulkan kernels vs CPU twin)" make -s gpu-test PROVE_FLAGS=-v
 fi
+# relvec-deviced, the device owner's daemon, against real daemons on lavapipe: protocol,
+# parity with the bridge, batching, budget, bad input, device loss; then under ASan+UBSan
+suite "deviced (relvec-deviced on lavapipe)" make -s -j2 deviced-test
+suite "deviced under asan+ubsan" make -s -j2 deviced-asan-test
 # the same C tests, the GPU tests on lavapipe and the SQLite suite, built into build/asan/
 # with AddressSanitizer and UndefinedBehaviorSanitizer (about 75 s on 2 cores, build included)
 suite "asan+ubsan (unit, gpu, sqlite)" make -s -j2 asan-test PROVE_FLAGS=-v
@@ -69,6 +73,7 @@ suite "security (pg_dump by a database owner, owners kept by a restore, LATIN1 c
 suite "upgrade (ALTER EXTENSION relvec UPDATE from 0.1.0 with data, indexes and catalog)" bash tests/upgrade/run.sh
 suite "crash (rvflat, rvivf: crash recovery, streaming replica, unlogged, build progress; own clusters)" bash tests/crash/run.sh
 suite "serving (relvec preloaded: shared copies, batched scans; own cluster)" bash tests/serving/run.sh
+suite "device owner (relvec-deviced on lavapipe for every backend, SIGKILL included; own cluster)" bash tests/owner/run.sh
 suite "shard (ORDER BY ... LIMIT pushed down to postgres_fdw shards; own clusters)" bash tests/shard/run.sh
 suite "shard kNN (relvec_shard_knn, stitching, publish and fingerprints; own clusters)" bash tests/shard/knn.sh
 suite "reference numbers (../shared/data through SQL)" bash tests/reference/run.sh relvec_test

@@ -230,6 +230,16 @@ COMMENT ON FUNCTION relvec_cache_stats() IS
 CREATE VIEW relvec_cache_stats AS SELECT * FROM relvec_cache_stats();
 COMMENT ON VIEW relvec_cache_stats IS 'relvec: the shared cache''s limit, use and totals';
 GRANT SELECT ON relvec_cache_stats TO PUBLIC;
+CREATE FUNCTION relvec_device_owner() RETURNS TABLE (enabled boolean, pid integer, device text,
+		budget_bytes bigint, resident bigint, resident_bytes bigint, connections bigint,
+		requests bigint, batches bigint, batched bigint, largest_batch bigint, uploads bigint,
+		evictions bigint, failures bigint, starts bigint)
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION relvec_device_owner() IS
+	'the relvec device owner (relvec preloaded, relvec.device_owner not off): enabled, the PID of relvec-deviced and its device (NULL when it runs without one or is not running), its device memory limit, the indexes resident and their bytes, other backends connected, and its totals since it started (requests answered, batches of two queries or more and the queries in them, uploads, evictions, failures); starts: how often it was started since the server started';
+CREATE VIEW relvec_device_owner AS SELECT * FROM relvec_device_owner();
+COMMENT ON VIEW relvec_device_owner IS 'relvec: the process that owns the Vulkan device for every backend';
+GRANT SELECT ON relvec_device_owner TO PUBLIC;
 
 -- =======================================================================================
 -- Beyond one machine: batched kNN and stitching over shards, one catalog on every shard

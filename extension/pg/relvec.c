@@ -257,6 +257,7 @@ _PG_init(void)
 	rvpg_define_device_guc();
 	rvflat_define_resident_guc();
 	rvflat_shared_init();
+	rvflat_owner_init();
 	rvivf_init();
 	rvshard_init();
 	DefineCustomIntVariable("relvec.progress_rows",

@@ -182,6 +182,7 @@ typedef struct RvflatResident
 	int			pins;			/* scans using it */
 	bool		listed;			/* in the cache (else freed at the last unpin) */
 	bool		shared;			/* a view of the server's shared copy (rvflatshared.c) */
+	bool		remote;			/* ... whose device pass the device owner makes (deviceowner.c) */
 	int			slot;			/* ... in this entry of the shared table */
 } RvflatResident;
 
@@ -210,6 +211,13 @@ extern RvflatResident *rvflat_shared_get(Relation index, int dims, uint64 change
  * shared copy, through a batch with other backends' concurrent scans of the same copy
  * when relvec.batch_size allows.
  */
+/* deviceowner.c: the server's device owner (relvec in shared_preload_libraries). */
+extern void rvflat_owner_init(void);
+extern bool rvflat_owner_wanted(Size rows, int dims);
+extern bool rvflat_owner_topk(RvflatResident *res, RvflatMetric metric, const float *q,
+							  Size kc, int64_t *rows, float *dist, float *err, double *rest);
+extern bool rvflat_owner_distances(RvflatResident *res, RvflatMetric metric, const float *q,
+								   float *dist, float *err);
 extern bool rvflat_host_pass(RvflatResident *r, RvflatMetric metric, const float *q,
 							 double *out);
 

@@ -296,6 +296,14 @@ rvflat_resident_get(Relation index, int dims, MemoryContext pin_cxt)
 	if (meta_dims != dims)
 		return NULL;
 	nblocks = RelationGetNumberOfBlocks(index);
+	/* the server's device owner, when there is one: its device, the shared host copy */
+	if (rvflat_owner_wanted((Size) nblocks * (BLCKSZ / sizeof(float)) / dims, dims))
+	{
+		e = rvflat_shared_get(index, dims, count, pin_cxt);
+		if (e != NULL)
+			e->remote = true;
+		return e;
+	}
 	/* the device choice sees the index's size: auto mode keeps a small one on the CPU */
 	if (budget > 0)
 		RVPG_CHECK(rv_resident_device(ctx, (size_t) nblocks * (BLCKSZ / sizeof(float)) / dims,

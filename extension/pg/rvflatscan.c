@@ -202,7 +202,24 @@ resident_candidates(IndexScanDesc scan, int dims)
 	res = rvflat_resident_get(scan->indexRelation, dims, so->cxt);
 	if (res == NULL)
 		return false;
-	if (res->dev == NULL)
+	if (res->remote)
+	{
+		/* the server's device owner makes the device pass over the shared copy */
+		kc = Min((Size) RVFLAT_RESIDENT_CANDIDATES, res->n);
+		so->listed = MemoryContextAlloc(so->cxt, kc * sizeof(int64_t));
+		dist = MemoryContextAlloc(so->cxt, kc * sizeof(float));
+		err = MemoryContextAlloc(so->cxt, kc * sizeof(float));
+		if (!rvflat_owner_topk(res, so->metric, so->query->x, kc, so->listed, dist, err, &rest))
+		{
+			/* no owner for this scan (after a NOTICE if it failed): the CPU, same copy */
+			res->remote = false;
+			pfree(so->listed);
+			pfree(dist);
+			pfree(err);
+			so->listed = NULL;
+		}
+	}
+	if (res->dev == NULL && !res->remote)
 	{
 		/*
 		 * A host copy: one pass gives every row's exact distance, or, in a batch of several
@@ -249,27 +266,30 @@ resident_candidates(IndexScanDesc scan, int dims)
 		pfree(d);
 		return true;
 	}
-	kc = Min((Size) RVFLAT_RESIDENT_CANDIDATES, res->n);
-	so->listed = MemoryContextAlloc(so->cxt, kc * sizeof(int64_t));
-	dist = MemoryContextAlloc(so->cxt, kc * sizeof(float));
-	err = MemoryContextAlloc(so->cxt, kc * sizeof(float));
-	st = rv_resident_topk(ctx, res->dev, (rv_metric) so->metric, so->query->x, 1, kc,
-						  so->listed, dist, err, &rest);
-	if (st == RV_E_DEVICE_LOST)
+	if (!res->remote)
 	{
-		/* the pin keeps the host copy until this scan ends; we no longer need it */
-		rvflat_resident_lost(res);
-		return false;
+		kc = Min((Size) RVFLAT_RESIDENT_CANDIDATES, res->n);
+		so->listed = MemoryContextAlloc(so->cxt, kc * sizeof(int64_t));
+		dist = MemoryContextAlloc(so->cxt, kc * sizeof(float));
+		err = MemoryContextAlloc(so->cxt, kc * sizeof(float));
+		st = rv_resident_topk(ctx, res->dev, (rv_metric) so->metric, so->query->x, 1, kc,
+							  so->listed, dist, err, &rest);
+		if (st == RV_E_DEVICE_LOST)
+		{
+			/* the pin keeps the host copy until this scan ends; we no longer need it */
+			rvflat_resident_lost(res);
+			return false;
+		}
+		if (st == RV_E_LIMIT || st == RV_E_UNSUPPORTED)
+		{
+			/* no list fits this device: one entry for every row, fetched right away */
+			rv_clear_error(ctx);
+			kc = 0;
+			rest = -get_float8_infinity();
+		}
+		else if (st != RV_OK)
+			rvpg_raise(st);
 	}
-	if (st == RV_E_LIMIT || st == RV_E_UNSUPPORTED)
-	{
-		/* no list fits this device: one entry for every row, fetched right away */
-		rv_clear_error(ctx);
-		kc = 0;
-		rest = -get_float8_infinity();
-	}
-	else if (st != RV_OK)
-		rvpg_raise(st);
 
 	so->res = res;
 	so->low = MemoryContextAllocHuge(so->cxt, (kc + 1) * sizeof(RvflatLow));
@@ -327,7 +347,9 @@ resident_expand(RvflatScanOpaque so)
 	so->expanded = true;
 	for (i = 0; i < so->nlisted; i++)
 		in_list[so->listed[i]] = true;
-	if (res->dev != NULL && rv_resident_alive(res->dev))
+	if (res->remote)
+		lost = !rvflat_owner_distances(res, so->metric, so->query->x, dist, err);
+	else if (res->dev != NULL && rv_resident_alive(res->dev))
 	{
 		st = rv_resident_distances(ctx, res->dev, (rv_metric) so->metric, so->query->x, 1,
 								   dist, err);
