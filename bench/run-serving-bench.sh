@@ -105,7 +105,7 @@ restart() {
 pss_kb() {
 	local pm
 	pm=$(head -1 "$RV_CLUSTER_DIR/data/postmaster.pid")
-	{ echo "$pm"; ps -o pid= --ppid "$pm" | while read -r c; do echo "$c"; ps -o pid= --ppid "$c"; done; } | while read -r p; do
+	{ echo "$pm"; ps -o pid= --ppid "$pm" | while read -r c; do echo "$c"; ps -o pid= --ppid "$c" || true; done; } | while read -r p; do
 		cat "/proc/$p/smaps_rollup" 2>/dev/null || true
 	done | awk '/^Pss:/ { s += $2 } END { print s + 0 }'
 }

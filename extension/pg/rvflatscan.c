@@ -44,7 +44,12 @@
  * every step, since the entry's bound is a lower bound of every row it stands for.
  *
  * On the CPU with relvec.rvflat_cache_mb set, the same cache keeps a host copy only; the
- * scan then computes every exact distance from it as above, without reading the pages.
+ * scan then computes every exact distance from it as above, without reading the pages. A
+ * batch of scans over the server's shared copy (rvflatshared.c) gives each scan lower
+ * bounds of every row's distance instead: L then starts as on a device, with the rows of
+ * the RVFLAT_RESIDENT_CANDIDATES smallest bounds and one entry for the others, whose own
+ * bounds are kept for the expansion. Either way the exact heap C holds only the rows
+ * recomputed, so a scan's memory is a few kilobytes beyond the distances' array.
  */
 #include "postgres.h"
 
@@ -97,6 +102,7 @@ typedef struct RvflatScanOpaqueData
 	int64_t    *listed;			/* the candidate list's rows (-1 ends it) */
 	Size		nlisted;
 	bool		expanded;		/* every row's device distance was fetched (DEBUG1) */
+	double	   *lb;				/* a host copy's lower bounds of every row (a batch's pass) */
 } RvflatScanOpaqueData;
 
 typedef RvflatScanOpaqueData *RvflatScanOpaque;
@@ -181,6 +187,87 @@ low_sift_down(RvflatLow *h, Size n, Size i)
 	h[i] = x;
 }
 
+/* The bounded max-heap of list_smallest: restore its property below position i. */
+static void
+top_sift_down(RvflatLow *h, Size n, Size i)
+{
+	RvflatLow	x = h[i];
+
+	for (;;)
+	{
+		Size		c = 2 * i + 1;
+
+		if (c >= n)
+			break;
+		if (c + 1 < n && low_less(&h[c], &h[c + 1]))
+			c++;
+		if (!low_less(&x, &h[c]))
+			break;
+		h[i] = h[c];
+		i = c;
+	}
+	h[i] = x;
+}
+
+/*
+ * From lower bounds lb of every row of the scan's copy: L lists the rows with the
+ * RVFLAT_RESIDENT_CANDIDATES smallest bounds, and one entry stands for all the others with
+ * the smallest of their bounds, as the device path's first pass does; resident_expand puts
+ * those rows in L from lb if that entry reaches the top. One pass, a max-heap of the
+ * listed rows: no array of every row to sort or heapify.
+ */
+static void
+list_smallest(RvflatScanOpaque so, const double *lb, Size n)
+{
+	Size		kc = Min((Size) RVFLAT_RESIDENT_CANDIDATES, n);
+	RvflatLow  *top = MemoryContextAlloc(so->cxt, (kc + 1) * sizeof(RvflatLow));
+	double		rest = get_float8_infinity();
+	Size		m = 0;
+	Size		i;
+
+	for (i = 0; i < n; i++)
+	{
+		RvflatLow	x;
+
+		x.lo = isnan(lb[i]) ? -get_float8_infinity() : lb[i];
+		x.idx = i;
+		if (m < kc)
+		{
+			Size		j = m++;
+
+			/* sift up in the max-heap */
+			while (j > 0 && low_less(&top[(j - 1) / 2], &x))
+			{
+				top[j] = top[(j - 1) / 2];
+				j = (j - 1) / 2;
+			}
+			top[j] = x;
+		}
+		else if (low_less(&x, &top[0]))
+		{
+			rest = Min(rest, top[0].lo);
+			top[0] = x;
+			top_sift_down(top, m, 0);
+		}
+		else
+			rest = Min(rest, x.lo);
+	}
+	so->listed = MemoryContextAlloc(so->cxt, Max(m, (Size) 1) * sizeof(int64_t));
+	for (i = 0; i < m; i++)
+		so->listed[i] = (int64_t) top[i].idx;
+	so->nlisted = m;
+	so->low = top;
+	so->nlow = m;
+	if (m < n)
+	{
+		so->low[so->nlow].lo = rest;
+		so->low[so->nlow].idx = RVFLAT_REST;
+		so->nlow++;
+	}
+	for (i = so->nlow / 2; i-- > 0;)
+		low_sift_down(so->low, so->nlow, i);
+}
+
 /*
  * The resident path: device distances with their bounds for every row, then the heap of
  * lower bounds. False when the scan must run on the CPU (no device chosen, residency off
@@ -224,36 +311,33 @@ resident_candidates(IndexScanDesc scan, int dims)
 		/*
 		 * A host copy: one pass gives every row's exact distance, or, in a batch of several
 		 * queries over a shared copy, a lower bound of it (rv_lower_bounds); then the lower-
-		 * bound heap holds every row and the refinement below recomputes exactly only the
-		 * rows a bound cannot rule out.
+		 * bound heap starts with the rows of the smallest bounds and one entry for the rest
+		 * (list_smallest), and the refinement below recomputes exactly only the rows a
+		 * bound cannot rule out.
 		 */
 		double	   *d = MemoryContextAllocHuge(so->cxt, res->n * sizeof(double));
 		bool		bounds = rvflat_host_pass(res, so->metric, so->query->x, d);
 
-		so->ncap = res->n;
-		so->cands = MemoryContextAllocHuge(so->cxt, so->ncap * sizeof(RvflatCand));
 		so->nulls = res->nulls; /* the pin keeps them until the scan ends */
 		so->nnulls = res->nnulls;
 		so->nulls_next = 0;
 		if (bounds)
 		{
+			/* a short list and the rest, as on a device; the exact heap grows as needed */
 			so->res = res;
-			so->low = MemoryContextAllocHuge(so->cxt, res->n * sizeof(RvflatLow));
-			for (i = 0; i < res->n; i++)
-			{
-				so->low[i].lo = isnan(d[i]) ? -get_float8_infinity() : d[i];
-				so->low[i].idx = i;
-			}
-			so->nlow = res->n;
-			so->nlisted = res->n;
-			for (i = so->nlow / 2; i-- > 0;)
-				low_sift_down(so->low, so->nlow, i);
+			so->lb = d;
+			list_smallest(so, d, res->n);
 			so->expanded = false;
+			so->ncap = 0;
+			so->cands = NULL;
 			so->ncands = 0;
 			so->nrecomputed = 0;
+			return true;
 		}
 		else
 		{
+			so->ncap = res->n;
+			so->cands = MemoryContextAllocHuge(so->cxt, so->ncap * sizeof(RvflatCand));
 			for (i = 0; i < res->n; i++)
 			{
 				so->cands[i].dist = d[i];
@@ -315,8 +399,8 @@ resident_candidates(IndexScanDesc scan, int dims)
 		for (i = so->nlow / 2; i-- > 0;)
 			low_sift_down(so->low, so->nlow, i);
 	so->expanded = false;
-	so->ncap = res->n;
-	so->cands = MemoryContextAllocHuge(so->cxt, so->ncap * sizeof(RvflatCand));
+	so->ncap = 0;
+	so->cands = NULL;			/* grows as rows are recomputed */
 	so->ncands = 0;
 	so->nulls = res->nulls;
 	so->nnulls = res->nnulls;
@@ -336,8 +420,8 @@ resident_expand(RvflatScanOpaque so)
 	RvflatResident *res = so->res;
 	rv_ctx	   *ctx = rvpg_ctx();
 	bool	   *in_list = MemoryContextAllocHuge(so->cxt, res->n * sizeof(bool));
-	float	   *dist = MemoryContextAllocHuge(so->cxt, res->n * sizeof(float));
-	float	   *err = MemoryContextAllocHuge(so->cxt, res->n * sizeof(float));
+	float	   *dist = NULL;
+	float	   *err = NULL;
 	RvflatLow  *low;
 	rv_status	st;
 	bool		lost = true;
@@ -347,7 +431,14 @@ resident_expand(RvflatScanOpaque so)
 	so->expanded = true;
 	for (i = 0; i < so->nlisted; i++)
 		in_list[so->listed[i]] = true;
-	if (res->remote)
+	if (so->lb == NULL)
+	{
+		dist = MemoryContextAllocHuge(so->cxt, res->n * sizeof(float));
+		err = MemoryContextAllocHuge(so->cxt, res->n * sizeof(float));
+	}
+	if (so->lb != NULL)
+		lost = false;			/* the host pass's lower bounds, kept */
+	else if (res->remote)
 		lost = !rvflat_owner_distances(res, so->metric, so->query->x, dist, err);
 	else if (res->dev != NULL && rv_resident_alive(res->dev))
 	{
@@ -360,7 +451,7 @@ resident_expand(RvflatScanOpaque so)
 		else
 			lost = false;
 	}
-	if (lost)
+	if (lost && so->lb == NULL)
 	{
 		/* no device distances: every row left out comes first and is recomputed */
 		for (i = 0; i < res->n; i++)
@@ -378,7 +469,7 @@ resident_expand(RvflatScanOpaque so)
 
 		if (in_list[i])
 			continue;
-		lo = (double) dist[i] - (double) err[i];
+		lo = so->lb != NULL ? so->lb[i] : (double) dist[i] - (double) err[i];
 		low[so->nlow].lo = isnan(lo) ? -get_float8_infinity() : lo;
 		low[so->nlow].idx = i;
 		so->nlow++;
@@ -388,8 +479,23 @@ resident_expand(RvflatScanOpaque so)
 	for (i = so->nlow / 2; i-- > 0;)
 		low_sift_down(so->low, so->nlow, i);
 	pfree(in_list);
-	pfree(dist);
-	pfree(err);
+	if (dist != NULL)
+	{
+		pfree(dist);
+		pfree(err);
+	}
+}
+
+/* Append to a growing array of elements of elsize bytes in cxt. */
+static void *
+grow(MemoryContext cxt, void *arr, Size *cap, Size need, Size elsize)
+{
+	if (need <= *cap)
+		return arr;
+	*cap = Max(Max(*cap * 2, need), (Size) 64);
+	if (arr == NULL)
+		return MemoryContextAllocHuge(cxt, *cap * elsize);
+	return repalloc_huge(arr, *cap * elsize);
 }
 
 /*
@@ -421,24 +527,12 @@ resident_refine(RvflatScanOpaque so)
 		}
 		if ((++so->nrecomputed & 1023) == 0)
 			CHECK_FOR_INTERRUPTS();
-		Assert(so->ncands < so->ncap);
+		so->cands = grow(so->cxt, so->cands, &so->ncap, so->ncands + 1, sizeof(RvflatCand));
 		c = &so->cands[so->ncands];
 		c->dist = rvflat_distance(so->metric, q, res->x + idx * res->dims, res->dims);
 		c->tid = res->tids[idx];
 		sift_up(so->cands, so->ncands++);
 	}
-}
-
-/* Append to a growing array of elements of elsize bytes in cxt. */
-static void *
-grow(MemoryContext cxt, void *arr, Size *cap, Size need, Size elsize)
-{
-	if (need <= *cap)
-		return arr;
-	*cap = Max(Max(*cap * 2, need), (Size) 64);
-	if (arr == NULL)
-		return MemoryContextAllocHuge(cxt, *cap * elsize);
-	return repalloc_huge(arr, *cap * elsize);
 }
 
 /*
@@ -581,6 +675,7 @@ rvflatrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int 
 	so->listed = NULL;
 	so->nlisted = 0;
 	so->expanded = false;
+	so->lb = NULL;
 }
 
 /* The next row in (distance, heap TID) order. */

@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../.."
 DB=relvec_serving
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
 
-echo "1..37"
+echo "1..39"
 RV_PG_OPTS="-c shared_preload_libraries=relvec -c max_parallel_workers_per_gather=0" rv_cluster_start >/dev/null ||
 	{ echo "Bail out! cannot start a cluster with relvec preloaded"; exit 1; }
 psql -q -X -d postgres -c "CREATE DATABASE $DB" || exit 1
@@ -170,6 +170,14 @@ for k in 1 2 3 4 5 6 7 8; do
 		echo "SELECT '$k$op' || string_agg(id::text, ',') FROM (SELECT id FROM big ORDER BY e $op '$qv' LIMIT 10) s;" >"$f"
 		q -c "SET enable_indexscan = off" -f "$f" | tail -n 1 >>"$B/expected"
 	done
+	# past a batched scan's candidate list (64 rows): a long LIMIT, or a filter that rejects most
+	op='<=>'; [ $((k % 2)) = 0 ] && op='<->'
+	if [ $((k % 4)) -lt 2 ]; then
+		echo "SELECT 'w$k$op' || string_agg(id::text, ',') FROM (SELECT id FROM big ORDER BY e $op '$qv' LIMIT 150) s;" >"$B/wq$k.sql"
+	else
+		echo "SELECT 'w$k$op' || string_agg(id::text, ',') FROM (SELECT id FROM big WHERE id % 13 = 0 ORDER BY e $op '$qv' LIMIT 10) s;" >"$B/wq$k.sql"
+	fi
+	q -c "SET enable_indexscan = off" -f "$B/wq$k.sql" | tail -n 1 >>"$B/expected"
 done
 looper() {   # looper NAME ROUNDS SETTINGS...: every query (of $QSET) ROUNDS times in one session
 	local name=$1 rounds=$2 i k
@@ -202,6 +210,13 @@ for set in l2 ip; do
 		{ echo "# answered:wrong:errors $(answered $set):$(wrong $set):$(cat "$B"/$set*.err | grep -c .)"; cat "$B"/$set*.out | grep -vxFf "$B/expected" | head -3 | sed 's/^/# /'; }
 done
 check "... some of them by lower bounds (gemm_batches $gemm_before -> $(stat gemm_batches))" test "$(stat gemm_batches)" -gt "$gemm_before"
+gemm_before=$(stat gemm_batches)
+for l in 1 2 3 4 5 6 7 8; do QSET=w looper "w$l" 3 "relvec.batch_wait_us = 5000" & done
+wait
+check "LIMIT 150, or a filter that rejects 12 rows in 13: 8 backends, batched, every answer right" \
+	test "$(answered w):$(wrong w):$(cat "$B"/w*.err | grep -c .)" = "192:0:0" ||
+	echo "# answered:wrong:errors $(answered w):$(wrong w):$(cat "$B"/w*.err | grep -c .)"
+check "... by lower bounds, past the candidate list (gemm_batches $gemm_before -> $(stat gemm_batches))" test "$(stat gemm_batches)" -gt "$gemm_before"
 # L1 has no inner-product form: its batches share one exact pass
 batches_before=$(stat batches)
 gemm_before=$(stat gemm_batches)
@@ -242,7 +257,7 @@ wait
 check "backends terminated inside batches ($killed): every answer the others gave is right" \
 	test "$killed" -gt 0 -a "$(wrong d)" = 0 -a "$(answered d)" -gt 0
 check "... no pin left, and the next scan answers right" \
-	test "$(q -c "SELECT coalesce(sum(pins), 0) FROM relvec_cache")" = 0 -a "$(q -c "SET enable_seqscan = off" -f "$B/q3.sql" | tail -n 1)" = "$(grep -F '3<=>' "$B/expected")"
+	test "$(q -c "SELECT coalesce(sum(pins), 0) FROM relvec_cache")" = 0 -a "$(q -c "SET enable_seqscan = off" -f "$B/q3.sql" | tail -n 1)" = "$(grep '^3<=>' "$B/expected")"
 rm -rf "$B"
 check "relvec_cache_stats: on, with its limit" test "$(q -c "SELECT enabled || ':' || limit_bytes FROM relvec_cache_stats")" = "true:1073741824"
 
