@@ -401,6 +401,25 @@ rvflat_owner_wanted(Size rows, int dims)
 }
 
 /*
+ * True when a scan under relvec.device = 'auto' should run on the CPU without this backend
+ * looking for a device itself: the owner runs and found none (auto picks the same GPUs in
+ * either process). Opening the Vulkan loader only to learn that costs every backend its
+ * drivers' memory (lavapipe loads LLVM: about 25 MB of private memory per backend).
+ */
+bool
+rvflat_owner_says_cpu(void)
+{
+	const char *spec;
+
+	if (!owner_registered || owner_shared == NULL || strcmp(owner_device, "auto") != 0)
+		return false;
+	spec = GetConfigOption("relvec.device", true, false);
+	if (spec == NULL || strcmp(spec, "auto") != 0)
+		return false;
+	return owner_connect() && !owner_hello.has_device;
+}
+
+/*
  * One request and its reply: the reply's payload goes to out (exactly out_len bytes for
  * RVD_OK; a message for RVD_FAILED). Returns the status, or -1 when the connection failed
  * (closed; the caller runs on the CPU).

@@ -214,6 +214,7 @@ extern RvflatResident *rvflat_shared_get(Relation index, int dims, uint64 change
 /* deviceowner.c: the server's device owner (relvec in shared_preload_libraries). */
 extern void rvflat_owner_init(void);
 extern bool rvflat_owner_wanted(Size rows, int dims);
+extern bool rvflat_owner_says_cpu(void);
 extern bool rvflat_owner_topk(RvflatResident *res, RvflatMetric metric, const float *q,
 							  Size kc, int64_t *rows, float *dist, float *err, double *rest);
 extern bool rvflat_owner_distances(RvflatResident *res, RvflatMetric metric, const float *q,

@@ -304,8 +304,11 @@ rvflat_resident_get(Relation index, int dims, MemoryContext pin_cxt)
 			e->remote = true;
 		return e;
 	}
-	/* the device choice sees the index's size: auto mode keeps a small one on the CPU */
-	if (budget > 0)
+	/*
+	 * the device choice sees the index's size: auto mode keeps a small one on the CPU; and
+	 * where the server's device owner found no GPU, auto needs no look of its own
+	 */
+	if (budget > 0 && !rvflat_owner_says_cpu())
 		RVPG_CHECK(rv_resident_device(ctx, (size_t) nblocks * (BLCKSZ / sizeof(float)) / dims,
 									  dims, &dev));
 	else
