@@ -258,8 +258,8 @@ relvec_device_owner_main(Datum arg)
 			else
 				ereport(LOG, (errmsg("relvec device owner: relvec-deviced (PID %d) exited with status %d; starting it again",
 									 (int) child, WEXITSTATUS(status))));
-			/* one that dies at once is not started in a tight loop */
-			delay_ms = TimestampDifferenceExceeds(started, GetCurrentTimestamp(), 10000) ? 1000 : 10000;
+			/* a second later; one that died within a second of its start, five */
+			delay_ms = TimestampDifferenceExceeds(started, GetCurrentTimestamp(), 1000) ? 1000 : 5000;
 			child = -1;
 		}
 		if (child < 0 && delay_ms <= 0)

@@ -138,7 +138,7 @@ check "relvec-deviced killed (SIGKILL) during scans: every answer right, no erro
 check "... the scans it cut short ran on the CPU with a NOTICE" \
 	test "$(cat "$B"/k*.err | grep -c "NOTICE:  the relvec device owner did not answer, running the rvflat scan on the CPU instead")" -gt 0
 newpid=""
-for _ in $(seq 1 50); do
+for _ in $(seq 1 100); do
 	newpid=$(owner pid)
 	[ -n "$newpid" ] && [ "$newpid" != "$pid" ] && break
 	sleep 0.2
