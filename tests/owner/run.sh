@@ -23,7 +23,7 @@ if ! vulkaninfo --summary 2>/dev/null | grep -q "deviceName" && ! ls /usr/share/
 	exit 0
 fi
 
-echo "1..24"
+echo "1..26"
 RV_PG_OPTS="-c shared_preload_libraries=relvec -c relvec.device_owner=vulkan:0 -c relvec.device_owner_batch_wait_us=20000 -c max_parallel_workers_per_gather=0" \
 	rv_cluster_start >/dev/null || { echo "Bail out! cannot start a cluster with relvec preloaded"; exit 1; }
 psql -q -X -d postgres -c "CREATE DATABASE $DB" || exit 1
@@ -90,6 +90,37 @@ check "... from new uploads that replaced the old (still 4 resident)" \
 	eq "$(owner "uploads || ':' || resident")" "8:4"
 q -c "VACUUM t" >/dev/null
 check "after VACUUM: index = sequential scan" eq "$(q -c "SELECT wrong(60)")" 0
+
+# concurrent writers and readers through the owner: each reader compares the index scan
+# with a sequential scan in one snapshot; every write makes a new state, uploaded anew
+writer() {
+	for i in $(seq 1 12); do
+		q -c "INSERT INTO t (e) SELECT (SELECT array_agg(random()::real * 4 - 2) FROM generate_series(1, 16) j WHERE g > 0)::embedding FROM generate_series(1, 20) g" \
+		  -c "UPDATE t SET e = (SELECT array_agg(random()::real * 4 - 2) FROM generate_series(1, 16) j WHERE id > 0)::embedding WHERE id IN (SELECT id FROM t ORDER BY random() LIMIT 5)" \
+		  -c "DELETE FROM t WHERE id IN (SELECT id FROM t ORDER BY random() LIMIT 10)" >/dev/null
+		[ $((i % 4)) -eq 0 ] && q -c "VACUUM t" >/dev/null
+	done
+}
+reader() {
+	local bad=0 i r
+	for i in $(seq 1 12); do
+		r=$(psql -X -At -v ON_ERROR_STOP=1 -d "$DB" -c "BEGIN ISOLATION LEVEL REPEATABLE READ" \
+			-c "SELECT (knn('<->', qv, 40, true) = knn('<->', qv, 40, false))::int + (knn('<=>', qv, 40, true) = knn('<=>', qv, 40, false))::int FROM qs LIMIT 1" \
+			-c "COMMIT" 2>&1 | grep -E '^[0-9]+$|ERROR' | head -n 3)
+		[ "$r" = 2 ] || bad=$((bad + 1))
+	done
+	echo "$bad" >"$1"
+}
+uploads_before=$(owner uploads)
+T=$(mktemp -d /tmp/relvec-owner-rw.XXXXXX)
+writer & w=$!
+reader "$T/r1" & r1=$!
+reader "$T/r2" & r2=$!
+wait $w $r1 $r2
+check "concurrent INSERT/UPDATE/DELETE/VACUUM and two readers through the owner: every index scan equals the seq scan of its snapshot" \
+	eq "$(cat "$T/r1"):$(cat "$T/r2")" "0:0"
+check "... through new uploads of each state (uploads $uploads_before -> $(owner uploads))" test "$(owner uploads)" -gt "$uploads_before"
+rm -rf "$T"
 
 # concurrent scans: batched by the owner, every answer right
 B=$(mktemp -d /tmp/relvec-owner.XXXXXX)

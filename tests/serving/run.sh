@@ -129,6 +129,7 @@ q -c "DELETE FROM t WHERE id NOT IN (SELECT id FROM t ORDER BY id LIMIT 3000)" -
 writer() {
 	for i in $(seq 1 25); do
 		q -c "INSERT INTO t (e) SELECT ARRAY[random() * 4, 1, 2, random() * 3, 0, 1]::real[] FROM generate_series(1, 20)" \
+		  -c "UPDATE t SET e = ARRAY[random() * 4, 1, 2, random() * 3, 0, 1]::real[] WHERE id IN (SELECT id FROM t ORDER BY random() LIMIT 5)" \
 		  -c "DELETE FROM t WHERE id IN (SELECT id FROM t ORDER BY random() LIMIT 10)" >/dev/null
 		[ $((i % 8)) -eq 0 ] && q -c "VACUUM t" >/dev/null
 	done
@@ -149,7 +150,7 @@ writer & w=$!
 reader "$T/r1" & r1=$!
 reader "$T/r2" & r2=$!
 wait $w $r1 $r2
-check "concurrent INSERT/DELETE/VACUUM and two readers: every index scan equals the seq scan of its snapshot" \
+check "concurrent INSERT/UPDATE/DELETE/VACUUM and two readers: every index scan equals the seq scan of its snapshot" \
 	test "$(cat "$T/r1"):$(cat "$T/r2")" = "0:0" || grep -hvE '^(2|BEGIN|COMMIT)$' "$T"/r*.log | head -5 | cat -A | sed 's/^/# /'
 rm -rf "$T"
 # dynamic batching: concurrent scans of one copy share a pass
