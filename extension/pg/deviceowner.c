@@ -123,18 +123,19 @@ check_owner_device(char **newval, void **extra, GucSource source)
 	return false;
 }
 
-/*
- * GUCs and the worker's registration, when relvec is being preloaded (called from
- * _PG_init; a server-start setting cannot be defined later).
- */
+/* GUCs, and the worker's registration when relvec is being preloaded (called from _PG_init). */
 void
 rvflat_owner_init(void)
 {
 	BackgroundWorker worker;
+	/*
+	 * Server-start settings. A PGC_POSTMASTER setting can only be defined at preload; in a
+	 * backend that loads relvec later they are defined as reloadable instead, with no
+	 * effect, so that ALTER SYSTEM can check and write them before the restart that
+	 * preloads relvec (the prefix is reserved: an unknown relvec.* name is an error).
+	 */
+	GucContext	ctx = process_shared_preload_libraries_in_progress ? PGC_POSTMASTER : PGC_SIGHUP;
 
-	/* server-start settings exist only where they can take effect: at preload */
-	if (!process_shared_preload_libraries_in_progress)
-		return;
 	DefineCustomStringVariable("relvec.device_owner",
 							   "The Vulkan device the relvec device owner opens for every backend's "
 							   "rvflat scans (relvec in shared_preload_libraries): off, auto, gpu "
@@ -142,22 +143,24 @@ rvflat_owner_init(void)
 							   "auto and gpu pick a GPU, never a CPU-type device such as lavapipe; "
 							   "off starts no owner (each backend then opens a device itself when "
 							   "relvec.device sends it one).",
-							   &owner_device, "auto", PGC_POSTMASTER, 0,
+							   &owner_device, "auto", ctx, 0,
 							   check_owner_device, NULL, NULL);
 	DefineCustomIntVariable("relvec.device_owner_mb",
 							"Device memory, in megabytes, the relvec device owner keeps rvflat "
 							"indexes resident in.",
 							"Least recently used indexes are dropped beyond it; an index larger "
 							"than it is scanned on the CPU.",
-							&owner_mb, 4096, 1, INT_MAX / 2, PGC_POSTMASTER, GUC_UNIT_MB,
+							&owner_mb, 4096, 1, INT_MAX / 2, ctx, GUC_UNIT_MB,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("relvec.device_owner_batch_wait_us",
 							"Microseconds the relvec device owner waits for more requests of the "
 							"same index to answer them in one pass.",
 							"It waits only while other connections are open; 0: it answers what "
 							"has arrived.",
-							&owner_wait_us, 200, 0, 100000, PGC_POSTMASTER, 0,
+							&owner_wait_us, 200, 0, 100000, ctx, 0,
 							NULL, NULL, NULL);
+	if (!process_shared_preload_libraries_in_progress)
+		return;
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = owner_shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;

@@ -1,11 +1,11 @@
 -- 059_device_owner: relvec_device_owner and the device owner's settings on a server without
 -- relvec in shared_preload_libraries (the preloaded owner itself, with lavapipe, is
 -- tests/owner/run.sh): one row, enabled false and nothing else known; the server-start
--- settings are not defined (they exist only where they can take effect); every role may
+-- settings exist (reloadable there, without effect) and no session can set them; every role may
 -- read the view; and rvflat scans under every relvec.device answer as a sequential scan.
 -- Everything happens in one transaction, rolled back.
 BEGIN;
-SELECT plan(7);
+SELECT plan(8);
 
 SELECT is((SELECT count(*) FROM relvec_device_owner), 1::bigint,
 	'relvec_device_owner: one row without preload');
@@ -13,8 +13,10 @@ SELECT is((SELECT row(enabled, pid, device, resident, requests, starts)::text FR
 	'(f,,,,,)', '... enabled false, no PID, device, counters or starts');
 SELECT is((SELECT count(*) FROM relvec_device_owner()), 1::bigint, '... and the function gives the same row');
 SELECT ok(has_table_privilege('public', 'relvec_device_owner', 'SELECT'), 'every role may read the view');
-SELECT is(current_setting('relvec.device_owner', true), NULL,
-	'relvec.device_owner is not defined without preload (a server-start setting)');
+SELECT is(current_setting('relvec.device_owner'), 'auto',
+	'relvec.device_owner is defined without preload too (so ALTER SYSTEM can check it before the restart)');
+SELECT throws_ok($$SET relvec.device_owner = 'gpu'$$, '55P02', NULL,
+	'... but a session cannot set it (a server setting)');
 
 CREATE TABLE own_t (id int, e embedding(8));
 INSERT INTO own_t SELECT i, ARRAY[i % 5, 1, i % 3, 0, i % 7, 2, 1, i % 2]::real[] FROM generate_series(1, 500) i;
