@@ -24,14 +24,14 @@
  * Resident corpora are kept in a table keyed by rvd_key, within a budget of --memory-mb
  * of device memory (rv_resident_bytes): the least recently used go first to make room,
  * an upload of a new state of an index replaces the old one, and an upload larger than
- * the whole budget is refused with RVD_FULL. A device lost in a request drops the corpora
+ * the whole budget is refused with RVD_FULL (as is a TOPK or DIST whose key's rows could
+ * never fit, so that the client does not send them only to hear it). A device lost in a request drops the corpora
  * it took with it; the daemon keeps serving and a later upload opens the device again.
  *
  * The daemon exits 0 on SIGTERM or SIGINT and when its parent dies (PR_SET_PDEATHSIG, and
  * at least once a second a check that getppid() is still the parent it started with: an
  * orphan goes to init or to a subreaper), removing its socket if it is still its own.
  */
-#define _GNU_SOURCE
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>

@@ -69,7 +69,7 @@ at_least() { [ "$1" -ge "$2" ] 2>/dev/null || { echo "# got '$1', want at least 
 gone() { [ ! -e "/proc/$1" ] || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
 wait_gone() { local i; for i in $(seq 100); do gone "$1" && return 0; sleep 0.05; done; return 1; }
 
-echo "1..36"
+echo "1..37"
 
 # --- arguments ----------------------------------------------------------------------------
 bad_args() {
@@ -120,6 +120,7 @@ check "it replaced the old one: two resident" eq "$(field stats main resident)" 
 check "the old state: RVD_MISSING; the new: RVD_OK" eval "cl topk main $KEY missing && cl topk main 1:2:5000:64 ok"
 start small --device "vulkan:$DEV" --memory-mb 1
 check "1 MB budget: an upload of 1.28 MB gets RVD_FULL" cl upload small $KEY full
+check "... and a TOPK of that key gets RVD_FULL, not MISSING (no upload asked for)" cl topk small $KEY full
 lru() {
 	cl upload small 10:1:1000:64 ok && cl upload small 11:1:1000:64 ok &&
 		cl topk small 10:1:1000:64 ok && cl upload small 12:1:2200:64 ok
