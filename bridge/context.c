@@ -5,6 +5,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -94,6 +95,20 @@ rv_status_name(rv_status s)
 			return "RV_E_INTERNAL";
 	}
 	return "RV_E_UNKNOWN";
+}
+
+void *
+rv_stdlib_alloc(void *ud, size_t size)
+{
+	(void) ud;
+	return malloc(size);
+}
+
+void
+rv_stdlib_free(void *ud, void *ptr)
+{
+	(void) ud;
+	free(ptr);
 }
 
 /* Create a context; the context itself is allocated through the host allocator. */

@@ -705,8 +705,9 @@ few_dots(const float *restrict q, size_t nq, const float *restrict x, size_t nr,
 /*
  * few_dots with four rows by four queries per step, for CPUs with AVX-512 (x86-64-v4): its
  * 16 accumulators and 5 operands fit the 32 vector registers, and each step loads 8 pieces
- * for 16 products where few_dots loads 6 for 8 (1.38x on the bench machine's Zen 4; on
- * AVX2's 16 registers it spills and is slower, so few_dots stays there). Every pair is
+ * for 16 products where few_dots loads 6 for 8 (its effect on batched scans:
+ * bench/run-serving-bench.sh; on AVX2's 16 registers it spills and is slower, so few_dots
+ * stays there). Every pair is
  * summed exactly as few_dots and dot8 sum it (8 lanes, HSUM8, the tail after), so the
  * values are the same bits.
  */

@@ -109,6 +109,13 @@ typedef struct rv_ctx rv_ctx;
 /* Create a context; *out is owned by the caller and freed with rv_ctx_destroy. */
 rv_status	rv_ctx_create(const rv_host *host, rv_ctx **out);
 
+/*
+ * The C library's malloc and free as rv_host callbacks (ud unused), for hosts that need no
+ * allocator of their own: the relvec tool, relvec-deviced, test programs.
+ */
+void	   *rv_stdlib_alloc(void *ud, size_t size);
+void		rv_stdlib_free(void *ud, void *ptr);
+
 /* Release a context and every device object it holds. Accepts NULL. */
 void		rv_ctx_destroy(rv_ctx *ctx);
 

@@ -9,20 +9,6 @@
 
 #include "relvec_cli.h"
 
-static void *
-host_alloc(void *ud, size_t size)
-{
-	(void) ud;
-	return malloc(size);
-}
-
-static void
-host_free(void *ud, void *ptr)
-{
-	(void) ud;
-	free(ptr);
-}
-
 /* The bridge's long loops stop when SIGINT or SIGTERM arrived. */
 static int
 host_interrupted(void *ud)
@@ -62,7 +48,7 @@ usage(FILE *f)
 int
 main(int argc, char **argv)
 {
-	rv_host		host = {host_alloc, host_free, NULL, host_interrupted, NULL};
+	rv_host		host = {rv_stdlib_alloc, rv_stdlib_free, NULL, host_interrupted, NULL};
 	size_t		i;
 	int			rc;
 

@@ -118,20 +118,6 @@ on_signal(int sig)
 void		rvk_test_inject(rv_ctx *ctx, int vkresult, int after);
 #endif
 
-static void *
-host_alloc(void *ud, size_t size)
-{
-	(void) ud;
-	return malloc(size);
-}
-
-static void
-host_free(void *ud, void *ptr)
-{
-	(void) ud;
-	free(ptr);
-}
-
 /* The bridge's notices and warnings go to stderr with the daemon's prefix. */
 static void
 host_log(void *ud, rv_log_level level, const char *msg)
@@ -829,7 +815,7 @@ main(int argc, char **argv)
 	const char *path = NULL,
 			   *spec = NULL;
 	long		mb = -1;
-	rv_host		host = {host_alloc, host_free, host_log, host_interrupted, NULL};
+	rv_host		host = {rv_stdlib_alloc, rv_stdlib_free, host_log, host_interrupted, NULL};
 	struct sigaction sa;
 	struct rlimit rl;
 	struct stat sb,

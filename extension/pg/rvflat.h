@@ -204,13 +204,15 @@ extern bool rvflat_shared_enabled(void);
 extern RvflatResident *rvflat_shared_get(Relation index, int dims, uint64 change_count,
 										 MemoryContext pin_cxt);
 /*
- * One pass over host copy r for query q, into out (n doubles): true when out holds lower
- * bounds of the exact distances (rv_lower_bounds: a batch of several queries over a shared
- * copy, one sgemm pass; the caller recomputes the rows a bound cannot rule out), false
- * when it holds the exact distances themselves (alone, or a small batch, or L1). For a
- * shared copy, through a batch with other backends' concurrent scans of the same copy
- * when relvec.batch_size allows.
+ * One pass over host copy r for query q, into out (n doubles): lower bounds of the exact
+ * distances (rv_lower_bounds: a batch of several queries over a shared copy, one pass for
+ * all), or the exact distances themselves (alone, a small batch, L1), which bound
+ * themselves; the caller recomputes exactly the rows a value cannot rule out. For a shared
+ * copy, through a batch with other backends' concurrent scans of the same copy when
+ * relvec.batch_size allows.
  */
+extern void rvflat_host_pass(RvflatResident *r, RvflatMetric metric, const float *q,
+							 double *out);
 /* deviceowner.c: the server's device owner (relvec in shared_preload_libraries). */
 extern void rvflat_owner_init(void);
 extern bool rvflat_owner_wanted(Size rows, int dims);
@@ -219,9 +221,6 @@ extern bool rvflat_owner_topk(RvflatResident *res, RvflatMetric metric, const fl
 							  Size kc, int64_t *rows, float *dist, float *err, double *rest);
 extern bool rvflat_owner_distances(RvflatResident *res, RvflatMetric metric, const float *q,
 								   float *dist, float *err);
-extern bool rvflat_host_pass(RvflatResident *r, RvflatMetric metric, const float *q,
-							 double *out);
-
 
 /* rvflatvacuum.c */
 extern IndexBulkDeleteResult *rvflatbulkdelete(IndexVacuumInfo *info,

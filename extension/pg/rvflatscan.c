@@ -166,9 +166,12 @@ low_less(const RvflatLow *a, const RvflatLow *b)
 	return a->lo < b->lo || (a->lo == b->lo && a->idx < b->idx);
 }
 
-/* Restore the lower-bound heap's property below position i. */
+/*
+ * Restore a heap's property below position i: the lower-bound min-heap, or (max) the
+ * bounded max-heap of list_smallest.
+ */
 static void
-low_sift_down(RvflatLow *h, Size n, Size i)
+low_sift(RvflatLow *h, Size n, Size i, bool max)
 {
 	RvflatLow	x = h[i];
 
@@ -178,9 +181,9 @@ low_sift_down(RvflatLow *h, Size n, Size i)
 
 		if (c >= n)
 			break;
-		if (c + 1 < n && low_less(&h[c + 1], &h[c]))
+		if (c + 1 < n && (max ? low_less(&h[c], &h[c + 1]) : low_less(&h[c + 1], &h[c])))
 			c++;
-		if (!low_less(&h[c], &x))
+		if (!(max ? low_less(&x, &h[c]) : low_less(&h[c], &x)))
 			break;
 		h[i] = h[c];
 		i = c;
@@ -188,26 +191,10 @@ low_sift_down(RvflatLow *h, Size n, Size i)
 	h[i] = x;
 }
 
-/* The bounded max-heap of list_smallest: restore its property below position i. */
-static void
-top_sift_down(RvflatLow *h, Size n, Size i)
+static inline void
+low_sift_down(RvflatLow *h, Size n, Size i)
 {
-	RvflatLow	x = h[i];
-
-	for (;;)
-	{
-		Size		c = 2 * i + 1;
-
-		if (c >= n)
-			break;
-		if (c + 1 < n && low_less(&h[c], &h[c + 1]))
-			c++;
-		if (!low_less(&x, &h[c]))
-			break;
-		h[i] = h[c];
-		i = c;
-	}
-	h[i] = x;
+	low_sift(h, n, i, false);
 }
 
 /*
@@ -248,7 +235,7 @@ list_smallest(RvflatScanOpaque so, const double *lb, Size n)
 		{
 			rest = Min(rest, top[0].lo);
 			top[0] = x;
-			top_sift_down(top, m, 0);
+			low_sift(top, m, 0, true);
 		}
 		else
 			rest = Min(rest, x.lo);
@@ -320,7 +307,7 @@ resident_candidates(IndexScanDesc scan, int dims)
 		 */
 		double	   *d = MemoryContextAllocHuge(so->cxt, res->n * sizeof(double));
 
-		(void) rvflat_host_pass(res, so->metric, so->query->x, d);
+		rvflat_host_pass(res, so->metric, so->query->x, d);
 		so->nulls = res->nulls; /* the pin keeps them until the scan ends */
 		so->nnulls = res->nnulls;
 		so->nulls_next = 0;
@@ -415,27 +402,25 @@ resident_expand(RvflatScanOpaque so)
 	so->expanded = true;
 	for (i = 0; i < so->nlisted; i++)
 		in_list[so->listed[i]] = true;
-	if (so->lb == NULL)
+	if (so->lb == NULL)			/* else the host pass's values, kept, bound every row */
 	{
 		dist = MemoryContextAllocHuge(so->cxt, res->n * sizeof(float));
 		err = MemoryContextAllocHuge(so->cxt, res->n * sizeof(float));
+		if (res->remote)
+			lost = !rvflat_owner_distances(res, so->metric, so->query->x, dist, err);
+		else if (res->dev != NULL && rv_resident_alive(res->dev))
+		{
+			st = rv_resident_distances(ctx, res->dev, (rv_metric) so->metric, so->query->x, 1,
+									   dist, err);
+			if (st == RV_E_DEVICE_LOST)
+				rvflat_resident_lost(res);	/* a NOTICE; the pin keeps the host copy */
+			else if (st != RV_OK)
+				rvpg_raise(st);
+			else
+				lost = false;
+		}
 	}
-	if (so->lb != NULL)
-		lost = false;			/* the host pass's lower bounds, kept */
-	else if (res->remote)
-		lost = !rvflat_owner_distances(res, so->metric, so->query->x, dist, err);
-	else if (res->dev != NULL && rv_resident_alive(res->dev))
-	{
-		st = rv_resident_distances(ctx, res->dev, (rv_metric) so->metric, so->query->x, 1,
-								   dist, err);
-		if (st == RV_E_DEVICE_LOST)
-			rvflat_resident_lost(res);	/* a NOTICE; the pin keeps the host copy */
-		else if (st != RV_OK)
-			rvpg_raise(st);
-		else
-			lost = false;
-	}
-	if (lost && so->lb == NULL)
+	if (lost && dist != NULL)
 	{
 		/* no device distances: every row left out comes first and is recomputed */
 		for (i = 0; i < res->n; i++)

@@ -819,7 +819,7 @@ batch_member(BatchBlock *b, dsa_pointer bp, SharedEntry *e, int me, const Rvflat
  * scan must compute alone (no batch formed, or it failed).
  */
 static bool
-batch_through(RvflatResident *r, RvflatMetric metric, const float *q, double *out, bool *bounds)
+batch_through(RvflatResident *r, RvflatMetric metric, const float *q, double *out)
 {
 	SharedEntry *e = &shared->entries[r->slot];
 	BatchBlock *volatile b = NULL;
@@ -890,7 +890,6 @@ batch_through(RvflatResident *r, RvflatMetric metric, const float *q, double *ou
 		}
 		PG_END_TRY();
 		solo_done(r->slot);
-		*bounds = false;
 		return true;
 	}
 	my_batch = bp;
@@ -900,7 +899,6 @@ batch_through(RvflatResident *r, RvflatMetric metric, const float *q, double *ou
 	PG_TRY();
 	{
 		ok = batch_member(b, bp, e, me, r, out);
-		*bounds = b->bounds;
 	}
 	PG_CATCH();
 	{
@@ -912,16 +910,12 @@ batch_through(RvflatResident *r, RvflatMetric metric, const float *q, double *ou
 	return ok;
 }
 
-bool
+void
 rvflat_host_pass(RvflatResident *r, RvflatMetric metric, const float *q, double *out)
 {
-	bool		bounds = false;
-
-	if (r->shared && batch_size > 1 && area != NULL &&
-		batch_through(r, metric, q, out, &bounds))
-		return bounds;
+	if (r->shared && batch_size > 1 && area != NULL && batch_through(r, metric, q, out))
+		return;
 	pass_rows(r, metric, false, q, 1, 0, r->n, out, r->n);
-	return false;
 }
 
 PG_FUNCTION_INFO_V1(relvec_cache);

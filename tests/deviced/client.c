@@ -36,20 +36,6 @@
 
 static const char *const status_names[] = {"ok", "missing", "full", "nodevice", "failed"};
 
-static void *
-h_alloc(void *ud, size_t n)
-{
-	(void) ud;
-	return malloc(n);
-}
-
-static void
-h_free(void *ud, void *p)
-{
-	(void) ud;
-	free(p);
-}
-
 static void
 fail(const char *msg)
 {
@@ -219,7 +205,7 @@ expect(int got, const char *want)
 static rv_ctx *
 local_copy(int dev, const rvd_key *k, const float *x, rv_resident **r)
 {
-	rv_host		host = {h_alloc, h_free, NULL, NULL, NULL};
+	rv_host		host = {rv_stdlib_alloc, rv_stdlib_free, NULL, NULL, NULL};
 	rv_ctx	   *ctx;
 	char		spec[32];
 
@@ -522,7 +508,7 @@ main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IONBF, 0);
 	if (strcmp(cmd, "devices") == 0)
 	{
-		rv_host		host = {h_alloc, h_free, NULL, NULL, NULL};
+		rv_host		host = {rv_stdlib_alloc, rv_stdlib_free, NULL, NULL, NULL};
 		rv_ctx	   *ctx;
 		rv_device_info info;
 		size_t		n = 0;

@@ -8,7 +8,8 @@
 # answered in batches; a backend that sets relvec.device = 'cpu' never asks it; cancels and
 # statement_timeout while a backend waits; relvec-deviced killed with SIGKILL: the scans in
 # flight and the next ones answer right on the CPU with a NOTICE, no server process
-# restarts, the worker starts it again and scans go back to it; a server stop stops it;
+# restarts, the worker starts it again and scans go back to it; an index larger than its
+# memory is scanned on the CPU without being sent; a server stop stops it;
 # relvec.device_owner = 'off' starts none. TAP output.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -23,12 +24,12 @@ if ! vulkaninfo --summary 2>/dev/null | grep -q "deviceName" && ! ls /usr/share/
 	exit 0
 fi
 
-echo "1..26"
+echo "1..27"
 RV_PG_OPTS="-c shared_preload_libraries=relvec -c relvec.device_owner=vulkan:0 -c relvec.device_owner_batch_wait_us=20000 -c max_parallel_workers_per_gather=0" \
 	rv_cluster_start >/dev/null || { echo "Bail out! cannot start a cluster with relvec preloaded"; exit 1; }
 psql -q -X -d postgres -c "CREATE DATABASE $DB" || exit 1
+q -c "CREATE EXTENSION relvec" -f tests/lib/knn.sql >/dev/null || { echo "Bail out! setup failed"; exit 1; }
 q <<'SQL' || { echo "Bail out! setup failed"; exit 1; }
-CREATE EXTENSION relvec;
 SELECT setseed(0.5);
 -- values on a coarse grid (ties of distance) in the first 4,000 rows, random ones after; NULLs
 CREATE TABLE t (id serial PRIMARY KEY, e embedding(16));
@@ -40,18 +41,6 @@ CREATE INDEX t_l2 ON t USING rvflat (e embedding_l2_ops);
 CREATE INDEX t_ip ON t USING rvflat (e embedding_ip_ops);
 CREATE INDEX t_cos ON t USING rvflat (e embedding_cosine_ops);
 CREATE INDEX t_l1 ON t USING rvflat (e embedding_l1_ops);
--- id:distance of the k nearest, through an index (idx) or a sequential scan
-CREATE FUNCTION knn(op text, qv embedding, k int, idx bool) RETURNS text LANGUAGE plpgsql AS $f$
-DECLARE r text;
-BEGIN
-	PERFORM set_config('enable_seqscan', (NOT idx)::text, true);
-	PERFORM set_config('enable_indexscan', idx::text, true);
-	PERFORM set_config('enable_bitmapscan', 'off', true);
-	EXECUTE format('SELECT string_agg(id || '':'' || coalesce(d::text, ''null''), '','' ORDER BY d, ctid) FROM '
-		'(SELECT id, ctid, e %s $1 AS d FROM t ORDER BY e %s $1%s LIMIT %s) s', op, op,
-		CASE WHEN idx THEN '' ELSE ', ctid' END, k) INTO r USING qv;
-	RETURN r;
-END $f$;
 CREATE TABLE qs (qv embedding);
 INSERT INTO qs VALUES ('[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]'), ('[0,2,0,1,-1,2,0,0,3,1,0,0,2,1,1,4]'),
 	('[4,0,3,1,0,5,1,1,0,0,2,2,1,0,4,4]');
@@ -182,18 +171,31 @@ check "... and scans go to the new owner again, right (uploads $(owner uploads) 
 	eq "$(q -c "SELECT wrong(20)"):$(owner "(uploads >= 4 AND requests >= 24)::text")" "0:true"
 rm -rf "$B"
 
-# server stop stops relvec-deviced; relvec.device_owner = 'off' starts none
+# server stop stops relvec-deviced; an index larger than relvec.device_owner_mb is scanned on
+# the CPU without being sent; relvec.device_owner = 'off' starts none
+stop() { rv_as_owner "$(rv_pgbin)/pg_ctl" -D "$RV_CLUSTER_DIR/data" -m fast -w stop >/dev/null; }
+start() {   # start SETTING...: the server again, preloaded, with these settings
+	local opts="" s
+	for s in "$@"; do opts+=" -c $s"; done
+	rv_as_owner "$(rv_pgbin)/pg_ctl" -D "$RV_CLUSTER_DIR/data" -l "$RV_CLUSTER_DIR/server.log" -w \
+		-o "-p $PGPORT -k $RV_CLUSTER_DIR -c listen_addresses=127.0.0.1 -c shared_preload_libraries=relvec$opts" \
+		start >/dev/null
+}
 pid=$(owner pid)
-rv_as_owner "$(rv_pgbin)/pg_ctl" -D "$RV_CLUSTER_DIR/data" -m fast -w stop >/dev/null
+stop
 sleep 0.5
 check "a server stop stops relvec-deviced" test ! -e "/proc/$pid"
-rv_as_owner "$(rv_pgbin)/pg_ctl" -D "$RV_CLUSTER_DIR/data" -l "$RV_CLUSTER_DIR/server.log" -w \
-	-o "-p $PGPORT -k $RV_CLUSTER_DIR -c listen_addresses=127.0.0.1 -c shared_preload_libraries=relvec -c relvec.device_owner=off" \
-	start >/dev/null
+start relvec.device_owner=vulkan:0 relvec.device_owner_mb=1
+for _ in $(seq 1 50); do [ -n "$(owner pid)" ] && break; sleep 0.2; done
+check "relvec.device_owner_mb = 1, indexes of about 2 MB: scans right on the CPU, nothing uploaded, no NOTICE" \
+	eq "$(q -c "SELECT wrong(10)" 2>&1):$(owner "uploads || ':' || (requests > 0) || ':' || resident")" "0:0:true:0"
+stop
+start relvec.device_owner=off
 check "relvec.device_owner = off: no owner, and scans are right on the CPU" \
 	eq "$(owner "enabled || ':' || coalesce(pid::text, 'none')"):$(q -c "SELECT wrong(10)")" "false:none:0"
-check "relvec.device_owner rejects a bad value at server start" \
-	bash -c "! psql -X -q -d postgres -c \"ALTER SYSTEM SET relvec.device_owner = 'vulkan:x'\" 2>/dev/null"
+check "relvec.device_owner rejects a bad value" \
+	eq "$(psql -X -q -d postgres -c "ALTER SYSTEM SET relvec.device_owner = 'vulkan:x'" 2>&1 | head -n 1)" \
+	'ERROR:  invalid value for parameter "relvec.device_owner": "vulkan:x"'
 crash=$(grep -E "terminated by signal|terminating any other active server processes" "$RV_CLUSTER_DIR/server.log")
 check "no server process died during these tests" test -z "$crash" || echo "$crash" | sed 's/^/# /'
 tap_done

@@ -20,8 +20,8 @@ echo "1..40"
 RV_PG_OPTS="-c shared_preload_libraries=relvec -c max_parallel_workers_per_gather=0" rv_cluster_start >/dev/null ||
 	{ echo "Bail out! cannot start a cluster with relvec preloaded"; exit 1; }
 psql -q -X -d postgres -c "CREATE DATABASE $DB" || exit 1
+q -c "CREATE EXTENSION relvec" -f tests/lib/knn.sql >/dev/null || { echo "Bail out! setup failed"; exit 1; }
 q <<'SQL' || { echo "Bail out! setup failed"; exit 1; }
-CREATE EXTENSION relvec;
 -- values on a coarse grid: many ties of distance; some NULLs
 CREATE TABLE t (id serial PRIMARY KEY, e embedding(6));
 INSERT INTO t (e) SELECT CASE WHEN i % 97 = 0 THEN NULL ELSE
@@ -31,19 +31,6 @@ CREATE INDEX t_l2 ON t USING rvflat (e embedding_l2_ops);
 CREATE INDEX t_ip ON t USING rvflat (e embedding_ip_ops);
 CREATE INDEX t_cos ON t USING rvflat (e embedding_cosine_ops);
 CREATE INDEX t_l1 ON t USING rvflat (e embedding_l1_ops);
--- id:distance of the k nearest, through an index (idx) or a sequential scan
-CREATE FUNCTION knn(op text, qv embedding, k int, idx bool) RETURNS text LANGUAGE plpgsql AS $f$
-DECLARE r text;
-BEGIN
-	PERFORM set_config('enable_seqscan', (NOT idx)::text, true);
-	PERFORM set_config('enable_indexscan', idx::text, true);
-	PERFORM set_config('enable_bitmapscan', 'off', true);
-	-- the index orders ties by heap TID itself; the seq scan is told to
-	EXECUTE format('SELECT string_agg(id || '':'' || coalesce(d::text, ''null''), '','' ORDER BY d, ctid) FROM '
-		'(SELECT id, ctid, e %s $1 AS d FROM t ORDER BY e %s $1%s LIMIT %s) s', op, op,
-		CASE WHEN idx THEN '' ELSE ', ctid' END, k) INTO r USING qv;
-	RETURN r;
-END $f$;
 -- the index scan is the plan the test means
 CREATE FUNCTION uses_index(op text) RETURNS bool LANGUAGE plpgsql AS $f$
 DECLARE l text; found bool := false;
