@@ -72,6 +72,9 @@ $(filter bridge/vk/%.o,$(BRIDGE_OBJS)): $(SPV_HEADERS) bridge/vk/vk_internal.h $
 
 # Anchor choice must pick the same items on every machine: no fused multiply-adds there.
 bridge/anchors.o: WARN += -ffp-contract=off
+# the estimates of a batch round as those of a row alone, and their loops vectorize (ivf.c,
+# rv_ivf_estimate_many: without trapping math a compare may become a vector blend)
+bridge/ivf.o: WARN += -ffp-contract=off -fno-trapping-math
 
 # --- SQLite loadable extension: the same bridge objects (PGXS compiles them -fPIC) ------
 # Only sqlite3_relvec_init is exported, so the bridge's symbols never meet another library's.
@@ -154,6 +157,7 @@ $(ASAN_DIR)/bridge/%.o: bridge/%.c bridge/include/relvec_bridge.h bridge/interna
 	$(CC) $(ASAN_CFLAGS) -Ibridge/include -Ibridge -I$(SPV_DIR) -c -o $@ $<
 $(filter $(ASAN_DIR)/bridge/vk/%.o,$(ASAN_BRIDGE)): $(SPV_HEADERS) bridge/vk/vk_internal.h $(wildcard shaders/*.glsl)
 $(ASAN_DIR)/bridge/anchors.o: ASAN_CFLAGS += -ffp-contract=off
+$(ASAN_DIR)/bridge/ivf.o: ASAN_CFLAGS += -ffp-contract=off -fno-trapping-math
 
 $(ASAN_DIR)/sqlite/%.o: extension/sqlite/%.c extension/sqlite/relvec_sqlite.h bridge/include/relvec_bridge.h
 	@mkdir -p $(dir $@)
@@ -212,6 +216,7 @@ $(FUZZ_DIR)/bridge/%.o: bridge/%.c bridge/include/relvec_bridge.h bridge/interna
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Ibridge/include -Ibridge -I$(SPV_DIR) -c -o $@ $<
 $(filter $(FUZZ_DIR)/bridge/vk/%.o,$(FUZZ_BRIDGE)): $(SPV_HEADERS) bridge/vk/vk_internal.h $(wildcard shaders/*.glsl)
 $(FUZZ_DIR)/bridge/anchors.o: FUZZ_CFLAGS += -ffp-contract=off
+$(FUZZ_DIR)/bridge/ivf.o: FUZZ_CFLAGS += -ffp-contract=off -fno-trapping-math
 
 $(FUZZ_DIR)/sqlite/%.o: extension/sqlite/%.c extension/sqlite/relvec_sqlite.h bridge/include/relvec_bridge.h
 	@mkdir -p $(dir $@)

@@ -176,6 +176,23 @@ typedef struct rvk_counters
 } rvk_counters;
 void		rvk_get_counters(rvk_counters *out);
 
+/* --- ivf.c --- */
+
+/*
+ * A query table whose estimates sum with the byte table on every CPU, where
+ * rv_ivf_lut_create sums with AVX-512 masked adds when the CPU has them: tests and
+ * benchmarks compare the two ways. rv_ivf_lut_is_masked tells which way a table sums.
+ */
+rv_status	rv_ivf_lut_create_table(rv_ctx *ctx, size_t pd, rv_ivf_lut **out);
+int			rv_ivf_lut_is_masked(const rv_ivf_lut *lut);
+
+/*
+ * ivfrank.c: the pass rv_ivf_rank takes over the half copy, for tests of each: 0 the
+ * widest the CPU has (the default), 1 plain C, 2 AVX2 with F16C, 3 AVX-512. A test sets
+ * only a pass its CPU has.
+ */
+extern int	rv_ivfrank_path;
+
 /* --- CPU kernel helpers (cpu-kernels) --- */
 
 /*

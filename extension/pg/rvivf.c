@@ -372,19 +372,21 @@ typedef struct RvivfCentroidCache
 	int			nlists;
 	int			pd;
 	float	   *c;				/* in TopMemoryContext; NULL: unused slot */
+	rv_ivf_ranker *r;			/* their ranker (the bridge's memory); NULL: one list */
 	uint64		used;
 } RvivfCentroidCache;
 
 static RvivfCentroidCache centroid_cache[RVIVF_CACHED];
 static uint64 centroid_clock = 0;
 
-/* The index's centroids (nlists x pd floats); NULL for an index of the origin's list. */
-const float *
-rvivf_centroids(Relation index, const RvivfMetaData *meta)
+/* The cache slot of the index's centroids; NULL for an index of the origin's list. */
+static RvivfCentroidCache *
+centroid_slot(Relation index, const RvivfMetaData *meta)
 {
 	RvivfCentroidCache *slot;
 	Size		bytes = (Size) meta->nlists * meta->pd * sizeof(float);
 	float	   *c;
+	rv_ivf_ranker *r = NULL;
 	int			i;
 
 	if (meta->centroids == InvalidBlockNumber)
@@ -397,12 +399,14 @@ rvivf_centroids(Relation index, const RvivfMetaData *meta)
 			e->seed == meta->seed && e->nlists == meta->nlists && e->pd == meta->pd)
 		{
 			e->used = ++centroid_clock;
-			return e->c;
+			return e;
 		}
 	}
 	/* read first into the current context (an error frees it), then keep a copy */
 	c = palloc_extended(bytes, MCXT_ALLOC_HUGE);
 	rvivf_stream_read(index, meta->centroids, 0, c, bytes);
+	if (meta->nlists > 1)
+		RVPG_CHECK(rv_ivf_ranker_create(rvpg_ctx(), c, meta->nlists, meta->pd, &r));
 	slot = &centroid_cache[0];
 	for (i = 1; i < RVIVF_CACHED; i++)
 		if (slot->c != NULL &&
@@ -410,7 +414,10 @@ rvivf_centroids(Relation index, const RvivfMetaData *meta)
 			slot = &centroid_cache[i];
 	if (slot->c != NULL)
 		pfree(slot->c);
+	if (slot->r != NULL)
+		rv_ivf_ranker_destroy(rvpg_ctx(), slot->r);
 	slot->c = NULL;
+	slot->r = r;
 	slot->c = MemoryContextAllocHuge(TopMemoryContext, bytes);
 	memcpy(slot->c, c, bytes);
 	pfree(c);
@@ -419,7 +426,34 @@ rvivf_centroids(Relation index, const RvivfMetaData *meta)
 	slot->nlists = meta->nlists;
 	slot->pd = meta->pd;
 	slot->used = ++centroid_clock;
-	return slot->c;
+	return slot;
+}
+
+/* The index's centroids (nlists x pd floats); NULL for an index of the origin's list. */
+const float *
+rvivf_centroids(Relation index, const RvivfMetaData *meta)
+{
+	RvivfCentroidCache *slot = centroid_slot(index, meta);
+
+	return slot != NULL ? slot->c : NULL;
+}
+
+/*
+ * The nprobe lists nearest to index-space vector xp by metric m, nearest first (as
+ * rv_ivf_assign orders them): through the cached ranker. An index of one list: list 0.
+ */
+void
+rvivf_rank_lists(Relation index, const RvivfMetaData *meta, RvflatMetric m, const float *xp,
+				 int nprobe, int32 *lists)
+{
+	RvivfCentroidCache *slot = centroid_slot(index, meta);
+
+	if (slot == NULL || meta->nlists == 1)
+	{
+		lists[0] = 0;
+		return;
+	}
+	RVPG_CHECK(rv_ivf_rank(rvpg_ctx(), (rv_metric) m, slot->c, slot->r, xp, nprobe, lists));
 }
 
 /* A value's vector in the index space (pd floats, palloc'd in the current context). */
@@ -437,21 +471,18 @@ rvivf_prepare(const RvivfMetaData *meta, const float *x)
 int
 rvivf_nearest_list(Relation index, const RvivfMetaData *meta, const float *xp)
 {
-	const float *c = rvivf_centroids(index, meta);
 	int32		l = 0;
 
-	if (c == NULL || meta->nlists == 1)
-		return 0;
-	RVPG_CHECK(rv_ivf_assign(rvpg_ctx(), RV_METRIC_L2, c, meta->nlists, meta->pd, xp, 1, 1,
-							 &l));
+	rvivf_rank_lists(index, meta, RVFLAT_L2, xp, 1, &l);
 	return l;
 }
 
-/* Call fn for every item of list l, its pages share-locked one at a time. */
+/* Call fn once per page of list l with the page's items, the page share-locked. */
 void
 rvivf_walk_list(Relation index, const RvivfMetaData *meta, int l,
-				void (*fn) (const RvivfItem *item, void *arg), void *arg)
+				void (*fn) (const RvivfItem *const *items, int n, void *arg), void *arg)
 {
+	const RvivfItem *items[MaxOffsetNumber];
 	Buffer		dirbuf = ReadBuffer(index, rvivf_dir_block(meta, l));
 	BlockNumber blk;
 
@@ -464,6 +495,7 @@ rvivf_walk_list(Relation index, const RvivfMetaData *meta, int l,
 		Page		page;
 		OffsetNumber off;
 		OffsetNumber maxoff;
+		int			n;
 
 		CHECK_FOR_INTERRUPTS();
 		buf = ReadBuffer(index, blk);
@@ -474,7 +506,14 @@ rvivf_walk_list(Relation index, const RvivfMetaData *meta, int l,
 					(errcode(ERRCODE_INDEX_CORRUPTED),
 					 errmsg("index \"%s\" has no list page at block %u",
 							RelationGetRelationName(index), blk)));
+		/*
+		 * Ask for the whole page at once: the items are read in line pointer order, from
+		 * the page's end backwards, and a page is rarely in the CPU's caches yet
+		 */
+		for (off = 0; off < BLCKSZ / 64; off++)
+			__builtin_prefetch((const char *) page + (Size) off * 64);
 		maxoff = PageGetMaxOffsetNumber(page);
+		n = 0;
 		for (off = FirstOffsetNumber; off <= maxoff; off++)
 		{
 			ItemId		iid = PageGetItemId(page, off);
@@ -487,8 +526,10 @@ rvivf_walk_list(Relation index, const RvivfMetaData *meta, int l,
 						 errmsg("index \"%s\" has an item of %u bytes, expected %zu",
 								RelationGetRelationName(index), ItemIdGetLength(iid),
 								RVIVF_ITEM_SIZE(meta->pd))));
-			fn((RvivfItem *) PageGetItem(page, iid), arg);
+			items[n++] = (const RvivfItem *) PageGetItem(page, iid);
 		}
+		if (n > 0)
+			fn(items, n, arg);
 		blk = RvivfPageGetOpaque(page)->next;
 		UnlockReleaseBuffer(buf);
 	}

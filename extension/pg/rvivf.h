@@ -137,6 +137,9 @@ extern int	rvivf_lists_option(Relation index);
 extern int	rvivf_auto_probes(int nlists);
 /* The index's centroids (nlists x pd), cached per backend; NULL for the origin's list. */
 extern const float *rvivf_centroids(Relation index, const RvivfMetaData *meta);
+/* The nprobe nearest lists to index-space vector xp by metric m (rv_ivf_assign's order). */
+extern void rvivf_rank_lists(Relation index, const RvivfMetaData *meta, RvflatMetric m,
+							 const float *xp, int nprobe, int32 *lists);
 /* Stream pages: read or write len bytes at byte offset off of the stream at blkno. */
 extern void rvivf_stream_read(Relation index, BlockNumber start, Size off, void *out,
 							  Size len);
@@ -150,9 +153,13 @@ extern Buffer rvivf_new_buffer(Relation index, ForkNumber fork);
 extern float *rvivf_prepare(const RvivfMetaData *meta, const float *x);
 extern int	rvivf_nearest_list(Relation index, const RvivfMetaData *meta, const float *xp);
 
-/* Call fn for every item of list l, its pages share-locked one at a time. */
+/*
+ * Call fn once per page of list l with the page's items (n >= 1 of them, in line pointer
+ * order), each page share-locked while fn runs.
+ */
 extern void rvivf_walk_list(Relation index, const RvivfMetaData *meta, int l,
-							void (*fn) (const RvivfItem *item, void *arg), void *arg);
+							void (*fn) (const RvivfItem *const *items, int n, void *arg),
+							void *arg);
 
 /* Reading indexed values from the heap, for an exact rerank. */
 typedef struct RvivfFetch

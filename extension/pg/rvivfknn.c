@@ -138,6 +138,9 @@ typedef struct ListWalk
 	Size		isz;
 	Size		n;
 	Size		cap;
+	const uint8 **codes;		/* cap: each buffered item's code, and its factors */
+	const rv_ivf_factors **fs;
+	float	   *lb;				/* cap: their bounds for one query */
 } ListWalk;
 
 /* The order of the result: exact distance, then ctid. */
@@ -241,16 +244,14 @@ flush_items(ListWalk *w)
 		}
 		rv_ivf_lut_set(s->lut, (rv_metric) s->metric, s->qp + (Size) qi * s->meta.pd,
 					   w->centroid);
+		rv_ivf_estimate_many(s->lut, w->codes, w->fs, w->n, NULL, w->lb);
 		for (i = 0; i < w->n; i++)
 		{
 			const RvivfItem *item = (const RvivfItem *) (w->buf + i * w->isz);
-			RvivfCand    *c = &q->cands[q->ncands++];
-			float		est;
+			RvivfCand  *c = &q->cands[q->ncands++];
 
-			rv_ivf_estimate(s->lut, item->code, &item->f, &est, &c->lb);
 			/* a NaN bound knows nothing: rerank it early (as the scan) */
-			if (unlikely(isnan(c->lb)))
-				c->lb = -INFINITY;
+			c->lb = unlikely(isnan(w->lb[i])) ? -INFINITY : w->lb[i];
 			c->tid = item->tid;
 		}
 	}
@@ -259,17 +260,25 @@ flush_items(ListWalk *w)
 }
 
 /*
- * rvivf_walk_list's callback: buffer one item. A list longer than the buffer has its
+ * rvivf_walk_list's callback: buffer a page's items. A list longer than the buffer has its
  * estimates computed here, under the share lock of the page being read (CPU work only).
  */
 static void
-collect_item(const RvivfItem *item, void *arg)
+collect_items(const RvivfItem *const *items, int n, void *arg)
 {
 	ListWalk   *w = (ListWalk *) arg;
+	int			i;
 
-	memcpy(w->buf + w->n * w->isz, item, w->isz);
-	if (++w->n == w->cap)
-		flush_items(w);
+	for (i = 0; i < n; i++)
+	{
+		const RvivfItem *copy = (const RvivfItem *) (w->buf + w->n * w->isz);
+
+		memcpy(w->buf + w->n * w->isz, items[i], w->isz);
+		w->codes[w->n] = copy->code;
+		w->fs[w->n] = &copy->f;
+		if (++w->n == w->cap)
+			flush_items(w);
+	}
 }
 
 /* The key of the row in the fetch slot as text, in cxt; NULL for a NULL key or no key column. */
@@ -408,6 +417,9 @@ probe_round(IvfKnn *s, const int32 *active, int nactive, int from, int to,
 	w.isz = RVIVF_ITEM_SIZE(pd);
 	w.cap = Max(IVFKNN_CHUNK_BYTES / w.isz, 64);
 	w.buf = palloc(w.isz * w.cap);
+	w.codes = palloc(sizeof(const uint8 *) * w.cap);
+	w.fs = palloc(sizeof(const rv_ivf_factors *) * w.cap);
+	w.lb = palloc(sizeof(float) * w.cap);
 	MemoryContextSwitchTo(old);
 
 	/* candidates live in roundcxt until their query's rerank frees them */
@@ -420,7 +432,7 @@ probe_round(IvfKnn *s, const int32 *active, int nactive, int from, int to,
 		w.members = members + start[l];
 		w.nmembers = start[l + 1] - start[l];
 		w.n = 0;
-		rvivf_walk_list(s->index, &s->meta, l, collect_item, &w);
+		rvivf_walk_list(s->index, &s->meta, l, collect_items, &w);
 		flush_items(&w);
 		s->walks++;
 		CHECK_FOR_INTERRUPTS();

@@ -39,6 +39,13 @@
 
 #include "rvivf.h"
 
+/*
+ * Candidates of C kept apart while the lists are probed: the smallest bounds, sorted once.
+ * A scan reranks a few dozen rows of the thousands it estimates, so it orders only those
+ * instead of heapifying them all; a scan that goes past them heapifies the rest then.
+ */
+#define RVIVF_SCAN_SEL 64
+
 /* A reranked row: its exact distance and heap TID. */
 typedef struct RvivfHit
 {
@@ -64,9 +71,15 @@ typedef struct RvivfScanOpaqueData
 	int			nknown;			/* lists of the order computed so far */
 	int			probed;
 	int			step;			/* lists per probe */
-	RvivfCand  *cands;			/* min-heap by lb */
+	RvivfCand	sel[RVIVF_SCAN_SEL];	/* C's smallest bounds: a max-heap by lb while
+										 * lists are probed, then sorted ascending */
+	int			nsel;
+	int			selpos;			/* sel[selpos ..) are still in C */
+	RvivfCand  *cands;			/* the rest of C (every lb >= sel's), a min-heap by lb
+								 * once heaped; for a NULL query every row, by TID */
 	Size		ncands;
 	Size		ccap;
+	bool		heaped;
 	RvivfHit   *hits;			/* min-heap by (dist, tid) */
 	Size		nhits;
 	Size		hcap;
@@ -153,33 +166,145 @@ hit_push(RvivfScanOpaque so, double dist, ItemPointer tid)
 	}
 }
 
-/* rvivf_walk_list's callback: one row's estimate into C. */
+/* Replace the largest bound of the max-heap sel (n slots) by x. */
 static void
-add_candidate(const RvivfItem *item, void *arg)
+sel_replace_top(RvivfCand *sel, int n, RvivfCand x)
+{
+	int			i = 0;
+
+	for (;;)
+	{
+		int			c = 2 * i + 1;
+
+		if (c >= n)
+			break;
+		if (c + 1 < n && sel[c + 1].lb > sel[c].lb)
+			c++;
+		if (!(sel[c].lb > x.lb))
+			break;
+		sel[i] = sel[c];
+		i = c;
+	}
+	sel[i] = x;
+}
+
+/* qsort comparator of candidates by lower bound. */
+static int
+cand_lb_cmp(const void *a, const void *b)
+{
+	float		x = ((const RvivfCand *) a)->lb,
+				y = ((const RvivfCand *) b)->lb;
+
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+/* The smallest bound left in C (C not empty). */
+static inline float
+cand_min(RvivfScanOpaque so)
+{
+	if (so->selpos < so->nsel)
+		return so->sel[so->selpos].lb;
+	if (!so->heaped)
+	{
+		rvivf_cand_heapify(so->cands, so->ncands);
+		so->heaped = true;
+	}
+	return so->cands[0].lb;
+}
+
+/* Remove and return a candidate of C with the smallest bound (C not empty). */
+static RvivfCand
+cand_pop(RvivfScanOpaque so)
+{
+	RvivfCand	c;
+
+	(void) cand_min(so);
+	if (so->selpos < so->nsel)
+		return so->sel[so->selpos++];
+	c = so->cands[0];
+	so->ncands--;
+	if (so->ncands > 0)
+	{
+		so->cands[0] = so->cands[so->ncands];
+		rvivf_cand_sift_down(so->cands, so->ncands, 0);
+	}
+	return c;
+}
+
+/* Candidates left in C. */
+static inline Size
+cand_left(RvivfScanOpaque so)
+{
+	return (Size) (so->nsel - so->selpos) + so->ncands;
+}
+
+/* rvivf_walk_list's callback: the estimates of a page's rows into C. */
+static void
+add_candidates(const RvivfItem *const *items, int n, void *arg)
 {
 	RvivfScanOpaque so = (RvivfScanOpaque) arg;
+	const uint8 *codes[MaxOffsetNumber];
+	const rv_ivf_factors *fs[MaxOffsetNumber];
+	float		lb[MaxOffsetNumber];
 	RvivfCand  *c;
-	float		est;
+	int			i;
 
-	if (so->ncands == so->ccap)
+	if (so->ncands + n > so->ccap)
 	{
-		so->ccap = Max(so->ccap * 2, 1024);
+		so->ccap = Max(so->ccap * 2, Max(so->ncands + n, 1024));
 		so->cands = so->cands == NULL ?
 			MemoryContextAllocHuge(so->cxt, sizeof(RvivfCand) * so->ccap) :
 			repalloc_huge(so->cands, sizeof(RvivfCand) * so->ccap);
 	}
-	c = &so->cands[so->ncands++];
-	so->estimated++;
-	if (so->nullmode)
-		c->lb = 0;
-	else
+	so->estimated += n;
+	if (!so->nullmode)
 	{
-		rv_ivf_estimate(so->lut, item->code, &item->f, &est, &c->lb);
-		/* a NaN bound knows nothing: rerank it early */
-		if (unlikely(isnan(c->lb)))
-			c->lb = -INFINITY;
+		for (i = 0; i < n; i++)
+		{
+			codes[i] = items[i]->code;
+			fs[i] = &items[i]->f;
+		}
+		rv_ivf_estimate_many(so->lut, codes, fs, n, NULL, lb);
 	}
-	c->tid = item->tid;
+	if (so->nullmode)
+	{
+		c = &so->cands[so->ncands];
+		for (i = 0; i < n; i++)
+		{
+			c[i].lb = 0;
+			c[i].tid = items[i]->tid;
+		}
+		so->ncands += n;
+		return;
+	}
+	for (i = 0; i < n; i++)
+	{
+		RvivfCand	x;
+
+		/* a NaN bound knows nothing: rerank it early */
+		x.lb = unlikely(isnan(lb[i])) ? -INFINITY : lb[i];
+		x.tid = items[i]->tid;
+		if (so->nsel < RVIVF_SCAN_SEL)
+		{
+			/* sel fills as a max-heap: sift up */
+			int			j = so->nsel++;
+
+			while (j > 0 && so->sel[(j - 1) / 2].lb < x.lb)
+			{
+				so->sel[j] = so->sel[(j - 1) / 2];
+				j = (j - 1) / 2;
+			}
+			so->sel[j] = x;
+		}
+		else if (x.lb < so->sel[0].lb)
+		{
+			/* x enters sel; its largest goes to the rest */
+			so->cands[so->ncands++] = so->sel[0];
+			sel_replace_top(so->sel, so->nsel, x);
+		}
+		else
+			so->cands[so->ncands++] = x;
+	}
 }
 
 /* Probe the next lists of the order: every row's estimate into C. */
@@ -200,10 +325,11 @@ probe_more(IndexScanDesc scan)
 	{
 		so->nknown = Min(so->norder, Max(end, 4 * so->nknown));
 		if (centroids != NULL && so->meta.nlists > 1)
-			RVPG_CHECK(rv_ivf_assign(rvpg_ctx(), (rv_metric) so->metric, centroids,
-									 so->meta.nlists, so->meta.pd, so->qp, 1, so->nknown,
-									 so->order));
+			rvivf_rank_lists(index, &so->meta, so->metric, so->qp, so->nknown, so->order);
 	}
+	/* C is empty whenever the scan probes (gettuple probes only then) */
+	Assert(cand_left(so) == 0);
+	so->nsel = so->selpos = 0;
 	for (; so->probed < end; so->probed++)
 	{
 		int			l = so->order[so->probed];
@@ -211,12 +337,17 @@ probe_more(IndexScanDesc scan)
 		if (!so->nullmode)
 			rv_ivf_lut_list(so->lut,
 							centroids != NULL ? centroids + (Size) l * so->meta.pd : so->zero);
-		rvivf_walk_list(index, &so->meta, l, add_candidate, so);
+		rvivf_walk_list(index, &so->meta, l, add_candidates, so);
 	}
 	if (so->nullmode)
 		qsort(so->cands, so->ncands, sizeof(RvivfCand), cand_tid_cmp);
 	else
-		rvivf_cand_heapify(so->cands, so->ncands);
+	{
+		/* C was empty before this probe: sel holds its smallest bounds, the rest after */
+		qsort(so->sel, so->nsel, sizeof(RvivfCand), cand_lb_cmp);
+		so->selpos = 0;
+		so->heaped = false;
+	}
 }
 
 /* Rerank C's top: its exact distance into H (or nothing, for a row we cannot see). */
@@ -224,16 +355,10 @@ static void
 rerank_one(IndexScanDesc scan)
 {
 	RvivfScanOpaque so = (RvivfScanOpaque) scan->opaque;
-	RvivfCand	c = so->cands[0];
+	RvivfCand	c = cand_pop(so);
 	MemoryContext old;
 	Embedding  *e;
 
-	so->ncands--;
-	if (so->ncands > 0)
-	{
-		so->cands[0] = so->cands[so->ncands];
-		rvivf_cand_sift_down(so->cands, so->ncands, 0);
-	}
 	so->reranked++;
 	old = MemoryContextSwitchTo(so->tmpcxt);
 	if (!so->fetch.started)
@@ -427,9 +552,9 @@ rvivfgettuple(IndexScanDesc scan, ScanDirection dir pg_attribute_unused())
 	{
 		RvivfHit	next;
 
-		while (so->ncands > 0 &&
+		while (cand_left(so) > 0 &&
 			   (so->nhits == 0 || so->reranked < so->rerank_floor ||
-				!(so->cands[0].lb > so->hits[0].dist)))
+				!(cand_min(so) > so->hits[0].dist)))
 			rerank_one(scan);
 		if (so->nhits > 0)
 		{

@@ -5,11 +5,12 @@
  * normalizes for cosine and rejects L1; RaBitQ codes and estimates against exact distances
  * of the original vectors (rv_metric_distance): exact cases (x = c, q = x, a residual that
  * is a sign vector), unbiased on random data with the bound holding for nearly every pair
- * and lb <= est always, and a ranking that finds the true top 10 within the top 100;
+ * and lb <= est always, and a ranking that finds the true top 10 within the top 100; the
+ * two ways a table sums a code (AVX-512 masked adds, the byte table) against each other;
  * k-means (the objective falls, lists are pure on well-separated clusters, no empty list,
  * empty lists split, spherical centroids, determinism); assignment against a brute-force
- * order with ties; invalid arguments with their messages; allocation failures and
- * interrupts without leaks under the counting allocator.
+ * order with ties; rv_ivf_rank equal to rv_ivf_assign; invalid arguments with their
+ * messages; allocation failures and interrupts without leaks under the counting allocator.
  */
 #include <float.h>
 #include <math.h>
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "tap.h"
 #include "testhost.h"
 
@@ -591,6 +593,153 @@ test_ranking(rv_metric m, size_t d)
 	free(es);
 }
 
+/*
+ * The two ways a table sums a code: the default table (masked adds on a CPU with AVX-512,
+ * else the byte table) and the byte table give the same estimates and bounds within float
+ * rounding, for random codes (every byte value, each bit set and clear) and the all-ones
+ * and all-zeros codes.
+ */
+static void
+test_sum_ways(rv_metric m, size_t d)
+{
+	test_host	th;
+	rv_ctx	   *ctx = test_ctx(&th);
+	size_t		pd = rv_ivf_padded_dims(d),
+				nb = pd / 8,
+				n = 300,
+				i,
+				j;
+	float	   *q = gauss_matrix(1, pd, 1.0 / sqrt((double) pd)),
+			   *c = gauss_matrix(1, pd, 0.3 / sqrt((double) pd));
+	uint8_t    *codes = malloc(n * nb);
+	rv_ivf_lut *lut[2];
+	double		worst = 0.0,
+				qabs = 0.0;
+	char		name[160];
+	int			good = 1,
+				w;
+
+	for (i = 0; i < pd; i++)
+		qabs += fabs(q[i]);
+	for (i = 0; i < n * nb; i++)
+		codes[i] = (uint8_t) (urand() * 256.0);
+	memset(codes, 0xff, nb);
+	memset(codes + nb, 0, nb);
+	ok(rv_ivf_lut_create(ctx, pd, &lut[0]) == RV_OK &&
+	   rv_ivf_lut_create_table(ctx, pd, &lut[1]) == RV_OK, "tables for both ways");
+	ok(!rv_ivf_lut_is_masked(lut[1]), "rv_ivf_lut_create_table sums with the byte table");
+	printf("# %s d=%zu: the default table sums with %s\n", metric_names[m], d,
+		   rv_ivf_lut_is_masked(lut[0]) ? "AVX-512 masked adds" : "the byte table");
+	for (w = 0; w < 2; w++)
+		rv_ivf_lut_set(lut[w], m, q, c);
+	for (i = 0; i < n; i++)
+	{
+		const uint8_t *code = codes + i * nb;
+		rv_ivf_factors f;
+		float		est[2],
+					lb[2];
+
+		f.onorm = (float) (0.5 + urand());
+		f.ipq = (float) (0.6 + 0.3 * urand());
+		f.oc = (float) (0.1 * gauss());
+		f.xc = (float) (0.1 * gauss());
+		for (w = 0; w < 2; w++)
+			rv_ivf_estimate(lut[w], code, &f, &est[w], &lb[w]);
+		{
+			/*
+			 * Each way's float sum S of up to pd terms is within pd * 2^-24 * sum |q| of
+			 * the exact sum, which moves the estimate by at most that times
+			 * 2 |o| / sqrt(pd) / ipq (|r| cancels)
+			 */
+			double		tol_s = (double) pd * 0x1p-24 * qabs;
+			double		tol = 2.0 * f.onorm * tol_s / sqrt((double) pd) / f.ipq + 1e-6;
+			double		diff = fabs((double) est[0] - est[1]);
+
+			if (m == RV_METRIC_L2)
+				tol *= 4.0;		/* through a square root of a nonnegative difference */
+			if (diff > worst)
+				worst = diff;
+			if (!(diff <= tol) || !(fabs((double) lb[0] - lb[1]) <= tol) ||
+				!(lb[0] <= est[0]) || !(lb[1] <= est[1]))
+			{
+				if (good)
+					printf("#   code %zu: est %.9g / %.9g, lb %.9g / %.9g, tol %g\n",
+						   i, est[0], est[1], lb[0], lb[1], tol);
+				good = 0;
+			}
+		}
+	}
+	snprintf(name, sizeof(name), "%s d=%zu: both ways give the same estimates and bounds "
+			 "within float rounding (largest difference %.3g)", metric_names[m], d, worst);
+	ok(good, name);
+	{
+		/*
+		 * rv_ivf_estimate_many over every code, and over odd slices of them, gives each
+		 * row the bits rv_ivf_estimate gives it alone (a row does not depend on the rows
+		 * beside it), for both ways
+		 */
+		const uint8_t **cp = malloc(n * sizeof(*cp));
+		const rv_ivf_factors **fp = malloc(n * sizeof(*fp));
+		rv_ivf_factors *fs = malloc(n * sizeof(*fs));
+		float	   *me = malloc(n * sizeof(float)),
+				   *ml = malloc(n * sizeof(float)),
+				   *ml2 = malloc(n * sizeof(float));
+		int			same = 1;
+
+		for (i = 0; i < n; i++)
+		{
+			fs[i].onorm = (float) (0.5 + urand());
+			fs[i].ipq = (float) (0.6 + 0.3 * urand());
+			fs[i].oc = (float) (0.1 * gauss());
+			fs[i].xc = (float) (0.1 * gauss());
+			cp[i] = codes + i * nb;
+			fp[i] = &fs[i];
+		}
+		for (w = 0; w < 2; w++)
+		{
+			size_t		from;
+
+			rv_ivf_estimate_many(lut[w], cp, fp, n, me, ml);
+			/* slices of 1, 3, 5, 7 ... rows, est NULL */
+			for (from = 0, j = 1; from < n; from += j, j += 2)
+				rv_ivf_estimate_many(lut[w], cp + from, fp + from, from + j <= n ? j : n - from,
+									 NULL, ml2 + from);
+			for (i = 0; i < n; i++)
+			{
+				float		e1,
+							l1;
+
+				rv_ivf_estimate(lut[w], cp[i], fp[i], &e1, &l1);
+				if (memcmp(&e1, &me[i], sizeof(float)) != 0 ||
+					memcmp(&l1, &ml[i], sizeof(float)) != 0 ||
+					memcmp(&l1, &ml2[i], sizeof(float)) != 0)
+				{
+					if (same)
+						printf("#   way %d row %zu: alone %.9g %.9g, batch %.9g %.9g, slice lb %.9g\n",
+							   w, i, e1, l1, me[i], ml[i], ml2[i]);
+					same = 0;
+				}
+			}
+		}
+		snprintf(name, sizeof(name), "%s d=%zu: a batch gives every row the bits it gets alone",
+				 metric_names[m], d);
+		ok(same, name);
+		free(ml2);
+		free(ml);
+		free(me);
+		free(fs);
+		free(fp);
+		free(cp);
+	}
+	for (w = 0; w < 2; w++)
+		rv_ivf_lut_destroy(ctx, lut[w]);
+	rv_ctx_destroy(ctx);
+	is_int(th.live, 0, "sum ways: no leak");
+	free(codes);
+	free(c);
+	free(q);
+}
+
 /* Tables: invalid sizes, a failed allocation, and estimates from factors that are not finite. */
 static void
 test_lut_edges(void)
@@ -888,6 +1037,103 @@ test_invalid(void)
 }
 
 /*
+ * rv_ivf_rank against rv_ivf_assign: the same lists in the same order for every query, on
+ * clustered centroids (near ties between lists), exact copies (ties: the smaller list
+ * first), a zero centroid and a zero query (cosine's special case), queries equal to a
+ * centroid, tiny and huge scales (the half copy's subnormals, its range and past it), every nprobe
+ * from 1 to the number of lists; then its errors, and no leak.
+ */
+static void
+test_rank(rv_metric m, size_t nl, size_t pd, double scale)
+{
+	test_host	th;
+	rv_ctx	   *ctx = test_ctx(&th);
+	size_t		nq = 60,
+				i,
+				j,
+				np;
+	float	   *c = gauss_matrix(nl, pd, scale / sqrt((double) pd)),
+			   *q = gauss_matrix(nq, pd, scale / sqrt((double) pd));
+	int32_t    *a = malloc(nl * sizeof(int32_t)),
+			   *b = malloc(nl * sizeof(int32_t));
+	rv_ivf_ranker *r = NULL;
+	int			good = 1;
+	char		name[200];
+
+	/* clusters: every fourth centroid near the one before it, copies, a zero centroid */
+	for (i = 1; i < nl; i += 4)
+		for (j = 0; j < pd; j++)
+			c[i * pd + j] = c[(i - 1) * pd + j] * (float) (1.0 + 1e-4 * gauss());
+	if (nl > 6)
+	{
+		memcpy(c + 5 * pd, c + 2 * pd, pd * sizeof(float));
+		memset(c + 6 * pd, 0, pd * sizeof(float));
+	}
+	/* queries: near centroids, equal to one, zero */
+	for (i = 0; i < nq; i += 3)
+		for (j = 0; j < pd; j++)
+			q[i * pd + j] = c[(i % nl) * pd + j] + (float) (1e-3 * scale * gauss() / sqrt((double) pd));
+	memcpy(q + pd, c + 2 * pd, pd * sizeof(float));
+	memset(q + 4 * pd, 0, pd * sizeof(float));
+
+	is_int(rv_ivf_ranker_create(ctx, c, nl, pd, &r), RV_OK, "ranker create");
+	for (i = 0; i < nq && good; i++)
+		for (np = 1; np <= nl && good; np += (np < 8 ? 1 : nl / 5 + 1))
+		{
+			rv_status	s1 = rv_ivf_assign(ctx, m, c, nl, pd, q + i * pd, 1, np, a),
+						s2 = rv_ivf_rank(ctx, m, c, r, q + i * pd, np, b);
+
+			if (s1 != s2 || (s1 == RV_OK && memcmp(a, b, np * sizeof(int32_t)) != 0))
+			{
+				printf("#   query %zu nprobe %zu: status %d / %d, first lists %d %d / %d %d\n",
+					   i, np, s1, s2, a[0], np > 1 ? a[1] : -1, b[0], np > 1 ? b[1] : -1);
+				good = 0;
+			}
+		}
+	snprintf(name, sizeof(name), "rank %s lists=%zu pd=%zu scale=%g pass=%d: rv_ivf_assign's lists "
+			 "in its order", metric_names[m], nl, pd, scale, rv_ivfrank_path);
+	ok(good, name);
+	rv_ivf_ranker_destroy(ctx, r);
+	rv_ctx_destroy(ctx);
+	is_int(th.live, 0, "rank: no leak");
+	free(b);
+	free(a);
+	free(q);
+	free(c);
+}
+
+/* The ranker's errors: its arguments, an allocation failure, and rank's own checks. */
+static void
+test_rank_errors(void)
+{
+	test_host	th;
+	rv_ctx	   *ctx = test_ctx(&th);
+	float	   *c = gauss_matrix(4, 64, 1.0);
+	rv_ivf_ranker *r = (rv_ivf_ranker *) &th;
+	int32_t		l[4];
+
+	is_int(rv_ivf_ranker_create(ctx, c, 4, 100, &r), RV_E_INVALID_PARAM, "ranker of 100 dimensions");
+	ok(r == NULL, "a failed ranker create returns NULL");
+	is_int(rv_ivf_ranker_create(ctx, c, 0, 64, &r), RV_E_INVALID_PARAM, "ranker of no lists");
+	th.fail_at = th.total + 1;
+	is_int(rv_ivf_ranker_create(ctx, c, 4, 64, &r), RV_E_NOMEM, "ranker under a failed allocation");
+	th.fail_at = 0;
+	is_int(rv_ivf_ranker_create(ctx, c, 4, 64, &r), RV_OK, "a ranker of 4 lists");
+	is_int(rv_ivf_rank(ctx, RV_METRIC_L2, c, r, c, 5, l), RV_E_INVALID_PARAM,
+		   "rank: nprobe above the lists is rv_ivf_assign's error");
+	is_int(rv_ivf_rank(ctx, RV_METRIC_L1, c, r, c, 2, l), RV_E_UNSUPPORTED,
+		   "rank: L1 is rv_ivf_assign's error");
+	th.fail_at = th.total + 1;
+	is_int(rv_ivf_rank(ctx, RV_METRIC_L2, c, r, c, 2, l), RV_E_NOMEM, "rank under a failed allocation");
+	th.fail_at = 0;
+	rv_ivf_ranker_destroy(ctx, r);
+	rv_ivf_ranker_destroy(ctx, NULL);
+	rv_ctx_destroy(ctx);
+	is_int(th.live, 0, "rank errors: no leak");
+	free(c);
+}
+
+/*
  * Assignment against brute force: (float) rv_metric_distance to each centroid, ordered by
  * (distance, list). Centroid 20 is a copy of 3 and some rows are copies of it: ties go to
  * the smaller list. 5000 rows cross a block of 4096.
@@ -1065,6 +1311,12 @@ main(void)
 		test_ranking((rv_metric) m, 128);
 		test_ranking((rv_metric) m, 768);
 	}
+	for (m = RV_METRIC_L2; m <= RV_METRIC_COSINE; m++)
+	{
+		test_sum_ways((rv_metric) m, 64);
+		test_sum_ways((rv_metric) m, 768);
+		test_sum_ways((rv_metric) m, 16000);
+	}
 	test_lut_edges();
 	test_train_clusters();
 	test_train_lists();
@@ -1075,6 +1327,30 @@ main(void)
 		test_assign((rv_metric) m, 5);
 	}
 	test_assign(RV_METRIC_L2, 37);
+	for (m = RV_METRIC_L2; m <= RV_METRIC_COSINE; m++)
+	{
+		int			path;
+
+		/* each pass over the half copy this CPU has, on one size; then the default */
+		for (path = 1; path <= 3; path++)
+		{
+			if ((path == 2 && !__builtin_cpu_supports("x86-64-v3")) ||
+				(path == 3 && !__builtin_cpu_supports("x86-64-v4")))
+			{
+				printf("# rank: pass %d is not on this CPU\n", path);
+				continue;
+			}
+			rv_ivfrank_path = path;
+			test_rank((rv_metric) m, 316, 768, 1.0);
+		}
+		rv_ivfrank_path = 0;
+		test_rank((rv_metric) m, 37, 64, 1.0);
+		test_rank((rv_metric) m, 316, 768, 1.0);
+		test_rank((rv_metric) m, 50, 128, 1e-6);
+		test_rank((rv_metric) m, 50, 128, 3e4);
+		test_rank((rv_metric) m, 50, 128, 1e7);	/* past the half range: rv_ivf_assign */
+	}
+	test_rank_errors();
 	test_failures();
 	return done_testing();
 }
