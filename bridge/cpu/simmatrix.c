@@ -51,6 +51,18 @@ rvc_blas_init(void)
 	}
 }
 
+/* The threads of the CPU's matrix products from now on (relvec_bridge.h). */
+int
+rv_cpu_set_threads(int n)
+{
+	int			prev;
+
+	rvc_blas_init();
+	prev = openblas_get_num_threads();
+	openblas_set_num_threads(n < 1 ? 1 : n);
+	return prev;
+}
+
 /* Validate the arguments of a similarity matrix; messages in PostgreSQL style. */
 static rv_status
 check_args(rv_ctx *ctx, const rv_simmatrix_args *args)

@@ -746,6 +746,13 @@ rv_status	rv_ivf_prepare(rv_ctx *ctx, rv_metric m, uint64_t seed, const float *x
 						   size_t d, float *out);
 
 /*
+ * Threads the CPU's matrix products (OpenBLAS) use from now on, process-wide: 1 unless a
+ * caller raises it for a long call of its own (an index build) and sets it back after.
+ * Returns the number before.
+ */
+int			rv_cpu_set_threads(int n);
+
+/*
  * k-means: nlists centroids (out, nlists x pd) of n prepared rows (x, n x pd), 1 <=
  * nlists <= n, from nlists distinct rows chosen by seed, then iters rounds of Lloyd's
  * assignment (rv_ivf_assign with RV_METRIC_L2, so on the device the context chooses) and

@@ -18,6 +18,7 @@
 #include "postgres.h"
 
 #include <math.h>
+#include <unistd.h>
 
 #include "access/tableam.h"
 #include "access/xloginsert.h"
@@ -267,9 +268,9 @@ train(RvivfBuildState *bs, int lists_option)
 							bs->centroids));
 }
 
-/* CREATE INDEX ... USING rvivf. */
-IndexBuildResult *
-rvivfbuild(Relation heap, Relation index, IndexInfo *indexInfo)
+/* The build itself (rvivfbuild runs it with its threads). */
+static IndexBuildResult *
+build(Relation heap, Relation index, IndexInfo *indexInfo)
 {
 	IndexBuildResult *result;
 	RvivfBuildState bs;
@@ -311,7 +312,8 @@ rvivfbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	UnlockReleaseBuffer(metabuf);
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, RVIVF_PHASE_SAMPLE);
-	(void) table_index_build_scan(heap, index, indexInfo, true, true, sample_callback,
+	/* from block 0 (no synchronized scan): the sample, so the index, depends on the rows only */
+	(void) table_index_build_scan(heap, index, indexInfo, false, true, sample_callback,
 								  &bs, NULL);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, RVIVF_PHASE_TRAIN);
 	train(&bs, lists_option);
@@ -373,6 +375,34 @@ rvivfbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	result = (IndexBuildResult *) palloc(sizeof(IndexBuildResult));
 	result->heap_tuples = reltuples;
 	result->index_tuples = bs.indtuples;
+	return result;
+}
+
+/*
+ * CREATE INDEX ... USING rvivf. The matrix products of k-means and of the rows'
+ * assignment (OpenBLAS) use 1 + max_parallel_maintenance_workers threads, at most one per
+ * CPU, as a parallel build would; backends otherwise keep them at one, and so does this
+ * one after the build, on error too.
+ */
+IndexBuildResult *
+rvivfbuild(Relation heap, Relation index, IndexInfo *indexInfo)
+{
+	IndexBuildResult *volatile result = NULL;
+	long		cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int			threads = 1 + max_parallel_maintenance_workers;
+
+	if (cpus >= 1 && threads > cpus)
+		threads = (int) cpus;
+	(void) rv_cpu_set_threads(threads);
+	PG_TRY();
+	{
+		result = build(heap, index, indexInfo);
+	}
+	PG_FINALLY();
+	{
+		(void) rv_cpu_set_threads(1);
+	}
+	PG_END_TRY();
 	return result;
 }
 
