@@ -35,6 +35,8 @@
 # prepared, with the index's knob in PGOPTIONS and enable_seqscan off (the plan is checked to be
 # the index scan); last, the rate of one INSERT ... SELECT of ANN_INSERTS rows (default 10,000)
 # into the indexed table, rolled back, next to the same INSERT without an index.
+# Per data set, last: each index's best QPS at recall@10 >= 0.90 / 0.95 / 0.99, and rvivf
+# against pgvector's HNSW of the same run (QPS at those recalls, build time, size, inserts).
 # Output: the table on stdout; bench/results/ann-<data>.tsv (every point: one row per knob value
 # and client count; ANN_RESULTS moves the folder, ignored by git); bench/results/ann-<data>.png,
 # QPS (log) against recall, a curve per index and client count, drawn by gnuplot: when it is
@@ -133,7 +135,7 @@ b() { PGOPTIONS="$OPTS -c client_min_messages=warning" psql -X -q -At -v ON_ERRO
 # seconds from $1 to $2 (date +%s.%N)
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 # x/y as "N.NNx", or n/a
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || a == "nan" || b == "nan" || b + 0 == 0) print "n/a"; else printf "%.3gx", a / b }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || a == "nan" || b == "nan" || a == "-" || b == "-" || b + 0 == 0) print "n/a"; else printf "%.3gx", a / b }'; }
 
 b <<'SQL'
 CREATE EXTENSION relvec;
@@ -410,6 +412,17 @@ for ds in $DATASETS; do
 		printf "     %-20s %s\n" "$label" "$line"
 	done < <(awk -F'\t' 'NR > 1 { print $6 }' "$TSV" | awk '!seen[$0]++')
 	[ "$(awk -F'\t' 'NR > 1 && $6 != "rvflat-exact"' "$TSV" | wc -l)" -gt 0 ] || echo "     (no approximate index was measured)"
+	# rvivf against pgvector's HNSW, both from this run
+	if [ -n "$(awk -F'\t' 'NR > 1 && $6 == "pgv-hnsw"' "$TSV")" ] && [ -n "$(awk -F'\t' 'NR > 1 && $6 == "rvivf"' "$TSV")" ]; then
+		col() { awk -F'\t' -v l="$1" -v c="$2" 'NR > 1 && $6 == l { print $c; exit }' "$TSV"; }
+		line=""
+		for r in 0.90 0.95 0.99; do
+			line+="${line:+ / }$(ratio "$(best rvivf "$c1" $r)" "$(best pgv-hnsw "$c1" $r)")"
+		done
+		echo "   rvivf / pgv-hnsw: QPS at recall@$K >= 0.90 / 0.95 / 0.99 ($c1 client(s)): $line;" \
+			"build $(ratio "$(col pgv-hnsw 13)" "$(col rvivf 13)") faster; size $(ratio "$(col rvivf 14)" "$(col pgv-hnsw 14)");" \
+			"inserts $(ratio "$(col rvivf 15)" "$(col pgv-hnsw 15)")"
+	fi
 	echo "   points: $TSV"
 	[ "$PLOT" = 1 ] && plot "$ds" "$ds: $N x $DIMS, $METRIC, recall@$K vs QPS ($NQ queries, ${SECS} s per point)"
 	b -c "DROP TABLE t_$ds, q_$ds, x_$ds, truth_$ds" -c "DELETE FROM answers"

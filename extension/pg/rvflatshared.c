@@ -34,8 +34,10 @@
  * then closes and every member works on it: rows are cut into chunks, each member claims
  * chunks (an atomic counter) and computes every member's distances for its chunk while
  * the rows are in its cache. One pass over memory serves the whole batch, and the work is
- * shared by every core that has a member. Each member then copies its own distances out.
- * The distances are those of the same function on the same floats: the same bits as alone.
+ * shared by every core that has a member. Each member then copies its own values out.
+ * They are kept as floats, each the float at or below the distance of the same function
+ * on the same floats (half the shared memory of doubles): lower bounds, from which the
+ * scan recomputes exactly the rows it returns and those a bound cannot rule out.
  * A batch of BATCH_GEMM_MIN queries or more computes instead, from float32 inner products
  * per block of rows, a lower bound of every exact distance (rv_lower_bounds), and each scan recomputes
  * with the operator's function only the rows a bound does not rule out (rvflatscan.c's
@@ -46,6 +48,7 @@
  */
 #include "postgres.h"
 
+#include <math.h>
 #include <unistd.h>
 
 #include "miscadmin.h"
@@ -592,7 +595,8 @@ typedef struct BatchBlock
 	uint32		nchunks;
 	pg_atomic_uint32 next_chunk;
 	pg_atomic_uint32 done_chunks;
-	dsa_pointer dist;			/* nq x n distances, allocated when the batch closes */
+	dsa_pointer dist;			/* nq x n floats, each at or below its distance or bound,
+								 * allocated when the batch closes */
 	ConditionVariable cv;
 	float		q[FLEXIBLE_ARRAY_MEMBER];	/* cap x dims */
 } BatchBlock;
@@ -605,25 +609,26 @@ static bool my_working = false;
 static int	ncpu = 0;			/* online cores, read once */
 
 /*
- * Rows lo..hi-1 of r for nq queries (q, nq x dims): their exact distances or (bounds)
- * their lower bounds, into out[j * ldout + row].
+ * Rows base+lo..base+hi-1 of r for nq queries (q, nq x dims): their exact distances or
+ * (bounds) their lower bounds, into out[j * ldout + row - base].
  */
 static void
 pass_rows(const RvflatResident *r, RvflatMetric metric, bool bounds, const float *q, int nq,
-		  Size lo, Size hi, double *out, Size ldout)
+		  Size lo, Size hi, double *out, Size ldout, Size base)
 {
 	Size		i;
 	int			j;
 
 	if (bounds)
 	{
-		RVPG_CHECK(rv_lower_bounds(rvpg_ctx(), (rv_metric) metric, r->x + lo * r->dims,
-								   r->xn2 + lo, hi - lo, r->dims, q, nq, out + lo, ldout));
+		RVPG_CHECK(rv_lower_bounds(rvpg_ctx(), (rv_metric) metric,
+								   r->x + (base + lo) * r->dims, r->xn2 + base + lo, hi - lo,
+								   r->dims, q, nq, out + lo, ldout));
 		return;
 	}
 	for (i = lo; i < hi; i++)
 	{
-		const float *row = r->x + i * r->dims;
+		const float *row = r->x + (base + i) * r->dims;
 
 		if ((i & 1023) == 0)
 			CHECK_FOR_INTERRUPTS();
@@ -631,6 +636,19 @@ pass_rows(const RvflatResident *r, RvflatMetric metric, bool bounds, const float
 			out[(Size) j * ldout + i] = rvflat_distance(metric, q + (Size) j * r->dims, row,
 														r->dims);
 	}
+}
+
+/*
+ * The float at or below x (NaN stays NaN): a lower bound, or an exact distance, kept in
+ * half the bytes and still a lower bound (the scan recomputes what a bound cannot rule
+ * out, rvflatscan.c).
+ */
+static inline float
+float_at_or_below(double x)
+{
+	float		f = (float) x;
+
+	return (double) f > x ? nextafterf(f, -INFINITY) : f;
 }
 
 /* The batch's state, read under the lock. */
@@ -709,11 +727,16 @@ solo_done(int slot)
 static void
 batch_work(BatchBlock *b, const RvflatResident *r)
 {
-	double	   *d = dsa_get_address(area, b->dist);
+	float	   *d = dsa_get_address(area, b->dist);
+	double	   *tmp = palloc(sizeof(double) * (Size) b->nq * BATCH_CHUNK);
 
 	for (;;)
 	{
 		uint32		c;
+		Size		lo,
+					hi,
+					i;
+		int			j;
 
 		my_working = true;
 		c = pg_atomic_fetch_add_u32(&b->next_chunk, 1);
@@ -723,8 +746,13 @@ batch_work(BatchBlock *b, const RvflatResident *r)
 			break;
 		}
 		CHECK_FOR_INTERRUPTS();
-		pass_rows(r, b->metric, b->bounds, b->q, b->nq, (Size) c * BATCH_CHUNK,
-				  Min((Size) c * BATCH_CHUNK + BATCH_CHUNK, b->n), d, b->n);
+		lo = (Size) c * BATCH_CHUNK;
+		hi = Min(lo + BATCH_CHUNK, b->n);
+		/* the chunk's values in double, then each as the float at or below it */
+		pass_rows(r, b->metric, b->bounds, b->q, b->nq, 0, hi - lo, tmp, BATCH_CHUNK, lo);
+		for (j = 0; j < b->nq; j++)
+			for (i = lo; i < hi; i++)
+				d[(Size) j * b->n + i] = float_at_or_below(tmp[(Size) j * BATCH_CHUNK + i - lo]);
 		my_working = false;
 		if (pg_atomic_add_fetch_u32(&b->done_chunks, 1) == b->nchunks)
 			ConditionVariableBroadcast(&b->cv);
@@ -734,6 +762,7 @@ batch_work(BatchBlock *b, const RvflatResident *r)
 		ConditionVariableSleep(&b->cv, PG_WAIT_EXTENSION);
 	ConditionVariableCancelSleep();
 	pg_read_barrier();
+	pfree(tmp);
 }
 
 /*
@@ -774,7 +803,7 @@ batch_member(BatchBlock *b, dsa_pointer bp, SharedEntry *e, int me, const Rvflat
 		if (e->batch == bp)
 			e->batch = InvalidDsaPointer;
 		if (b->nq > 1)
-			b->dist = dsa_allocate_extended(area, sizeof(double) * (Size) b->nq * b->n,
+			b->dist = dsa_allocate_extended(area, sizeof(float) * (Size) b->nq * b->n,
 											DSA_ALLOC_HUGE | DSA_ALLOC_NO_OOM);
 		if (b->nq > 1 && DsaPointerIsValid(b->dist))
 		{
@@ -806,8 +835,12 @@ batch_member(BatchBlock *b, dsa_pointer bp, SharedEntry *e, int me, const Rvflat
 		batch_work(b, r);
 		if (batch_state(b) == BATCH_RUNNING)
 		{
-			memcpy(out, (double *) dsa_get_address(area, b->dist) + (Size) me * b->n,
-				   sizeof(double) * b->n);
+			const float *mine = (const float *) dsa_get_address(area, b->dist) +
+				(Size) me * b->n;
+			Size		i;
+
+			for (i = 0; i < b->n; i++)
+				out[i] = mine[i];
 			ok = true;
 		}
 	}
@@ -881,7 +914,7 @@ batch_through(RvflatResident *r, RvflatMetric metric, const float *q, double *ou
 		LWLockRelease(shared->lock);
 		PG_TRY();
 		{
-			pass_rows(r, metric, false, q, 1, 0, r->n, out, r->n);
+			pass_rows(r, metric, false, q, 1, 0, r->n, out, r->n, 0);
 		}
 		PG_CATCH();
 		{
@@ -915,7 +948,7 @@ rvflat_host_pass(RvflatResident *r, RvflatMetric metric, const float *q, double 
 {
 	if (r->shared && batch_size > 1 && area != NULL && batch_through(r, metric, q, out))
 		return;
-	pass_rows(r, metric, false, q, 1, 0, r->n, out, r->n);
+	pass_rows(r, metric, false, q, 1, 0, r->n, out, r->n, 0);
 }
 
 PG_FUNCTION_INFO_V1(relvec_cache);

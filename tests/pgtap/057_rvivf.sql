@@ -13,7 +13,7 @@ DROP SCHEMA IF EXISTS rvivf_test CASCADE;
 CREATE SCHEMA rvivf_test;
 SET search_path = rvivf_test, public;
 RESET client_min_messages;
-SELECT plan(44);
+SELECT plan(45);
 SELECT setseed(0.25);
 
 CREATE FUNCTION rnd(d int) RETURNS embedding LANGUAGE sql VOLATILE AS
@@ -267,6 +267,21 @@ CREATE INDEX vk_gpu ON vk USING rvivf (e embedding_l2_ops) WITH (lists = 16);
 RESET relvec.device;
 SELECT is((SELECT count(*)::int FROM vk_ans a JOIN fmq q USING (id) WHERE knn('vk', '<->', q.e, 10, true) IS DISTINCT FROM a.a), 0,
 	'an index trained on lavapipe answers as one trained on the CPU');
+
+-- built with one thread and with two (max_parallel_maintenance_workers): the same index
+CREATE TABLE th AS SELECT * FROM fm;
+SET max_parallel_maintenance_workers = 0;
+CREATE INDEX th_one ON th USING rvivf (e embedding_cosine_ops) WITH (lists = 60);
+CREATE TABLE th_ans AS SELECT q.id, knn('th', '<=>', q.e, 10, true) AS a FROM fmq q;
+CREATE TABLE th_size AS SELECT pg_relation_size('th_one') AS s;
+DROP INDEX th_one;
+SET max_parallel_maintenance_workers = 2;
+CREATE INDEX th_two ON th USING rvivf (e embedding_cosine_ops) WITH (lists = 60);
+RESET max_parallel_maintenance_workers;
+SELECT is((SELECT count(*)::int FROM th_ans a JOIN fmq q USING (id) WHERE knn('th', '<=>', q.e, 10, true) IS DISTINCT FROM a.a)
+	+ (SELECT count(*)::int FROM th_size WHERE s <> pg_relation_size('th_two')), 0,
+	'an index built on two threads answers as one built on one, and has its size');
+DROP TABLE th;
 
 -- spaces: a query tagged with another space than the rows' is refused
 SELECT relvec_create_space('ivf_a', 2);
