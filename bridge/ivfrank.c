@@ -131,10 +131,11 @@ half_dots_512(const float *restrict q, const ivf_half *restrict h, size_t nlists
 
 		for (i = 0; i < pd; i += 32)
 		{
-			a0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i),
-								 _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *) (hl + i))), a0);
-			a1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 16),
-								 _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *) (hl + i + 16))), a1);
+			__m512		h0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *) (hl + i))),
+						h1 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *) (hl + i + 16)));
+
+			a0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), h0, a0);
+			a1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 16), h1, a1);
 		}
 		dot[l] = (double) _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
 	}
@@ -160,10 +161,11 @@ half_dots_256(const float *restrict q, const ivf_half *restrict h, size_t nlists
 
 		for (i = 0; i < pd; i += 16)
 		{
-			a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i),
-								 _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (hl + i))), a0);
-			a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8),
-								 _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (hl + i + 8))), a1);
+			__m256		h0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (hl + i))),
+						h1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (hl + i + 8)));
+
+			a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), h0, a0);
+			a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), h1, a1);
 		}
 		_mm256_storeu_ps(t, _mm256_add_ps(a0, a1));
 		for (k = 0; k < 8; k++)
@@ -334,7 +336,8 @@ rv_ivf_rank(rv_ctx *ctx, rv_metric m, const float *c, const rv_ivf_ranker *r,
 	{
 		double		cn = r->norm[l],
 					qc = qn * cn,
-					err = qc * (0x1p-11 + gam * (1.0 + 0x1p-11)) + q1 * 0x1p-25 * (1.0 + gam) + 1e-300,
+					err = qc * (0x1p-11 + gam * (1.0 + 0x1p-11)) +
+					q1 * 0x1p-25 * (1.0 + gam) + 1e-300,
 					d,
 					e;
 
