@@ -698,56 +698,69 @@ keep_count(char *d, Size nchunks, Size c, int j, int nq)
 												 sizeof(float))) + c * (Size) nq + j;
 }
 
-/* Keep the BATCH_TOP smallest of the m values v in top (a max-heap); the others' minimum. */
+/*
+ * Keep the BATCH_TOP smallest of the m values v in top (any order) and the others'
+ * minimum, compared in double and rounded down to floats only once kept.
+ */
 static void
 keep_smallest(const double *v, Size m, BatchCand *top, uint32 *count, float *rest)
 {
+	double		h[BATCH_TOP];
+	uint32		hr[BATCH_TOP];
 	Size		n = 0,
 				i;
-	float		r = INFINITY;
+	double		r = INFINITY;
 
 	for (i = 0; i < m; i++)
 	{
-		BatchCand	x;
+		double		x = isnan(v[i]) ? -INFINITY : v[i];
 
-		x.lb = isnan(v[i]) ? -INFINITY : float_at_or_below(v[i]);
-		x.row = (uint32) i;
 		if (n < BATCH_TOP)
 		{
+			/* a max-heap: sift up */
 			Size		k = n++;
 
-			while (k > 0 && top[(k - 1) / 2].lb < x.lb)
+			while (k > 0 && h[(k - 1) / 2] < x)
 			{
-				top[k] = top[(k - 1) / 2];
+				h[k] = h[(k - 1) / 2];
+				hr[k] = hr[(k - 1) / 2];
 				k = (k - 1) / 2;
 			}
-			top[k] = x;
+			h[k] = x;
+			hr[k] = (uint32) i;
 		}
-		else if (x.lb < top[0].lb)
+		else if (x < h[0])
 		{
 			Size		k = 0;
 
-			r = Min(r, top[0].lb);
+			r = Min(r, h[0]);
 			for (;;)
 			{
 				Size		c = 2 * k + 1;
 
 				if (c >= n)
 					break;
-				if (c + 1 < n && top[c + 1].lb > top[c].lb)
+				if (c + 1 < n && h[c + 1] > h[c])
 					c++;
-				if (!(top[c].lb > x.lb))
+				if (!(h[c] > x))
 					break;
-				top[k] = top[c];
+				h[k] = h[c];
+				hr[k] = hr[c];
 				k = c;
 			}
-			top[k] = x;
+			h[k] = x;
+			hr[k] = (uint32) i;
 		}
 		else
-			r = Min(r, x.lb);
+			r = Min(r, x);
+	}
+	for (i = 0; i < n; i++)
+	{
+		top[i].lb = float_at_or_below(h[i]);
+		top[i].row = hr[i];
 	}
 	*count = (uint32) n;
-	*rest = r;
+	*rest = float_at_or_below(r);
 }
 
 /* The batch's state, read under the lock. */
