@@ -199,7 +199,7 @@ for set in l2 ip; do
 done
 check "... some of them by lower bounds (gemm_batches $gemm_before -> $(stat gemm_batches))" test "$(stat gemm_batches)" -gt "$gemm_before"
 gemm_before=$(stat gemm_batches)
-for round in 1 2 3; do   # until some batch ran (scans must overlap: timing)
+for round in 1 2 3 4 5 6; do   # until some batch ran (scans must overlap: timing)
 	for l in 1 2 3 4 5 6 7 8; do QSET=w looper "w$round-$l" 3 "relvec.batch_wait_us = 20000" & done
 	wait
 	[ "$(stat gemm_batches)" -gt "$gemm_before" ] && break
