@@ -24,7 +24,6 @@
  * x86-64), rv_ivf_rank is rv_ivf_assign.
  */
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -215,26 +214,6 @@ half_dots(const float *q, const ivf_half *h, size_t nlists, size_t pd, double *d
 		half_dots_plain(q, h, nlists, pd, dot);
 }
 
-/* Order of candidate lists: exact distance as a float (NaN last), then list number. */
-typedef struct RankCand
-{
-	float		dist;
-	int32_t		list;
-} RankCand;
-
-static int
-cand_cmp(const void *a, const void *b)
-{
-	const RankCand *x = a,
-			   *y = b;
-
-	if (x->dist < y->dist)
-		return -1;
-	if (x->dist > y->dist)
-		return 1;
-	return (x->list > y->list) - (x->list < y->list);
-}
-
 /* The k-th smallest (1-based) of n doubles (v is reordered). */
 static double
 kth_smallest(double *v, size_t n, size_t k)
@@ -292,7 +271,8 @@ rv_ivf_rank(rv_ctx *ctx, rv_metric m, const float *c, const rv_ivf_ranker *r,
 	double	   *dot = NULL,
 			   *lb = NULL,
 			   *ub = NULL;
-	RankCand   *cand = NULL;
+	int64_t    *crow = NULL;
+	float	   *cdist = NULL;
 	double		qn2 = 0.0,
 				q1 = 0.0,
 				qn,
@@ -325,8 +305,9 @@ rv_ivf_rank(rv_ctx *ctx, rv_metric m, const float *c, const rv_ivf_ranker *r,
 	dot = rv_alloc(ctx, nlists * sizeof(double));
 	lb = rv_alloc(ctx, nlists * sizeof(double));
 	ub = rv_alloc(ctx, nlists * sizeof(double));
-	cand = rv_alloc(ctx, nlists * sizeof(RankCand));
-	if (dot == NULL || lb == NULL || ub == NULL || cand == NULL)
+	crow = rv_alloc(ctx, nlists * sizeof(int64_t));
+	cdist = rv_alloc(ctx, nlists * sizeof(float));
+	if (dot == NULL || lb == NULL || ub == NULL || crow == NULL || cdist == NULL)
 	{
 		st = rv_fail(ctx, RV_E_NOMEM, "out of memory");
 		goto done;
@@ -385,20 +366,22 @@ rv_ivf_rank(rv_ctx *ctx, rv_metric m, const float *c, const rv_ivf_ranker *r,
 	for (l = 0; l < nlists; l++)
 		if (lb[l] <= cut)
 		{
-			cand[nc].dist = (float) rv_metric_distance(m, q, c + l * pd, pd);
-			cand[nc].list = (int32_t) l;
-			if (isnan(cand[nc].dist))
+			cdist[nc] = (float) rv_metric_distance(m, q, c + l * pd, pd);
+			crow[nc] = (int64_t) l;
+			if (isnan(cdist[nc]))
 				fallback = 1;
 			nc++;
 		}
 	if (fallback || nc < nprobe)
 		goto done;
-	qsort(cand, nc, sizeof(RankCand), cand_cmp);
+	/* rv_topk's order: distance, then list number */
+	rv_topk_sort(crow, cdist, nc);
 	for (i = 0; i < nprobe; i++)
-		lists[i] = cand[i].list;
+		lists[i] = (int32_t) crow[i];
 
 done:
-	rv_free(ctx, cand);
+	rv_free(ctx, cdist);
+	rv_free(ctx, crow);
 	rv_free(ctx, ub);
 	rv_free(ctx, lb);
 	rv_free(ctx, dot);

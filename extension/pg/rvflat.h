@@ -203,6 +203,20 @@ extern bool rvflat_shared_enabled(void);
  */
 extern RvflatResident *rvflat_shared_get(Relation index, int dims, uint64 change_count,
 										 MemoryContext pin_cxt);
+/* A row not yet recomputed: a lower bound of its distance, its row in the resident copy. */
+typedef struct RvflatLow
+{
+	double		lo;
+	Size		idx;			/* RVFLAT_REST: every row left out of the candidate list */
+} RvflatLow;
+
+/*
+ * The kc smallest of the n values v (a NaN counts as -inf: recomputed first) into top, a
+ * max-heap of (value, index) by value then index; *rest gets the smallest of the others
+ * (+inf when none). Returns how many top holds, min(kc, n). One pass, no allocation.
+ */
+extern Size rvflat_smallest(const double *v, Size n, Size kc, RvflatLow *top, double *rest);
+
 /*
  * One pass over host copy r for query q, into out (n doubles): lower bounds of the exact
  * distances (rv_lower_bounds: a batch of several queries over a shared copy, one pass for

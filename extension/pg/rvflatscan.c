@@ -69,13 +69,6 @@ typedef struct RvflatCand
 	ItemPointerData tid;
 } RvflatCand;
 
-/* A row not yet recomputed: a lower bound of its distance, its row in the resident copy. */
-typedef struct RvflatLow
-{
-	double		lo;
-	Size		idx;			/* RVFLAT_REST: every row left out of the candidate list */
-} RvflatLow;
-
 /* Rows the first pass of a resident scan lists (the few-query kernel's k). */
 #define RVFLAT_RESIDENT_CANDIDATES 64
 #define RVFLAT_REST ((Size) -1)
@@ -197,19 +190,11 @@ low_sift_down(RvflatLow *h, Size n, Size i)
 	low_sift(h, n, i, false);
 }
 
-/*
- * From lower bounds lb of every row of the scan's copy: L lists the rows with the
- * RVFLAT_RESIDENT_CANDIDATES smallest bounds, and one entry stands for all the others with
- * the smallest of their bounds, as the device path's first pass does; resident_expand puts
- * those rows in L from lb if that entry reaches the top. One pass, a max-heap of the
- * listed rows: no array of every row to sort or heapify.
- */
-static void
-list_smallest(RvflatScanOpaque so, const double *lb, Size n)
+/* The kc smallest of n values, and the smallest of the others (rvflat.h). */
+Size
+rvflat_smallest(const double *v, Size n, Size kc, RvflatLow *top, double *rest)
 {
-	Size		kc = Min((Size) RVFLAT_RESIDENT_CANDIDATES, n);
-	RvflatLow  *top = MemoryContextAlloc(so->cxt, (kc + 1) * sizeof(RvflatLow));
-	double		rest = get_float8_infinity();
+	double		r = get_float8_infinity();
 	Size		m = 0;
 	Size		i;
 
@@ -217,7 +202,7 @@ list_smallest(RvflatScanOpaque so, const double *lb, Size n)
 	{
 		RvflatLow	x;
 
-		x.lo = isnan(lb[i]) ? -get_float8_infinity() : lb[i];
+		x.lo = isnan(v[i]) ? -get_float8_infinity() : v[i];
 		x.idx = i;
 		if (m < kc)
 		{
@@ -233,13 +218,33 @@ list_smallest(RvflatScanOpaque so, const double *lb, Size n)
 		}
 		else if (low_less(&x, &top[0]))
 		{
-			rest = Min(rest, top[0].lo);
+			r = Min(r, top[0].lo);
 			top[0] = x;
 			low_sift(top, m, 0, true);
 		}
 		else
-			rest = Min(rest, x.lo);
+			r = Min(r, x.lo);
 	}
+	*rest = r;
+	return m;
+}
+
+/*
+ * From lower bounds lb of every row of the scan's copy: L lists the rows with the
+ * RVFLAT_RESIDENT_CANDIDATES smallest bounds, and one entry stands for all the others with
+ * the smallest of their bounds, as the device path's first pass does; resident_expand puts
+ * those rows in L from lb if that entry reaches the top. One pass, a max-heap of the
+ * listed rows: no array of every row to sort or heapify.
+ */
+static void
+list_smallest(RvflatScanOpaque so, const double *lb, Size n)
+{
+	Size		kc = Min((Size) RVFLAT_RESIDENT_CANDIDATES, n);
+	RvflatLow  *top = MemoryContextAlloc(so->cxt, (kc + 1) * sizeof(RvflatLow));
+	double		rest;
+	Size		m = rvflat_smallest(lb, n, kc, top, &rest);
+	Size		i;
+
 	so->listed = MemoryContextAlloc(so->cxt, Max(m, (Size) 1) * sizeof(int64_t));
 	for (i = 0; i < m; i++)
 		so->listed[i] = (int64_t) top[i].idx;

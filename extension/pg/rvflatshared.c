@@ -669,12 +669,14 @@ typedef struct BatchCand
 	uint32		row;			/* within the chunk */
 } BatchCand;
 
-/* Bytes of a batch's kept values: per chunk and member, BATCH_TOP candidates and the rest. */
+/*
+ * Bytes of a batch's kept values: per chunk and member, BATCH_TOP candidates (all of them
+ * filled, but for a last chunk of fewer rows, which keeps its every row) and the rest.
+ */
 static inline Size
 batch_keep_bytes(Size nchunks, int nq)
 {
-	return nchunks * (Size) nq * (BATCH_TOP * sizeof(BatchCand) + sizeof(float) +
-								  sizeof(uint32));
+	return nchunks * (Size) nq * (BATCH_TOP * sizeof(BatchCand) + sizeof(float));
 }
 
 /* The kept values of (chunk c, member j) in the region at d. */
@@ -691,75 +693,23 @@ keep_rest(char *d, Size nchunks, Size c, int j, int nq)
 		c * (Size) nq + j;
 }
 
-static inline uint32 *
-keep_count(char *d, Size nchunks, Size c, int j, int nq)
-{
-	return (uint32 *) (d + nchunks * (Size) nq * (BATCH_TOP * sizeof(BatchCand) +
-												 sizeof(float))) + c * (Size) nq + j;
-}
-
 /*
  * Keep the BATCH_TOP smallest of the m values v in top (any order) and the others'
- * minimum, compared in double and rounded down to floats only once kept.
+ * minimum (rvflat_smallest), rounded down to floats.
  */
 static void
-keep_smallest(const double *v, Size m, BatchCand *top, uint32 *count, float *rest)
+keep_smallest(const double *v, Size m, BatchCand *top, float *rest)
 {
-	double		h[BATCH_TOP];
-	uint32		hr[BATCH_TOP];
-	Size		n = 0,
+	RvflatLow	h[BATCH_TOP];
+	double		r;
+	Size		n = rvflat_smallest(v, m, BATCH_TOP, h, &r),
 				i;
-	double		r = INFINITY;
 
-	for (i = 0; i < m; i++)
-	{
-		double		x = isnan(v[i]) ? -INFINITY : v[i];
-
-		if (n < BATCH_TOP)
-		{
-			/* a max-heap: sift up */
-			Size		k = n++;
-
-			while (k > 0 && h[(k - 1) / 2] < x)
-			{
-				h[k] = h[(k - 1) / 2];
-				hr[k] = hr[(k - 1) / 2];
-				k = (k - 1) / 2;
-			}
-			h[k] = x;
-			hr[k] = (uint32) i;
-		}
-		else if (x < h[0])
-		{
-			Size		k = 0;
-
-			r = Min(r, h[0]);
-			for (;;)
-			{
-				Size		c = 2 * k + 1;
-
-				if (c >= n)
-					break;
-				if (c + 1 < n && h[c + 1] > h[c])
-					c++;
-				if (!(h[c] > x))
-					break;
-				h[k] = h[c];
-				hr[k] = hr[c];
-				k = c;
-			}
-			h[k] = x;
-			hr[k] = (uint32) i;
-		}
-		else
-			r = Min(r, x);
-	}
 	for (i = 0; i < n; i++)
 	{
-		top[i].lb = float_at_or_below(h[i]);
-		top[i].row = hr[i];
+		top[i].lb = float_at_or_below(h[i].lo);
+		top[i].row = (uint32) h[i].idx;
 	}
-	*count = (uint32) n;
 	*rest = float_at_or_below(r);
 }
 
@@ -863,7 +813,6 @@ batch_work(BatchBlock *b, const RvflatResident *r)
 		pass_rows(r, b->metric, b->bounds, b->q, b->nq, 0, hi - lo, tmp, BATCH_CHUNK, lo);
 		for (j = 0; j < b->nq; j++)
 			keep_smallest(tmp + (Size) j * BATCH_CHUNK, hi - lo, keep_cands(d, c, j, b->nq),
-						  keep_count(d, b->nchunks, c, j, b->nq),
 						  keep_rest(d, b->nchunks, c, j, b->nq));
 		my_working = false;
 		if (pg_atomic_add_fetch_u32(&b->done_chunks, 1) == b->nchunks)
@@ -959,7 +908,7 @@ batch_member(BatchBlock *b, dsa_pointer bp, SharedEntry *e, int me, const Rvflat
 							hi = Min(lo + BATCH_CHUNK, b->n),
 							i;
 				const BatchCand *kc = keep_cands(d, c, me, b->nq);
-				uint32		nk = *keep_count(d, b->nchunks, c, me, b->nq);
+				Size		nk = Min(hi - lo, (Size) BATCH_TOP);
 				double		rest = *keep_rest(d, b->nchunks, c, me, b->nq);
 
 				for (i = lo; i < hi; i++)
