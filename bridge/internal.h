@@ -193,6 +193,12 @@ int			rv_ivf_lut_is_masked(const rv_ivf_lut *lut);
  */
 extern int	rv_ivfrank_path;
 
+/*
+ * codes8.c: the products rv_codes8_bounds uses, for tests of each: 0 the fastest the CPU
+ * has (the default), 1 plain C, 2 AVX-512 VNNI (only where rv_codes8_fast says so).
+ */
+extern int	rv_codes8_path;
+
 /* --- CPU kernel helpers (cpu-kernels) --- */
 
 /*

@@ -405,6 +405,42 @@ rv_status	rv_lower_bounds(rv_ctx *ctx, rv_metric m, const float *x, const double
 							size_t n, size_t d, const float *q, size_t nq, double *lb,
 							size_t ldlb);
 
+/*
+ * Int8 codes of n rows of d floats for batched lower bounds (codes8.c): per row a scale
+ * s (x ~ s a, a in [-127, 127]), upper bounds of s |a| and of |x - s a|, and the sum of
+ * the codes; the codes themselves, rv_codes8_bytes(n, d) bytes, in blocks of 16 rows.
+ */
+typedef struct rv_code8_row
+{
+	double		scale;
+	double		anorm;
+	double		enorm;
+	int32_t		sum;
+	int32_t		pad;
+} rv_code8_row;
+
+/* Bytes of the codes of n rows of d dimensions; 0 for d outside 1..RV_MAX_DIMS. */
+size_t		rv_codes8_bytes(size_t n, size_t d);
+
+/* Code n rows (x, n x d) into codes (rv_codes8_bytes) and rows (n). */
+rv_status	rv_codes8_encode(rv_ctx *ctx, const float *x, size_t n, size_t d, int8_t *codes,
+							 rv_code8_row *rows);
+
+/*
+ * Lower bounds of the exact distances rv_metric_distance from nq queries (q, nq x d) to
+ * rows r0 .. r0 + nr - 1 of n coded rows (xn2 their rv_norm2, indexed from row 0), into
+ * lb[j * ldlb + r - r0]; r0 a multiple of 16. The contract of rv_lower_bounds (-inf where
+ * nothing is known; L1 is RV_E_UNSUPPORTED), from exact integer products of the codes:
+ * the same bits on every CPU, four times fewer bytes read than the floats.
+ */
+rv_status	rv_codes8_bounds(rv_ctx *ctx, rv_metric m, const int8_t *codes,
+							 const rv_code8_row *rows, const double *xn2, size_t n, size_t d,
+							 size_t r0, size_t nr, const float *q, size_t nq, double *lb,
+							 size_t ldlb);
+
+/* 1 when this CPU computes the codes' products with AVX-512 VNNI (else plain C). */
+int			rv_codes8_fast(void);
+
 /* ------------------------------------------------------------------------------------
  * Devices (device.c; Vulkan in vk/)
  *

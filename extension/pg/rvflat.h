@@ -172,6 +172,8 @@ typedef struct RvflatResident
 	Size		n;				/* rows with a vector */
 	float	   *x;				/* n x dims */
 	double	   *xn2;			/* n squared norms (rv_norm2) */
+	const int8_t *codes;		/* a shared copy's int8 codes of x (rv_codes8_encode), or NULL */
+	const rv_code8_row *code_rows;	/* ... and their rows' scales and bounds */
 	ItemPointerData *tids;		/* n heap TIDs */
 	ItemPointerData *where;		/* n index item positions */
 	ItemPointerData *nulls;		/* heap TIDs of the NULL rows, sorted */

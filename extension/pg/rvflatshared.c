@@ -89,7 +89,9 @@ typedef struct SharedEntry
 	uint64		n;				/* rows with a vector */
 	uint64		nnulls;
 	Size		bytes;			/* of the allocation */
-	dsa_pointer data;			/* xn2 (n), x (n x dims), tids (n), nulls (nnulls) */
+	dsa_pointer data;			/* xn2 (n), x (n x dims), tids (n), nulls (nnulls), and from
+								 * codes_off the int8 codes and their rows */
+	Size		codes_off;		/* 0: no codes (an L1 index) */
 	int			pins;
 	uint64		last_used;
 	uint64		hits;
@@ -123,6 +125,23 @@ static dsa_area *area = NULL;
 static int	shared_cache_mb = 1024;
 static int	batch_size = 16;
 static int	batch_wait_us = 20000;
+static int	batch_min_active = -1;
+
+/* relvec.int8_bounds: whether scans of a shared copy bound distances from its int8 codes */
+typedef enum Int8Bounds
+{
+	INT8_AUTO,					/* where the CPU has AVX-512 VNNI */
+	INT8_ON,					/* always (plain C elsewhere: the same answers, slower) */
+	INT8_OFF					/* float32 products (rv_lower_bounds) */
+} Int8Bounds;
+
+static const struct config_enum_entry int8_bounds_options[] = {
+	{"auto", INT8_AUTO, false},
+	{"on", INT8_ON, false},
+	{"off", INT8_OFF, false},
+	{NULL, 0, false}
+};
+static int	int8_bounds = INT8_AUTO;
 static bool preloaded = false;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -188,6 +207,19 @@ rvflat_shared_init(void)
 							"It waits only while scans of that copy keep every core busy, and no "
 							"longer than until every scan holding the copy has joined.",
 							&batch_wait_us, 20000, 0, 1000000, PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("relvec.batch_min_active",
+							"Scans of a shared rvflat copy that must be computing before a new scan "
+							"opens a batch for others to join; -1: the number of CPUs.",
+							"Below the number of CPUs a scan may wait (relvec.batch_wait_us) while a "
+							"core is idle; 0 opens a batch whenever another scan holds the copy.",
+							&batch_min_active, -1, -1, 1024, PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("relvec.int8_bounds",
+							 "Whether scans of a shared rvflat copy bound their distances from its "
+							 "int8 codes: auto (where the CPU has AVX-512 VNNI), on or off.",
+							 "The codes read a quarter of the bytes of the floats; every row a bound "
+							 "does not rule out is recomputed exactly, so the answers are the same.",
+							 &int8_bounds, INT8_AUTO, int8_bounds_options, PGC_USERSET, 0, NULL,
+							 NULL, NULL);
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 	preloaded = true;
@@ -341,6 +373,12 @@ view_of(SharedEntry *e, int slot, LocalPin *p, MemoryContext pin_cxt)
 	r->tids = (ItemPointerData *) ((char *) r->x + sizeof(float) * e->dims * e->n);
 	r->nulls = r->tids + e->n;
 	r->nnulls = e->nnulls;
+	if (e->codes_off > 0)
+	{
+		r->codes = (const int8_t *) (base + e->codes_off);
+		r->code_rows = (const rv_code8_row *) (base + e->codes_off +
+											   rv_codes8_bytes(e->n, e->dims));
+	}
 	r->where = NULL;
 	r->bytes = e->bytes;
 	r->dev = NULL;
@@ -380,20 +418,30 @@ make_room(Size bytes)
 
 /*
  * Read the index's pages into *local and copy them into one allocation of the area (*data,
- * invalid when the copy went stale meanwhile, has no vector rows or does not fit).
+ * invalid when the copy went stale meanwhile, has no vector rows or does not fit), with
+ * the rows' int8 codes from *codes_off (0 for an L1 index, whose distance has no
+ * inner-product form).
  */
 static void
 build_copy(Relation index, int dims, uint64 change_count, RvflatResident **local, Size *bytes,
-		   dsa_pointer *data, uint64 *count_after)
+		   dsa_pointer *data, uint64 *count_after, Size *codes_off)
 {
 	RvflatResident *l = rvflat_read_index(index, dims);
 	int			meta_dims;
 	Size		nbytes = sizeof(double) * l->n;
 	Size		xbytes = sizeof(float) * (Size) dims * l->n;
+	Size		cbytes = rvflat_index_metric(index) != RVFLAT_L1 && l->n > 0 ?
+		rv_codes8_bytes(l->n, dims) : 0;
 
 	rvflat_read_meta(index, &meta_dims, count_after);
 	*local = l;
 	*bytes = nbytes + xbytes + sizeof(ItemPointerData) * (l->n + l->nnulls);
+	*codes_off = 0;
+	if (cbytes > 0)
+	{
+		*codes_off = TYPEALIGN(64, *bytes);
+		*bytes = *codes_off + cbytes + sizeof(rv_code8_row) * l->n;
+	}
 	*data = InvalidDsaPointer;
 	if (*count_after != change_count || l->n == 0 || *bytes > (Size) shared_cache_mb * 1024 * 1024)
 		return;
@@ -412,6 +460,24 @@ build_copy(Relation index, int dims, uint64 change_count, RvflatResident **local
 		if (l->nnulls > 0)
 			memcpy(base + xbytes + sizeof(ItemPointerData) * l->n, l->nulls,
 				   sizeof(ItemPointerData) * l->nnulls);
+		if (*codes_off > 0)
+		{
+			char	   *codes = (char *) dsa_get_address(area, *data) + *codes_off;
+
+			/* a cancel while coding: the allocation is not published yet, free it here */
+			PG_TRY();
+			{
+				RVPG_CHECK(rv_codes8_encode(rvpg_ctx(), l->x, l->n, dims, (int8_t *) codes,
+											(rv_code8_row *) (codes + cbytes)));
+			}
+			PG_CATCH();
+			{
+				dsa_free(area, *data);
+				*data = InvalidDsaPointer;
+				PG_RE_THROW();
+			}
+			PG_END_TRY();
+		}
 	}
 }
 
@@ -427,6 +493,7 @@ rvflat_shared_get(Relation index, int dims, uint64 change_count, MemoryContext p
 	Size		bytes = 0;
 	dsa_pointer data = InvalidDsaPointer;
 	uint64		count_after = 0;
+	Size		codes_off = 0;
 
 	if (!rvflat_shared_enabled() || dims <= 0)
 		return NULL;
@@ -522,7 +589,8 @@ rvflat_shared_get(Relation index, int dims, uint64 change_count, MemoryContext p
 
 		PG_TRY();
 		{
-			build_copy(index, dims, change_count, &local, &bytes, &data, &count_after);
+			build_copy(index, dims, change_count, &local, &bytes, &data, &count_after,
+					   &codes_off);
 		}
 		PG_CATCH();
 		{
@@ -546,6 +614,7 @@ rvflat_shared_get(Relation index, int dims, uint64 change_count, MemoryContext p
 		return NULL;
 	}
 	e->data = data;
+	e->codes_off = codes_off;
 	e->n = local->n;
 	e->nnulls = local->nnulls;
 	e->bytes = bytes;
@@ -611,8 +680,21 @@ static bool my_working = false;
 static int	ncpu = 0;			/* online cores, read once */
 
 /*
+ * Whether bounds over r come from its int8 codes (relvec.int8_bounds). A batch's chunks
+ * and a scan alone start at a multiple of 16 rows, as rv_codes8_bounds needs.
+ */
+static bool
+use_codes(const RvflatResident *r, RvflatMetric metric)
+{
+	if (r->codes == NULL || metric == RVFLAT_L1 || int8_bounds == INT8_OFF)
+		return false;
+	return int8_bounds == INT8_ON || rv_codes8_fast();
+}
+
+/*
  * Rows base+lo..base+hi-1 of r for nq queries (q, nq x dims): their exact distances or
- * (bounds) their lower bounds, into out[j * ldout + row - base].
+ * (bounds) their lower bounds (from the int8 codes when use_codes says so), into
+ * out[j * ldout + row - base].
  */
 static void
 pass_rows(const RvflatResident *r, RvflatMetric metric, bool bounds, const float *q, int nq,
@@ -621,6 +703,13 @@ pass_rows(const RvflatResident *r, RvflatMetric metric, bool bounds, const float
 	Size		i;
 	int			j;
 
+	if (bounds && use_codes(r, metric))
+	{
+		RVPG_CHECK(rv_codes8_bounds(rvpg_ctx(), (rv_metric) metric, r->codes, r->code_rows,
+									r->xn2, r->n, r->dims, base + lo, hi - lo, q, nq, out + lo,
+									ldout));
+		return;
+	}
 	if (bounds)
 	{
 		RVPG_CHECK(rv_lower_bounds(rvpg_ctx(), (rv_metric) metric,
@@ -952,7 +1041,7 @@ batch_through(RvflatResident *r, RvflatMetric metric, const float *q, double *ou
 	}
 	if (ncpu == 0)
 		ncpu = Max(1, (int) sysconf(_SC_NPROCESSORS_ONLN));
-	if (!DsaPointerIsValid(bp) && e->active >= ncpu)
+	if (!DsaPointerIsValid(bp) && e->active >= (batch_min_active >= 0 ? batch_min_active : ncpu))
 	{
 		/*
 		 * Scans of this copy keep every core busy: open a batch for those that follow (with
@@ -989,7 +1078,7 @@ batch_through(RvflatResident *r, RvflatMetric metric, const float *q, double *ou
 		LWLockRelease(shared->lock);
 		PG_TRY();
 		{
-			pass_rows(r, metric, false, q, 1, 0, r->n, out, r->n, 0);
+			pass_rows(r, metric, use_codes(r, metric), q, 1, 0, r->n, out, r->n, 0);
 		}
 		PG_CATCH();
 		{
@@ -1023,7 +1112,7 @@ rvflat_host_pass(RvflatResident *r, RvflatMetric metric, const float *q, double 
 {
 	if (r->shared && batch_size > 1 && area != NULL && batch_through(r, metric, q, out))
 		return;
-	pass_rows(r, metric, false, q, 1, 0, r->n, out, r->n, 0);
+	pass_rows(r, metric, use_codes(r, metric), q, 1, 0, r->n, out, r->n, 0);
 }
 
 PG_FUNCTION_INFO_V1(relvec_cache);
