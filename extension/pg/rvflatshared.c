@@ -22,16 +22,22 @@
  * recently used unpinned entries are evicted; an index that does not fit even then is
  * scanned from its pages.
  *
+ * With the floats, a copy holds int8 codes of its rows (rv_codes8_encode; not for L1,
+ * whose distance has no inner-product form), in the same allocation. A scan of the copy,
+ * alone or in a batch, then bounds every distance from them (rv_codes8_bounds: exact
+ * integer products, a quarter of the bytes) and recomputes exactly what a bound cannot
+ * rule out, when relvec.int8_bounds says so (auto: where the CPU has AVX-512 VNNI).
+ *
  * Pins are dropped by a reset callback of the scan's memory context (an error cannot leak
  * one) and, for a backend that exits holding some, by a before_shmem_exit hook. A builder
  * that fails releases its claimed slot in a PG_CATCH.
  *
  * Dynamic batching. A scan of a copy needs the exact distance from its query to every
  * row: alone, one pass over the copy per query, bound by memory bandwidth. When scans of
- * the same copy already keep every core busy, a scan opens a batch on the entry and waits
- * up to relvec.batch_wait_us (or until every scan holding the copy has joined) for others
- * to join (up to relvec.batch_size queries); the batch
- * then closes and every member works on it: rows are cut into chunks, each member claims
+ * the same copy already keep every core busy (or relvec.batch_min_active of them run), a
+ * scan opens a batch on the entry and waits up to relvec.batch_wait_us (or until every scan
+ * holding the copy has joined) for others to join (up to relvec.batch_size queries); the
+ * batch then closes and every member works on it: rows are cut into chunks, each member claims
  * chunks (an atomic counter) and computes every member's distances for its chunk while
  * the rows are in its cache. One pass over memory serves the whole batch, and the work is
  * shared by every core that has a member. Of each chunk a batch keeps, per member, only
@@ -40,8 +46,9 @@
  * rows, where every value would take 6.4 MB. Each member then gives its scan every row's
  * lower bound from them (a kept row its own, any other its chunk's bound), from which the
  * scan recomputes exactly the rows it returns and those a bound cannot rule out.
- * A batch of BATCH_GEMM_MIN queries or more computes instead, from float32 inner products
- * per block of rows, a lower bound of every exact distance (rv_lower_bounds), and each scan recomputes
+ * A batch of BATCH_GEMM_MIN queries or more computes instead a lower bound of every exact
+ * distance, from the int8 codes or from float32 inner products per block of rows
+ * (rv_lower_bounds), and each scan recomputes
  * with the operator's function only the rows a bound does not rule out (rvflatscan.c's
  * lower-bound heap, as for a device copy): the same answer from a compute-bound pass.
  * A member that fails while it holds an unfinished chunk (an error, a cancel, a
