@@ -639,10 +639,11 @@ COMMENT ON VIEW relvec_cache IS 'relvec: the shared host copies of rvflat indexe
 GRANT SELECT ON relvec_cache TO PUBLIC;
 CREATE FUNCTION relvec_cache_stats() RETURNS TABLE (enabled boolean, limit_bytes bigint, used_bytes bigint,
 		hits bigint, misses bigint, builds bigint, evictions bigint, too_large bigint,
-		batches bigint, batched bigint, largest_batch integer, gemm_batches bigint)
+		batches bigint, batched bigint, largest_batch integer, gemm_batches bigint,
+		cone_scans bigint, cone_rows bigint)
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION relvec_cache_stats() IS
-	'the shared cache of rvflat copies: on or off, its limit and use, and its totals since the server started (batches: passes that answered two queries or more; batched: the queries they answered; gemm_batches: those that computed lower bounds of the distances, then exact rechecks)';
+	'the shared cache of rvflat copies: on or off, its limit and use, and its totals since the server started (batches: passes that answered two queries or more; batched: the queries they answered; gemm_batches: those that computed lower bounds of the distances, then exact rechecks; cone_scans: scans of a cosine copy that visited its groups of rows nearest first; cone_rows: the rows they bounded, the others skipped by their group''s bound)';
 CREATE VIEW relvec_cache_stats AS SELECT * FROM relvec_cache_stats();
 COMMENT ON VIEW relvec_cache_stats IS 'relvec: the shared cache''s limit, use and totals';
 GRANT SELECT ON relvec_cache_stats TO PUBLIC;

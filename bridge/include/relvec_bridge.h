@@ -441,6 +441,27 @@ rv_status	rv_codes8_bounds(rv_ctx *ctx, rv_metric m, const int8_t *codes,
 /* 1 when this CPU computes the codes' products with AVX-512 VNNI (else plain C). */
 int			rv_codes8_fast(void);
 
+/*
+ * Cones of n rows of d floats under cosine distance (cones.c): spherical k-means of up to
+ * ncones groups, trained on an even sample of up to sample rows with a direction (iters
+ * rounds, seed), then every row to its nearest centroid: cone (n) the group of each row,
+ * -1 for a zero or tiny row; cent (ncones x d) the centroids, cnorm their norms, theta
+ * the largest angle between each centroid and a row of its group (radians, widened past
+ * its rounding). *used: the groups made (fewer when fewer sample rows have a direction).
+ */
+rv_status	rv_cones_build(rv_ctx *ctx, const float *x, size_t n, size_t d, size_t ncones,
+						   uint64_t seed, int iters, size_t sample, int32_t *cone, float *cent,
+						   double *cnorm, double *theta, size_t *used);
+
+/*
+ * For query q (d floats): lb[c] <= rv_metric_distance(RV_METRIC_COSINE, q, x) for every
+ * row x of group c (1 - cos of the angle to the centroid less the group's largest angle,
+ * with the float32 dot's error and the exact distance's rounding); -inf for every group
+ * when q is zero or tiny.
+ */
+rv_status	rv_cones_bounds(rv_ctx *ctx, const float *cent, const double *cnorm,
+							const double *theta, size_t k, size_t d, const float *q, double *lb);
+
 /* ------------------------------------------------------------------------------------
  * Devices (device.c; Vulkan in vk/)
  *

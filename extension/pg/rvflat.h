@@ -174,6 +174,16 @@ typedef struct RvflatResident
 	double	   *xn2;			/* n squared norms (rv_norm2) */
 	const int8_t *codes;		/* a shared copy's int8 codes of x (rv_codes8_encode), or NULL */
 	const rv_code8_row *code_rows;	/* ... and their rows' scales and bounds */
+	/*
+	 * A shared copy of a cosine index's cones (rv_cones_build), or ncones 0: rows are in
+	 * group order, group g is rows cstart[g] .. cstart[g + 1] - 1, and group ncones holds
+	 * the rows with no direction (zero or tiny)
+	 */
+	Size		ncones;
+	const float *cent;			/* ncones x dims */
+	const double *cnorm;		/* ncones */
+	const double *theta;		/* ncones */
+	const uint64 *cstart;		/* ncones + 2 */
 	ItemPointerData *tids;		/* n heap TIDs */
 	ItemPointerData *where;		/* n index item positions */
 	ItemPointerData *nulls;		/* heap TIDs of the NULL rows, sorted */
@@ -229,6 +239,30 @@ extern Size rvflat_smallest(const double *v, Size n, Size kc, RvflatLow *top, do
  */
 extern void rvflat_host_pass(RvflatResident *r, RvflatMetric metric, const float *q,
 							 double *out);
+/* rvflatcones.c: the cones of a shared copy of a cosine index (see there). */
+#define RVFLAT_CONES_MIN_ROWS 10000
+
+/* What a copy's build made of its rows' directions: the groups, the rows in group order. */
+typedef struct RvflatCones
+{
+	size_t		k;				/* groups (0: none) */
+	float	   *cent;			/* k x dims */
+	double	   *cnorm;			/* k */
+	double	   *theta;			/* k */
+	uint64	   *cstart;			/* k + 2: group g is rows cstart[g] .. cstart[g + 1] - 1 */
+	Size	   *perm;			/* row of the copy -> row of the pages' order */
+} RvflatCones;
+
+extern void rvflat_make_cones(const RvflatResident *l, int dims, RvflatCones *cc);
+extern Size rvflat_cones_bytes(Size k, int dims);
+/*
+ * One scan's pass over a copy with cones (r->ncones > 0, cosine): a lower bound of every
+ * row's exact distance into out (n doubles), from int8 codes when codes; returns the rows
+ * bounded one by one (the others have their group's bound).
+ */
+extern Size rvflat_cone_pass(const RvflatResident *r, RvflatMetric metric, const float *q,
+							 double *out, bool codes);
+
 /* deviceowner.c: the server's device owner (relvec in shared_preload_libraries). */
 extern void rvflat_owner_init(void);
 extern bool rvflat_owner_wanted(Size rows, int dims);

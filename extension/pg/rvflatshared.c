@@ -99,6 +99,8 @@ typedef struct SharedEntry
 	dsa_pointer data;			/* xn2 (n), x (n x dims), tids (n), nulls (nnulls), and from
 								 * codes_off the int8 codes and their rows */
 	Size		codes_off;		/* 0: no codes (an L1 index) */
+	Size		cones_off;		/* 0: no cones (not cosine, or few rows) */
+	uint64		ncones;
 	int			pins;
 	uint64		last_used;
 	uint64		hits;
@@ -124,6 +126,8 @@ typedef struct SharedCache
 	uint64		batched;
 	uint64		gemm_batches;	/* ... that computed lower bounds (rv_lower_bounds) */
 	int			largest_batch;
+	pg_atomic_uint64 cone_scans;	/* scans through a copy's cones (cone_pass) */
+	pg_atomic_uint64 cone_rows;		/* ... and the rows they bounded */
 	SharedEntry entries[SHARED_ENTRIES];
 } SharedCache;
 
@@ -149,6 +153,7 @@ static const struct config_enum_entry int8_bounds_options[] = {
 	{NULL, 0, false}
 };
 static int	int8_bounds = INT8_AUTO;
+static bool cone_scan = true;
 static bool preloaded = false;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -189,6 +194,8 @@ shmem_startup(void)
 		shared->lock = &(GetNamedLWLockTranche("relvec shared cache"))->lock;
 		shared->tranche = LWLockNewTrancheId();
 		shared->area = DSM_HANDLE_INVALID;
+		pg_atomic_init_u64(&shared->cone_scans, 0);
+		pg_atomic_init_u64(&shared->cone_rows, 0);
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -220,6 +227,11 @@ rvflat_shared_init(void)
 							"Below the number of CPUs a scan may wait (relvec.batch_wait_us) while a "
 							"core is idle; 0 opens a batch whenever another scan holds the copy.",
 							&batch_min_active, -1, -1, 1024, PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("relvec.cone_scan",
+							 "Whether scans of a shared copy of a cosine rvflat index visit its "
+							 "groups of rows (cones) nearest first and skip those a bound rules out.",
+							 "Off: every row is bounded in one pass. The answers are the same.",
+							 &cone_scan, true, PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomEnumVariable("relvec.int8_bounds",
 							 "Whether scans of a shared rvflat copy bound their distances from its "
 							 "int8 codes: auto (where the CPU has AVX-512 VNNI), on or off.",
@@ -386,6 +398,16 @@ view_of(SharedEntry *e, int slot, LocalPin *p, MemoryContext pin_cxt)
 		r->code_rows = (const rv_code8_row *) (base + e->codes_off +
 											   rv_codes8_bytes(e->n, e->dims));
 	}
+	if (e->cones_off > 0)
+	{
+		char	   *c = base + e->cones_off;
+
+		r->ncones = e->ncones;
+		r->cent = (const float *) c;
+		r->cnorm = (const double *) (c + sizeof(float) * e->ncones * e->dims);
+		r->theta = r->cnorm + e->ncones;
+		r->cstart = (const uint64 *) (r->theta + e->ncones);
+	}
 	r->where = NULL;
 	r->bytes = e->bytes;
 	r->dev = NULL;
@@ -427,31 +449,50 @@ make_room(Size bytes)
  * Read the index's pages into *local and copy them into one allocation of the area (*data,
  * invalid when the copy went stale meanwhile, has no vector rows or does not fit), with
  * the rows' int8 codes from *codes_off (0 for an L1 index, whose distance has no
- * inner-product form).
+ * inner-product form) and, for a cosine index of RVFLAT_CONES_MIN_ROWS rows or more, its cones
+ * from *cones_off (*ncones groups; the rows in group order).
  */
 static void
 build_copy(Relation index, int dims, uint64 change_count, RvflatResident **local, Size *bytes,
-		   dsa_pointer *data, uint64 *count_after, Size *codes_off)
+		   dsa_pointer *data, uint64 *count_after, Size *codes_off, Size *cones_off,
+		   uint64 *ncones)
 {
 	RvflatResident *l = rvflat_read_index(index, dims);
+	RvflatMetric metric = rvflat_index_metric(index);
 	int			meta_dims;
 	Size		nbytes = sizeof(double) * l->n;
 	Size		xbytes = sizeof(float) * (Size) dims * l->n;
-	Size		cbytes = rvflat_index_metric(index) != RVFLAT_L1 && l->n > 0 ?
-		rv_codes8_bytes(l->n, dims) : 0;
+	Size		cbytes = metric != RVFLAT_L1 && l->n > 0 ? rv_codes8_bytes(l->n, dims) : 0;
+	Size		limit = (Size) shared_cache_mb * 1024 * 1024;
+	RvflatCones cc;
 
 	rvflat_read_meta(index, &meta_dims, count_after);
+	memset(&cc, 0, sizeof(cc));
 	*local = l;
 	*bytes = nbytes + xbytes + sizeof(ItemPointerData) * (l->n + l->nnulls);
 	*codes_off = 0;
+	*cones_off = 0;
+	*ncones = 0;
 	if (cbytes > 0)
 	{
 		*codes_off = TYPEALIGN(64, *bytes);
 		*bytes = *codes_off + cbytes + sizeof(rv_code8_row) * l->n;
 	}
 	*data = InvalidDsaPointer;
-	if (*count_after != change_count || l->n == 0 || *bytes > (Size) shared_cache_mb * 1024 * 1024)
+	if (*count_after != change_count || l->n == 0 || *bytes > limit)
 		return;
+	if (metric == RVFLAT_COSINE && l->n >= RVFLAT_CONES_MIN_ROWS)
+	{
+		rvflat_make_cones(l, dims, &cc);
+		if (cc.k > 0 && TYPEALIGN(64, *bytes) + rvflat_cones_bytes(cc.k, dims) <= limit)
+		{
+			*cones_off = TYPEALIGN(64, *bytes);
+			*ncones = cc.k;
+			*bytes = *cones_off + rvflat_cones_bytes(cc.k, dims);
+		}
+		else
+			cc.k = 0;
+	}
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 	make_room(*bytes);
 	LWLockRelease(shared->lock);
@@ -459,22 +500,48 @@ build_copy(Relation index, int dims, uint64 change_count, RvflatResident **local
 	if (DsaPointerIsValid(*data))
 	{
 		char	   *base = dsa_get_address(area, *data);
+		double	   *xn2 = (double *) base;
+		float	   *x = (float *) (base + nbytes);
+		ItemPointerData *tids = (ItemPointerData *) (base + nbytes + xbytes);
 
-		memcpy(base, l->xn2, nbytes);
-		base += nbytes;
-		memcpy(base, l->x, xbytes);
-		memcpy(base + xbytes, l->tids, sizeof(ItemPointerData) * l->n);
+		if (cc.k > 0)
+		{
+			char	   *c = base + *cones_off;
+			Size		i;
+
+			/* the rows in group order */
+			for (i = 0; i < l->n; i++)
+			{
+				Size		from = cc.perm[i];
+
+				xn2[i] = l->xn2[from];
+				memcpy(x + i * dims, l->x + from * dims, sizeof(float) * dims);
+				tids[i] = l->tids[from];
+			}
+			memcpy(c, cc.cent, sizeof(float) * cc.k * dims);
+			c += sizeof(float) * cc.k * dims;
+			memcpy(c, cc.cnorm, sizeof(double) * cc.k);
+			c += sizeof(double) * cc.k;
+			memcpy(c, cc.theta, sizeof(double) * cc.k);
+			c += sizeof(double) * cc.k;
+			memcpy(c, cc.cstart, sizeof(uint64) * (cc.k + 2));
+		}
+		else
+		{
+			memcpy(xn2, l->xn2, nbytes);
+			memcpy(x, l->x, xbytes);
+			memcpy(tids, l->tids, sizeof(ItemPointerData) * l->n);
+		}
 		if (l->nnulls > 0)
-			memcpy(base + xbytes + sizeof(ItemPointerData) * l->n, l->nulls,
-				   sizeof(ItemPointerData) * l->nnulls);
+			memcpy(tids + l->n, l->nulls, sizeof(ItemPointerData) * l->nnulls);
 		if (*codes_off > 0)
 		{
-			char	   *codes = (char *) dsa_get_address(area, *data) + *codes_off;
+			char	   *codes = base + *codes_off;
 
 			/* a cancel while coding: the allocation is not published yet, free it here */
 			PG_TRY();
 			{
-				RVPG_CHECK(rv_codes8_encode(rvpg_ctx(), l->x, l->n, dims, (int8_t *) codes,
+				RVPG_CHECK(rv_codes8_encode(rvpg_ctx(), x, l->n, dims, (int8_t *) codes,
 											(rv_code8_row *) (codes + cbytes)));
 			}
 			PG_CATCH();
@@ -501,6 +568,8 @@ rvflat_shared_get(Relation index, int dims, uint64 change_count, MemoryContext p
 	dsa_pointer data = InvalidDsaPointer;
 	uint64		count_after = 0;
 	Size		codes_off = 0;
+	Size		cones_off = 0;
+	uint64		ncones = 0;
 
 	if (!rvflat_shared_enabled() || dims <= 0)
 		return NULL;
@@ -597,7 +666,7 @@ rvflat_shared_get(Relation index, int dims, uint64 change_count, MemoryContext p
 		PG_TRY();
 		{
 			build_copy(index, dims, change_count, &local, &bytes, &data, &count_after,
-					   &codes_off);
+					   &codes_off, &cones_off, &ncones);
 		}
 		PG_CATCH();
 		{
@@ -622,6 +691,8 @@ rvflat_shared_get(Relation index, int dims, uint64 change_count, MemoryContext p
 	}
 	e->data = data;
 	e->codes_off = codes_off;
+	e->cones_off = cones_off;
+	e->ncones = ncones;
 	e->n = local->n;
 	e->nnulls = local->nnulls;
 	e->bytes = bytes;
@@ -1117,6 +1188,15 @@ batch_through(RvflatResident *r, RvflatMetric metric, const float *q, double *ou
 void
 rvflat_host_pass(RvflatResident *r, RvflatMetric metric, const float *q, double *out)
 {
+	/* a copy with cones: a few groups instead of every row, no batch needed */
+	if (r->ncones > 0 && metric == RVFLAT_COSINE && cone_scan)
+	{
+		Size		nrows = rvflat_cone_pass(r, metric, q, out, use_codes(r, metric));
+
+		pg_atomic_fetch_add_u64(&shared->cone_scans, 1);
+		pg_atomic_fetch_add_u64(&shared->cone_rows, nrows);
+		return;
+	}
 	if (r->shared && batch_size > 1 && area != NULL && batch_through(r, metric, q, out))
 		return;
 	pass_rows(r, metric, use_codes(r, metric), q, 1, 0, r->n, out, r->n, 0);
@@ -1170,14 +1250,15 @@ PG_FUNCTION_INFO_V1(relvec_cache_stats);
  * relvec_cache_stats(): one row: whether the shared cache is on, its limit and bytes in
  * use, and its totals since the server started (hits, misses, copies built, evictions,
  * indexes too large to copy, batches of two queries or more, the queries they answered,
- * the largest batch, the batches that computed lower bounds).
+ * the largest batch, the batches that computed lower bounds, the scans through cones and
+ * the rows they bounded).
  */
 Datum
 relvec_cache_stats(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Datum		values[12];
-	bool		nulls[12] = {false};
+	Datum		values[14];
+	bool		nulls[14] = {false};
 	uint64		used = 0;
 	int			i;
 
@@ -1201,9 +1282,11 @@ relvec_cache_stats(PG_FUNCTION_ARGS)
 		values[10] = Int32GetDatum(shared->largest_batch);
 		values[11] = Int64GetDatum((int64) shared->gemm_batches);
 		LWLockRelease(shared->lock);
+		values[12] = Int64GetDatum((int64) pg_atomic_read_u64(&shared->cone_scans));
+		values[13] = Int64GetDatum((int64) pg_atomic_read_u64(&shared->cone_rows));
 	}
 	else
-		for (i = 2; i < 12; i++)
+		for (i = 2; i < 14; i++)
 			nulls[i] = true;
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	PG_RETURN_VOID();

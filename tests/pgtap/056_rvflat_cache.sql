@@ -11,7 +11,7 @@ DROP SCHEMA IF EXISTS rvflat_cache CASCADE;
 CREATE SCHEMA rvflat_cache;
 SET search_path = rvflat_cache, public;
 RESET client_min_messages;
-SELECT plan(24);
+SELECT plan(25);
 SELECT setseed(0.25);
 
 \ir include/rvflat_compare.psql
@@ -76,8 +76,10 @@ SELECT is(mismatches('w', ARRAY['<->', '<=>'], $$SELECT e FROM queries WHERE tbl
 	'relvec.rvflat_cache_mb = 1 (the two 800 kB words indexes evict each other in turn): same results');
 SELECT throws_ok($$SET relvec.rvflat_cache_mb = -1$$, '22023', NULL, 'a negative relvec.rvflat_cache_mb is rejected');
 -- the shared copy's settings (they act with relvec preloaded: tests/serving) exist everywhere
-SELECT is(current_setting('relvec.int8_bounds') || ' ' || current_setting('relvec.batch_min_active'), 'auto -1',
-	'relvec.int8_bounds defaults to auto, relvec.batch_min_active to -1 (the number of CPUs)');
+SELECT is(current_setting('relvec.int8_bounds') || ' ' || current_setting('relvec.batch_min_active') || ' ' ||
+	current_setting('relvec.cone_scan'), 'auto -1 on',
+	'relvec.int8_bounds defaults to auto, relvec.batch_min_active to -1 (the number of CPUs), relvec.cone_scan to on');
+SELECT throws_ok($$SET relvec.cone_scan = 'sometimes'$$, '22023', NULL, 'relvec.cone_scan is a boolean');
 SELECT throws_ok($$SET relvec.int8_bounds = 'sometimes'$$, '22023', NULL,
 	'relvec.int8_bounds accepts only auto, on and off');
 SELECT throws_ok($$SET relvec.batch_min_active = -2$$, '22023', NULL,

@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../.."
 DB=relvec_serving
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
 
-echo "1..42"
+echo "1..44"
 RV_PG_OPTS="-c shared_preload_libraries=relvec -c max_parallel_workers_per_gather=0" rv_cluster_start >/dev/null ||
 	{ echo "Bail out! cannot start a cluster with relvec preloaded"; exit 1; }
 psql -q -X -d postgres -c "CREATE DATABASE $DB" || exit 1
@@ -176,12 +176,18 @@ looper() {   # looper NAME ROUNDS SETTINGS...: every query (of $QSET) ROUNDS tim
 		# a batch opens whenever another scan holds the copy: the int8 passes are too short
 		# for two scans of this small table to overlap often (relvec.batch_min_active)
 		echo "SET relvec.batch_min_active = 0;"
+		# the batches' own checks: the cosine copy's cones would spare its scans a full pass
+		echo "SET relvec.cone_scan = off;"
 		for s in "$@"; do echo "SET $s;"; done
 		for i in $(seq 1 "$rounds"); do for k in 1 2 3 4 5 6 7 8; do cat "$B/${QSET:-}q$k.sql"; done; done
 	} | timeout 300 psql -X -q -At -d "$DB" >"$B/$name.out" 2>"$B/$name.err"
 }
 wrong() { cat "$B"/"$1"*.out | grep -vxFf "$B/expected" | grep -c .; }
 answered() { cat "$B"/"$1"*.out | grep -c .; }
+# the copies first (a scan that finds none reads the pages while one is made)
+t0=$(date +%s%N)
+q -c "SET enable_seqscan = off" -f "$B/q1.sql" -f "$B/l2q1.sql" -f "$B/ipq1.sql" -f "$B/l1q1.sql" >/dev/null
+echo "# the four copies of big (20,000 x 256) made in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 batches_before=$(stat batches)
 for l in 1 2 3 4 5 6 7 8; do looper "a$l" 3 "relvec.batch_wait_us = 5000" & done
 wait
@@ -201,6 +207,16 @@ for set in l2 ip; do
 		{ echo "# answered:wrong:errors $(answered $set):$(wrong $set):$(cat "$B"/$set*.err | grep -c .)"; cat "$B"/$set*.out | grep -vxFf "$B/expected" | head -3 | sed 's/^/# /'; }
 done
 check "... some of them by lower bounds (gemm_batches $gemm_before -> $(stat gemm_batches))" test "$(stat gemm_batches)" -gt "$gemm_before"
+# cones: scans of the cosine copy visit its groups of rows nearest first (random data here:
+# few are skipped, but every path runs), alone and past their first 64 rows
+cones_before=$(stat cone_scans)
+for l in 1 2 3 4 5 6 7 8; do looper "cn$l" 3 "relvec.cone_scan = on" & done
+for l in 1 2 3 4; do QSET=w looper "cw$l" 2 "relvec.cone_scan = on" & done
+wait
+check "relvec.cone_scan = on: 12 backends, cosine and LIMIT 150 / filtered scans: every answer equals the sequential scan's" \
+	test "$(answered cn):$(wrong cn):$(answered cw):$(wrong cw):$(cat "$B"/cn*.err "$B"/cw*.err | grep -c .)" = "192:0:64:0:0"
+check "... through the copy's cones (cone_scans $cones_before -> $(stat cone_scans), cone_rows $(stat cone_rows))" \
+	test "$(stat cone_scans)" -gt "$cones_before"
 # bounds from the copy's int8 codes (on: plain C where the CPU has no VNNI) and from float32
 # products (off): the same answers either way
 for mode in on off; do
