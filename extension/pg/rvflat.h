@@ -255,13 +255,29 @@ typedef struct RvflatCones
 
 extern void rvflat_make_cones(const RvflatResident *l, int dims, RvflatCones *cc);
 extern Size rvflat_cones_bytes(Size k, int dims);
+/* What a cone scan found (rvflat_cone_pass). */
+typedef struct RvflatConeResult
+{
+	Size		nrows;			/* rows bounded one by one */
+	Size	   *rows;			/* ... their rows in the copy */
+	double	   *lb;				/* ... and their bounds */
+	double		rest;			/* the smallest bound of a group not visited; +inf if none */
+	double	   *lbc;			/* every group's bound (ncones + 1) */
+	bool	   *done;			/* the groups visited */
+} RvflatConeResult;
+
 /*
- * One scan's pass over a copy with cones (r->ncones > 0, cosine): a lower bound of every
- * row's exact distance into out (n doubles), from int8 codes when codes; returns the rows
- * bounded one by one (the others have their group's bound).
+ * One scan's pass over a copy with cones (r->ncones > 0, cosine), bounding rows from int8
+ * codes when codes; res is allocated in the current memory context. rvflat_cone_fill
+ * gives every row of the copy its bound from it (out: n doubles).
  */
-extern Size rvflat_cone_pass(const RvflatResident *r, RvflatMetric metric, const float *q,
-							 double *out, bool codes);
+extern void rvflat_cone_pass(const RvflatResident *r, RvflatMetric metric, const float *q,
+							 bool codes, RvflatConeResult *res);
+extern void rvflat_cone_fill(const RvflatResident *r, const RvflatConeResult *res,
+							 double *out);
+/* rvflatshared.c: a cone scan of r if relvec.cone_scan and the copy allow (else false). */
+extern bool rvflat_shared_cone(const RvflatResident *r, RvflatMetric metric, const float *q,
+							   RvflatConeResult *res);
 
 /* deviceowner.c: the server's device owner (relvec in shared_preload_libraries). */
 extern void rvflat_owner_init(void);

@@ -29,9 +29,9 @@
  * rows per group for CONES_ITERS rounds. Below RVFLAT_CONES_MIN_ROWS a pass over every row
  * costs less than the groups would save.
  */
-#define CONES_ROWS_PER 128
-#define CONES_MAX 1024
-#define CONES_SAMPLE_PER 16
+#define CONES_ROWS_PER 64
+#define CONES_MAX 4096
+#define CONES_SAMPLE_PER 12
 #define CONES_ITERS 5
 
 /* The cones of l's rows (cc->k 0 when there are too few rows or directions). */
@@ -89,146 +89,174 @@ rvflat_cones_bytes(Size k, int dims)
 	return sizeof(float) * k * dims + sizeof(double) * 2 * k + sizeof(uint64) * (k + 2);
 }
 
-/* Group order of a cone scan: bound ascending, then group number. */
-static int
-cone_cmp(const void *a, const void *b, void *arg)
+/* Group a comes before group b in a cone scan: bound ascending, then group number. */
+static inline bool
+group_before(const double *lbc, int32 a, int32 b)
 {
-	const double *lbc = (const double *) arg;
-	int32		ga = *(const int32 *) a,
-				gb = *(const int32 *) b;
-
-	if (lbc[ga] != lbc[gb])
-		return lbc[ga] < lbc[gb] ? -1 : 1;
-	return ga < gb ? -1 : (ga > gb ? 1 : 0);
+	return lbc[a] < lbc[b] || (lbc[a] == lbc[b] && a < b);
 }
 
-/* Rows a cone scan bounds before it sets its cut (the scan's candidate list). */
-#define CONE_KC 64
+/* Restore the min-heap h (n groups, by group_before) below position i. */
+static void
+group_sift(int32 *h, Size n, Size i, const double *lbc)
+{
+	int32		x = h[i];
+
+	for (;;)
+	{
+		Size		c = 2 * i + 1;
+
+		if (c >= n)
+			break;
+		if (c + 1 < n && group_before(lbc, h[c + 1], h[c]))
+			c++;
+		if (!group_before(lbc, h[c], x))
+			break;
+		h[i] = h[c];
+		i = c;
+	}
+	h[i] = x;
+}
+
+/*
+ * Rows a cone scan bounds before it sets its cut: a top-10's, with room. A scan that
+ * goes past them reaches the groups skipped, whose rows it then recomputes exactly.
+ */
+#define CONE_KC 16
 
 /*
  * The cut of a cone scan: the largest exact distance among the CONE_KC rows of smallest
- * bound of the groups done so far (order[0 .. ndone - 1]), so at least CONE_KC rows lie
- * at or below it, and every row past it is one the scan's first CONE_KC can do without.
+ * bound seen so far, so at least CONE_KC rows lie at or below it: a group whose bound
+ * passes it holds none of the first CONE_KC rows of the answer.
  */
 static double
-cone_cut(const RvflatResident *r, RvflatMetric metric, const float *q, const double *out,
-		 const int32 *order, Size ndone, Size nrows)
+cone_cut(const RvflatResident *r, RvflatMetric metric, const float *q,
+		 const RvflatConeResult *res)
 {
-	double	   *v = palloc(sizeof(double) * nrows);
-	Size	   *at = palloc(sizeof(Size) * nrows);
 	RvflatLow	top[CONE_KC];
 	double		rest,
 				cut = -INFINITY;
-	Size		m = 0,
-				i,
-				nt;
+	Size		nt = rvflat_smallest(res->lb, res->nrows, CONE_KC, top, &rest),
+				i;
 
-	for (i = 0; i < ndone; i++)
-	{
-		Size		row;
-
-		for (row = r->cstart[order[i]]; row < r->cstart[order[i] + 1]; row++)
-		{
-			v[m] = out[row];
-			at[m++] = row;
-		}
-	}
-	nt = rvflat_smallest(v, m, CONE_KC, top, &rest);
 	for (i = 0; i < nt; i++)
 	{
-		double		dd = rvflat_distance(metric, q, r->x + at[top[i].idx] * r->dims, r->dims);
+		double		dd = rvflat_distance(metric, q, r->x + res->rows[top[i].idx] * r->dims,
+										 r->dims);
 
 		cut = dd > cut ? dd : cut;
 	}
-	pfree(at);
-	pfree(v);
 	return isnan(cut) ? INFINITY : cut;
 }
 
 /*
  * A scan of a copy with cones (cosine): every group's bound (rv_cones_bounds), then the
- * groups nearest first, each row of a group bounded from its int8 codes (or its exact
- * distance), until the next group's bound passes the cut (cone_cut); every row of a group
- * not visited gets its group's bound. Every value in out is a lower bound of the row's
- * exact distance, as rvflat_host_pass promises: the scan recomputes exactly what a value
- * cannot rule out, and only a scan that goes far past its first rows reaches a skipped
- * group.
+ * groups nearest first (a heap: most are never ordered), each row of a group bounded from
+ * its int8 codes (or its exact distance), until the next group's bound passes the cut
+ * (cone_cut). res gets the rows bounded and their bounds, every group's bound, the groups
+ * visited, and the smallest bound of a group not visited: with it, every row of the copy
+ * has a lower bound of its exact distance (rvflat_cone_fill), as rvflat_host_pass gives.
  */
-Size
-rvflat_cone_pass(const RvflatResident *r, RvflatMetric metric, const float *q, double *out,
-				 bool codes)
+void
+rvflat_cone_pass(const RvflatResident *r, RvflatMetric metric, const float *q, bool codes,
+				 RvflatConeResult *res)
 {
 	Size		k = r->ncones,
 				ng = k + 1,
 				d = (Size) r->dims,
-				maxg = 0,
-				nrows = 0,
-				g,
-				gi;
-	double	   *lbc = palloc(sizeof(double) * ng);
-	int32	   *order = palloc(sizeof(int32) * ng);
-	bool	   *done = palloc0(sizeof(bool) * ng);
+				nh = ng,
+				cap = 1024,
+				g;
+	int32	   *heap = palloc(sizeof(int32) * ng);
 	double	   *tmp = NULL;
+	Size		ntmp = 0;
 	double		cut = INFINITY;
 	bool		have_cut = false;
 
-	RVPG_CHECK(rv_cones_bounds(rvpg_ctx(), r->cent, r->cnorm, r->theta, k, d, q, lbc));
-	lbc[k] = -INFINITY;			/* the rows without a direction: always computed */
+	res->lbc = palloc(sizeof(double) * ng);
+	res->done = palloc0(sizeof(bool) * ng);
+	res->rows = palloc(sizeof(Size) * cap);
+	res->lb = palloc(sizeof(double) * cap);
+	res->nrows = 0;
+	res->rest = INFINITY;
+	RVPG_CHECK(rv_cones_bounds(rvpg_ctx(), r->cent, r->cnorm, r->theta, k, d, q, res->lbc));
+	res->lbc[k] = -INFINITY;	/* the rows without a direction: always computed */
 	for (g = 0; g < ng; g++)
-	{
-		order[g] = (int32) g;
-		maxg = Max(maxg, (Size) (r->cstart[g + 1] - r->cstart[g]));
-	}
-	qsort_arg(order, ng, sizeof(int32), cone_cmp, lbc);
-	if (codes)
-		tmp = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * (maxg + 16));
-	for (gi = 0; gi < ng; gi++)
+		heap[g] = (int32) g;
+	for (g = ng / 2; g-- > 0;)
+		group_sift(heap, nh, g, res->lbc);
+	while (nh > 0)
 	{
 		Size		lo,
 					hi,
+					m,
 					i;
 
-		g = (Size) order[gi];
-		if (lbc[g] > cut)
+		g = (Size) heap[0];
+		if (res->lbc[g] > cut)
+		{
+			res->rest = res->lbc[g];	/* the smallest bound of a group not visited */
 			break;
+		}
+		heap[0] = heap[--nh];
+		group_sift(heap, nh, 0, res->lbc);
 		lo = r->cstart[g];
 		hi = r->cstart[g + 1];
-		done[g] = true;
+		res->done[g] = true;
 		if (lo == hi)
 			continue;
 		CHECK_FOR_INTERRUPTS();
+		m = hi - lo;
+		if (res->nrows + m > cap)
+		{
+			cap = Max(cap * 2, res->nrows + m);
+			res->rows = repalloc_huge(res->rows, sizeof(Size) * cap);
+			res->lb = repalloc_huge(res->lb, sizeof(double) * cap);
+		}
 		if (codes && g < k)
 		{
 			Size		r0 = lo & ~((Size) 15);
 
+			if (hi - r0 > ntmp)
+			{
+				if (tmp != NULL)
+					pfree(tmp);
+				ntmp = Max(hi - r0, (Size) 256);
+				tmp = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(double) * ntmp);
+			}
 			RVPG_CHECK(rv_codes8_bounds(rvpg_ctx(), (rv_metric) metric, r->codes, r->code_rows,
 										r->xn2, r->n, r->dims, r0, hi - r0, q, 1, tmp,
 										hi - r0));
-			memcpy(out + lo, tmp + (lo - r0), sizeof(double) * (hi - lo));
+			memcpy(res->lb + res->nrows, tmp + (lo - r0), sizeof(double) * m);
 		}
 		else
-			for (i = lo; i < hi; i++)
-				out[i] = rvflat_distance(metric, q, r->x + i * d, r->dims);
-		nrows += hi - lo;
-		if (!have_cut && nrows >= CONE_KC)
+			for (i = 0; i < m; i++)
+				res->lb[res->nrows + i] = rvflat_distance(metric, q, r->x + (lo + i) * d,
+														  r->dims);
+		for (i = 0; i < m; i++)
+			res->rows[res->nrows + i] = lo + i;
+		res->nrows += m;
+		if (!have_cut && res->nrows >= CONE_KC)
 		{
-			cut = cone_cut(r, metric, q, out, order, gi + 1, nrows);
+			cut = cone_cut(r, metric, q, res);
 			have_cut = true;
 		}
 	}
-	for (g = 0; g < ng; g++)
-		if (!done[g])
-		{
-			Size		i;
-
-			for (i = r->cstart[g]; i < r->cstart[g + 1]; i++)
-				out[i] = lbc[g];
-		}
 	if (tmp != NULL)
 		pfree(tmp);
-	pfree(done);
-	pfree(order);
-	pfree(lbc);
-	return nrows;
+	pfree(heap);
 }
 
+void
+rvflat_cone_fill(const RvflatResident *r, const RvflatConeResult *res, double *out)
+{
+	Size		g,
+				i;
+
+	for (g = 0; g < r->ncones + 1; g++)
+		if (!res->done[g])
+			for (i = r->cstart[g]; i < r->cstart[g + 1]; i++)
+				out[i] = res->lbc[g];
+	for (i = 0; i < res->nrows; i++)
+		out[res->rows[i]] = res->lb[i];
+}

@@ -97,6 +97,7 @@ typedef struct RvflatScanOpaqueData
 	Size		nlisted;
 	bool		expanded;		/* every row's device distance was fetched (DEBUG1) */
 	double	   *lb;				/* a host copy's lower bounds of every row (a batch's pass) */
+	RvflatConeResult *cone;		/* a cone scan's rows (lb made from it when it expands) */
 } RvflatScanOpaqueData;
 
 typedef RvflatScanOpaqueData *RvflatScanOpaque;
@@ -262,6 +263,39 @@ list_smallest(RvflatScanOpaque so, const double *lb, Size n)
 }
 
 /*
+ * list_smallest for a cone scan (rvflat_cone_pass): the smallest bounds among the rows it
+ * bounded, and one entry for the rest, whose bound is the smaller of the others' and the
+ * groups' not visited.
+ */
+static void
+cone_smallest(RvflatScanOpaque so, const RvflatConeResult *c)
+{
+	Size		kc = Min((Size) RVFLAT_RESIDENT_CANDIDATES, c->nrows);
+	RvflatLow  *top = MemoryContextAlloc(so->cxt, (kc + 1) * sizeof(RvflatLow));
+	double		rest;
+	Size		m = rvflat_smallest(c->lb, c->nrows, kc, top, &rest);
+	Size		i;
+
+	so->listed = MemoryContextAlloc(so->cxt, Max(m, (Size) 1) * sizeof(int64_t));
+	for (i = 0; i < m; i++)
+	{
+		top[i].idx = c->rows[top[i].idx];
+		so->listed[i] = (int64_t) top[i].idx;
+	}
+	so->nlisted = m;
+	so->low = top;
+	so->nlow = m;
+	if (m < so->res->n)
+	{
+		so->low[so->nlow].lo = c->rest < rest ? c->rest : rest;
+		so->low[so->nlow].idx = RVFLAT_REST;
+		so->nlow++;
+	}
+	for (i = so->nlow / 2; i-- > 0;)
+		low_sift_down(so->low, so->nlow, i);
+}
+
+/*
  * The resident path: device distances with their bounds for every row, then the heap of
  * lower bounds. False when the scan must run on the CPU (no device chosen, residency off
  * or over budget, a lost device).
@@ -310,15 +344,31 @@ resident_candidates(IndexScanDesc scan, int dims)
 		 * exact distances, the rows returned and their ties). No array of every row is
 		 * sorted or heapified, and the exact heap grows with the rows recomputed.
 		 */
-		double	   *d = MemoryContextAllocHuge(so->cxt, res->n * sizeof(double));
+		double	   *d;
+		RvflatConeResult *cone = MemoryContextAllocZero(so->cxt, sizeof(RvflatConeResult));
+		MemoryContext old = MemoryContextSwitchTo(so->cxt);
+		bool		coned = rvflat_shared_cone(res, so->metric, so->query->x, cone);
 
-		rvflat_host_pass(res, so->metric, so->query->x, d);
+		MemoryContextSwitchTo(old);
 		so->nulls = res->nulls; /* the pin keeps them until the scan ends */
 		so->nnulls = res->nnulls;
 		so->nulls_next = 0;
 		so->res = res;
-		so->lb = d;
-		list_smallest(so, d, res->n);
+		if (coned)
+		{
+			/* the groups visited: their rows' bounds, and one entry for the others */
+			so->cone = cone;
+			so->lb = NULL;
+			cone_smallest(so, cone);
+		}
+		else
+		{
+			pfree(cone);
+			d = MemoryContextAllocHuge(so->cxt, res->n * sizeof(double));
+			rvflat_host_pass(res, so->metric, so->query->x, d);
+			so->lb = d;
+			list_smallest(so, d, res->n);
+		}
 		so->expanded = false;
 		so->ncap = 0;
 		so->cands = NULL;
@@ -405,6 +455,12 @@ resident_expand(RvflatScanOpaque so)
 
 	memset(in_list, 0, res->n * sizeof(bool));
 	so->expanded = true;
+	if (so->lb == NULL && so->cone != NULL)
+	{
+		/* a cone scan's: every row its own bound, or its group's */
+		so->lb = MemoryContextAllocHuge(so->cxt, res->n * sizeof(double));
+		rvflat_cone_fill(res, so->cone, so->lb);
+	}
 	for (i = 0; i < so->nlisted; i++)
 		in_list[so->listed[i]] = true;
 	if (so->lb == NULL)			/* else the host pass's values, kept, bound every row */
@@ -650,6 +706,7 @@ rvflatrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int 
 	so->nlisted = 0;
 	so->expanded = false;
 	so->lb = NULL;
+	so->cone = NULL;
 }
 
 /* The next row in (distance, heap TID) order. */

@@ -1185,18 +1185,21 @@ batch_through(RvflatResident *r, RvflatMetric metric, const float *q, double *ou
 	return ok;
 }
 
+bool
+rvflat_shared_cone(const RvflatResident *r, RvflatMetric metric, const float *q,
+				   RvflatConeResult *res)
+{
+	if (r->ncones == 0 || metric != RVFLAT_COSINE || !cone_scan || shared == NULL)
+		return false;
+	rvflat_cone_pass(r, metric, q, use_codes(r, metric), res);
+	pg_atomic_fetch_add_u64(&shared->cone_scans, 1);
+	pg_atomic_fetch_add_u64(&shared->cone_rows, res->nrows);
+	return true;
+}
+
 void
 rvflat_host_pass(RvflatResident *r, RvflatMetric metric, const float *q, double *out)
 {
-	/* a copy with cones: a few groups instead of every row, no batch needed */
-	if (r->ncones > 0 && metric == RVFLAT_COSINE && cone_scan)
-	{
-		Size		nrows = rvflat_cone_pass(r, metric, q, out, use_codes(r, metric));
-
-		pg_atomic_fetch_add_u64(&shared->cone_scans, 1);
-		pg_atomic_fetch_add_u64(&shared->cone_rows, nrows);
-		return;
-	}
 	if (r->shared && batch_size > 1 && area != NULL && batch_through(r, metric, q, out))
 		return;
 	pass_rows(r, metric, use_codes(r, metric), q, 1, 0, r->n, out, r->n, 0);

@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../.."
 DB=relvec_serving
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
 
-echo "1..44"
+echo "1..46"
 RV_PG_OPTS="-c shared_preload_libraries=relvec -c max_parallel_workers_per_gather=0" rv_cluster_start >/dev/null ||
 	{ echo "Bail out! cannot start a cluster with relvec preloaded"; exit 1; }
 psql -q -X -d postgres -c "CREATE DATABASE $DB" || exit 1
@@ -217,6 +217,33 @@ check "relvec.cone_scan = on: 12 backends, cosine and LIMIT 150 / filtered scans
 	test "$(answered cn):$(wrong cn):$(answered cw):$(wrong cw):$(cat "$B"/cn*.err "$B"/cw*.err | grep -c .)" = "192:0:64:0:0"
 check "... through the copy's cones (cone_scans $cones_before -> $(stat cone_scans), cone_rows $(stat cone_rows))" \
 	test "$(stat cone_scans)" -gt "$cones_before"
+# cones that skip: clustered rows (100 tight clusters of 120 rows, 32 dimensions), with
+# duplicates (ties), a zero vector and NULLs; top-10s, scans far past the groups a top-10
+# visits (LIMIT 700, a filter that rejects 16 rows in 17), each equal to the seq scan
+q -c "SELECT setseed(0.5)" \
+	-c "CREATE TABLE cen AS SELECT c, array_agg((random() - 0.5)::real ORDER BY j) v FROM generate_series(0, 99) c, generate_series(1, 32) j GROUP BY c" \
+	-c "CREATE TABLE clu (id int, e embedding(32))" \
+	-c "INSERT INTO clu SELECT i, (SELECT array_agg(cen.v[j] + ((random() - 0.5) * 0.08)::real ORDER BY j) FROM generate_series(1, 32) j)::embedding FROM generate_series(1, 12000) i JOIN cen ON cen.c = i % 100" \
+	-c "INSERT INTO clu SELECT id + 100000, e FROM clu WHERE id % 400 = 0" \
+	-c "INSERT INTO clu VALUES (200001, NULL), (200002, array_fill(0, ARRAY[32])::real[]::embedding), (200003, NULL)" \
+	-c "CREATE INDEX clu_cos ON clu USING rvflat (e embedding_cosine_ops)" >/dev/null
+cone_sql() {   # cone_sql K LIMIT [WHERE]: the ids of one scan near cluster 7K
+	echo "SELECT string_agg(id::text, ',') FROM (SELECT id FROM clu ${3:-} ORDER BY e <=> (SELECT (SELECT array_agg(v[j] + 0.01 * sin(j * $1) ORDER BY j) FROM generate_series(1, 32) j)::embedding FROM cen WHERE c = 7 * $1) LIMIT $2) s"
+}
+cones_before=$(stat cone_scans); cone_rows_before=$(stat cone_rows); cone_bad=0; cone_n=0
+for k in 1 2 3 4 5 6; do
+	for lim in "10" "700" "10 WHERE id % 17 = 0"; do
+		set -- $lim; l=$1; shift
+		a=$(q -c "SET enable_seqscan = off" -c "$(cone_sql $k "$l" "$*")" | tail -n 1)
+		b=$(q -c "SET enable_indexscan = off" -c "$(cone_sql $k "$l" "$*")" | tail -n 1)
+		cone_n=$((cone_n + 1)); [ "$a" = "$b" ] && [ -n "$a" ] || cone_bad=$((cone_bad + 1))
+	done
+done
+cone_scans=$(( $(stat cone_scans) - cones_before )); cone_rows=$(( $(stat cone_rows) - cone_rows_before ))
+check "cones that skip (clustered, ties, a zero vector, NULLs): $cone_n scans, top-10s, LIMIT 700 and filtered, each equal to the seq scan" \
+	test "$cone_bad:$cone_scans" = "0:$cone_n"
+check "... a scan bounded $((cone_rows / (cone_scans > 0 ? cone_scans : 1))) rows of 12,032 on average (fewer than a fifth)" \
+	test "$cone_rows" -lt $((cone_scans * 12032 / 5))
 # bounds from the copy's int8 codes (on: plain C where the CPU has no VNNI) and from float32
 # products (off): the same answers either way
 for mode in on off; do
