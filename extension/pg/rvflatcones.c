@@ -27,18 +27,28 @@
  * Cones of a cosine copy (rv_cones_build): from RVFLAT_CONES_MIN_ROWS rows, one group per
  * CONES_ROWS_PER rows (at least 16, at most CONES_MAX), k-means on CONES_SAMPLE_PER sample
  * rows per group for CONES_ITERS rounds. Below RVFLAT_CONES_MIN_ROWS a pass over every row
- * costs less than the groups would save.
+ * costs less than the groups would save. Assigning every row costs n x groups x dims
+ * multiply-adds, paid by the scan that makes the copy: groups are fewer (and larger) where
+ * that would pass CONES_WORK. 100,000 x 768 keeps its 1,562 groups (1.2e11), and its whole
+ * copy (pages, codes, cones) took 4.2 s on the 2-core development machine.
+ *
+ * 64 rows a group: on 100,000 x 768 clustered rows (1,000 clusters, bench/run-serving-bench.sh)
+ * a top-10 bounds about 300 rows with 1,562 groups, and about 10,000 with 781 (groups of
+ * 128 join neighbouring clusters, and a group's largest angle grows with it).
  */
 #define CONES_ROWS_PER 64
 #define CONES_MAX 4096
 #define CONES_SAMPLE_PER 12
 #define CONES_ITERS 5
+#define CONES_WORK 2.0e11
 
 /* The cones of l's rows (cc->k 0 when there are too few rows or directions). */
 void
 rvflat_make_cones(const RvflatResident *l, int dims, RvflatCones *cc)
 {
-	Size		kmax = Min(Max(l->n / CONES_ROWS_PER, (Size) 16), (Size) CONES_MAX);
+	Size		kwork = (Size) (CONES_WORK / ((double) l->n * (double) dims));
+	Size		kmax = Min(Min(Max(l->n / CONES_ROWS_PER, (Size) 16), (Size) CONES_MAX),
+						   Max(kwork, (Size) 16));
 	int32	   *cone = palloc(sizeof(int32) * l->n);
 	Size	   *fill;
 	Size		i;

@@ -101,6 +101,8 @@ typedef struct SharedEntry
 	Size		codes_off;		/* 0: no codes (an L1 index) */
 	Size		cones_off;		/* 0: no cones (not cosine, or few rows) */
 	uint64		ncones;
+	pg_atomic_uint64 cone_scans;	/* scans of this state through its cones */
+	pg_atomic_uint64 cone_rows;		/* ... and the rows they bounded */
 	int			pins;
 	uint64		last_used;
 	uint64		hits;
@@ -693,6 +695,8 @@ rvflat_shared_get(Relation index, int dims, uint64 change_count, MemoryContext p
 	e->codes_off = codes_off;
 	e->cones_off = cones_off;
 	e->ncones = ncones;
+	pg_atomic_init_u64(&e->cone_scans, 0);
+	pg_atomic_init_u64(&e->cone_rows, 0);
 	e->n = local->n;
 	e->nnulls = local->nnulls;
 	e->bytes = bytes;
@@ -1185,13 +1189,32 @@ batch_through(RvflatResident *r, RvflatMetric metric, const float *q, double *ou
 	return ok;
 }
 
+/*
+ * Scans a copy's cones get before they are judged: once that many have bounded half the
+ * rows or more on average (data without clusters, or queries far from every group), the
+ * copy's scans make full passes again, which batch (a new state of the index is judged
+ * anew).
+ */
+#define CONE_PROBATION 64
+
 bool
 rvflat_shared_cone(const RvflatResident *r, RvflatMetric metric, const float *q,
 				   RvflatConeResult *res)
 {
+	SharedEntry *e;
+	uint64		scans,
+				rows;
+
 	if (r->ncones == 0 || metric != RVFLAT_COSINE || !cone_scan || shared == NULL)
 		return false;
+	e = &shared->entries[r->slot];	/* pinned: the slot holds this copy */
+	scans = pg_atomic_read_u64(&e->cone_scans);
+	rows = pg_atomic_read_u64(&e->cone_rows);
+	if (scans >= CONE_PROBATION && rows >= scans * (r->n / 2))
+		return false;
 	rvflat_cone_pass(r, metric, q, use_codes(r, metric), res);
+	pg_atomic_fetch_add_u64(&e->cone_scans, 1);
+	pg_atomic_fetch_add_u64(&e->cone_rows, res->nrows);
 	pg_atomic_fetch_add_u64(&shared->cone_scans, 1);
 	pg_atomic_fetch_add_u64(&shared->cone_rows, res->nrows);
 	return true;

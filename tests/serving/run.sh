@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../.."
 DB=relvec_serving
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
 
-echo "1..46"
+echo "1..47"
 RV_PG_OPTS="-c shared_preload_libraries=relvec -c max_parallel_workers_per_gather=0" rv_cluster_start >/dev/null ||
 	{ echo "Bail out! cannot start a cluster with relvec preloaded"; exit 1; }
 psql -q -X -d postgres -c "CREATE DATABASE $DB" || exit 1
@@ -217,6 +217,12 @@ check "relvec.cone_scan = on: 12 backends, cosine and LIMIT 150 / filtered scans
 	test "$(answered cn):$(wrong cn):$(answered cw):$(wrong cw):$(cat "$B"/cn*.err "$B"/cw*.err | grep -c .)" = "192:0:64:0:0"
 check "... through the copy's cones (cone_scans $cones_before -> $(stat cone_scans), cone_rows $(stat cone_rows))" \
 	test "$(stat cone_scans)" -gt "$cones_before"
+# random rows: the cones skip nothing, and once 64 scans have bounded every row the copy's
+# scans make full passes again (which batch)
+c0=$(stat cone_scans)
+q -c "SET enable_seqscan = off" -c "SET relvec.cone_scan = on" -f "$B/q1.sql" -f "$B/q2.sql" >/dev/null
+check "... on rows without clusters, after 64 scans that bounded every row: full passes again (cone_scans stays $c0)" \
+	test "$(stat cone_scans)" = "$c0"
 # cones that skip: clustered rows (100 tight clusters of 120 rows, 32 dimensions), with
 # duplicates (ties), a zero vector and NULLs; top-10s, scans far past the groups a top-10
 # visits (LIMIT 700, a filter that rejects 16 rows in 17), each equal to the seq scan
