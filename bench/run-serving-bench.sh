@@ -34,8 +34,11 @@
 # copy) to the end of the run; "warm" is the time before that window. Memory: the sum of PSS
 # (/proc/PID/smaps_rollup) of the postmaster and all its children, sampled at 80% of the run
 # (shared memory is counted once, split between the processes that map it), and the bytes of
-# the shared copies (relvec_cache). "load" is the 1-minute load average at that moment (the
-# bench's own clients included): on a shared machine it says how far to trust the figures.
+# the shared copies (relvec_cache); "server": the private memory (USS) of those processes
+# plus the shared memory segment (shared_memory_size) and the shared copies, which PSS
+# undercounts where no living process has read all of a copy. "load" is the 1-minute load
+# average at that moment (the bench's own clients included): on a shared machine it says how
+# far to trust the figures.
 # Correctness under load: after the timed runs of a relvec configuration, max(clients)
 # concurrent clients answer about NQ random queries and every answer (ids, in order) is
 # compared with the sequential scan's; errors in the server log are counted.
@@ -108,6 +111,21 @@ pss_kb() {
 	{ echo "$pm"; ps -o pid= --ppid "$pm" | while read -r c; do echo "$c"; ps -o pid= --ppid "$c" || true; done; } | while read -r p; do
 		cat "/proc/$p/smaps_rollup" 2>/dev/null || true
 	done | awk '/^Pss:/ { s += $2 } END { print s + 0 }'
+}
+
+# Private memory (kB) of the same processes: Private_Clean + Private_Dirty of their private
+# mappings only (a shared mapping's pages that one process alone has touched count as
+# private in smaps too: the shared segments are added whole instead). With the shared memory
+# segment and the shared copies added, the server's memory without counting a shared page
+# twice or missing one no living process has touched (PSS splits the shared pages among the
+# processes that touched them, so a copy read in part counts in part).
+uss_kb() {
+	local pm
+	pm=$(head -1 "$RV_CLUSTER_DIR/data/postmaster.pid")
+	{ echo "$pm"; ps -o pid= --ppid "$pm" | while read -r c; do echo "$c"; ps -o pid= --ppid "$c" || true; done; } | while read -r p; do
+		cat "/proc/$p/smaps" 2>/dev/null || true
+	done | awk '/^[0-9a-f]+-[0-9a-f]+ / { sh = substr($2, 4, 1) == "s" }
+		/^Private_(Clean|Dirty):/ { if (!sh) s += $2 } END { print s + 0 }'
 }
 
 # seconds from $1 to $2 (date +%s.%N)
@@ -204,9 +222,10 @@ run_config() {
 	for c in $CLIENTS; do
 		j=$((c < 2 ? c : 2))
 		tag=$data-$name-$c
-		( sleep $((SECS * 4 / 5)); pss=$(pss_kb); load=$(cut -d' ' -f1 /proc/loadavg)
+		( sleep $((SECS * 4 / 5)); pss=$(pss_kb); uss=$(uss_kb); load=$(cut -d' ' -f1 /proc/loadavg)
 		  cmb=0; [ "$have_cache_view" = t ] && cmb=$(b -c "SELECT coalesce(sum(bytes), 0) FROM relvec_cache")
-		  echo "$pss $cmb $load" >"$WORK/mem_$tag" ) &
+		  shm=$(b -c "SHOW shared_memory_size" | tr -dc '0-9')
+		  echo "$pss $cmb $load $((uss + ${shm:-0} * 1024 + cmb / 1024))" >"$WORK/mem_$tag" ) &
 		rc=0
 		PGOPTIONS="$OPTS" pgbench -n -M prepared -c "$c" -j "$j" -T "$SECS" -f "$sql" \
 			--log --log-prefix="$WORK/log_$tag" $DB >"$WORK/out_$tag" 2>&1 || rc=$?
@@ -230,11 +249,11 @@ run_config() {
 		else
 			p50=nan p99=nan qps=0
 		fi
-		read -r pss cmb load <"$WORK/mem_$tag" || { pss=0 cmb=0 load=?; }
-		printf "   %3d clients: %8s QPS  p50 %8s ms  p99 %8s ms  warm %5.1f s  window %5.1f s (%d tx)  PSS %6d MB  shared copies %5d MB  load %s%s\n" \
-			"$c" "$qps" "$p50" "$p99" "$warm" "$win" "$m" $((pss / 1024)) $((cmb / 1048576)) "$load" \
+		read -r pss cmb load srv <"$WORK/mem_$tag" || { pss=0 cmb=0 load=? srv=0; }
+		printf "   %3d clients: %8s QPS  p50 %8s ms  p99 %8s ms  warm %5.1f s  window %5.1f s (%d tx)  PSS %6d MB  server %6d MB  shared copies %5d MB  load %s%s\n" \
+			"$c" "$qps" "$p50" "$p99" "$warm" "$win" "$m" $((pss / 1024)) $((srv / 1024)) $((cmb / 1048576)) "$load" \
 			"$( [ "$rc" != 0 ] || [ "$aborted" != 0 ] && echo "  pgbench exit $rc, $aborted aborted: $(grep -m1 -i -E "error|abort" "$WORK/out_$tag")")"
-		echo "$data $name $c $qps $p50 $p99 $((pss / 1024)) $((cmb / 1048576))" >>"$RESULTS"
+		echo "$data $name $c $qps $p50 $p99 $((pss / 1024)) $((cmb / 1048576)) $((srv / 1024))" >>"$RESULTS"
 		rm -f "$WORK/log_$tag".* "$WORK/lat_$tag"
 	done
 	if [ "$check" = exact ] && [ "$CHECK" = 1 ]; then
@@ -302,7 +321,7 @@ for data in $DATASETS; do
 done
 
 # --- summary ---------------------------------------------------------------------------------
-# get DATA NAME CLIENTS FIELD (4 qps, 5 p50, 6 p99, 7 pss, 8 cache)
+# get DATA NAME CLIENTS FIELD (4 qps, 5 p50, 6 p99, 7 pss, 8 cache, 9 server memory)
 get() { awk -v d="$1" -v n="$2" -v c="$3" -v f="$4" '$1 == d && $2 == n && $3 == c { print $f }' "$RESULTS"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.3gx", a / b }'; }
 echo
@@ -325,6 +344,9 @@ for data in $DATASETS; do
 	echo "   QPS at $CMAX clients, $sb / pages: $(ratio "$(get "$data" $sb "$CMAX" 4)" "$(get "$data" pages "$CMAX" 4)")"
 	echo "   memory (PSS), shared: $CMAX clients / $CMIN client(s): $(ratio "$(get "$data" shared "$CMAX" 7)" "$(get "$data" shared "$CMIN" 7)") ($(get "$data" shared "$CMAX" 7) MB vs $(get "$data" shared "$CMIN" 7) MB)"
 	echo "   memory (PSS) at $CMAX clients, per-backend / shared: $(ratio "$(get "$data" per-backend "$CMAX" 7)" "$(get "$data" shared "$CMAX" 7)")"
+	for name in shared $sb; do
+		echo "   server memory (private memory of every process + shared memory + shared copies), $name: $CMAX clients / $CMIN client(s): $(ratio "$(get "$data" $name "$CMAX" 9)" "$(get "$data" $name "$CMIN" 9)") ($(get "$data" $name "$CMAX" 9) MB vs $(get "$data" $name "$CMIN" 9) MB)"
+	done
 	if [ "$have_pgvector" = 1 ]; then
 		echo "   QPS at $CMAX clients, $sb / pgvector HNSW ef_search 40: $(ratio "$(get "$data" $sb "$CMAX" 4)" "$(get "$data" pgv-hnsw-40 "$CMAX" 4)") (recall 1 vs ${RECALL[$data-pgv-hnsw-40]})"
 		echo "   QPS at 1 client, $sb / pgvector HNSW ef_search 40: $(ratio "$(get "$data" $sb 1 4)" "$(get "$data" pgv-hnsw-40 1 4)")"
