@@ -32,7 +32,7 @@
 # p50 / p99 latency come from the per-transaction log over the steady window: from the moment
 # every client has finished its first transaction (connection, library load, a per-backend
 # copy) to the end of the run; "warm" is the time before that window. Memory: the sum of PSS
-# (/proc/PID/smaps_rollup) of the postmaster and all its children, sampled at 80% of the run
+# (/proc/PID/smaps) of the postmaster and all its children, sampled at 60% of the run
 # (shared memory is counted once, split between the processes that map it), and the bytes of
 # the shared copies (relvec_cache); "server": the private memory (USS) of those processes
 # plus the shared memory segment (shared_memory_size) and the shared copies, which PSS
@@ -103,29 +103,24 @@ restart() {
 		-m fast -w restart >/dev/null || { tail -20 "$RV_CLUSTER_DIR/server.log"; return 1; }
 }
 
-# Sum of PSS (kB) of the postmaster and all its descendants (relvec-deviced is a child of
-# the device owner worker, not of the postmaster).
-pss_kb() {
-	local pm
-	pm=$(head -1 "$RV_CLUSTER_DIR/data/postmaster.pid")
-	{ echo "$pm"; ps -o pid= --ppid "$pm" | while read -r c; do echo "$c"; ps -o pid= --ppid "$c" || true; done; } | while read -r p; do
-		cat "/proc/$p/smaps_rollup" 2>/dev/null || true
-	done | awk '/^Pss:/ { s += $2 } END { print s + 0 }'
-}
-
-# Private memory (kB) of the same processes: Private_Clean + Private_Dirty of their private
-# mappings only (a shared mapping's pages that one process alone has touched count as
-# private in smaps too: the shared segments are added whole instead). With the shared memory
-# segment and the shared copies added, the server's memory without counting a shared page
+# Memory (kB) of the postmaster and all its descendants (relvec-deviced is a child of the
+# device owner worker, not of the postmaster), in one pass over their smaps (under load,
+# listing and reading 16 backends takes a few seconds): the sum of their PSS, then of their
+# private memory: Private_Clean + Private_Dirty of their private mappings only (a shared
+# mapping's pages that one process alone has touched count as private in smaps too: the
+# shared segments are added whole instead). With the shared memory segment and the shared
+# copies added, the private memory gives the server's memory without counting a shared page
 # twice or missing one no living process has touched (PSS splits the shared pages among the
 # processes that touched them, so a copy read in part counts in part).
-uss_kb() {
+mem_kb() {
 	local pm
 	pm=$(head -1 "$RV_CLUSTER_DIR/data/postmaster.pid")
 	{ echo "$pm"; ps -o pid= --ppid "$pm" | while read -r c; do echo "$c"; ps -o pid= --ppid "$c" || true; done; } | while read -r p; do
 		cat "/proc/$p/smaps" 2>/dev/null || true
 	done | awk '/^[0-9a-f]+-[0-9a-f]+ / { sh = substr($2, 4, 1) == "s" }
-		/^Private_(Clean|Dirty):/ { if (!sh) s += $2 } END { print s + 0 }'
+		/^Pss:/ { pss += $2 }
+		/^Private_(Clean|Dirty):/ { if (!sh) priv += $2 }
+		END { print pss + 0, priv + 0 }'
 }
 
 # seconds from $1 to $2 (date +%s.%N)
@@ -222,7 +217,7 @@ run_config() {
 	for c in $CLIENTS; do
 		j=$((c < 2 ? c : 2))
 		tag=$data-$name-$c
-		( sleep $((SECS * 4 / 5)); pss=$(pss_kb); uss=$(uss_kb); load=$(cut -d' ' -f1 /proc/loadavg)
+		( sleep $((SECS * 3 / 5)); read -r pss uss <<<"$(mem_kb)"; load=$(cut -d' ' -f1 /proc/loadavg)
 		  cmb=0; [ "$have_cache_view" = t ] && cmb=$(b -c "SELECT coalesce(sum(bytes), 0) FROM relvec_cache")
 		  shm=$(b -c "SHOW shared_memory_size" | tr -dc '0-9')
 		  echo "$pss $cmb $load $((uss + ${shm:-0} * 1024 + cmb / 1024))" >"$WORK/mem_$tag" ) &
