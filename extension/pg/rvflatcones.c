@@ -30,7 +30,8 @@
  * costs less than the groups would save. Assigning every row costs n x groups x dims
  * multiply-adds, paid by the scan that makes the copy: groups are fewer (and larger) where
  * that would pass CONES_WORK. 100,000 x 768 keeps its 1,562 groups (1.2e11), and its whole
- * copy (pages, codes, cones) took 4.2 s on the 2-core development machine.
+ * copy (pages, codes, cones) took 4.2-6.9 s on the 2-core development machine, 2.4 s
+ * without cones.
  *
  * 64 rows a group: on 100,000 x 768 clustered rows (1,000 clusters, bench/run-serving-bench.sh)
  * a top-10 bounds about 300 rows with 1,562 groups, and about 10,000 with 781 (groups of
