@@ -346,45 +346,25 @@ block_bounds(rv_metric metric, const c8_query *q, const int32_t *restrict dots,
 {
 	size_t		i;
 
-	if (metric == RV_METRIC_COSINE)
-	{
-		for (i = 0; i < nr; i++)
-		{
-			double		a = q->t * aux->ps[i] * (double) dots[i];
-			double		e = aux->pa[i] * q->fnorm + aux->pe[i] * q->qnorm;
-			double		u = a + e + 0x1p-48 * (fabs(a) + e) + eta * aux->px[i];
-
-			lb[i] = q->qinv == 0.0 || aux->px[i] == 0.0 ? -INFINITY : 1.0 - u * q->qinv - g;
-		}
-	}
-	else if (metric == RV_METRIC_IP)
-	{
-		for (i = 0; i < nr; i++)
-		{
-			double		a = q->t * aux->ps[i] * (double) dots[i];
-			double		e = aux->pa[i] * q->fnorm + aux->pe[i] * q->qnorm;
-
-			lb[i] = -(a + e + 0x1p-48 * (fabs(a) + e)) - q->qnorm * aux->px[i] - eta;
-		}
-	}
-	else
-	{
-		for (i = 0; i < nr; i++)
-		{
-			double		a = q->t * aux->ps[i] * (double) dots[i];
-			double		e = aux->pa[i] * q->fnorm + aux->pe[i] * q->qnorm;
-			double		v = (q->qn2 + xn2[i]) * (1.0 - g) -
-				2.0 * (a + e + 0x1p-48 * (fabs(a) + e)) - eta;
-
-			lb[i] = v > 0.0 ? sqrt(v) : (v == -INFINITY ? -INFINITY : 0.0);
-		}
-	}
-	/* a row or query that is not finite bounds nothing (its |e| or |q| is infinite) */
 	for (i = 0; i < nr; i++)
 	{
+		double		a = q->t * aux->ps[i] * (double) dots[i];
 		double		e = aux->pa[i] * q->fnorm + aux->pe[i] * q->qnorm;
+		double		u = a + e + 0x1p-48 * (fabs(a) + e);
+		double		v;
 
-		lb[i] = e <= DBL_MAX ? lb[i] : -INFINITY;
+		if (metric == RV_METRIC_COSINE)
+			v = q->qinv == 0.0 || aux->px[i] == 0.0 ? -INFINITY :
+				1.0 - (u + eta * aux->px[i]) * q->qinv - g;
+		else if (metric == RV_METRIC_IP)
+			v = -u - q->qnorm * aux->px[i] - eta;
+		else
+		{
+			v = (q->qn2 + xn2[i]) * (1.0 - g) - 2.0 * u - eta;
+			v = v > 0.0 ? sqrt(v) : (v == -INFINITY ? -INFINITY : 0.0);
+		}
+		/* a row or query that is not finite bounds nothing (its |e| or |q| is infinite) */
+		lb[i] = e <= DBL_MAX ? v : -INFINITY;
 	}
 }
 

@@ -231,14 +231,16 @@ rvflat_smallest(const double *v, Size n, Size kc, RvflatLow *top, double *rest)
 }
 
 /*
- * From lower bounds lb of every row of the scan's copy: L lists the rows with the
- * RVFLAT_RESIDENT_CANDIDATES smallest bounds, and one entry stands for all the others with
- * the smallest of their bounds, as the device path's first pass does; resident_expand puts
- * those rows in L from lb if that entry reaches the top. One pass, a max-heap of the
- * listed rows: no array of every row to sort or heapify.
+ * From lower bounds lb of n rows of the scan's copy (every row, or with rows a cone scan's:
+ * lb[i] is row rows[i]'s, and others bounds every row not among them): L lists the rows
+ * with the RVFLAT_RESIDENT_CANDIDATES smallest bounds, and one entry stands for all the
+ * others with the smallest of their bounds, as the device path's first pass does;
+ * resident_expand puts those rows in L (from lb, or rvflat_cone_fill) if that entry reaches
+ * the top. One pass, a max-heap of the listed rows: no array of every row to sort or
+ * heapify.
  */
 static void
-list_smallest(RvflatScanOpaque so, const double *lb, Size n)
+list_smallest(RvflatScanOpaque so, const double *lb, Size n, const Size *rows, double others)
 {
 	Size		kc = Min((Size) RVFLAT_RESIDENT_CANDIDATES, n);
 	RvflatLow  *top = MemoryContextAlloc(so->cxt, (kc + 1) * sizeof(RvflatLow));
@@ -248,38 +250,9 @@ list_smallest(RvflatScanOpaque so, const double *lb, Size n)
 
 	so->listed = MemoryContextAlloc(so->cxt, Max(m, (Size) 1) * sizeof(int64_t));
 	for (i = 0; i < m; i++)
-		so->listed[i] = (int64_t) top[i].idx;
-	so->nlisted = m;
-	so->low = top;
-	so->nlow = m;
-	if (m < n)
 	{
-		so->low[so->nlow].lo = rest;
-		so->low[so->nlow].idx = RVFLAT_REST;
-		so->nlow++;
-	}
-	for (i = so->nlow / 2; i-- > 0;)
-		low_sift_down(so->low, so->nlow, i);
-}
-
-/*
- * list_smallest for a cone scan (rvflat_cone_pass): the smallest bounds among the rows it
- * bounded, and one entry for the rest, whose bound is the smaller of the others' and the
- * groups' not visited.
- */
-static void
-cone_smallest(RvflatScanOpaque so, const RvflatConeResult *c)
-{
-	Size		kc = Min((Size) RVFLAT_RESIDENT_CANDIDATES, c->nrows);
-	RvflatLow  *top = MemoryContextAlloc(so->cxt, (kc + 1) * sizeof(RvflatLow));
-	double		rest;
-	Size		m = rvflat_smallest(c->lb, c->nrows, kc, top, &rest);
-	Size		i;
-
-	so->listed = MemoryContextAlloc(so->cxt, Max(m, (Size) 1) * sizeof(int64_t));
-	for (i = 0; i < m; i++)
-	{
-		top[i].idx = c->rows[top[i].idx];
+		if (rows != NULL)
+			top[i].idx = rows[top[i].idx];
 		so->listed[i] = (int64_t) top[i].idx;
 	}
 	so->nlisted = m;
@@ -287,7 +260,7 @@ cone_smallest(RvflatScanOpaque so, const RvflatConeResult *c)
 	so->nlow = m;
 	if (m < so->res->n)
 	{
-		so->low[so->nlow].lo = c->rest < rest ? c->rest : rest;
+		so->low[so->nlow].lo = others < rest ? others : rest;
 		so->low[so->nlow].idx = RVFLAT_REST;
 		so->nlow++;
 	}
@@ -359,7 +332,7 @@ resident_candidates(IndexScanDesc scan, int dims)
 			/* the groups visited: their rows' bounds, and one entry for the others */
 			so->cone = cone;
 			so->lb = NULL;
-			cone_smallest(so, cone);
+			list_smallest(so, cone->lb, cone->nrows, cone->rows, cone->rest);
 		}
 		else
 		{
@@ -367,7 +340,7 @@ resident_candidates(IndexScanDesc scan, int dims)
 			d = MemoryContextAllocHuge(so->cxt, res->n * sizeof(double));
 			rvflat_host_pass(res, so->metric, so->query->x, d);
 			so->lb = d;
-			list_smallest(so, d, res->n);
+			list_smallest(so, d, res->n, NULL, get_float8_infinity());
 		}
 		so->expanded = false;
 		so->ncap = 0;

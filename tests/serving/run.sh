@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../.."
 DB=relvec_serving
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
 
-echo "1..47"
+echo "1..48"
 RV_PG_OPTS="-c shared_preload_libraries=relvec -c max_parallel_workers_per_gather=0" rv_cluster_start >/dev/null ||
 	{ echo "Bail out! cannot start a cluster with relvec preloaded"; exit 1; }
 psql -q -X -d postgres -c "CREATE DATABASE $DB" || exit 1
@@ -250,6 +250,20 @@ check "cones that skip (clustered, ties, a zero vector, NULLs): $cone_n scans, t
 	test "$cone_bad:$cone_scans" = "0:$cone_n"
 check "... a scan bounded $((cone_rows / (cone_scans > 0 ? cone_scans : 1))) rows of 12,032 on average (fewer than a fifth)" \
 	test "$cone_rows" -lt $((cone_scans * 12032 / 5))
+# a cancel while the first scan makes a copy (pages, codes, cones): the slot is released and
+# the next scan makes the copy and answers right (shorter timeouts until one lands)
+q -c "CREATE TABLE cb AS SELECT * FROM big" -c "CREATE INDEX cb_cos ON cb USING rvflat (e embedding_cosine_ops)" >/dev/null
+sed 's/FROM big/FROM cb/' "$B/q3.sql" >"$B/cbq.sql"
+build_canceled=0
+for tmo in 80 40 20 10 5 2; do
+	out=$(q -c "SET enable_seqscan = off" -c "SET statement_timeout = '${tmo}ms'" -f "$B/cbq.sql" 2>&1 || true)
+	case "$out" in *"canceling statement due to statement timeout"*) build_canceled=1; break ;; esac
+	# the copy was made in time: drop it (a new index state) and try a shorter timeout
+	q -c "REINDEX INDEX cb_cos" >/dev/null
+done
+check "a cancel while the first scan makes a copy ($build_canceled): no slot left building, the next scan makes it and answers as the seq scan" \
+	test "$build_canceled:$(q -c "SELECT count(*) FROM relvec_cache WHERE state = 'building'"):$(q -c "SET enable_seqscan = off" -f "$B/cbq.sql" | tail -n 1):$(q -c "SELECT count(*) FROM relvec_cache WHERE index = 'cb_cos'::regclass AND state = 'ready'")" = \
+		"1:0:$(q -c "SET enable_indexscan = off" -f "$B/cbq.sql" | tail -n 1):1"
 # bounds from the copy's int8 codes (on: plain C where the CPU has no VNNI) and from float32
 # products (off): the same answers either way
 for mode in on off; do

@@ -18,24 +18,17 @@
 
 static uint64_t rng = 0x2545f4914f6cdd1dULL;
 
-/* Uniform in [-1, 1). */
+/* Uniform in [-1, 1), and standard normal (testhost.c). */
 static float
 frand(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (float) ((double) (rng >> 11) / (double) (1ULL << 53) * 2.0 - 1.0);
+	return test_uniform(&rng);
 }
 
-/* Standard normal (Box-Muller). */
 static float
 grand(void)
 {
-	double		u = (frand() + 1.0) / 2.0 + 1e-12,
-				v = (frand() + 1.0) / 2.0;
-
-	return (float) (sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v));
+	return test_normal(&rng);
 }
 
 /* A coded copy of n rows: the codes, the per-row values and the squared norms. */

@@ -17,22 +17,17 @@
 
 static uint64_t rng = 0x51afd7ed558ccd35ULL;
 
+/* Uniform in [-1, 1), and standard normal (testhost.c). */
 static float
 frand(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (float) ((double) (rng >> 11) / (double) (1ULL << 53) * 2.0 - 1.0);
+	return test_uniform(&rng);
 }
 
 static float
 grand(void)
 {
-	double		u = (frand() + 1.0) / 2.0 + 1e-12,
-				v = (frand() + 1.0) / 2.0;
-
-	return (float) (sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v));
+	return test_normal(&rng);
 }
 
 /*

@@ -2,6 +2,7 @@
  * testhost.c — counting allocator, armable interrupt check and capturing logger for the
  * C tests (see testhost.h).
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,4 +88,23 @@ test_ctx(test_host *th)
 		exit(1);
 	}
 	return ctx;
+}
+
+float
+test_uniform(uint64_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 7;
+	*state ^= *state << 17;
+	return (float) ((double) (*state >> 11) / (double) (1ULL << 53) * 2.0 - 1.0);
+}
+
+/* Box-Muller over two uniform draws. */
+float
+test_normal(uint64_t *state)
+{
+	double		u = (test_uniform(state) + 1.0) / 2.0 + 1e-12,
+				v = (test_uniform(state) + 1.0) / 2.0;
+
+	return (float) (sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v));
 }

@@ -24,4 +24,8 @@ void		test_host_init(test_host *th, rv_host *host);
 /* Create a context over th; exits the test binary if that fails. */
 rv_ctx	   *test_ctx(test_host *th);
 
+/* Seeded draws for test data: uniform in [-1, 1) (xorshift64), and standard normal. */
+float		test_uniform(uint64_t *state);
+float		test_normal(uint64_t *state);
+
 #endif
